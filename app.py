@@ -1,0 +1,107 @@
+"""Hoso application factory: `flask --app app ...`, `gunicorn "app:create_app()"`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, abort
+from flask_bootstrap import Bootstrap5
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from cases.views import configure_cases
+from protection.admin import admin
+from protection.cli import configure_cli
+from protection.db import configure_sqlite, db
+from protection.demo import configure_demo
+from protection.errors import configure_errors, configure_logging
+from protection.headers import configure_security_headers
+from protection.i18n import configure_i18n
+from protection.policy import can, enforce_request
+from protection.schema import migrate
+from protection.settings import ConfigurationError, load_settings, require_initialised
+from protection.web import configure_auth
+
+ROOT = Path(__file__).resolve().parent
+
+csrf = CSRFProtect()
+bootstrap = Bootstrap5()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    instance_path = os.environ.get("HOSO_INSTANCE_PATH") or str(ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    configure_settings(app, config)
+    configure_logging(app)
+    configure_proxy(app)
+    configure_database(app)
+    configure_extensions(app)
+    configure_errors(app)
+    configure_auth(app)
+    configure_policy(app)
+    configure_security_headers(app)
+    configure_views(app)
+    configure_commands(app)
+    return app
+
+
+def configure_settings(app: Flask, config: Mapping[str, Any] | None) -> None:
+    load_settings(app, config, os.environ)
+    try:
+        require_initialised(app)
+    except ConfigurationError:
+        # `flask --app app init` must be able to load the app that it initialises; any
+        # other CLI command, and every web request, is refused until then.
+        if click.get_current_context(silent=True) is None:
+            raise
+        app.config["SECRET_KEY"] = None
+        app.config["HOSO_UNINITIALISED"] = True
+        app.before_request(lambda: abort(503))
+
+
+def configure_proxy(app: Flask) -> None:
+    hops = app.config["HOSO_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def configure_database(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db)
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+
+def configure_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    configure_i18n(app)
+
+
+def configure_policy(app: Flask) -> None:
+    app.before_request(enforce_request)
+    app.jinja_env.globals["can"] = can
+
+    @app.after_request
+    def commit_unit_of_work(response):
+        # One unit of work per request: a successful response commits everything the
+        # request did (its audit entries included); anything else rolls it all back.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def configure_views(app: Flask) -> None:
+    app.register_blueprint(admin)
+    configure_cases(app)
+
+
+def configure_commands(app: Flask) -> None:
+    configure_cli(app)
+    configure_demo(app)

@@ -1,0 +1,1 @@
+"""The domain: reviews, petitions, coordination, conclusions."""

@@ -1,0 +1,1 @@
+"""Hoso's security kernel: identity, sessions, policy, crypto. Knows nothing about cases."""

@@ -1,0 +1,381 @@
+"""Account operations: sign-in, second factor, passwords, user and unit administration.
+
+Each operation checks, changes, announces (for the audit trail) and flushes. None commits:
+the request boundary does, so a change and its audit entry land together or not at all.
+Errors the user can fix raise AccountError with a translated one-line message that never
+contains a protected value.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from . import lockout, notices, passwords, signals, totp
+from .db import db
+from .fields import utcnow
+from .identity import Clearance, Role, Unit, UnitKind, User
+from .sessions import (
+    AuthSession,
+    EndReason,
+    end_session,
+    end_user_sessions,
+    rotate_token,
+    start_session,
+)
+
+
+class AccountError(ValueError):
+    """A refusal the user can act on; `field` names the form field it belongs beside."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _app():
+    return current_app._get_current_object()
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def find_unit(code: str) -> Unit | None:
+    return db.session.scalar(select(Unit).where(func.upper(Unit.code) == (code or "").strip().upper()))
+
+
+# --- sign-in --------------------------------------------------------------------------
+
+class SignInOutcome(enum.Enum):
+    OK = "ok"
+    REFUSED = "refused"  # one outcome for unknown user, bad password, disabled, locked
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    outcome: SignInOutcome
+    user: User | None = None
+    auth_session: AuthSession | None = None
+    token: str | None = None
+
+
+def second_factor_required(user: User) -> bool:
+    return user.second_factor_enabled or user.role.requires_second_factor
+
+
+def sign_in(username: str, password: str, *, client_address: str | None,
+            user_agent: str | None) -> SignInResult:
+    user = find_user(username)
+    # Always verify (against a dummy hash for unknown users) so response time does not
+    # tell which usernames exist.
+    password_ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None:
+        signals.sign_in_failed.send(_app(), user=None, reason="unknown_user")
+        return SignInResult(SignInOutcome.REFUSED)
+    if lockout.is_locked(user):
+        signals.sign_in_failed.send(_app(), user=user, reason="locked")
+        return SignInResult(SignInOutcome.REFUSED)
+    if not password_ok:
+        _count_failure(user, "password")
+        return SignInResult(SignInOutcome.REFUSED)
+    if not user.active:
+        signals.sign_in_failed.send(_app(), user=user, reason="disabled")
+        return SignInResult(SignInOutcome.REFUSED)
+
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    auth_session, token = start_session(
+        user, client_address=client_address, user_agent=user_agent,
+        second_factor_passed=not second_factor_required(user),
+    )
+    if auth_session.second_factor_passed:
+        _complete(user, auth_session)
+    return SignInResult(SignInOutcome.OK, user, auth_session, token)
+
+
+def _count_failure(user: User, stage: str) -> None:
+    locked_now = lockout.record_failure(user, stage)
+    if stage == "password":
+        signals.sign_in_failed.send(_app(), user=user, reason="bad_password")
+    else:
+        signals.second_factor_failed.send(_app(), user=user)
+    if locked_now:
+        end_user_sessions(user, EndReason.LOCKED)
+        notices.notify(user, notices.NoticeKind.ACCOUNT_LOCKED)
+        signals.account_locked.send(_app(), user=user)
+
+
+def _complete(user: User, auth_session: AuthSession) -> None:
+    lockout.clear_failures(user)
+    user.last_sign_in_at = utcnow()
+    signals.sign_in_succeeded.send(_app(), user=user, auth_session=auth_session)
+    db.session.flush()
+
+
+def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> str:
+    """Check a TOTP code for a half-finished sign-in; returns the new session token."""
+    if lockout.is_locked(user):
+        end_user_sessions(user, EndReason.LOCKED)
+        raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "code")
+    if not totp.consume_code(user, code):
+        _count_failure(user, "totp")
+        raise AccountError(_("Mã xác thực không đúng, đã hết hạn hoặc đã được dùng."), "code")
+    auth_session.second_factor_passed = True
+    _complete(user, auth_session)
+    return rotate_token(auth_session)
+
+
+def begin_enrolment(auth_session: AuthSession) -> str:
+    if not auth_session.pending_totp_secret:
+        auth_session.pending_totp_secret = totp.new_secret()
+        db.session.flush()
+    return auth_session.pending_totp_secret
+
+
+def confirm_enrolment(user: User, auth_session: AuthSession, code: str,
+                      current_password: str | None) -> str:
+    """Make the pending secret the user's factor once they prove they hold it.
+
+    A fully signed-in user replacing a factor must also give their password, so a
+    borrowed unlocked screen is not enough to move the factor to another phone."""
+    secret = auth_session.pending_totp_secret
+    if not secret:
+        raise AccountError(_("Phiên thiết lập đã hết. Hãy quét lại mã QR mới."), "code")
+    if current_password is not None and not passwords.verify_password(user.password_hash, current_password):
+        raise AccountError(_("Mật khẩu hiện tại không đúng."), "current_password")
+    counter = totp.matching_counter(secret, code)
+    if counter is None:
+        raise AccountError(_("Mã xác thực không đúng hoặc đã hết hạn."), "code")
+    was_completing_sign_in = not auth_session.second_factor_passed
+    user.totp_secret = secret
+    user.totp_enabled_at = utcnow()
+    user.totp_last_counter = counter
+    auth_session.pending_totp_secret = None
+    auth_session.second_factor_passed = True
+    end_user_sessions(user, EndReason.ACCOUNT_CHANGED, keep=auth_session)
+    notices.notify(user, notices.NoticeKind.SECOND_FACTOR_ENROLLED)
+    signals.second_factor_changed.send(_app(), user=user, change="enrolled")
+    if was_completing_sign_in:
+        _complete(user, auth_session)
+    return rotate_token(auth_session)
+
+
+def sign_out(user: User, auth_session: AuthSession) -> None:
+    end_session(auth_session, EndReason.SIGNED_OUT)
+    signals.signed_out.send(_app(), user=user, auth_session=auth_session, reason="signed_out")
+
+
+# --- passwords ------------------------------------------------------------------------
+
+def _check_new_password(user_inputs: tuple[str, ...], new_password: str, confirm: str) -> None:
+    verdict = passwords.check_strength(new_password, user_inputs=user_inputs)
+    if not verdict.ok:
+        raise AccountError(verdict.reason, "new_password")
+    if new_password != confirm:
+        raise AccountError(_("Hai lần nhập mật khẩu mới không khớp."), "confirm_password")
+
+
+def change_password(user: User, auth_session: AuthSession, current_password: str,
+                    new_password: str, confirm: str) -> str:
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise AccountError(_("Mật khẩu hiện tại không đúng."), "current_password")
+    if new_password == current_password:
+        raise AccountError(_("Mật khẩu mới phải khác mật khẩu hiện tại."), "new_password")
+    _check_new_password((user.username, user.display_name), new_password, confirm)
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    end_user_sessions(user, EndReason.PASSWORD_CHANGED, keep=auth_session)
+    notices.notify(user, notices.NoticeKind.PASSWORD_CHANGED)
+    signals.password_changed.send(_app(), user=user, by=user)
+    return rotate_token(auth_session)
+
+
+def end_other_sessions(user: User, auth_session: AuthSession) -> int:
+    count = end_user_sessions(user, EndReason.ENDED_BY_USER, keep=auth_session)
+    signals.session_ended.send(_app(), user=user, auth_session=None, reason="ended_others")
+    return count
+
+
+def end_one_session(user: User, target: AuthSession) -> None:
+    end_session(target, EndReason.ENDED_BY_USER)
+    signals.session_ended.send(_app(), user=user, auth_session=target, reason="ended_by_user")
+
+
+# --- administration -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    display_name: str
+    unit_code: str
+    role: str
+    clearance: str = Clearance.UNCLASSIFIED.value
+
+
+def _parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise AccountError(_("Vai trò không hợp lệ."), "role") from None
+
+
+def _parse_clearance(value: str) -> Clearance:
+    try:
+        return Clearance(value)
+    except ValueError:
+        raise AccountError(_("Mức tiếp cận bí mật không hợp lệ."), "clearance") from None
+
+
+def _validate_username(username: str) -> str:
+    name = normalise_username(username)
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+    if not (3 <= len(name) <= 64) or not set(name) <= allowed:
+        raise AccountError(
+            _("Tên đăng nhập dài 3–64 ký tự, chỉ gồm chữ không dấu, số, dấu chấm, gạch ngang, gạch dưới."),
+            "username",
+        )
+    return name
+
+
+def create_user(spec: NewUser, *, password: str | None, by: User | None,
+                must_change_password: bool) -> tuple[User, str]:
+    """Create an account. With no password given, a temporary one is generated and returned."""
+    username = _validate_username(spec.username)
+    display_name = (spec.display_name or "").strip()
+    if not display_name:
+        raise AccountError(_("Hãy nhập họ và tên."), "display_name")
+    role = _parse_role(spec.role)
+    clearance = _parse_clearance(spec.clearance)
+    unit = find_unit(spec.unit_code)
+    if unit is None or not unit.active:
+        raise AccountError(_("Không có đơn vị với mã này."), "unit")
+    if find_user(username) is not None:
+        raise AccountError(_("Tên đăng nhập đã được dùng."), "username")
+    if password is None:
+        password = passwords.generate_temporary_password()
+    else:
+        verdict = passwords.check_strength(password, user_inputs=(username, display_name))
+        if not verdict.ok:
+            raise AccountError(verdict.reason, "password")
+    user = User(
+        id=uuid.uuid4(), username=username, display_name=display_name, unit=unit,
+        role=role, clearance=clearance, active=True,
+        password_hash=passwords.hash_password(password),
+        must_change_password=must_change_password,
+    )
+    db.session.add(user)
+    db.session.flush()
+    signals.user_changed.send(_app(), user=user, by=by, change="created",
+                              fields=("username", "display_name", "unit", "role", "clearance"))
+    return user, password
+
+
+def update_user(target: User, *, by: User, display_name: str, unit_code: str, role: str,
+                clearance: str) -> tuple[str, ...]:
+    new_role = _parse_role(role)
+    new_clearance = _parse_clearance(clearance)
+    unit = find_unit(unit_code)
+    if unit is None or not unit.active:
+        raise AccountError(_("Không có đơn vị với mã này."), "unit")
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise AccountError(_("Hãy nhập họ và tên."), "display_name")
+    if target.id == by.id and (new_role != target.role or unit.id != target.unit_id):
+        raise AccountError(_("Bạn không thể tự đổi vai trò hay đơn vị của chính mình."), "role")
+    changed = []
+    if display_name != target.display_name:
+        target.display_name = display_name
+        changed.append("display_name")
+    if unit.id != target.unit_id:
+        target.unit = unit
+        changed.append("unit")
+    if new_role != target.role:
+        target.role = new_role
+        changed.append("role")
+    if new_clearance != target.clearance:
+        target.clearance = new_clearance
+        changed.append("clearance")
+    if {"unit", "role", "clearance"} & set(changed):
+        # What the user may see has changed: make them sign in again under the new rules.
+        end_user_sessions(target, EndReason.ACCOUNT_CHANGED)
+    if changed:
+        signals.user_changed.send(_app(), user=target, by=by, change="updated", fields=tuple(changed))
+    db.session.flush()
+    return tuple(changed)
+
+
+def set_user_active(target: User, *, by: User | None, active: bool) -> None:
+    if by is not None and by.id == target.id:
+        raise AccountError(_("Bạn không thể tự khóa tài khoản của chính mình."))
+    if target.active == active:
+        return
+    target.active = active
+    if not active:
+        end_user_sessions(target, EndReason.ACCOUNT_DISABLED)
+    signals.user_changed.send(_app(), user=target, by=by,
+                              change="enabled" if active else "disabled", fields=("active",))
+    db.session.flush()
+
+
+def reset_password(target: User, *, by: User) -> str:
+    if by.id == target.id:
+        raise AccountError(_("Hãy dùng trang Đổi mật khẩu cho tài khoản của chính bạn."))
+    temporary = passwords.generate_temporary_password()
+    target.password_hash = passwords.hash_password(temporary)
+    target.password_changed_at = utcnow()
+    target.must_change_password = True
+    lockout.clear_failures(target)
+    end_user_sessions(target, EndReason.ACCOUNT_CHANGED)
+    notices.notify(target, notices.NoticeKind.PASSWORD_RESET)
+    signals.password_changed.send(_app(), user=target, by=by)
+    db.session.flush()
+    return temporary
+
+
+def reset_second_factor(target: User, *, by: User) -> None:
+    if by.id == target.id:
+        raise AccountError(_("Bạn không thể tự gỡ xác thực hai lớp của chính mình."))
+    target.totp_secret = None
+    target.totp_enabled_at = None
+    target.totp_last_counter = None
+    end_user_sessions(target, EndReason.ACCOUNT_CHANGED)
+    notices.notify(target, notices.NoticeKind.SECOND_FACTOR_RESET)
+    signals.second_factor_changed.send(_app(), user=target, change="reset", by=by)
+    db.session.flush()
+
+
+def create_unit(*, code: str, name: str, kind: str, parent_code: str | None, by: User | None) -> Unit:
+    code = (code or "").strip().upper()
+    if not (2 <= len(code) <= 32) or not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
+        raise AccountError(_("Mã đơn vị dài 2–32 ký tự, chỉ gồm chữ không dấu, số và gạch ngang."), "code")
+    if find_unit(code) is not None:
+        raise AccountError(_("Mã đơn vị đã tồn tại."), "code")
+    name = (name or "").strip()
+    if not name:
+        raise AccountError(_("Hãy nhập tên đơn vị."), "name")
+    try:
+        unit_kind = UnitKind(kind)
+    except ValueError:
+        raise AccountError(_("Loại đơn vị không hợp lệ."), "kind") from None
+    parent = None
+    if parent_code:
+        parent = find_unit(parent_code)
+        if parent is None:
+            raise AccountError(_("Không có đơn vị cấp trên với mã này."), "parent")
+    unit = Unit(id=uuid.uuid4(), code=code, name=name, kind=unit_kind, parent=parent)
+    db.session.add(unit)
+    db.session.flush()
+    signals.unit_changed.send(_app(), unit=unit, by=by, change="created", fields=("code", "name", "kind", "parent"))
+    return unit

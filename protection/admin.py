@@ -1,0 +1,164 @@
+"""User and unit administration. Admins manage accounts; they never reach case content."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from . import accounts
+from .accounts import AccountError, NewUser
+from .db import db
+from .forms import ConfirmForm, UnitForm, UserForm
+from .identity import Unit, User
+from .policy import can_change_user_status, permission
+
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _units() -> list[Unit]:
+    return list(db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)))
+
+
+def _load_user(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _show_error(form, error: AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "danger")
+
+
+@admin.route("/users")
+@permission("users.manage")
+def users():
+    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    return render_template("admin/users.html", users=rows)
+
+
+@admin.route("/users/new", methods=["GET", "POST"])
+@permission("users.manage")
+def create_user():
+    form = UserForm(units=_units())
+    if form.validate_on_submit():
+        try:
+            user, temporary = accounts.create_user(
+                NewUser(form.username.data, form.display_name.data, form.unit.data,
+                        form.role.data, form.clearance.data),
+                password=None, by=current_user, must_change_password=True,
+            )
+        except AccountError as error:
+            _show_error(form, error)
+        else:
+            return render_template("admin/temporary_password.html", user=user,
+                                   temporary_password=temporary, created=True)
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@admin.route("/users/<uuid:user_id>", methods=["GET", "POST"])
+@permission("users.manage")
+def edit_user(user_id: uuid.UUID):
+    user = _load_user(user_id)
+    form = UserForm(units=_units(), editing=True, obj=None)
+    if not form.is_submitted():
+        form.display_name.data = user.display_name
+        form.unit.data = user.unit.code
+        form.role.data = user.role.value
+        form.clearance.data = user.clearance.value
+    if form.validate_on_submit():
+        try:
+            changed = accounts.update_user(
+                user, by=current_user, display_name=form.display_name.data,
+                unit_code=form.unit.data, role=form.role.data, clearance=form.clearance.data,
+            )
+        except AccountError as error:
+            _show_error(form, error)
+        else:
+            flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
+            return redirect(url_for("admin.edit_user", user_id=user.id))
+    return render_template("admin/user_form.html", form=form, user=user, confirm_form=ConfirmForm(),
+                           can_change_status=can_change_user_status(current_user, user))
+
+
+def _confirmed_action(user_id: uuid.UUID):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    return _load_user(user_id)
+
+
+@admin.route("/users/<uuid:user_id>/disable", methods=["POST"])
+@permission("users.manage")
+def disable_user(user_id: uuid.UUID):
+    user = _confirmed_action(user_id)
+    try:
+        accounts.set_user_active(user, by=current_user, active=False)
+    except AccountError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("Đã khóa tài khoản và kết thúc mọi phiên đăng nhập của tài khoản đó."), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@admin.route("/users/<uuid:user_id>/enable", methods=["POST"])
+@permission("users.manage")
+def enable_user(user_id: uuid.UUID):
+    user = _confirmed_action(user_id)
+    try:
+        accounts.set_user_active(user, by=current_user, active=True)
+    except AccountError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("Đã mở lại tài khoản."), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@admin.route("/users/<uuid:user_id>/reset-password", methods=["POST"])
+@permission("users.manage")
+def reset_password(user_id: uuid.UUID):
+    user = _confirmed_action(user_id)
+    try:
+        temporary = accounts.reset_password(user, by=current_user)
+    except AccountError as error:
+        flash(error.message, "danger")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    return render_template("admin/temporary_password.html", user=user,
+                           temporary_password=temporary, created=False)
+
+
+@admin.route("/users/<uuid:user_id>/reset-two-factor", methods=["POST"])
+@permission("users.manage")
+def reset_two_factor(user_id: uuid.UUID):
+    user = _confirmed_action(user_id)
+    try:
+        accounts.reset_second_factor(user, by=current_user)
+    except AccountError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("Đã gỡ xác thực hai lớp. Người dùng sẽ thiết lập lại ở lần đăng nhập tới."), "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@admin.route("/units", methods=["GET", "POST"])
+@permission("units.manage")
+def units():
+    all_units = list(db.session.scalars(select(Unit).order_by(Unit.code)))
+    form = UnitForm(units=all_units)
+    if form.validate_on_submit():
+        try:
+            unit = accounts.create_unit(code=form.code.data, name=form.name.data, kind=form.kind.data,
+                                        parent_code=form.parent.data or None, by=current_user)
+        except AccountError as error:
+            _show_error(form, error)
+        else:
+            flash(_("Đã thêm đơn vị %(code)s.", code=unit.code), "success")
+            return redirect(url_for("admin.units"))
+    return render_template("admin/units.html", units=all_units, form=form)

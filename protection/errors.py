@@ -1,0 +1,114 @@
+"""Request ids, server logging, and error pages in the app's layout (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, g, has_request_context, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .db import db
+
+log = logging.getLogger("hoso")
+
+ERROR_TEXT = {
+    400: (lambda: _("Yêu cầu không hợp lệ"),
+          lambda: _("Yêu cầu không đọc được hoặc thiếu thông tin. Hãy quay lại và thử lại.")),
+    401: (lambda: _("Cần đăng nhập"),
+          lambda: _("Bạn cần đăng nhập để thực hiện thao tác này.")),
+    403: (lambda: _("Không có quyền truy cập"),
+          lambda: _("Tài khoản của bạn không được phép thực hiện thao tác này.")),
+    404: (lambda: _("Không tìm thấy"),
+          lambda: _("Trang hoặc hồ sơ này không tồn tại, hoặc bạn không có quyền biết đến nó.")),
+    405: (lambda: _("Thao tác không được hỗ trợ"),
+          lambda: _("Địa chỉ này không nhận kiểu yêu cầu vừa gửi.")),
+    409: (lambda: _("Xung đột dữ liệu"),
+          lambda: _("Hồ sơ đã được người khác thay đổi. Hãy tải lại trang và thử lại.")),
+    413: (lambda: _("Dữ liệu gửi lên quá lớn"),
+          lambda: _("Tệp hoặc biểu mẫu vượt quá dung lượng cho phép.")),
+    429: (lambda: _("Quá nhiều yêu cầu"),
+          lambda: _("Bạn đã thử quá nhiều lần trong thời gian ngắn. Hãy đợi một lát rồi thử lại.")),
+    503: (lambda: _("Chưa sẵn sàng"),
+          lambda: _("Hoso chưa được khởi tạo. Quản trị viên cần chạy lệnh khởi tạo.")),
+    500: (lambda: _("Lỗi hệ thống"),
+          lambda: _("Đã có lỗi phía máy chủ. Thao tác chưa được lưu. Hãy báo mã tham chiếu cho quản trị viên.")),
+}
+
+
+class RequestIdFilter(logging.Filter):
+    """Every log line carries the request's reference id, the one shown on error pages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+    ))
+    handler.addFilter(RequestIdFilter())
+    for name in ("hoso", "protection", "audit", "cases"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(app.config["HOSO_LOG_LEVEL"])
+        logger.propagate = False
+    app.logger.handlers = [handler]
+    app.logger.setLevel(app.config["HOSO_LOG_LEVEL"])
+
+
+def _assign_request_id() -> None:
+    g.request_id = secrets.token_hex(4).upper()
+
+
+def render_error(code: int, message: str | None = None):
+    title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    body = render_template(
+        "errors/error.html", code=code, title=title(), message=message or default_message(),
+        reference=g.get("request_id", "-"),
+    )
+    return body, code
+
+
+def _handle_http(error: HTTPException):
+    code = error.code or 500
+    if code >= 500:
+        log.error("HTTP %s on %s %s", code, request.method, request.path)
+    else:
+        log.info("HTTP %s on %s %s", code, request.method, request.path)
+    response_body, status = render_error(code if code in ERROR_TEXT else 400)
+    response = error.get_response()
+    response.set_data(response_body)
+    response.status_code = status
+    response.mimetype = "text/html"
+    return response
+
+
+def _handle_csrf(error: CSRFError):
+    log.info("CSRF refused on %s %s", request.method, request.path)
+    return render_error(400, _(
+        "Biểu mẫu đã hết hạn hoặc không hợp lệ (mã chống giả mạo). "
+        "Hãy tải lại trang, nhập lại và gửi lại."
+    ))
+
+
+def _handle_unexpected(error: Exception):
+    # The traceback goes to the server log under the reference id; the user sees the id.
+    # SQLAlchemy runs with hide_parameters=True, so statement values never reach the log.
+    db.session.rollback()
+    original = getattr(error, "original_exception", None) or error
+    log.error("unhandled %s on %s %s", type(original).__name__, request.method, request.path,
+              exc_info=original)
+    return render_error(500)
+
+
+def configure_errors(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.register_error_handler(CSRFError, _handle_csrf)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(InternalServerError, _handle_unexpected)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,98 @@
+"""Forms of the kernel: sign-in, second factor, password, administration."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from .identity import CLEARANCE_ORDER, Role, UnitKind
+
+REQUIRED = _l("Trường này là bắt buộc.")
+
+
+class SignInForm(FlaskForm):
+    username = StringField(_l("Tên đăng nhập"), validators=[InputRequired(REQUIRED), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Mật khẩu"), validators=[InputRequired(REQUIRED), Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Đăng nhập"))
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Mã xác thực 6 chữ số"),
+        validators=[InputRequired(REQUIRED), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Mã gồm 6 chữ số."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+    submit = SubmitField(_l("Xác nhận"))
+
+
+class EnrolForm(FlaskForm):
+    """`current_password` is removed by the view during sign-in (just typed)."""
+
+    current_password = PasswordField(_l("Mật khẩu hiện tại"), validators=[InputRequired(REQUIRED)],
+                                     render_kw={"autocomplete": "current-password"})
+    code = StringField(
+        _l("Mã 6 chữ số trong ứng dụng"),
+        validators=[InputRequired(REQUIRED), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Mã gồm 6 chữ số."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("Kích hoạt"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Mật khẩu hiện tại"), validators=[InputRequired(REQUIRED)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("Mật khẩu mới"), validators=[InputRequired(REQUIRED)],
+                                 render_kw={"autocomplete": "new-password"},
+                                 description=_l("Ít nhất 12 ký tự; nên dùng một cụm nhiều từ dễ nhớ với bạn, khó đoán với người khác."))
+    confirm_password = PasswordField(_l("Nhập lại mật khẩu mới"), validators=[InputRequired(REQUIRED)],
+                                     render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Đổi mật khẩu"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: CSRF token and nothing else."""
+
+    submit = SubmitField(_l("Xác nhận"))
+
+
+def _role_choices():
+    return [(role.value, role.label) for role in Role]
+
+
+def _clearance_choices():
+    return [(level.value, level.label) for level in CLEARANCE_ORDER]
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Tên đăng nhập"), validators=[InputRequired(REQUIRED), Length(max=64)])
+    display_name = StringField(_l("Họ và tên"), validators=[InputRequired(REQUIRED), Length(max=200)])
+    unit = SelectField(_l("Đơn vị"), validators=[InputRequired(REQUIRED)])
+    role = SelectField(_l("Vai trò"), validators=[InputRequired(REQUIRED)])
+    clearance = SelectField(_l("Mức tiếp cận bí mật"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Lưu"))
+
+    def __init__(self, *args, units=(), editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit.choices = [(unit.code, f"{unit.code} — {unit.name}") for unit in units]
+        self.role.choices = _role_choices()
+        self.clearance.choices = _clearance_choices()
+        if editing:
+            # The username is the account's identity in the audit trail: fixed once made.
+            del self.username
+
+
+class UnitForm(FlaskForm):
+    code = StringField(_l("Mã đơn vị"), validators=[InputRequired(REQUIRED), Length(max=32)])
+    name = StringField(_l("Tên đơn vị"), validators=[InputRequired(REQUIRED), Length(max=200)])
+    kind = SelectField(_l("Loại"), validators=[InputRequired(REQUIRED)])
+    parent = SelectField(_l("Đơn vị cấp trên"), validators=[Optional()])
+    submit = SubmitField(_l("Thêm đơn vị"))
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(kind.value, kind.label) for kind in UnitKind]
+        self.parent.choices = [("", "—")] + [(unit.code, f"{unit.code} — {unit.name}") for unit in units]

@@ -1,0 +1,20 @@
+"""Vietnamese first: Flask-Babel with vi as the default locale, English on request."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import Babel, format_datetime, get_locale
+
+SUPPORTED_LOCALES = ("vi", "en")
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    return request.accept_languages.best_match(SUPPORTED_LOCALES, default="vi") or "vi"
+
+
+def configure_i18n(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.context_processor(lambda: {"current_locale": str(get_locale() or "vi")})
+    app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "dd/MM/yyyy HH:mm") if value else "—"

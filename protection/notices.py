@@ -1,0 +1,76 @@
+"""In-app notices that tell a user their password or second factor changed.
+
+If someone else changed them, the real owner learns it at their next page view.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, String, Uuid, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import db
+from .fields import UTCDateTime, utcnow
+from .identity import User
+
+
+class NoticeKind(enum.StrEnum):
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
+    SECOND_FACTOR_RESET = "second_factor_reset"
+    ACCOUNT_LOCKED = "account_locked"
+
+    @property
+    def message(self) -> str:
+        return str(NOTICE_MESSAGES[self])
+
+
+NOTICE_MESSAGES = {
+    NoticeKind.PASSWORD_CHANGED: _l("Mật khẩu của bạn đã được đổi."),
+    NoticeKind.PASSWORD_RESET: _l("Quản trị viên đã đặt lại mật khẩu của bạn."),
+    NoticeKind.SECOND_FACTOR_ENROLLED: _l("Xác thực hai lớp (ứng dụng tạo mã) đã được thiết lập cho tài khoản của bạn."),
+    NoticeKind.SECOND_FACTOR_RESET: _l("Quản trị viên đã gỡ xác thực hai lớp của bạn."),
+    NoticeKind.ACCOUNT_LOCKED: _l("Tài khoản của bạn đã bị tạm khóa vì đăng nhập sai nhiều lần."),
+}
+
+
+class SecurityNotice(db.Model):
+    __tablename__ = "security_notices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def message(self) -> str:
+        try:
+            return NoticeKind(self.kind).message
+        except ValueError:
+            return self.kind
+
+
+def notify(user: User, kind: NoticeKind) -> None:
+    db.session.add(SecurityNotice(user_id=user.id, kind=kind.value))
+
+
+def unread_notices(user: User) -> list[SecurityNotice]:
+    return list(db.session.scalars(
+        select(SecurityNotice)
+        .where(SecurityNotice.user_id == user.id, SecurityNotice.read_at.is_(None))
+        .order_by(SecurityNotice.created_at)
+    ))
+
+
+def mark_read(user: User) -> None:
+    db.session.execute(
+        update(SecurityNotice)
+        .where(SecurityNotice.user_id == user.id, SecurityNotice.read_at.is_(None))
+        .values(read_at=utcnow())
+    )

@@ -1,0 +1,132 @@
+"""The one place that decides who may do what.
+
+Every view declares a permission with ``@permission("name")`` or ``@public``; one
+``before_request`` hook (``enforce_request``) reads the declaration and lets the request
+through, sends it to the next sign-in step, or refuses it. An endpoint with no
+declaration is refused (fail closed), and a test walks ``app.url_map`` so none ships.
+
+Predicates (``can``) answer for templates and lists; enforcers (``require``) raise for
+views. A template may hide a button by asking ``can``; it is never the rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from . import signals
+from .db import db
+from .identity import Role, User
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PUBLIC = "public"
+# Reachable between the password and the end of sign-in: second-factor entry or
+# enrolment, a forced password change, and signing out.
+SIGN_IN_STEP = "sign_in.step"
+
+ALL_ROLES = frozenset(Role)
+
+# permission -> roles that hold it. Object-level rules (unit, clearance, assignment)
+# are predicates below that take the target.
+ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
+    "home.view": ALL_ROLES,
+    "account.manage": ALL_ROLES,
+    "users.manage": frozenset({Role.ADMIN}),
+    "units.manage": frozenset({Role.ADMIN}),
+}
+
+# Endpoints we do not write ourselves (static files): anyone may fetch them.
+PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
+
+_ATTRIBUTE = "hoso_permission"
+
+
+def permission(name: str) -> Callable[[F], F]:
+    if name not in ROLE_PERMISSIONS and name != SIGN_IN_STEP:
+        raise ValueError(f"unknown permission {name!r}")
+
+    def declare(view: F) -> F:
+        setattr(view, _ATTRIBUTE, name)
+        return view
+
+    return declare
+
+
+def public(view: F) -> F:
+    setattr(view, _ATTRIBUTE, PUBLIC)
+    return view
+
+
+def declared_permission(endpoint: str) -> str | None:
+    if endpoint in PUBLIC_ENDPOINTS:
+        return PUBLIC
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, _ATTRIBUTE, None)
+
+
+# --- predicates -------------------------------------------------------------------------
+
+def can(user: Any, name: str, target: Any = None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if name == "users.manage" and isinstance(target, User):
+        return user.role == Role.ADMIN
+    return user.role in ROLE_PERMISSIONS.get(name, frozenset())
+
+
+def can_change_user_status(actor: User, target: User) -> bool:
+    """An admin never disables or demotes their own account: the last admin would lock
+    everyone out, and separation of duties wants a second person for that."""
+    return can(actor, "users.manage", target) and actor.id != target.id
+
+
+# --- enforcers --------------------------------------------------------------------------
+
+def deny(name: str, *, status: int = 403) -> None:
+    """Refuse, after recording the denial in a short transaction of its own: whatever
+    the request had changed so far is rolled back, the denial is kept."""
+    db.session.rollback()
+    user = current_user if current_user.is_authenticated else None
+    signals.access_denied.send(current_app._get_current_object(), user=user,
+                               permission=name, endpoint=request.endpoint, status=status)
+    db.session.commit()
+    log.info("access denied: permission=%s endpoint=%s status=%s", name, request.endpoint, status)
+    abort(status)
+
+
+def require(name: str, target: Any = None) -> None:
+    if not can(current_user, name, target):
+        deny(name)
+
+
+def enforce_request():
+    """before_request: the single gate every request passes."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no route matched: Flask answers 404/405 next
+    declared = declared_permission(endpoint)
+    if declared is None:
+        log.error("endpoint %s has no permission declaration; refused", endpoint)
+        deny("undeclared")
+    if declared == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        if request.method in ("GET", "HEAD"):
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(401)
+    pending_step = g.get("sign_in_step")
+    if pending_step is not None and endpoint not in g.get("sign_in_step_endpoints", ()):
+        # Half signed in (second factor, enrolment or forced password change to do):
+        # nothing else answers until that step is done.
+        return redirect(url_for(pending_step), code=303)
+    if declared == SIGN_IN_STEP:
+        return None
+    require(declared)
+    return None

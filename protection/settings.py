@@ -1,0 +1,171 @@
+"""Settings from instance/config.py, then HOSO_* environment variables, validated at start-up.
+
+Every setting has one name, used both as the config key and as the environment variable,
+so `HOSO_IDLE_TIMEOUT_MINUTES=30` in the environment and `HOSO_IDLE_TIMEOUT_MINUTES = 30`
+in instance/config.py mean the same thing. A bad value stops start-up with one line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message is one line meant for the operator."""
+
+
+def _positive_int(name: str, raw: Any) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be greater than zero, got {value}")
+    return value
+
+
+def _non_negative_int(name: str, raw: Any) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _boolean(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+def _text(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ConfigurationError(f"{name} must not be empty")
+    return text
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(name: str, raw: Any) -> str:
+        text = str(raw).strip()
+        if text not in allowed:
+            raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str, Any], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HOSO_DATABASE_URL", None, _text,
+            "SQLAlchemy URL; default an SQLite file instance/hoso.db. "
+            "PostgreSQL: postgresql+psycopg://user@host/dbname"),
+    Setting("HOSO_IDLE_TIMEOUT_MINUTES", 15, _positive_int,
+            "a session with no request for this long ends"),
+    Setting("HOSO_SESSION_LIFETIME_HOURS", 8, _positive_int,
+            "a session ends this long after sign-in, active or not"),
+    Setting("HOSO_LOCKOUT_THRESHOLD", 5, _positive_int,
+            "failed sign-ins that lock an account"),
+    Setting("HOSO_LOCKOUT_WINDOW_MINUTES", 15, _positive_int,
+            "the window in which failures are counted, and how long a lock lasts"),
+    Setting("HOSO_LOGIN_RATE_LIMIT", "10 per minute;100 per hour", _text,
+            "sign-in attempts allowed per client address (Flask-Limiter syntax)"),
+    Setting("HOSO_RATELIMIT_STORAGE_URI", "memory://", _text,
+            "where rate-limit counters live; redis://127.0.0.1:6379 when several servers run"),
+    Setting("HOSO_HTTPS", False, _boolean,
+            "served over HTTPS: Secure cookies with the __Host- prefix, and HSTS"),
+    Setting("HOSO_PROXY_HOPS", 0, _non_negative_int,
+            "reverse proxies in front of the app whose X-Forwarded-* headers are trusted"),
+    Setting("HOSO_MAX_REQUEST_MB", 26, _positive_int,
+            "largest request body accepted, in MB (uploads plus form overhead)"),
+    Setting("HOSO_PASSWORD_MIN_SCORE", 3, _non_negative_int,
+            "minimum zxcvbn strength score (0-4) for a new password"),
+    Setting("HOSO_ARGON2_PROFILE", "rfc9106-low-memory", _choice("rfc9106-low-memory", "insecure-fast-for-tests"),
+            "argon2id cost profile; the fast one is refused outside tests"),
+    Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+            "server log level"),
+)
+
+
+def default_sqlite_url(instance_path: str | os.PathLike[str]) -> str:
+    return f"sqlite:///{Path(instance_path) / 'hoso.db'}"
+
+
+def load_settings(app: Flask, overrides: Mapping[str, Any] | None, env: Mapping[str, str]) -> None:
+    """Fill app.config: defaults < instance/config.py < environment < overrides (tests)."""
+    for setting in SETTINGS:
+        app.config.setdefault(setting.name, setting.default)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config["HOSO_INSTANCE_CONFIGURED"] = bool(app.config.get("SECRET_KEY"))
+
+    for setting in SETTINGS:
+        if setting.name in env:
+            app.config[setting.name] = env[setting.name]
+    if "HOSO_SECRET_KEY" in env:
+        app.config["SECRET_KEY"] = env["HOSO_SECRET_KEY"]
+    if overrides:
+        app.config.update(overrides)
+
+    for setting in SETTINGS:
+        value = app.config[setting.name]
+        if value is not None:
+            app.config[setting.name] = setting.parse(setting.name, value)
+
+    if app.config["HOSO_ARGON2_PROFILE"] == "insecure-fast-for-tests" and not app.config.get("TESTING"):
+        raise ConfigurationError("HOSO_ARGON2_PROFILE=insecure-fast-for-tests is only allowed in tests")
+
+    url = app.config["HOSO_DATABASE_URL"] or default_sqlite_url(app.instance_path)
+    if not url.startswith(("sqlite", "postgresql")):
+        raise ConfigurationError("HOSO_DATABASE_URL must be an sqlite:// or postgresql+psycopg:// URL")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    # Parameters never appear in SQLAlchemy's exception text or logs: they can hold
+    # protected values (even as ciphertext, they do not belong in a log).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True, "pool_pre_ping": True})
+
+    https = app.config["HOSO_HTTPS"]
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-hoso" if https else "hoso",
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        PREFERRED_URL_SCHEME="https" if https else "http",
+        MAX_CONTENT_LENGTH=app.config["HOSO_MAX_REQUEST_MB"] * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=app.config["HOSO_RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=False,
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=https,
+        BOOTSTRAP_SERVE_LOCAL=True,
+        BABEL_DEFAULT_LOCALE="vi",
+        BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
+    )
+    # Flask-Login's "remember me" cookie would outlive the server-side session; never set one.
+    app.config["REMEMBER_COOKIE_DURATION"] = 0
+
+
+def require_initialised(app: Flask) -> None:
+    """Serving without a secret key would sign cookies with nothing: refuse to start."""
+    if not app.config.get("SECRET_KEY"):
+        raise ConfigurationError(
+            "Hoso is not initialised: run `flask --app app init` (or set HOSO_SECRET_KEY)"
+        )

@@ -1,0 +1,22 @@
+"""What the kernel announces. `audit` subscribes; the kernel never imports it.
+
+Blinker calls receivers synchronously, inside the request's transaction, so an audit
+entry written by a receiver commits or rolls back with the action it describes.
+Receivers get only identifiers and names, never a protected value.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+sign_in_succeeded = _signals.signal("sign-in-succeeded")  # sender: app; user, auth_session
+sign_in_failed = _signals.signal("sign-in-failed")  # user (or None), reason
+account_locked = _signals.signal("account-locked")  # user
+signed_out = _signals.signal("signed-out")  # user, auth_session, reason
+session_ended = _signals.signal("session-ended")  # user, auth_session, reason
+second_factor_failed = _signals.signal("second-factor-failed")  # user
+second_factor_changed = _signals.signal("second-factor-changed")  # user, change
+password_changed = _signals.signal("password-changed")  # user, by
+user_changed = _signals.signal("user-changed")  # user, by, change, fields
+unit_changed = _signals.signal("unit-changed")  # unit, by, change, fields
+access_denied = _signals.signal("access-denied")  # user, permission, endpoint

@@ -1,0 +1,301 @@
+"""Sign-in, second factor, sign-out and the user's own account pages."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+
+from . import accounts, notices, totp
+from .accounts import AccountError, SignInOutcome
+from .db import db
+from .forms import ConfirmForm, EnrolForm, PasswordChangeForm, SecondFactorForm, SignInForm
+from .identity import User
+from .policy import SIGN_IN_STEP, permission, public
+from .sessions import AuthSession, EndReason, find_own_session, open_sessions, resolve_session
+
+login_manager = LoginManager()
+login_manager.session_protection = None  # the server-side session is the authority
+limiter = Limiter(key_func=get_remote_address)
+
+auth = Blueprint("auth", __name__)
+account = Blueprint("account", __name__, url_prefix="/account")
+
+# While a sign-in is unfinished, only these endpoints answer; anything else sends the
+# user back to the step they must complete.
+SIGN_IN_STEPS = {
+    "auth.second_factor": frozenset({"auth.second_factor", "auth.logout"}),
+    "auth.enrol": frozenset({"auth.enrol", "auth.enrol_qr", "auth.logout"}),
+    "account.password": frozenset({"account.password", "auth.logout"}),
+}
+
+END_MESSAGES = {
+    EndReason.IDLE: lambda: _("Phiên làm việc đã kết thúc vì không hoạt động quá lâu. Hãy đăng nhập lại."),
+    EndReason.EXPIRED: lambda: _("Phiên làm việc đã hết thời hạn tối đa. Hãy đăng nhập lại."),
+    EndReason.ACCOUNT_DISABLED: lambda: _("Phiên làm việc đã kết thúc. Hãy đăng nhập lại."),
+}
+
+
+def configure_auth(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    limiter.init_app(app)
+    app.register_blueprint(auth)
+    app.register_blueprint(account)
+    app.context_processor(_inject_notices)
+
+
+def pending_step(user: User, auth_session: AuthSession) -> str | None:
+    if not auth_session.second_factor_passed:
+        return "auth.second_factor" if user.second_factor_enabled else "auth.enrol"
+    if user.must_change_password:
+        return "account.password"
+    return None
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> User | None:
+    check = resolve_session(token)
+    if check.auth_session is None:
+        session.pop("_user_id", None)
+        if check.ended_reason in END_MESSAGES:
+            flash(END_MESSAGES[check.ended_reason](), "warning")
+        return None
+    user = check.auth_session.user
+    user.session_token = token
+    g.auth_session = check.auth_session
+    step = pending_step(user, check.auth_session)
+    g.sign_in_step = step
+    g.sign_in_step_endpoints = SIGN_IN_STEPS.get(step, frozenset())
+    return user
+
+
+def _inject_notices():
+    if current_user.is_authenticated and g.get("sign_in_step") is None:
+        return {"security_notices": notices.unread_notices(current_user)}
+    return {"security_notices": []}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an absolute or scheme-relative URL (open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _establish(user: User, token: str) -> None:
+    """A fresh cookie session for a new or elevated sign-in (no fixation)."""
+    next_url = session.get("next_after_sign_in")
+    session.clear()
+    if next_url:
+        session["next_after_sign_in"] = next_url
+    user.session_token = token
+    login_user(user)
+
+
+def _after_sign_in_redirect(user: User, auth_session: AuthSession):
+    step = pending_step(user, auth_session)
+    if step is not None:
+        return redirect(url_for(step))
+    return redirect(_safe_next(session.pop("next_after_sign_in", None)) or url_for("home"))
+
+
+def _field_error(form, error: AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "danger")
+
+
+# --- sign-in --------------------------------------------------------------------------
+
+@auth.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["HOSO_LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated and g.get("sign_in_step") is None:
+        return redirect(url_for("home"))
+    form = SignInForm()
+    if request.method == "GET" and _safe_next(request.args.get("next")):
+        session["next_after_sign_in"] = _safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        result = accounts.sign_in(
+            form.username.data, form.password.data,
+            client_address=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
+        if result.outcome is SignInOutcome.OK:
+            _establish(result.user, result.token)
+            return _after_sign_in_redirect(result.user, result.auth_session)
+        # One message for every refusal: unknown user, wrong password, disabled, locked.
+        form.password.errors = [_(
+            "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đang bị tạm khóa. "
+            "Sau 5 lần sai liên tiếp, tài khoản bị khóa 15 phút."
+        )]
+        form.password.data = ""
+    return render_template("auth/login.html", form=form)
+
+
+@auth.route("/login/second-factor", methods=["GET", "POST"])
+@permission(SIGN_IN_STEP)
+def second_factor():
+    if g.get("sign_in_step") != "auth.second_factor":
+        return redirect(url_for("home"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            token = accounts.verify_second_factor(current_user, g.auth_session, form.code.data)
+        except AccountError as error:
+            _field_error(form, error)
+            form.code.data = ""
+        else:
+            _establish(current_user, token)
+            return _after_sign_in_redirect(current_user, g.auth_session)
+    return render_template("auth/second_factor.html", form=form)
+
+
+@auth.route("/account/two-factor/enrol", methods=["GET", "POST"])
+@permission(SIGN_IN_STEP)
+def enrol():
+    completing_sign_in = g.get("sign_in_step") == "auth.enrol"
+    form = EnrolForm()
+    if completing_sign_in:
+        del form.current_password  # typed a moment ago, on the sign-in page
+    secret = accounts.begin_enrolment(g.auth_session)
+    if form.validate_on_submit():
+        try:
+            token = accounts.confirm_enrolment(
+                current_user, g.auth_session, form.code.data,
+                None if completing_sign_in else form.current_password.data,
+            )
+        except AccountError as error:
+            _field_error(form, error)
+        else:
+            _establish(current_user, token)
+            flash(_("Đã kích hoạt xác thực hai lớp."), "success")
+            if completing_sign_in:
+                return _after_sign_in_redirect(current_user, g.auth_session)
+            return redirect(url_for("account.overview"))
+    return render_template(
+        "auth/enrol.html", form=form, secret=secret, completing_sign_in=completing_sign_in,
+        uri=totp.provisioning_uri(secret, current_user.username),
+    )
+
+
+@auth.route("/account/two-factor/qr.svg")
+@permission(SIGN_IN_STEP)
+def enrol_qr():
+    secret = g.auth_session.pending_totp_secret
+    if not secret:
+        abort(404)
+    response = make_response(totp.qr_svg(totp.provisioning_uri(secret, current_user.username)))
+    response.headers["Content-Type"] = "image/svg+xml"
+    return response
+
+
+@auth.route("/logout", methods=["POST"])
+@permission(SIGN_IN_STEP)
+def logout():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    accounts.sign_out(current_user, g.auth_session)
+    logout_user()
+    session.clear()
+    flash(_("Bạn đã đăng xuất."), "info")
+    return redirect(url_for("auth.login"))
+
+
+# --- the user's own account -----------------------------------------------------------
+
+@account.route("/")
+@permission("account.manage")
+def overview():
+    return render_template("account/overview.html", confirm_form=ConfirmForm())
+
+
+@account.route("/password", methods=["GET", "POST"])
+@permission("account.manage")
+def password():
+    form = PasswordChangeForm()
+    forced = g.get("sign_in_step") == "account.password"
+    if form.validate_on_submit():
+        try:
+            token = accounts.change_password(
+                current_user, g.auth_session, form.current_password.data,
+                form.new_password.data, form.confirm_password.data,
+            )
+        except AccountError as error:
+            _field_error(form, error)
+        else:
+            _establish(current_user, token)
+            flash(_("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã được kết thúc."), "success")
+            if forced:
+                return _after_sign_in_redirect(current_user, g.auth_session)
+            return redirect(url_for("account.overview"))
+    return render_template("account/password.html", form=form, forced=forced)
+
+
+@account.route("/sessions")
+@permission("account.manage")
+def sessions():
+    return render_template("account/sessions.html", sessions=open_sessions(current_user),
+                           current_session_id=g.auth_session.id, confirm_form=ConfirmForm())
+
+
+@account.route("/sessions/end-others", methods=["POST"])
+@permission("account.manage")
+def end_other_sessions():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = accounts.end_other_sessions(current_user, g.auth_session)
+    flash(_("Đã kết thúc %(n)d phiên khác.", n=count), "success")
+    return redirect(url_for("account.sessions"))
+
+
+@account.route("/sessions/<uuid:session_id>/end", methods=["POST"])
+@permission("account.manage")
+def end_session(session_id: uuid.UUID):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    target = find_own_session(current_user, session_id)
+    if target is None or not target.is_open:
+        abort(404)  # another user's session id reveals nothing
+    if target.id == g.auth_session.id:
+        flash(_("Để kết thúc phiên hiện tại, hãy đăng xuất."), "warning")
+        return redirect(url_for("account.sessions"))
+    accounts.end_one_session(current_user, target)
+    flash(_("Đã kết thúc phiên."), "success")
+    return redirect(url_for("account.sessions"))
+
+
+@account.route("/notices/read", methods=["POST"])
+@permission("account.manage")
+def read_notices():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    notices.mark_read(current_user)
+    db.session.flush()
+    return redirect(_safe_next(request.form.get("next")) or url_for("home"))
