@@ -33,7 +33,11 @@ bootstrap = Bootstrap5()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    instance_path = os.environ.get("HOSO_INSTANCE_PATH") or str(ROOT / "instance")
+    instance_path = (
+        (config or {}).get("HOSO_INSTANCE_PATH")
+        or os.environ.get("HOSO_INSTANCE_PATH")
+        or str(ROOT / "instance")
+    )
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     configure_settings(app, config)
     configure_logging(app)

@@ -60,8 +60,8 @@ class Clearance(enum.StrEnum):
 
     UNCLASSIFIED = "unclassified"
     CONFIDENTIAL = "confidential"  # Mật
-    SECRET = "secret"  # Tối mật
-    TOP_SECRET = "top_secret"  # Tuyệt mật
+    SECRET = "secret"  # noqa: S105 - Tối mật, a clearance level
+    TOP_SECRET = "top_secret"  # noqa: S105 - Tuyệt mật
 
     @property
     def rank(self) -> int:

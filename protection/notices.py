@@ -19,8 +19,8 @@ from .identity import User
 
 
 class NoticeKind(enum.StrEnum):
-    PASSWORD_CHANGED = "password_changed"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
     SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
     SECOND_FACTOR_RESET = "second_factor_reset"
     ACCOUNT_LOCKED = "account_locked"

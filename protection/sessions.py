@@ -31,7 +31,7 @@ class EndReason(enum.StrEnum):
     IDLE = "idle_timeout"
     EXPIRED = "absolute_timeout"
     ENDED_BY_USER = "ended_by_user"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name
     ACCOUNT_CHANGED = "account_changed"
     ACCOUNT_DISABLED = "account_disabled"
     LOCKED = "locked"

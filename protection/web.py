@@ -110,6 +110,7 @@ def _establish(user: User, token: str) -> None:
     session.clear()
     if next_url:
         session["next_after_sign_in"] = next_url
+    user = getattr(user, "_get_current_object", lambda: user)()  # never the current_user proxy
     user.session_token = token
     login_user(user)
 

@@ -1,0 +1,111 @@
+"""`python -m bench [--database-url URL] [--seconds S]`: request costs of the foundation.
+
+Each figure stands beside a bare baseline measured in the same process and run: a Flask app
+with one view returning "ok" through the same test client, so the ratio says what Hoso's
+kernel (session lookup, policy gate, CSRF, templates, argon2id) costs on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+
+from app import create_app
+from protection import accounts
+from protection.accounts import NewUser
+from protection.db import db
+from protection.schema import upgrade_schema
+
+PASSWORD = "Bench-mark-song-Hong-2026"
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def measure(operation: Callable[[], object], seconds: float, min_runs: int = 5) -> list[float]:
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < min_runs:
+        start = time.perf_counter()
+        operation()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def bare_baseline_app() -> Flask:
+    bare = Flask("bare")
+    bare.add_url_rule("/", "ok", lambda: "ok")
+    return bare
+
+
+def build_hoso(database_url: str | None, instance: Path) -> Flask:
+    config = {"SECRET_KEY": "bench", "HOSO_INSTANCE_PATH": str(instance),
+              "HOSO_LOGIN_RATE_LIMIT": "1000000 per minute", "HOSO_LOG_LEVEL": "WARNING"}
+    if database_url:
+        config["HOSO_DATABASE_URL"] = database_url
+    app = create_app(config)
+    with app.app_context():
+        upgrade_schema()
+        if accounts.find_unit("BENCH") is None:
+            accounts.create_unit(code="BENCH", name="Bench unit", kind="organisation", parent_code=None, by=None)
+        if accounts.find_user("bench.officer") is None:
+            accounts.create_user(NewUser("bench.officer", "Bench Officer", "BENCH", "officer", "secret"),
+                                 password=PASSWORD, by=None, must_change_password=False)
+        db.session.commit()
+    return app
+
+
+def sign_in(client) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = CSRF.search(page).group(1)
+    response = client.post("/login", data={"csrf_token": token, "username": "bench.officer",
+                                           "password": PASSWORD})
+    assert response.status_code == 302, response.status_code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build_hoso(args.database_url, Path(tmp))
+        bare = bare_baseline_app().test_client()
+        anonymous = app.test_client()
+        signed_in = app.test_client()
+        sign_in(signed_in)
+
+        rows: list[tuple[str, list[float]]] = []
+        steps = [
+            ("bare Flask GET / (baseline)", lambda: bare.get("/")),
+            ("GET /login (anonymous, CSRF form)", lambda: anonymous.get("/login")),
+            ("GET / signed in (session + policy)", lambda: signed_in.get("/")),
+            ("GET /account/sessions (DB list)", lambda: signed_in.get("/account/sessions")),
+            ("sign-in POST (argon2id RFC 9106)", lambda: sign_in(app.test_client())),
+        ]
+        print(f"Hoso bench on {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}, "
+              f"{args.seconds:.1f} s per row")
+        for label, operation in steps:
+            print(f"  measuring: {label} ...", flush=True)
+            rows.append((label, measure(operation, args.seconds)))
+        with app.app_context():
+            db.engine.dispose()
+
+    baseline = statistics.median(rows[0][1])
+    print()
+    print(f"{'operation':<40} {'runs':>6} {'median ms':>10} {'p95 ms':>9} {'per s':>9} {'× baseline':>11}")
+    for label, samples in rows:
+        median = statistics.median(samples)
+        p95 = sorted(samples)[int(0.95 * (len(samples) - 1))]
+        print(f"{label:<40} {len(samples):>6} {median * 1000:>10.2f} {p95 * 1000:>9.2f} "
+              f"{1 / median:>9.0f} {median / baseline:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""gunicorn settings read by `gunicorn "app:create_app()"` from this folder.
+
+Override anything on the command line (e.g. `--bind 0.0.0.0:8000 --workers 4`).
+"""
+
+import gunicorn.http.wsgi
+
+# No version banner: gunicorn otherwise sends "Server: gunicorn" on every response.
+gunicorn.http.wsgi.SERVER = "Hoso"
+
+bind = "127.0.0.1:8000"
+workers = 3
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 30
+# Request line and header limits well under what an intranet browser needs.
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-"
+# Method and path only, never the query string: a search term can be a protected value.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+forwarded_allow_ips = "127.0.0.1"

@@ -1,0 +1,227 @@
+"""Fixtures: a real app on a real database (SQLite by default, PostgreSQL with
+TEST_DATABASE_URL), a test client, the CLI runner, and factories that return objects.
+
+One database per test session, migrated once with Alembic. Each test gets a fresh app
+and, afterwards, every table is emptied. (Not a rolled-back outer transaction: denials
+and failed sign-ins commit in transactions of their own, and a test of atomicity must
+see what really committed.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import text, update
+
+from app import create_app
+from protection import accounts
+from protection.accounts import NewUser
+from protection.db import Base, db
+from protection.fields import utcnow
+from protection.identity import Role, User
+from protection.schema import upgrade_schema
+from protection.sessions import AuthSession
+
+PASSWORD = "Gio-mua-thu-tren-song-Lam-42"
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+for _name in [name for name in os.environ if name.startswith("HOSO_")]:
+    del os.environ[_name]
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'hoso-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    app = create_app(_config(url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        upgrade_schema()
+        db.engine.dispose()
+    return url
+
+
+def _config(url: str, instance_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "HOSO_DATABASE_URL": url,
+        "HOSO_INSTANCE_PATH": str(instance_path),
+        "HOSO_ARGON2_PROFILE": "insecure-fast-for-tests",
+        "HOSO_LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    """Override entries in a test (before `app` is first used) to change settings."""
+    return _config(database_url, tmp_path / "instance")
+
+
+@pytest.fixture
+def app(app_config):
+    application = create_app(app_config)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = [table for table in reversed(Base.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(table.name for table in tables)
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        with db.engine.begin() as connection:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories ------------------------------------------------------------------------
+
+@dataclass
+class MadeUser:
+    id: uuid.UUID
+    username: str
+    password: str
+    role: str
+    unit_code: str
+    totp_secret: str | None = None
+
+
+@pytest.fixture
+def make_unit(app):
+    def factory(code: str = "BTCTU", name: str = "Ban Tổ chức Tỉnh ủy", kind: str = "organisation",
+                parent: str | None = None) -> str:
+        with app.app_context():
+            if accounts.find_unit(code) is None:
+                accounts.create_unit(code=code, name=name, kind=kind, parent_code=parent, by=None)
+                db.session.commit()
+        return code
+
+    return factory
+
+
+@pytest.fixture
+def make_user(app, make_unit):
+    counter = iter(range(1, 10_000))
+
+    def factory(role: str = "officer", *, username: str | None = None, unit: str = "BTCTU",
+                clearance: str = "secret", password: str = PASSWORD, totp: bool | None = None,
+                active: bool = True, must_change_password: bool = False,
+                display_name: str = "Nguyễn Thị Kiểm Thử") -> MadeUser:
+        make_unit(unit) if unit == "BTCTU" else None
+        username = username or f"{role}{next(counter)}"
+        with app.app_context():
+            user, _ = accounts.create_user(
+                NewUser(username, display_name, unit, role, clearance),
+                password=password, by=None, must_change_password=must_change_password,
+            )
+            enrol = Role(role).requires_second_factor if totp is None else totp
+            if enrol:
+                user.totp_secret = pyotp.random_base32()
+                user.totp_enabled_at = utcnow()
+            user.active = active
+            db.session.commit()
+            return MadeUser(user.id, user.username, password, role, unit, user.totp_secret)
+
+    return factory
+
+
+# --- acting as a person ---------------------------------------------------------------
+
+def csrf_token(client, path: str = "/login") -> str:
+    response = client.get(path, follow_redirects=True)
+    match = CSRF_PATTERN.search(response.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {response.status_code})"
+    return match.group(1)
+
+
+def post_form(client, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
+    """POST like a browser: take the CSRF token from a page first."""
+    payload = {"csrf_token": csrf_token(client, token_from or path), **(data or {})}
+    return client.post(path, data=payload, **kwargs)
+
+
+def next_totp_code(app, user: MadeUser) -> str:
+    """A code the server has not seen yet: TOTP accepts each time step once, so a test
+    signing in twice within 30 s uses the next step (the server allows one step of drift)."""
+    totp = pyotp.TOTP(user.totp_secret)
+    with app.app_context():
+        last = db.session.get(User, user.id).totp_last_counter
+    now = totp.timecode(utcnow())
+    for counter in (now - 1, now, now + 1):
+        if last is None or counter > last:
+            return totp.generate_otp(counter)
+    raise AssertionError("every acceptable TOTP step was already used in this test")
+
+
+@pytest.fixture
+def sign_in(app, client):
+    def act(user: MadeUser, *, password: str | None = None, with_code: bool = True, target=None):
+        target = target or client
+        response = post_form(target, "/login", {"username": user.username,
+                                                "password": password or user.password})
+        if with_code and user.totp_secret and response.status_code == 302 \
+                and response.headers["Location"].endswith("/login/second-factor"):
+            response = post_form(target, "/login/second-factor", {"code": next_totp_code(app, user)})
+        return response
+
+    return act
+
+
+@pytest.fixture
+def login_as(make_user, sign_in):
+    """Create a user of `role` and sign the client in as them, second factor included."""
+    def act(role: str = "officer", **kwargs) -> MadeUser:
+        user = make_user(role, **kwargs)
+        response = sign_in(user)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return act
+
+
+@pytest.fixture
+def age_sessions(app):
+    """Move a user's sessions back in time, as if minutes had passed without a request."""
+    def act(user: MadeUser, *, idle_minutes: float = 0, since_sign_in_minutes: float = 0) -> None:
+        with app.app_context():
+            now = utcnow()
+            values = {}
+            if idle_minutes:
+                values["last_seen_at"] = now - timedelta(minutes=idle_minutes)
+            if since_sign_in_minutes:
+                values["created_at"] = now - timedelta(minutes=since_sign_in_minutes)
+            db.session.execute(update(AuthSession).where(AuthSession.user_id == user.id).values(**values))
+            db.session.commit()
+
+    return act
