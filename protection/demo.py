@@ -108,7 +108,8 @@ def demo_cli(ctx: click.Context) -> None:
         click.echo(f"{username:<20} {role:<11} {factor}")
     click.echo("")
     click.echo("No phone? `flask --app app demo code USERNAME` prints the current code.")
-    click.echo("Sign in at http://127.0.0.1:5000/login once `flask --app app run` is running.")
+    click.echo("Sign in at http://127.0.0.1:8000/login once the server is running "
+               "(`gunicorn \"app:create_app()\"`, as the README's quick start does).")
 
 
 @demo_cli.command("code")
