@@ -13,6 +13,7 @@ from flask_bootstrap import Bootstrap5
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from audit.setup import configure_audit
 from cases.views import configure_cases
 from protection.admin import admin
 from protection.cli import configure_cli
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_extensions(app)
     configure_errors(app)
     configure_auth(app)
+    configure_audit(app)
     configure_policy(app)
     configure_security_headers(app)
     configure_views(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_datetime, get_locale
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -11,6 +11,8 @@ babel = Babel()
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "vi"  # CLI messages: the organisation's language
     return request.accept_languages.best_match(SUPPORTED_LOCALES, default="vi") or "vi"
 
 

@@ -40,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "account.manage": ALL_ROLES,
     "users.manage": frozenset({Role.ADMIN}),
     "units.manage": frozenset({Role.ADMIN}),
+    # Auditors read the trail and nothing of case content (issue 4, issue 6 rule 1).
+    "audit.read": frozenset({Role.AUDITOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.

@@ -102,6 +102,10 @@ SETTINGS: tuple[Setting, ...] = (
             "minimum zxcvbn strength score (0-4) for a new password"),
     Setting("HOSO_ARGON2_PROFILE", "rfc9106-low-memory", _choice("rfc9106-low-memory", "insecure-fast-for-tests"),
             "argon2id cost profile; the fast one is refused outside tests"),
+    Setting("HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES", 1000, _non_negative_int,
+            "sign an audit checkpoint automatically after this many entries (0: never)"),
+    Setting("HOSO_AUDIT_CHECKPOINT_EVERY_MINUTES", 60, _non_negative_int,
+            "sign an audit checkpoint when the last is older than this, at the next entry (0: never)"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
 )

@@ -84,15 +84,26 @@ def app(app_config):
 
 
 def _empty_all_tables() -> None:
-    tables = [table for table in reversed(Base.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        names = ", ".join(table.name for table in tables)
-        with db.engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        with db.engine.begin() as connection:
+    """Empty every table between tests, the audit trail included: its append-only
+    triggers are set aside for this (as only a database administrator could), then
+    restored, and the chain head goes back to genesis."""
+    tables = [table for table in reversed(Base.metadata.sorted_tables) if table.name != "audit_chain_head"]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+        else:
+            triggers = connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+            for name, _sql in triggers:
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
             for table in tables:
                 connection.execute(table.delete())
+            for _name, sql in triggers:
+                connection.execute(text(sql))
+        connection.execute(text(
+            "UPDATE audit_chain_head SET seq = 0, entry_hash = :genesis, last_checkpoint_seq = 0, "
+            "last_checkpoint_at = NULL"), {"genesis": "0" * 64})
 
 
 @pytest.fixture

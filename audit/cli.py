@@ -1,0 +1,79 @@
+"""`flask --app app audit checkpoint | verify [--from N] [--against FILE]`."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from protection.db import db
+from protection.schema import SchemaNotReady, ensure_schema_current
+
+from . import signing
+from .models import AuditEntry
+from .service import record_verification, run_verification
+from .trail import checkpoint_line, checkpoint_now
+
+audit_cli = AppGroup("audit", help="Sign checkpoints of the audit trail and verify it.")
+
+
+def _ready() -> None:
+    try:
+        ensure_schema_current()
+    except SchemaNotReady as error:
+        raise click.ClickException(str(error)) from None
+
+
+@audit_cli.command("checkpoint")
+def checkpoint_command() -> None:
+    """Sign the newest entry and print the checkpoint line to keep outside the system."""
+    _ready()
+    try:
+        checkpoint = checkpoint_now()
+    except signing.SigningKeyError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    if checkpoint is None:
+        db.session.rollback()
+        raise click.ClickException("the audit trail is empty: nothing to sign yet")
+    db.session.commit()
+    click.echo(checkpoint_line(checkpoint))
+
+
+def _read_lines(path: str) -> list[signing.CheckpointLine]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"cannot read {path}: {type(error).__name__}") from None
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        parsed = signing.parse_line(raw)
+        if parsed is None:
+            raise click.ClickException(f"{path}:{number}: not a Hoso checkpoint line")
+        lines.append(parsed)
+    if not lines:
+        raise click.ClickException(f"{path} holds no checkpoint lines")
+    return lines
+
+
+@audit_cli.command("verify")
+@click.option("--from", "from_seq", type=click.IntRange(min=1), help="Start at this sequence number.")
+@click.option("--against", "against", type=click.Path(dir_okay=False),
+              help="A file of checkpoint lines kept outside the system.")
+def verify_command(from_seq: int | None, against: str | None) -> None:
+    """Recompute the hash chain and check every checkpoint signature."""
+    _ready()
+    extra = _read_lines(against) if against else []
+    total = db.session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.seq >= (from_seq or 1))) or 0
+    with click.progressbar(length=total, label="Verifying audit trail", file=click.get_text_stream("stderr")) as bar:
+        report = run_verification(from_seq=from_seq, extra_lines=extra, progress=bar.update)
+    db.session.rollback()
+    record_verification(report)  # the verification itself is part of the record
+    db.session.commit()
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)

@@ -1,0 +1,90 @@
+"""The kernel's announcements, turned into audit entries in the same transaction."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from protection import signals
+
+from .trail import record
+
+
+def _on_sign_in_succeeded(_app, user, auth_session, **_):
+    record("auth.login.succeeded", target_type="user", target_id=user.id, actor=user,
+           session=auth_session.id)
+
+
+def _on_sign_in_failed(_app, user, reason, **_):
+    # The typed username of an unknown account is not recorded: people type their
+    # password into the username field, and it would then sit in the trail.
+    if user is None:
+        record("auth.login.failed", outcome="failure", reason=reason)
+    else:
+        record("auth.login.failed", target_type="user", target_id=user.id, actor=user, outcome="failure",
+               reason=reason)
+
+
+def _on_account_locked(_app, user, **_):
+    record("auth.lockout", target_type="user", target_id=user.id, actor=user, outcome="failure")
+
+
+def _on_second_factor_failed(_app, user, **_):
+    record("auth.second_factor.failed", target_type="user", target_id=user.id, actor=user, outcome="failure")
+
+
+def _on_second_factor_changed(_app, user, change, by=None, **_):
+    record(f"auth.second_factor.{change}", target_type="user", target_id=user.id, actor=by or user)
+
+
+def _on_signed_out(_app, user, auth_session, reason, **_):
+    record("auth.logout", target_type="user", target_id=user.id, actor=user, session=auth_session.id)
+
+
+def _on_session_ended(_app, user, auth_session, reason, **_):
+    record("auth.session.end", target_type="user", target_id=user.id, actor=user, reason=reason,
+           session=auth_session.id if auth_session is not None else None)
+
+
+def _on_password_changed(_app, user, by, **_):
+    action = "auth.password.changed" if by is None or by.id == user.id else "auth.password.reset"
+    record(action, target_type="user", target_id=user.id, actor=by)
+
+
+def _on_user_changed(_app, user, by, change, fields=(), **_):
+    record(f"user.{change}", target_type="user", target_id=user.id, actor=by, fields=list(fields))
+
+
+def _on_unit_changed(_app, unit, by, change, fields=(), **_):
+    record(f"unit.{change}", target_type="unit", target_id=unit.id, actor=by, fields=list(fields))
+
+
+def _on_access_denied(_app, user, permission, endpoint, status, **_):
+    record("access.denied", outcome="denied", actor=user, permission=permission, endpoint=endpoint,
+           status=status)
+
+
+def _on_record_viewed(_app, target_type, target_id, action, **detail):
+    record(action, target_type=target_type, target_id=target_id, **detail)
+
+
+CONNECTIONS = (
+    (signals.sign_in_succeeded, _on_sign_in_succeeded),
+    (signals.sign_in_failed, _on_sign_in_failed),
+    (signals.account_locked, _on_account_locked),
+    (signals.second_factor_failed, _on_second_factor_failed),
+    (signals.second_factor_changed, _on_second_factor_changed),
+    (signals.signed_out, _on_signed_out),
+    (signals.session_ended, _on_session_ended),
+    (signals.password_changed, _on_password_changed),
+    (signals.user_changed, _on_user_changed),
+    (signals.unit_changed, _on_unit_changed),
+    (signals.access_denied, _on_access_denied),
+    (signals.record_viewed, _on_record_viewed),
+)
+
+
+def connect_listeners(app: Flask) -> None:
+    # Receivers are connected for this app only (sender=app), so several apps in one
+    # process (tests) never write into each other's databases.
+    for signal, receiver in CONNECTIONS:
+        signal.connect(receiver, sender=app, weak=False)

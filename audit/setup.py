@@ -1,0 +1,16 @@
+"""Wiring for the factory: models, signal listeners, views and CLI."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import models  # noqa: F401 - registers the audit tables on the metadata
+from .cli import audit_cli
+from .listeners import connect_listeners
+from .views import audit_bp
+
+
+def configure_audit(app: Flask) -> None:
+    connect_listeners(app)
+    app.register_blueprint(audit_bp)
+    app.cli.add_command(audit_cli)

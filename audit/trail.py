@@ -1,0 +1,153 @@
+"""record(action, ...): append one entry to the chain inside the caller's transaction.
+
+The caller's unit of work commits the action and its entry together, or neither.
+Concurrent appenders are serialised on the chain-head row: PostgreSQL `SELECT ... FOR
+UPDATE` under READ COMMITTED (under REPEATABLE READ a waiting writer would read a stale
+head); SQLite transactions already hold the write lock (`BEGIN IMMEDIATE`, protection/db.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, g, has_request_context, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from protection.db import db
+from protection.fields import utcnow
+
+from . import signing
+from .chain import canonical_json, entry_hash, timestamp_text
+from .models import AuditEntry, ChainHead, Checkpoint
+
+HEAD_ID = 1
+
+# Detail values are identifiers, field names, reasons and counts — never free text.
+# A value that does not look like one is refused, so a name or a summary cannot slip
+# into the trail by mistake (issue 4: "a small detail map that never holds a protected value").
+_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/@+-]{0,80}$")
+
+
+class AuditDetailError(ValueError):
+    """A detail value that might be a protected value; the message names only the key."""
+
+
+def _safe_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in detail.items():
+        if value is None or isinstance(value, bool | int):
+            clean[key] = value
+        elif isinstance(value, uuid.UUID):
+            clean[key] = str(value)
+        elif isinstance(value, str) and _SAFE_TEXT.match(value):
+            clean[key] = value
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) and _SAFE_TEXT.match(v) for v in value):
+            clean[key] = list(value)
+        else:
+            raise AuditDetailError(f"audit detail {key!r} is not an identifier-like value")
+    return clean
+
+
+def _actor(actor: Any) -> tuple[uuid.UUID | None, str | None, str | None]:
+    if actor is None and has_request_context() and current_user and current_user.is_authenticated:
+        actor = current_user
+    if actor is None:
+        return None, None, None
+    role = getattr(actor, "role", None)
+    unit = getattr(actor, "unit", None)
+    return actor.id, (role.value if role is not None else None), (unit.code if unit is not None else None)
+
+
+def _lock_head() -> ChainHead:
+    statement = select(ChainHead).where(ChainHead.id == HEAD_ID)
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    head = db.session.scalars(statement.execution_options(populate_existing=True)).one()
+    return head
+
+
+def record(action: str, *, target_type: str | None = None, target_id: Any = None,
+           outcome: str = "success", actor: Any = None, **detail: Any) -> AuditEntry:
+    """Append an entry for `action` to the caller's transaction and return it (flushed)."""
+    actor_id, actor_role, actor_unit = _actor(actor)
+    if has_request_context():
+        client_address = (request.remote_addr or "")[:64] or None
+        request_id = g.get("request_id")
+    else:
+        client_address, request_id = "cli", None
+    fields = {
+        "occurred_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "actor_unit": actor_unit,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "outcome": outcome,
+        "client_address": client_address,
+        "request_id": request_id,
+        "detail": canonical_json(_safe_detail(detail)).decode("utf-8"),
+    }
+    head = _lock_head()
+    link = entry_hash(head.entry_hash, fields)
+    entry = AuditEntry(seq=head.seq + 1, prev_hash=head.entry_hash, entry_hash=link, **fields)
+    db.session.add(entry)
+    head.seq = entry.seq
+    head.entry_hash = link
+    _maybe_checkpoint(head, fields["occurred_at"])
+    db.session.flush()
+    return entry
+
+
+def keys_dir() -> Path:
+    return Path(current_app.instance_path) / "keys"
+
+
+def _maybe_checkpoint(head: ChainHead, now) -> None:
+    every_entries = current_app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"]
+    every_minutes = current_app.config["HOSO_AUDIT_CHECKPOINT_EVERY_MINUTES"]
+    due_by_count = every_entries and head.seq - head.last_checkpoint_seq >= every_entries
+    due_by_time = every_minutes and (
+        head.last_checkpoint_at is None or now - head.last_checkpoint_at >= timedelta(minutes=every_minutes)
+    )
+    if due_by_count or due_by_time:
+        _write_checkpoint(head, now)
+
+
+def _write_checkpoint(head: ChainHead, now) -> Checkpoint:
+    private_key = signing.ensure_signing_key(keys_dir())
+    at_text, key, signature = signing.sign(private_key, head.seq, head.entry_hash, now)
+    checkpoint = Checkpoint(seq=head.seq, entry_hash=head.entry_hash, signed_at=now,
+                            key_id=key, signature=signature)
+    db.session.add(checkpoint)
+    head.last_checkpoint_seq = head.seq
+    head.last_checkpoint_at = now
+    return checkpoint
+
+
+def checkpoint_now() -> Checkpoint | None:
+    """Sign the current head (the CLI's `audit checkpoint`). None when it is already signed."""
+    head = _lock_head()
+    if head.seq == 0:
+        return None
+    if head.last_checkpoint_seq == head.seq:
+        return db.session.get(Checkpoint, head.seq)
+    checkpoint = _write_checkpoint(head, utcnow())
+    db.session.flush()
+    return checkpoint
+
+
+def checkpoint_line(checkpoint: Checkpoint) -> str:
+    return signing.CheckpointLine(checkpoint.seq, checkpoint.entry_hash, timestamp_text(checkpoint.signed_at),
+                                  checkpoint.key_id, checkpoint.signature).render()
+
+
+def detail_of(entry: AuditEntry) -> dict[str, Any]:
+    return json.loads(entry.detail or "{}")
