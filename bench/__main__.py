@@ -23,7 +23,7 @@ from protection.accounts import NewUser
 from protection.db import db
 from protection.schema import upgrade_schema
 
-PASSWORD = "Bench-mark-song-Hong-2026"
+PASSWORD = "Bench-mark-song-Hong-2026"  # noqa: S105 - a throwaway bench account
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

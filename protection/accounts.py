@@ -83,14 +83,14 @@ def sign_in(username: str, password: str, *, client_address: str | None,
     if user is None:
         signals.sign_in_failed.send(_app(), user=None, reason="unknown_user")
         return SignInResult(SignInOutcome.REFUSED)
+    if not user.active:
+        signals.sign_in_failed.send(_app(), user=user, reason="disabled")
+        return SignInResult(SignInOutcome.REFUSED)
     if lockout.is_locked(user):
         signals.sign_in_failed.send(_app(), user=user, reason="locked")
         return SignInResult(SignInOutcome.REFUSED)
     if not password_ok:
         _count_failure(user, "password")
-        return SignInResult(SignInOutcome.REFUSED)
-    if not user.active:
-        signals.sign_in_failed.send(_app(), user=user, reason="disabled")
         return SignInResult(SignInOutcome.REFUSED)
 
     if passwords.needs_rehash(user.password_hash):
@@ -104,16 +104,18 @@ def sign_in(username: str, password: str, *, client_address: str | None,
     return SignInResult(SignInOutcome.OK, user, auth_session, token)
 
 
-def _count_failure(user: User, stage: str) -> None:
+def _count_failure(user: User, stage: str) -> bool:
     locked_now = lockout.record_failure(user, stage)
     if stage == "password":
         signals.sign_in_failed.send(_app(), user=user, reason="bad_password")
     else:
         signals.second_factor_failed.send(_app(), user=user)
     if locked_now:
-        end_user_sessions(user, EndReason.LOCKED)
+        # The owner's open sessions stay open: otherwise anyone could sign any officer
+        # out by typing five wrong passwords for them. New sign-ins wait for the lock.
         notices.notify(user, notices.NoticeKind.ACCOUNT_LOCKED)
         signals.account_locked.send(_app(), user=user)
+    return locked_now
 
 
 def _complete(user: User, auth_session: AuthSession) -> None:
@@ -126,10 +128,11 @@ def _complete(user: User, auth_session: AuthSession) -> None:
 def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> str:
     """Check a TOTP code for a half-finished sign-in; returns the new session token."""
     if lockout.is_locked(user):
-        end_user_sessions(user, EndReason.LOCKED)
+        end_session(auth_session, EndReason.LOCKED)  # only this half-finished sign-in
         raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "code")
     if not totp.consume_code(user, code):
-        _count_failure(user, "totp")
+        if _count_failure(user, "totp"):
+            end_session(auth_session, EndReason.LOCKED)  # the half-finished sign-in ends with the lock
         raise AccountError(_("Mã xác thực không đúng, đã hết hạn hoặc đã được dùng."), "code")
     auth_session.second_factor_passed = True
     _complete(user, auth_session)

@@ -107,7 +107,9 @@ def _handle_unexpected(error: Exception):
 
 
 def configure_errors(app: Flask) -> None:
-    app.before_request(_assign_request_id)
+    # First of all before_request hooks: CSRFProtect's (registered earlier) refuses bad
+    # tokens and oversized bodies, and those error pages and log lines need the id too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _assign_request_id)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, _handle_unexpected)

@@ -74,7 +74,9 @@ def check_strength(password: str, *, user_inputs: tuple[str, ...] = ()) -> Stren
     if len(password) > MAX_LENGTH:
         return StrengthVerdict(False, _("Mật khẩu dài tối đa %(n)d ký tự.", n=MAX_LENGTH))
     inputs = [value for value in (*user_inputs, *LOCAL_DICTIONARY) if value]
-    result = zxcvbn(password, user_inputs=inputs)
+    # zxcvbn raises ValueError above its own default of 72 characters; the length is
+    # already bounded by MAX_LENGTH here, so let it rate every password the rule allows.
+    result = zxcvbn(password, user_inputs=inputs, max_length=MAX_LENGTH)
     if result["score"] < current_app.config["HOSO_PASSWORD_MIN_SCORE"]:
         return StrengthVerdict(
             False,

@@ -153,7 +153,8 @@ def login():
         # One message for every refusal: unknown user, wrong password, disabled, locked.
         form.password.errors = [_(
             "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đang bị tạm khóa. "
-            "Sau 5 lần sai liên tiếp, tài khoản bị khóa 15 phút."
+            "Sau %(n)d lần sai trong %(m)d phút, tài khoản bị khóa %(m)d phút.",
+            n=current_app.config["HOSO_LOCKOUT_THRESHOLD"], m=current_app.config["HOSO_LOCKOUT_WINDOW_MINUTES"],
         )]
         form.password.data = ""
     return render_template("auth/login.html", form=form)
@@ -263,6 +264,8 @@ def password():
 @permission("account.manage")
 def sessions():
     return render_template("account/sessions.html", sessions=open_sessions(current_user),
+                           idle_minutes=current_app.config["HOSO_IDLE_TIMEOUT_MINUTES"],
+                           lifetime_hours=current_app.config["HOSO_SESSION_LIFETIME_HOURS"],
                            current_session_id=g.auth_session.id, confirm_form=ConfirmForm())
 
 

@@ -45,7 +45,7 @@ def gunicorn_server(database_url, tmp_path):
     }
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
             [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
              "--workers", "3", "--access-logfile", "-"],
             cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
