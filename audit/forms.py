@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from protection.forms import FlexibleDateField
+
 IDENTIFIER = Regexp(r"^[A-Za-z0-9_.:@-]*$", message=_l("Chỉ gồm chữ không dấu, số và . _ - :"))
-
-
-class FlexibleDateField(StringField):
-    """dd/mm/yyyy as officers write it, or ISO yyyy-mm-dd."""
-
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        text = (self.data or "").strip()
-        self.parsed: date | None = None
-        if not text:
-            return
-        for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-            try:
-                self.parsed = datetime.strptime(text, pattern).date()
-                return
-            except ValueError:
-                continue
-
-    def pre_validate(self, form):
-        if (self.data or "").strip() and getattr(self, "parsed", None) is None:
-            raise ValidationError(_l("Ngày không hợp lệ. Nhập theo dạng dd/mm/yyyy."))
 
 
 class TrailFilterForm(FlaskForm):

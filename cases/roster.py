@@ -10,7 +10,9 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
+
+from protection.forms import parse_date
 
 REQUIRED_COLUMNS = ("full_name", "date_of_birth", "id_number", "native_place", "unit", "position")
 OPTIONAL_COLUMNS = ("other_names", "sex", "residence", "ethnicity", "religion")
@@ -51,17 +53,6 @@ class RowProblem:
 class ParsedRoster:
     rows: list[RosterRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
-
-
-def parse_date(text: str) -> date | None:
-    """dd/mm/yyyy as written in Vietnam, or ISO yyyy-mm-dd."""
-    text = (text or "").strip()
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
 
 
 def normalise_id_number(text: str) -> str | None:

@@ -30,6 +30,15 @@ def _load_user(user_id: uuid.UUID) -> User:
     return user
 
 
+def _user_form(**kwargs) -> UserForm:
+    form = UserForm(units=_units(), **kwargs)
+    # accounts checks unit, role and clearance and names the field in Vietnamese;
+    # WTForms' own choice check would answer in English ("Not a valid choice.").
+    for field in (form.unit, form.role, form.clearance):
+        field.validate_choice = False
+    return form
+
+
 def _show_error(form, error: AccountError) -> None:
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
@@ -48,7 +57,7 @@ def users():
 @admin.route("/users/new", methods=["GET", "POST"])
 @permission("users.manage")
 def create_user():
-    form = UserForm(units=_units())
+    form = _user_form()
     if form.validate_on_submit():
         try:
             user, temporary = accounts.create_user(
@@ -68,7 +77,7 @@ def create_user():
 @permission("users.manage")
 def edit_user(user_id: uuid.UUID):
     user = _load_user(user_id)
-    form = UserForm(units=_units(), editing=True, obj=None)
+    form = _user_form(editing=True, obj=None)
     if not form.is_submitted():
         form.display_name.data = user.display_name
         form.unit.data = user.unit.code
@@ -152,6 +161,8 @@ def reset_two_factor(user_id: uuid.UUID):
 def units():
     all_units = list(db.session.scalars(select(Unit).order_by(Unit.code)))
     form = UnitForm(units=all_units)
+    for field in (form.kind, form.parent):  # checked by accounts.create_unit, in Vietnamese
+        field.validate_choice = False
     if form.validate_on_submit():
         try:
             unit = accounts.create_unit(code=form.code.data, name=form.name.data, kind=form.kind.data,

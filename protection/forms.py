@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from .identity import CLEARANCE_ORDER, Role, UnitKind
 
 REQUIRED = _l("Trường này là bắt buộc.")
+
+
+def parse_date(text: str | None) -> date | None:
+    """dd/mm/yyyy as written in Vietnam, or ISO yyyy-mm-dd; None when neither."""
+    text = (text or "").strip()
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+class FlexibleDateField(StringField):
+    """A date typed dd/mm/yyyy (or ISO); `parsed` holds the date once the form is read."""
+
+    parsed: date | None = None
+
+    def process_data(self, value):
+        if isinstance(value, date):
+            self.parsed = value
+            self.data = value.strftime("%d/%m/%Y")
+        else:
+            super().process_data(value)
+            self.parsed = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.parsed = parse_date(self.data)
+
+    def pre_validate(self, form):
+        if (self.data or "").strip() and self.parsed is None:
+            raise ValidationError(_l("Ngày không hợp lệ. Nhập theo dạng dd/mm/yyyy."))
 
 
 class SignInForm(FlaskForm):

@@ -57,7 +57,7 @@ def gunicorn_server(database_url, tmp_path):
                 try:
                     urllib.request.urlopen(base + "/login", timeout=2).read()  # noqa: S310 - loopback
                     break
-                except (urllib.error.URLError, ConnectionError):
+                except OSError:  # refused, reset or timed out while workers boot
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError(log.read_text()) from None
                     time.sleep(0.2)

@@ -1,0 +1,215 @@
+"""Start-up refuses bad settings with one line; SQLite runs with its safety pragmas; the
+migrations build exactly the models' schema on an empty database, and go down and up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask_migrate import downgrade
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from protection.db import Base, db
+from protection.schema import MIGRATIONS, current_revision, head_revision, upgrade_schema
+from protection.settings import ConfigurationError
+
+BAD_SETTINGS = [
+    ("HOSO_IDLE_TIMEOUT_MINUTES", "abc"),
+    ("HOSO_IDLE_TIMEOUT_MINUTES", "0"),
+    ("HOSO_IDLE_TIMEOUT_MINUTES", "-5"),
+    ("HOSO_HTTPS", "maybe"),
+    ("HOSO_DATABASE_URL", "mysql://x"),
+    ("HOSO_LOCKOUT_THRESHOLD", "many"),
+    ("HOSO_PROXY_HOPS", "-1"),
+    ("HOSO_LOG_LEVEL", "LOUD"),
+    ("HOSO_ARGON2_PROFILE", "fastest"),
+]
+
+
+def assert_one_line(error: ConfigurationError, *words: str) -> None:
+    message = str(error)
+    assert message and "\n" not in message
+    for word in words:
+        assert word in message, message
+
+
+def dispose(application) -> None:
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- settings ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_bad_setting_passed_to_create_app_stops_start_up(app_config, name, value):
+    with pytest.raises(ConfigurationError) as caught:
+        create_app({**app_config, name: value})
+    assert_one_line(caught.value, name)
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_SETTINGS)
+def test_bad_setting_in_the_environment_stops_start_up(app_config, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    config = {key: item for key, item in app_config.items() if key != name}
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(config)
+    assert_one_line(caught.value, name)
+
+
+def test_insecure_password_hashing_is_refused_outside_tests(app_config, monkeypatch):
+    config = {key: item for key, item in app_config.items() if key != "TESTING"}
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(config)
+    assert_one_line(caught.value, "HOSO_ARGON2_PROFILE")
+
+    monkeypatch.setenv("HOSO_ARGON2_PROFILE", "insecure-fast-for-tests")
+    config.pop("HOSO_ARGON2_PROFILE")
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(config)
+    assert_one_line(caught.value, "HOSO_ARGON2_PROFILE")
+
+
+def test_settings_from_the_environment_are_used(app_config, monkeypatch):
+    monkeypatch.setenv("HOSO_IDLE_TIMEOUT_MINUTES", "30")
+    monkeypatch.setenv("HOSO_HTTPS", "yes")
+    application = create_app(app_config)
+    try:
+        assert application.config["HOSO_IDLE_TIMEOUT_MINUTES"] == 30
+        assert application.config["SESSION_COOKIE_SECURE"] is True
+        assert application.config["SESSION_COOKIE_NAME"] == "__Host-hoso"
+    finally:
+        dispose(application)
+
+
+def test_create_app_without_a_secret_key_says_to_run_init(app_config):
+    config = {key: item for key, item in app_config.items() if key != "SECRET_KEY"}
+    assert "HOSO_SECRET_KEY" not in os.environ
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(config)
+    assert_one_line(caught.value, "init")
+
+
+def test_without_a_secret_key_the_cli_still_loads_but_the_web_answers_503(app_config):
+    config = {key: item for key, item in app_config.items() if key != "SECRET_KEY"}
+    with click.Context(click.Command("init")):
+        application = create_app(config)
+    try:
+        assert application.config["HOSO_UNINITIALISED"] is True
+        response = application.test_client().get("/login")
+        assert response.status_code == 503
+        assert "Mã tham chiếu" in response.get_data(as_text=True)
+    finally:
+        dispose(application)
+
+
+def test_secret_key_from_instance_config(app_config, tmp_path):
+    instance = tmp_path / "configured-instance"
+    instance.mkdir()
+    (instance / "config.py").write_text("SECRET_KEY = 'from-the-instance-config-file'\n")
+    config = {key: item for key, item in app_config.items() if key != "SECRET_KEY"}
+    config["HOSO_INSTANCE_PATH"] = str(instance)
+    application = create_app(config)
+    try:
+        assert application.config["SECRET_KEY"] == "from-the-instance-config-file"
+    finally:
+        dispose(application)
+
+
+# --- SQLite pragmas ---------------------------------------------------------------------
+
+def test_sqlite_runs_with_foreign_keys_wal_and_a_busy_timeout(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite pragmas")
+        foreign_keys = db.session.execute(text("PRAGMA foreign_keys")).scalar()
+        journal_mode = db.session.execute(text("PRAGMA journal_mode")).scalar()
+        busy_timeout = db.session.execute(text("PRAGMA busy_timeout")).scalar()
+        db.session.rollback()
+    assert foreign_keys == 1
+    assert journal_mode.lower() == "wal"
+    assert busy_timeout > 0
+
+
+# --- migrations -------------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database with no schema at all: a new SQLite file, or a new PostgreSQL database
+    on the TEST_DATABASE_URL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server.startswith("postgresql"):
+        pytest.skip("set TEST_DATABASE_URL to a PostgreSQL database to test its migrations")
+    url = make_url(server)
+    name = f"hoso_mig_{secrets.token_hex(6)}"
+    connect = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
+               "password": url.password, "dbname": url.database, "autocommit": True}
+    with psycopg.connect(**connect) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**connect) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def schema_differences(application) -> list:
+    with application.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                               "compare_server_default": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def table_names(application) -> set[str]:
+    with application.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def test_migrations_build_the_models_schema_and_go_down_and_up(app_config, empty_database_url):
+    application = create_app({**app_config, "HOSO_DATABASE_URL": empty_database_url})
+    try:
+        model_tables = set(Base.metadata.tables)
+        assert {"users", "units", "auth_sessions", "login_failures", "security_notices"} <= model_tables
+        assert table_names(application) == set()
+        with application.app_context():
+            assert current_revision() is None
+
+        with application.app_context():
+            upgrade_schema()
+            assert current_revision() == head_revision() is not None
+        assert table_names(application) == model_tables | {"alembic_version"}
+        assert schema_differences(application) == []
+
+        with application.app_context():
+            downgrade(directory=str(MIGRATIONS), revision="base")
+            assert current_revision() is None
+        assert table_names(application) <= {"alembic_version"}
+
+        with application.app_context():
+            upgrade_schema()
+            assert current_revision() == head_revision()
+        assert table_names(application) == model_tables | {"alembic_version"}
+        assert schema_differences(application) == []
+    finally:
+        dispose(application)
+
+
+def test_the_differences_check_can_fail(app_config, tmp_path):
+    """compare_metadata does see a schema that is not the models' (here: none at all)."""
+    application = create_app({**app_config, "HOSO_DATABASE_URL": f"sqlite:///{tmp_path / 'bare.db'}"})
+    try:
+        differences = schema_differences(application)
+        added = {item[1].name for item in differences if item[0] == "add_table"}
+        assert added == set(Base.metadata.tables)
+    finally:
+        dispose(application)
