@@ -17,6 +17,7 @@ from audit.setup import configure_audit
 from cases.views import configure_cases
 from protection.admin import admin
 from protection.cli import configure_cli
+from protection.crypto import configure_crypto
 from protection.db import configure_sqlite, db
 from protection.demo import configure_demo
 from protection.errors import configure_errors, configure_logging
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     configure_proxy(app)
     configure_database(app)
+    configure_crypto(app)
     configure_extensions(app)
     configure_errors(app)
     configure_auth(app)

@@ -1,4 +1,7 @@
-"""`python -m bench [--database-url URL] [--seconds S]`: request costs of the foundation.
+"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full]`:
+request costs of the foundation, then the audit trail's verification speed and audited write
+rate (bench/audit.py), then what encryption costs (bench/crypto.py). --quick runs it all in
+about a minute; --full runs the crypto section at issue 3's sizes (100k dossiers, 1M rows).
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -18,6 +21,8 @@ from pathlib import Path
 from flask import Flask
 
 from app import create_app
+from bench import audit as audit_bench
+from bench import crypto as crypto_bench
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
@@ -48,6 +53,7 @@ def build_hoso(database_url: str | None, instance: Path) -> Flask:
               "HOSO_LOGIN_RATE_LIMIT": "1000000 per minute", "HOSO_LOG_LEVEL": "WARNING"}
     if database_url:
         config["HOSO_DATABASE_URL"] = database_url
+    crypto_bench.write_bench_keys(instance)
     app = create_app(config)
     with app.app_context():
         upgrade_schema()
@@ -72,7 +78,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--audit-entries", type=int, default=200_000,
+                        help="synthetic audit entries to verify (appended to the database's chain)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes: the whole bench in about a minute")
+    size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes: 100k dossiers, lookups among 1M")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = min(args.seconds, 0.5)
+        args.audit_entries = min(args.audit_entries, 20_000)
 
     with tempfile.TemporaryDirectory() as tmp:
         app = build_hoso(args.database_url, Path(tmp))
@@ -96,7 +110,29 @@ def main() -> None:
             rows.append((label, measure(operation, args.seconds)))
         with app.app_context():
             db.engine.dispose()
+        report_requests(rows)
+        audit_bench.run(args.database_url, Path(tmp), entries=args.audit_entries, seconds=args.seconds)
+        run_crypto(app, quick=args.quick, full=args.full)
 
+
+def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:
+    if quick:
+        sizes = {"subjects": 500, "relatives": 10, "populations": [10_000], "lookups": 100, "rounds": 2}
+    elif full:
+        sizes = {"subjects": 100_000, "relatives": 10, "populations": [10_000, 1_000_000], "lookups": 500,
+                 "rounds": 1}
+    else:
+        sizes = {"subjects": 5_000, "relatives": 10, "populations": [10_000], "lookups": 300}
+    print()
+    print(f"Crypto bench: {sizes['subjects']} dossiers of a subject and {sizes['relatives']} relatives, "
+          f"lookups among {', '.join(f'{n:,}' for n in sizes['populations'])} subjects")
+    rows = crypto_bench.run_crypto_bench(app, **sizes)
+    with app.app_context():
+        db.engine.dispose()
+    crypto_bench.print_crypto_table(rows, crypto_bench.index_bits())
+
+
+def report_requests(rows: list[tuple[str, list[float]]]) -> None:
     baseline = statistics.median(rows[0][1])
     print()
     print(f"{'operation':<40} {'runs':>6} {'median ms':>10} {'p95 ms':>9} {'per s':>9} {'× baseline':>11}")

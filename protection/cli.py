@@ -21,6 +21,7 @@ from . import accounts
 from .accounts import AccountError, NewUser
 from .db import db
 from .identity import CLEARANCE_ORDER, Role, User
+from .keys_cli import keys_cli, provision_keys
 from .schema import SchemaNotReady, ensure_schema_current, upgrade_schema
 
 CONFIG_TEMPLATE = '''\
@@ -46,7 +47,7 @@ def describe_database(url: str) -> str:
               help="If already initialised, keep the secrets and only bring the schema up to date.")
 @with_appcontext
 def init_command(exist_ok: bool) -> None:
-    """Create instance/config.py with new secrets, instance/keys/, and the database schema."""
+    """Create instance/config.py with new secrets, instance/keys/ (master.key, index.key), and the schema."""
     instance = Path(current_app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     config_path = instance / "config.py"
@@ -67,6 +68,8 @@ def init_command(exist_ok: bool) -> None:
         upgrade_schema()
     except Exception as error:  # one line, never a traceback
         raise click.ClickException(f"could not create the schema: {type(error).__name__}") from None
+    for line in provision_keys(current_app):
+        click.echo(line)
     click.echo(f"Database ready: {describe_database(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
 
 
@@ -142,3 +145,4 @@ def disable_user_command(username):
 def configure_cli(app: Flask) -> None:
     app.cli.add_command(init_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(keys_cli)

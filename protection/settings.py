@@ -98,6 +98,8 @@ SETTINGS: tuple[Setting, ...] = (
             "reverse proxies in front of the app whose X-Forwarded-* headers are trusted"),
     Setting("HOSO_MAX_REQUEST_MB", 26, _positive_int,
             "largest request body accepted, in MB (uploads plus form overhead)"),
+    Setting("HOSO_MAX_UPLOAD_MB", 25, _positive_int,
+            "largest attachment accepted, in MB (keep it below HOSO_MAX_REQUEST_MB)"),
     Setting("HOSO_PASSWORD_MIN_SCORE", 3, _non_negative_int,
             "minimum zxcvbn strength score (0-4) for a new password"),
     Setting("HOSO_ARGON2_PROFILE", "rfc9106-low-memory", _choice("rfc9106-low-memory", "insecure-fast-for-tests"),

@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from app import create_app
+from audit.models import AuditEntry
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import Base, db
@@ -29,6 +31,8 @@ from protection.schema import upgrade_schema
 from protection.sessions import AuthSession
 
 PASSWORD = "Gio-mua-thu-tren-song-Lam-42"
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE="  # 32 bytes, base64
+TEST_INDEX_KEY = "dGVzdC1pbmRleC1rZXktbm90LWZvci1wcm9kISEhISE="  # 32 bytes, base64
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 for _name in [name for name in os.environ if name.startswith("HOSO_")]:
@@ -64,6 +68,9 @@ def _config(url: str, instance_path) -> dict:
         "HOSO_INSTANCE_PATH": str(instance_path),
         "HOSO_ARGON2_PROFILE": "insecure-fast-for-tests",
         "HOSO_LOG_LEVEL": "WARNING",
+        # Fixed test keys, injected (never written to a file); see protection/crypto.py.
+        "HOSO_MASTER_KEY": TEST_MASTER_KEY,
+        "HOSO_INDEX_KEY": TEST_INDEX_KEY,
     }
 
 
@@ -236,3 +243,38 @@ def age_sessions(app):
             db.session.commit()
 
     return act
+
+
+# --- the audit trail --------------------------------------------------------------------
+
+def audit_entries(app, action: str | None = None) -> list[AuditEntry]:
+    """Committed entries in sequence order (all, or of one action; "auth." for a prefix)."""
+    with app.app_context():
+        statement = select(AuditEntry).order_by(AuditEntry.seq)
+        if action and action.endswith("."):
+            statement = statement.where(AuditEntry.action.startswith(action))
+        elif action:
+            statement = statement.where(AuditEntry.action == action)
+        entries = list(db.session.scalars(statement))
+        db.session.commit()
+    return entries
+
+
+@contextmanager
+def audit_tampering(app):
+    """A connection on which the append-only triggers are set aside, as a database
+    administrator could: PostgreSQL skips them for the transaction (replica mode), SQLite
+    drops them and creates them again before commit. Commits at the end of the block."""
+    with app.app_context(), db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            yield connection
+        else:
+            triggers = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+            for name, _sql in triggers:
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
+            try:
+                yield connection
+            finally:
+                for _name, sql in triggers:
+                    connection.execute(text(sql))

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from protection.db import db
 from protection.sessions import AuthSession
+from tests.conftest import TEST_INDEX_KEY, TEST_MASTER_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -42,6 +43,8 @@ def gunicorn_server(database_url, tmp_path):
         "HOSO_INSTANCE_PATH": str(tmp_path / "instance"),
         "HOSO_LOGIN_RATE_LIMIT": "100000 per minute",
         "HOSO_LOG_LEVEL": "WARNING",
+        "HOSO_MASTER_KEY": TEST_MASTER_KEY,
+        "HOSO_INDEX_KEY": TEST_INDEX_KEY,
     }
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as log_file:
