@@ -6,8 +6,9 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
@@ -20,45 +21,139 @@ from . import signing
 from .chain import GENESIS_HASH, timestamp_text
 from .models import AuditEntry, ChainHead, Checkpoint
 from .trail import keys_dir, record
-from .verify import Report, verify
+from .verify import ENTRY_COLUMNS, Problem, Report, verify
 
 VERIFY_BATCH = 5000
 
 
+class _Reader:
+    """Reads the trail for verification on a connection of its own, outside the ORM, in
+    one read-only snapshot.
+
+    Not the request's session: on SQLite every session transaction takes the write lock
+    (BEGIN IMMEDIATE, protection/db.py), and a verification of millions of entries must
+    not stall every other request for its duration. Here SQLite gets a plain deferred
+    BEGIN (in WAL mode a reader blocks no writer) and PostgreSQL a REPEATABLE READ
+    transaction, so the head, the checkpoints and the entries are read as of one moment
+    while the app keeps appending. Plain driver values are hashed without building ORM
+    objects (the verification rate in `python -m bench` depends on it).
+    """
+
+    def __init__(self, connection, dialect_name: str):
+        self.connection = connection
+        self.cursor = connection.cursor()
+        postgresql = dialect_name == "postgresql"
+        self.mark = "%s" if postgresql else "?"
+        actor = "CAST(actor_id AS TEXT)" if postgresql else "actor_id"
+        columns = ", ".join(actor if name == "actor_id" else name for name in ENTRY_COLUMNS)
+        # A range of sequence numbers per batch, not LIMIT: the scan reads one batch's
+        # rows whatever plan the database picks (with stale statistics PostgreSQL may
+        # otherwise scan and sort everything up to the end, for every batch).
+        self.batch_sql = (f"SELECT {columns} FROM audit_entries "  # noqa: S608 - fixed column names
+                          f"WHERE seq >= {self.mark} AND seq < {self.mark} ORDER BY seq")
+        if postgresql:
+            self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            self.cursor.execute("BEGIN")
+
+    def one(self, sql: str, *params: Any) -> Any:
+        self.cursor.execute(sql.replace("?", self.mark), params)
+        return self.cursor.fetchone()
+
+    def head(self) -> tuple[int, str, int | None] | None:
+        """The chain head and the newest sequence number present."""
+        return self.one("SELECT seq, entry_hash, (SELECT max(seq) FROM audit_entries) "
+                        "FROM audit_chain_head WHERE id = 1")
+
+    def entry_hash_at(self, seq: int) -> str | None:
+        row = self.one("SELECT entry_hash FROM audit_entries WHERE seq = ?", seq)
+        return row[0] if row else None
+
+    def seq_of_hash(self, value: str) -> int | None:
+        row = self.one("SELECT seq FROM audit_entries WHERE entry_hash = ?", value)
+        return row[0] if row else None
+
+    def checkpoint_lines(self) -> list[signing.CheckpointLine]:
+        self.cursor.execute("SELECT seq, entry_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq")
+        return [signing.CheckpointLine(seq, value, timestamp_text(_utc(signed_at)), key, signature)
+                for seq, value, signed_at, key, signature in self.cursor.fetchall()]
+
+    def entries(self, start_seq: int, end_seq: int, progress=None) -> Iterator[tuple]:
+        """Rows start_seq..end_seq in sequence order, VERIFY_BATCH sequence numbers at a time."""
+        next_seq = start_seq
+        while next_seq <= end_seq:
+            batch_end = min(next_seq + VERIFY_BATCH, end_seq + 1)
+            self.cursor.execute(self.batch_sql, (next_seq, batch_end))
+            rows = self.cursor.fetchall()
+            if rows:
+                yield from rows
+                if progress is not None:
+                    progress(len(rows))
+                next_seq = batch_end
+            else:  # a gap (verify() names it): go on at the next entry there is
+                following = self.one("SELECT min(seq) FROM audit_entries WHERE seq >= ?", batch_end)
+                if following is None or following[0].__class__ is not int:
+                    return
+                next_seq = following[0]
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _reader() -> Iterator[_Reader]:
+    connection = db.engine.raw_connection()
+    try:
+        yield _Reader(connection, db.engine.dialect.name)
+    finally:
+        connection.rollback()
+        connection.close()
+
+
 def stored_checkpoint_lines() -> list[signing.CheckpointLine]:
-    rows = db.session.scalars(select(Checkpoint).order_by(Checkpoint.seq))
-    return [signing.CheckpointLine(row.seq, row.entry_hash, timestamp_text(row.signed_at), row.key_id,
-                                   row.signature) for row in rows]
+    with _reader() as reader:
+        return reader.checkpoint_lines()
+
+
+def head_seq() -> int:
+    with _reader() as reader:
+        head = reader.head()
+    return head[0] if head else 0
 
 
 def run_verification(*, from_seq: int | None = None, extra_lines: Sequence[signing.CheckpointLine] = (),
                      progress=None) -> Report:
     """Verify the stored log (optionally from `from_seq`) against stored checkpoints and
-    any given lines. Reads in batches so a long log never sits in memory at once."""
+    any given lines, as it stood when verification began (entries appended meanwhile
+    are the next verification's)."""
     start_seq = max(from_seq or 1, 1)
-    start_prev_hash = GENESIS_HASH
-    if start_seq > 1:
-        previous = db.session.get(AuditEntry, start_seq - 1)
-        start_prev_hash = previous.entry_hash if previous is not None else "missing"
-    head = db.session.get(ChainHead, 1)
-    rows = db.session.execute(
-        select(AuditEntry).where(AuditEntry.seq >= start_seq).order_by(AuditEntry.seq)
-        .execution_options(yield_per=VERIFY_BATCH)
-    ).scalars()
-
-    def find_seq_of_hash(value: str) -> int | None:
-        return db.session.scalar(select(AuditEntry.seq).where(AuditEntry.entry_hash == value))
-
-    return verify(
-        rows,
-        checkpoints=[*stored_checkpoint_lines(), *extra_lines],
-        public_key=signing.load_public_key(keys_dir()),
-        start_prev_hash=start_prev_hash,
-        start_seq=start_seq,
-        head_seq=head.seq if head is not None else None,
-        find_seq_of_hash=find_seq_of_hash,
-        progress=progress,
-    )
+    with _reader() as reader:
+        head_seq_, head_hash, newest = reader.head() or (0, GENESIS_HASH, None)
+        if newest is not None and newest.__class__ is not int:  # SQLite stores what it is given
+            return Report(problem=Problem(head_seq_ + 1, "inserted",
+                                          "an entry was added with a sequence number that is not a whole number"))
+        start_prev_hash = GENESIS_HASH
+        if start_seq > 1:
+            previous = reader.entry_hash_at(start_seq - 1)
+            if previous is None:
+                return Report(problem=Problem(start_seq - 1, "missing",
+                                              f"entry {start_seq - 1}, where verification starts, is missing"))
+            start_prev_hash = previous
+        # Read to the newest entry present, not only to the head: rows past the head were
+        # not appended by the chain writer, and verify() names them.
+        return verify(
+            reader.entries(start_seq, max(head_seq_, newest or 0), progress),
+            checkpoints=[*reader.checkpoint_lines(), *extra_lines],
+            public_key=signing.load_public_key(keys_dir()),
+            start_prev_hash=start_prev_hash,
+            start_seq=start_seq,
+            head_seq=head_seq_,
+            head_hash=head_hash,
+            find_seq_of_hash=reader.seq_of_hash,
+        )
 
 
 def record_verification(report: Report) -> None:
@@ -91,11 +186,12 @@ class TrailFilter:
     date_to: date | None = None
 
     def describe(self) -> dict[str, Any]:
-        """For the export's own audit entry: which filters, not their values' content."""
-        return {name: (str(value) if value is not None else None) for name, value in self.__dict__.items()
-                if name in ("action", "target_type", "outcome") and value is not None} | {
-            "filters": [name for name, value in self.__dict__.items() if value not in (None, "")]
-        }
+        """Detail for the search's or export's own audit entry: which filters were used, with
+        the values of those that are vocabulary (action, target type, outcome). Keys are
+        prefixed: `action` and `target_type` are record()'s own parameters."""
+        used = [name for name, value in self.__dict__.items() if value not in (None, "")]
+        return {f"filter_{name}": str(getattr(self, name)) for name in ("action", "target_type", "outcome")
+                if name in used} | {"filters": used}
 
 
 def _local_midnight_utc(day: date) -> datetime:
@@ -134,7 +230,8 @@ def usernames_for(entries: Sequence[AuditEntry]) -> dict[uuid.UUID, str]:
     ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
+    return {user_id: username for user_id, username in
+            db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
 
 
 EXPORT_COLUMNS = ("seq", "occurred_at", "actor", "actor_role", "actor_unit", "action", "target_type",

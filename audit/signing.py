@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,25 +41,41 @@ def signed_message(seq: int, entry_hash: str, at_text: str) -> bytes:
 
 
 def ensure_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
-    """Load the key, creating it once. O_EXCL makes concurrent first uses on several
-    workers agree on one key: the loser of the race reads the winner's file."""
+    """Load the key, creating it once. Several workers may get here first at the same
+    time: each writes a complete key file under a name of its own and links it into
+    place; link(2) fails if the name exists, so exactly one key wins and nobody ever
+    reads a half-written file."""
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     private_path = keys_dir / PRIVATE_NAME
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+        public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        suffix = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        private_draft, public_draft = keys_dir / (PRIVATE_NAME + suffix), keys_dir / (PUBLIC_NAME + suffix)
         try:
-            fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
-            public_pem = key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            (keys_dir / PUBLIC_NAME).write_bytes(public_pem)
+            _write_new(private_draft, pem, 0o600)
+            _write_new(public_draft, public_pem, 0o644)
+            try:
+                os.link(private_draft, private_path)
+            except FileExistsError:
+                pass  # another worker won; its key is complete
+            else:
+                os.replace(public_draft, keys_dir / PUBLIC_NAME)
+        finally:
+            private_draft.unlink(missing_ok=True)
+            public_draft.unlink(missing_ok=True)
     return load_private_key(keys_dir)
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def load_private_key(keys_dir: Path) -> Ed25519PrivateKey:

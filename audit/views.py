@@ -13,7 +13,9 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from protection.db import db
 from protection.forms import ConfirmForm
@@ -34,6 +36,7 @@ from .trail import detail_of, record
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
+MAX_PAGE = 10_000_000  # 500M entries; beyond, an OFFSET no longer fits the database's integer
 
 
 def _filter_from(form: TrailFilterForm) -> TrailFilter:
@@ -50,7 +53,7 @@ def _filter_from(form: TrailFilterForm) -> TrailFilter:
 def trail():
     form = TrailFilterForm(request.args)
     page = request.args.get("page", 1, type=int)
-    if page < 1:
+    if not 1 <= page <= MAX_PAGE:
         abort(400)
     entries, total, names = [], 0, {}
     valid = form.validate()
@@ -75,7 +78,13 @@ def verify_now():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     report = run_verification()
-    record_verification(report)
+    try:
+        record_verification(report)
+        db.session.flush()
+    except SQLAlchemyError:
+        # Rows inserted past the chain head leave no free sequence number to append at.
+        db.session.rollback()
+        flash(_("Không ghi được lượt kiểm tra này vào nhật ký: chuỗi nhật ký đã bị sửa ngoài ứng dụng."), "danger")
     flash(report.summary(), "success" if report.ok else "danger")
     return redirect(url_for("audit.trail"))
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from . import accounts
+from . import accounts, signals
 from .accounts import AccountError, NewUser
 from .db import db
 from .forms import ConfirmForm, UnitForm, UserForm
@@ -51,6 +51,9 @@ def _show_error(form, error: AccountError) -> None:
 @permission("users.manage")
 def users():
     rows = db.session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    # The list shows every person's name: a read of personal data, audited (issue 4).
+    signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=None,
+                               action="user.list", count=len(rows))
     return render_template("admin/users.html", users=rows)
 
 
@@ -83,6 +86,8 @@ def edit_user(user_id: uuid.UUID):
         form.unit.data = user.unit.code
         form.role.data = user.role.value
         form.clearance.data = user.clearance.value
+        signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=user.id,
+                                   action="user.view")
     if form.validate_on_submit():
         try:
             changed = accounts.update_user(

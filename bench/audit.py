@@ -1,0 +1,233 @@
+"""The audit trail's two figures from issue 4, each beside a baseline from the same run:
+
+- verification speed (target ≥ 200k entries/s): `audit verify`'s own code over synthetic
+  entries appended to the chain, beside reading the same rows without hashing them; the
+  reference definition (chain.entry_hash over ORM rows) is shown on a sample for scale;
+- audited writes per second with 16 concurrent clients (target ≥ 1,000/s on PostgreSQL):
+  a small change plus its audit entry, each in its own transaction, beside the same change
+  without the entry.
+
+The synthetic entries are appended to the database's real chain under the chain-head lock
+(so the trail stays valid): use a scratch database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import insert, select, update
+
+from app import create_app
+from audit import service, signing
+from audit.chain import HASHED_FIELDS, entry_hash, link_hash, payload_of_text
+from audit.models import AuditEntry
+from audit.trail import _lock_head, keys_dir, record
+from protection.db import db
+from protection.fields import utcnow
+from protection.identity import Clearance, Role, Unit, User
+
+CLIENTS = 16
+INSERT_BATCH = 10_000
+REFERENCE_SAMPLE = 20_000
+DETAIL = '{"fields":["full_name"]}'
+
+
+def audit_app(database_url: str | None, instance: Path) -> Flask:
+    """Its own app on the bench's database, with a pool big enough for every client."""
+    config = {"SECRET_KEY": "bench", "HOSO_INSTANCE_PATH": str(instance), "HOSO_LOG_LEVEL": "WARNING",
+              "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True, "pool_size": CLIENTS + 2, "max_overflow": 0}}
+    if database_url:
+        config["HOSO_DATABASE_URL"] = database_url
+    return create_app(config)
+
+
+def append_synthetic_entries(app: Flask, count: int) -> None:
+    """`count` entries shaped like real ones, hashed and linked onto the current head."""
+    actors = [(str(actor), actor) for actor in (uuid.uuid4() for _ in range(50))]
+    with app.app_context():
+        head = _lock_head()
+        seq, prev = head.seq, head.entry_hash
+        moment = (utcnow() - timedelta(days=30)).astimezone(UTC)
+        rows = []
+        for number in range(count):
+            seq += 1
+            actor_text, actor_id = actors[number % len(actors)]
+            occurred = moment + timedelta(milliseconds=number)
+            target = f"00000000-0000-4000-8000-{number:012x}"
+            request_id = f"{number & 0xFFFFFFFF:08X}"
+            link = link_hash(prev, payload_of_text(
+                "subject.view", actor_text, "officer", "BTCTU", "10.20.30.40", DETAIL,
+                occurred.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z", "success", request_id,
+                target, "subject"))
+            rows.append({"seq": seq, "occurred_at": occurred, "actor_id": actor_id, "actor_role": "officer",
+                         "actor_unit": "BTCTU", "action": "subject.view", "target_type": "subject",
+                         "target_id": target, "outcome": "success", "client_address": "10.20.30.40",
+                         "request_id": request_id, "detail": DETAIL, "prev_hash": prev, "entry_hash": link})
+            prev = link
+            if len(rows) == INSERT_BATCH:
+                db.session.connection().execute(insert(AuditEntry.__table__), rows)
+                rows = []
+        if rows:
+            db.session.connection().execute(insert(AuditEntry.__table__), rows)
+        head.seq, head.entry_hash = seq, prev
+        db.session.commit()
+
+
+def read_only_rate(app: Flask) -> tuple[int, float]:
+    """The baseline: the verifier's own reads, every row, nothing hashed."""
+    with app.app_context():
+        start = time.perf_counter()
+        with service._reader() as reader:  # the very reads verification makes
+            head_seq, _hash, newest = reader.head()
+            count = sum(1 for _row in reader.entries(1, max(head_seq, newest or 0)))
+        return count, time.perf_counter() - start
+
+
+def verify_rate(app: Flask) -> tuple[int, float, str]:
+    with app.app_context():
+        start = time.perf_counter()
+        report = service.run_verification()
+        return report.entries_checked, time.perf_counter() - start, report.summary()
+
+
+def reference_rate(app: Flask, sample: int) -> tuple[int, float]:
+    """The definition, as the verifier first computed it: ORM rows, chain.entry_hash each."""
+    with app.app_context():
+        start = time.perf_counter()
+        rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(sample)
+                                  .execution_options(yield_per=5000))
+        matched = sum(1 for row in rows
+                      if entry_hash(row.prev_hash, {name: getattr(row, name) for name in HASHED_FIELDS})
+                      == row.entry_hash)
+        elapsed = time.perf_counter() - start
+        db.session.rollback()
+        assert matched == sample, "the reference disagrees with the synthetic chain"
+        return matched, elapsed
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+def writer_users(app: Flask) -> list[uuid.UUID]:
+    """One account per client, so the baseline's row locks never collide either."""
+    with app.app_context():
+        unit = db.session.scalar(select(Unit).where(Unit.code == "BENCH"))
+        ids = []
+        for number in range(CLIENTS):
+            username = f"bench.writer.{number:02d}"
+            user = db.session.scalar(select(User).where(User.username == username))
+            if user is None:
+                user = User(id=uuid.uuid4(), username=username, display_name=username, unit=unit, role=Role.OFFICER,
+                            clearance=Clearance.UNCLASSIFIED, active=False, password_hash="!",  # noqa: S106 - no hash: never signs in
+                            must_change_password=True)
+                db.session.add(user)
+            ids.append(user.id)
+        db.session.commit()
+    return ids
+
+
+def concurrent_rate(app: Flask, operation: Callable[[uuid.UUID], None], ids: list[uuid.UUID],
+                    seconds: float) -> tuple[int, float]:
+    counts = [0] * len(ids)
+    errors: list[BaseException] = []
+    start_line = threading.Barrier(len(ids) + 1)
+    stop = threading.Event()
+
+    def client(index: int) -> None:
+        start_line.wait()
+        try:
+            while not stop.is_set():
+                with app.app_context():
+                    operation(ids[index])
+                    db.session.commit()
+                counts[index] += 1
+        except BaseException as error:  # reported below, never swallowed
+            errors.append(error)
+            stop.set()
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(ids))]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"a client failed: {type(errors[0]).__name__}: {errors[0]}")
+    return sum(counts), elapsed
+
+
+def small_change(user_id: uuid.UUID) -> None:
+    db.session.execute(update(User).where(User.id == user_id).values(last_sign_in_at=utcnow()))
+
+
+def small_change_audited(user_id: uuid.UUID) -> None:
+    small_change(user_id)
+    record("bench.write", target_type="user", target_id=user_id, fields=["last_sign_in_at"])
+
+
+# --- the section ---------------------------------------------------------------------------------
+
+def signed_elsewhere(app: Flask) -> bool:
+    """Checkpoints signed by another instance's key (an earlier bench run on this database,
+    whose temporary instance folder is gone): this run could not check them."""
+    with app.app_context():
+        lines = service.stored_checkpoint_lines()
+        key = signing.load_public_key(keys_dir())
+    return bool(lines) and (key is None or any(line.key_id != signing.key_id(key) for line in lines))
+
+
+def run(database_url: str | None, instance: Path, *, entries: int, seconds: float) -> None:
+    app = audit_app(database_url, instance)
+    dialect = app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0]
+    if signed_elsewhere(app):
+        raise SystemExit("audit bench: this database's trail was signed by another instance's key "
+                         "(an earlier bench run?); give the bench a fresh database")
+    print(f"\nAudit trail on {dialect}")
+    print(f"  appending {entries:,} synthetic entries to the chain ...", flush=True)
+    started = time.perf_counter()
+    append_synthetic_entries(app, entries)
+    print(f"  (written in {time.perf_counter() - started:.1f} s)")
+    print("  measuring: verification ...", flush=True)
+    read_count, read_seconds = read_only_rate(app)
+    checked, verify_seconds, summary = verify_rate(app)
+    if not summary.startswith("OK"):
+        raise RuntimeError(f"the bench's own chain does not verify: {summary}")
+    sample = min(REFERENCE_SAMPLE, checked)
+    reference_count, reference_seconds = reference_rate(app, sample)
+
+    ids = writer_users(app)
+    print(f"  measuring: writes with {CLIENTS} concurrent clients ...", flush=True)
+    bare_writes, bare_seconds = concurrent_rate(app, small_change, ids, seconds)
+    with app.app_context():
+        before_writes = service.head_seq()
+    audited_writes, audited_seconds = concurrent_rate(app, small_change_audited, ids, seconds)
+    with app.app_context():
+        after = service.run_verification(from_seq=before_writes + 1)  # what the clients appended
+        db.engine.dispose()
+    if not after.ok:
+        raise RuntimeError(f"concurrent audited writes broke the chain: {after.summary()}")
+
+    read_rate = read_count / read_seconds
+    bare_rate = bare_writes / bare_seconds
+    rows = [
+        ("read every entry, no hashing (baseline)", read_count, read_rate, read_rate),
+        ("audit verify (chain + checkpoints)", checked, checked / verify_seconds, read_rate),
+        ("reference: ORM rows + chain.entry_hash", reference_count, reference_count / reference_seconds, read_rate),
+        (f"{CLIENTS} clients: small change (baseline)", bare_writes, bare_rate, bare_rate),
+        (f"{CLIENTS} clients: change + audit entry", audited_writes, audited_writes / audited_seconds, bare_rate),
+    ]
+    print()
+    print(f"{'audit operation':<44} {'count':>9} {'per s':>10} {'× baseline':>11}")
+    for label, count, rate, baseline in rows:
+        print(f"{label:<44} {count:>9,} {rate:>10,.0f} {rate / baseline:>11.2f}")
+    print(f"targets (issue 4): verify ≥ 200,000 entries/s; audited writes ≥ 1,000/s on PostgreSQL. "
+          f"Chain after the writes: {after.summary()[:2]}")

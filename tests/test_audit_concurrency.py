@@ -1,0 +1,173 @@
+"""Concurrent appends from several OS processes — each with its own app and connection, as
+gunicorn workers or several servers would be — never fork the chain or leave a gap: on
+PostgreSQL the appenders queue on the chain head (SELECT ... FOR UPDATE, READ COMMITTED),
+on SQLite on the write lock (BEGIN IMMEDIATE). Rolled-back appends leave no hole either."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from audit.service import run_verification
+from protection import accounts
+from protection.accounts import NewUser
+from protection.db import db
+from tests import test_concurrency_gunicorn as gunicorn_tests
+from tests.conftest import audit_entries
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 4
+ROUNDS = 30
+
+# A real server on loopback, from the gunicorn concurrency test (several sync workers).
+gunicorn_server = gunicorn_tests.gunicorn_server
+
+
+def _append_in_another_process(config: dict, worker: int, start, results) -> None:
+    """One OS process: its own app, engine and connections. Waits for the others, then
+    appends as fast as it can: audited changes, bare entries, rolled-back entries and
+    checkpoints, each in a transaction of its own."""
+    from app import create_app
+    from audit.trail import checkpoint_now, record
+
+    app = create_app(config)
+    committed = 0
+    try:
+        with app.app_context():
+            start.wait(timeout=60)
+            for number in range(ROUNDS):
+                if number % 5 == 4:
+                    record("test.concurrent.abandoned", target_type="worker", target_id=worker)
+                    db.session.rollback()  # its sequence number must be reused, not lost
+                    continue
+                if number % 3 == 0:
+                    accounts.create_user(NewUser(f"w{worker}.n{number}", "Người Thử Song Song", "BTCTU", "officer"),
+                                         password=None, by=None, must_change_password=True)
+                else:
+                    record("test.concurrent", target_type="worker", target_id=worker, round=number)
+                if number % 7 == 0:
+                    checkpoint_now()
+                db.session.commit()
+                committed += 1
+            db.session.remove()
+            db.engine.dispose()
+    except Exception as error:  # reported to the test, which fails with it
+        results.put((worker, f"{type(error).__name__}: {error}"[:300]))
+        return
+    results.put((worker, committed))
+
+
+def assert_gap_free_and_verified(app) -> list:
+    entries = audit_entries(app)
+    assert [entry.seq for entry in entries] == list(range(1, len(entries) + 1)), "a gap or a duplicate"
+    assert len({entry.prev_hash for entry in entries}) == len(entries), "two entries link to the same one: a fork"
+    with app.app_context():
+        report = run_verification()
+    assert report.ok, report.summary()
+    assert report.entries_checked == len(entries)
+    return entries
+
+
+def test_appends_from_several_processes_leave_one_gap_free_chain(app, app_config, make_unit):
+    make_unit()
+    before = len(audit_entries(app))
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [context.Process(target=_append_in_another_process, args=(app_config, worker, start, results))
+                 for worker in range(WORKERS)]
+    for process in processes:
+        process.start()
+    try:
+        committed = dict(results.get(timeout=180) for _ in processes)
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+    assert all(process.exitcode == 0 for process in processes)
+
+    per_round = [n for n in range(ROUNDS) if n % 5 != 4]
+    assert committed == {worker: len(per_round) for worker in range(WORKERS)}
+    entries = assert_gap_free_and_verified(app)
+    assert len(entries) == before + WORKERS * len(per_round)
+    assert [e for e in entries if e.action == "test.concurrent.abandoned"] == []
+    by_worker = {str(worker): sum(1 for e in entries if e.target_id == str(worker)) for worker in range(WORKERS)}
+    assert by_worker == {str(worker): sum(1 for n in per_round if n % 3) for worker in range(WORKERS)}
+    with app.app_context():
+        assert run_verification().checkpoints_checked >= 1 + WORKERS  # one per process at least
+
+
+def test_a_verification_holds_up_no_one(app, make_user, sign_in):
+    """Verification reads on a connection of its own, in one snapshot: the app keeps
+    appending meanwhile (on SQLite it takes no write lock, where every app transaction
+    does), and what was appended after it began is the next verification's."""
+    user = make_user("officer")
+    before = len(audit_entries(app))
+    during = []
+
+    def progress(_count: int) -> None:
+        if not during:  # mid-verification: its read transaction is open
+            during.append(sign_in(user).status_code)
+
+    with app.app_context():
+        report = run_verification(progress=progress)
+    assert during == [302], "the sign-in waited for the verification, or failed"
+    assert report.ok, report.summary()
+    assert report.entries_checked == before
+    entries = assert_gap_free_and_verified(app)
+    assert entries[-1].action == "auth.login.succeeded"
+
+
+def _cli_env(app_config: dict) -> dict:
+    """The test app's settings as the environment of a `flask --app app` process."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HOSO_")}
+    env.update({key: str(value) for key, value in app_config.items()
+                if key.startswith("HOSO_") and key != "HOSO_ARGON2_PROFILE"})  # that one is for TESTING only
+    env["HOSO_SECRET_KEY"] = app_config["SECRET_KEY"]
+    return env
+
+
+def test_sign_ins_on_several_gunicorn_workers_and_cli_checkpoints_leave_one_chain(
+        app, app_config, gunicorn_server, make_user, runner):
+    base, log = gunicorn_server
+    users = [make_user("officer") for _ in range(4)]
+
+    def work(index: int) -> list[int]:
+        user = users[index % len(users)]
+        browser = gunicorn_tests.Browser(base)
+        statuses = [gunicorn_tests.Browser(base).sign_in(user.username, "Khong-dung-mat-khau-0"),
+                    browser.sign_in(user.username, user.password)]
+        statuses.append(browser.request("/admin/users")[0])  # refused: recorded in its own transaction
+        statuses.append(browser.request("/audit/")[0])
+        return statuses
+
+    def checkpoints() -> list[int]:
+        codes = []
+        for _ in range(3):
+            done = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+                [sys.executable, "-m", "flask", "--app", "app", "audit", "checkpoint"],
+                cwd=ROOT, env=_cli_env(app_config), capture_output=True, timeout=120, check=False)
+            codes.append(done.returncode)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        cli = pool.submit(checkpoints)
+        results = list(pool.map(work, range(16)))
+        cli_codes = cli.result()
+
+    server_log = log.read_text()
+    assert "Traceback" not in server_log and "database is locked" not in server_log, server_log[-3000:]
+    assert all(codes == [200, 200, 403, 403] for codes in results), results  # redirects followed
+    assert cli_codes == [0, 0, 0]
+
+    entries = assert_gap_free_and_verified(app)
+    count = {action: sum(1 for e in entries if e.action == action)
+             for action in ("auth.login.failed", "auth.login.succeeded", "access.denied")}
+    assert count == {"auth.login.failed": 16, "auth.login.succeeded": 16, "access.denied": 32}
+
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"OK: {len(entries)} entries verified, last seq {len(entries)}, ")

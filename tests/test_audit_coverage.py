@@ -1,0 +1,284 @@
+"""Every security event and every change through the app leaves its entry, with the right
+action, actor, target and outcome; and every page that reads personal data records the read.
+
+The route walk fails on any GET endpoint nobody has classified, so a new page that shows
+personal data cannot ship without deciding what it records."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyotp
+import pytest
+
+from audit.models import AuditEntry
+from tests import test_cases_subjects as cases_tests
+from tests.conftest import PASSWORD, MadeUser, audit_entries, post_form
+
+NEW_PASSWORD = "Mua-xuan-tren-dinh-Fansipan-31"
+REQUEST_ID = re.compile(r"^[0-9A-F]{8}$")
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_out_of_the_way(app_config):
+    app_config["HOSO_LOGIN_RATE_LIMIT"] = "1000 per minute"
+
+
+def only(app, action: str) -> AuditEntry:
+    entries = audit_entries(app, action)
+    assert len(entries) == 1, [(e.seq, e.action) for e in entries]
+    return entries[0]
+
+
+def assert_entry(entry: AuditEntry, *, actor: MadeUser | None, target: tuple[str | None, str | None],
+                 outcome: str = "success", from_request: bool = True) -> None:
+    if actor is None:
+        assert (entry.actor_id, entry.actor_role, entry.actor_unit) == (None, None, None)
+    else:
+        assert (entry.actor_id, entry.actor_role, entry.actor_unit) == (actor.id, actor.role, actor.unit_code)
+    assert (entry.target_type, entry.target_id) == target
+    assert entry.outcome == outcome
+    if from_request:
+        assert entry.client_address == "127.0.0.1"
+        assert REQUEST_ID.match(entry.request_id or ""), entry.request_id
+
+
+def user_target(user: MadeUser) -> tuple[str, str]:
+    return "user", str(user.id)
+
+
+# --- sign-in and the second factor ----------------------------------------------------------
+
+def test_sign_in_success_failure_and_sign_out(app, client, make_user, sign_in):
+    officer = make_user("officer")
+    assert sign_in(officer, password="Sai-mat-khau-Cat-Ba-55").status_code == 200
+    failed = only(app, "auth.login.failed")
+    assert_entry(failed, actor=officer, target=user_target(officer), outcome="failure")
+    assert failed.detail == '{"reason":"bad_password"}'
+
+    assert post_form(client, "/login", {"username": "khong.ai.ca", "password": "x" * 12}).status_code == 200
+    unknown = audit_entries(app, "auth.login.failed")[-1]
+    assert_entry(unknown, actor=None, target=(None, None), outcome="failure")
+    assert unknown.detail == '{"reason":"unknown_user"}'
+
+    assert sign_in(officer).status_code == 302
+    succeeded = only(app, "auth.login.succeeded")
+    assert_entry(succeeded, actor=officer, target=user_target(officer))
+    assert re.fullmatch(r'\{"session":"[0-9a-f-]{36}"\}', succeeded.detail)
+
+    assert post_form(client, "/logout", token_from="/").status_code == 302
+    signed_out = only(app, "auth.logout")
+    assert_entry(signed_out, actor=officer, target=user_target(officer))
+    assert signed_out.detail == succeeded.detail  # the same session
+
+
+def test_lockout(app, make_user, sign_in):
+    officer = make_user("officer")
+    for _ in range(5):
+        sign_in(officer, password="Sai-mat-khau-Cat-Ba-55")
+    assert_entry(only(app, "auth.lockout"), actor=officer, target=user_target(officer), outcome="failure")
+
+
+def test_second_factor_enrolment_failure_and_reset(app, client, make_user, sign_in):
+    supervisor = make_user("supervisor", totp=False)
+    response = sign_in(supervisor)
+    assert response.headers["Location"] == "/account/two-factor/enrol"
+    page = client.get("/account/two-factor/enrol").get_data(as_text=True)
+    secret = re.search(r'<p class="hoso-secret">([A-Z2-7]+)</p>', page).group(1)
+    assert post_form(client, "/account/two-factor/enrol", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert_entry(only(app, "auth.second_factor.enrolled"), actor=supervisor, target=user_target(supervisor))
+    assert_entry(only(app, "auth.login.succeeded"), actor=supervisor, target=user_target(supervisor))
+
+    other = app.test_client()
+    assert sign_in(supervisor, target=other, with_code=False).headers["Location"] == "/login/second-factor"
+    assert post_form(other, "/login/second-factor", {"code": "000000"}).status_code == 200
+    assert_entry(only(app, "auth.second_factor.failed"), actor=supervisor, target=user_target(supervisor),
+                 outcome="failure")
+
+    admin_client = app.test_client()
+    admin = make_user("admin")
+    assert sign_in(admin, target=admin_client).status_code == 302
+    edit_page = f"/admin/users/{supervisor.id}"
+    assert post_form(admin_client, f"{edit_page}/reset-two-factor", token_from=edit_page).status_code == 302
+    assert_entry(only(app, "auth.second_factor.reset"), actor=admin, target=user_target(supervisor))
+
+
+def test_password_change_and_reset(app, client, make_user, sign_in):
+    officer = make_user("officer")
+    assert sign_in(officer).status_code == 302
+    assert post_form(client, "/account/password", {
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD,
+    }).status_code == 302
+    assert_entry(only(app, "auth.password.changed"), actor=officer, target=user_target(officer))
+
+    admin_client = app.test_client()
+    admin = make_user("admin")
+    assert sign_in(admin, target=admin_client).status_code == 302
+    edit_page = f"/admin/users/{officer.id}"
+    assert post_form(admin_client, f"{edit_page}/reset-password", token_from=edit_page).status_code == 200
+    assert_entry(only(app, "auth.password.reset"), actor=admin, target=user_target(officer))
+
+
+# --- administration -------------------------------------------------------------------------
+
+@dataclass
+class AdminScene:
+    admin: MadeUser
+    client: object
+
+
+@pytest.fixture
+def as_admin(app, make_user, sign_in) -> AdminScene:
+    admin = make_user("admin")
+    admin_client = app.test_client()
+    assert sign_in(admin, target=admin_client).status_code == 302
+    return AdminScene(admin, admin_client)
+
+
+def test_user_create_update_disable_enable(app, as_admin):
+    response = post_form(as_admin.client, "/admin/users/new", {
+        "username": "can.bo.moi", "display_name": "Đặng Thị Mới", "unit": "BTCTU",
+        "role": "officer", "clearance": "confidential"}, token_from="/admin/users/new")
+    assert response.status_code == 200
+    created = [e for e in audit_entries(app, "user.created") if e.actor_id == as_admin.admin.id]
+    assert len(created) == 1
+    new_id = created[0].target_id
+    assert_entry(created[0], actor=as_admin.admin, target=("user", new_id))
+    assert created[0].detail == '{"fields":["username","display_name","unit","role","clearance"]}'
+
+    edit_page = f"/admin/users/{new_id}"
+    assert post_form(as_admin.client, edit_page, {"display_name": "Đặng Thị Đổi", "unit": "BTCTU",
+                                                  "role": "officer", "clearance": "secret"}).status_code == 302
+    updated = only(app, "user.updated")
+    assert_entry(updated, actor=as_admin.admin, target=("user", new_id))
+    assert updated.detail == '{"fields":["display_name","clearance"]}'
+
+    for change in ("disable", "enable"):
+        assert post_form(as_admin.client, f"{edit_page}/{change}", token_from=edit_page).status_code == 302
+        entry = only(app, f"user.{change}d")
+        assert_entry(entry, actor=as_admin.admin, target=("user", new_id))
+        assert entry.detail == '{"fields":["active"]}'
+
+
+def test_unit_create(app, as_admin):
+    assert post_form(as_admin.client, "/admin/units", {"code": "HUYEN-B", "name": "Huyện ủy B",
+                                                       "kind": "organisation", "parent": "BTCTU"}).status_code == 302
+    entry = [e for e in audit_entries(app, "unit.created") if e.actor_id == as_admin.admin.id]
+    assert len(entry) == 1
+    assert entry[0].target_type == "unit" and len(entry[0].target_id) == 36
+    assert_entry(entry[0], actor=as_admin.admin, target=("unit", entry[0].target_id))
+    assert entry[0].detail == '{"fields":["code","name","kind","parent"]}'
+
+
+def test_access_denied(app, client, login_as):
+    officer = login_as("officer")
+    assert client.get("/admin/users").status_code == 403
+    entry = only(app, "access.denied")
+    assert_entry(entry, actor=officer, target=(None, None), outcome="denied")
+    assert entry.detail == '{"endpoint":"admin.users","permission":"users.manage","status":403}'
+
+
+def test_changes_made_from_the_command_line_are_recorded_too(app, runner, make_unit):
+    make_unit()
+    result = runner.invoke(args=["users", "create", "cli.user", "--role", "officer", "--unit", "BTCTU",
+                                 "--password-stdin"], input="Song-Da-chay-qua-Hoa-Binh-88\n")
+    assert result.exit_code == 0, result.output
+    created = audit_entries(app, "user.created")[-1]
+    assert_entry(created, actor=None, target=("user", created.target_id), from_request=False)
+    assert created.client_address == "cli"
+
+
+# --- every page that reads personal data records the read -----------------------------------
+
+@dataclass(frozen=True)
+class Read:
+    role: str  # who may open the page
+    path: str  # "{name}" placeholders are filled from the read_targets fixture
+    action: str
+    target_type: str
+    target: str | None = None  # the placeholder whose id the entry must name as its target
+
+
+PERSONAL_READS = {
+    "admin.users": Read("admin", "/admin/users", "user.list", "user"),
+    "admin.edit_user": Read("admin", "/admin/users/{person}", "user.view", "user", target="person"),
+    "audit.trail": Read("auditor", "/audit/", "audit.search", "audit_log"),
+    "audit.export": Read("auditor", "/audit/export.csv", "audit.export", "audit_log"),
+    "subjects.index": Read("officer", "/subjects/?q=Nguyen+Van+An", "subject.search", "subject"),
+    "subjects.view": Read("officer", "/subjects/{subject}", "subject.view", "subject", target="subject"),
+    "subjects.edit": Read("officer", "/subjects/{subject}/edit", "subject.view", "subject", target="subject"),
+    "subjects.edit_relative": Read("officer", "/subjects/{subject}/relatives/{relative}", "relative.view",
+                                   "subject", target="subject"),
+    "subjects.export": Read("supervisor", "/subjects/export.csv", "subject.export", "subject"),
+}
+
+
+@pytest.fixture
+def read_targets(app, make_user, sign_in) -> dict[str, object]:
+    """The records the walked pages are about, made through the app by someone else of
+    the reader's unit; a new kind of record gets its factory here."""
+    person = make_user("officer", display_name="Hoàng Thị Được Xem")
+    creator = app.test_client()
+    assert sign_in(make_user("officer"), target=creator).status_code == 302
+    subject = cases_tests.create(creator)
+    relative = cases_tests.add_relative(creator, subject)
+    return {"person": person.id, "subject": subject, "relative": relative}
+
+
+NOT_PERSONAL = {
+    "static": "our css, js and images",
+    "bootstrap.static": "Bootstrap's files",
+    "auth.login": "the sign-in form",
+    "auth.second_factor": "the code form during one's own sign-in",
+    "auth.enrol": "one's own second-factor set-up",
+    "auth.enrol_qr": "one's own second-factor set-up",
+    "home": "one's own landing page",
+    "account.overview": "one's own account",
+    "account.password": "one's own password form",
+    "account.sessions": "one's own sessions",
+    "admin.create_user": "an empty form",
+    "admin.units": "organisational units, no person",
+    "subjects.create": "an empty form",
+    "subjects.add_relative": "an empty form for a new relative",
+}
+
+
+def test_every_page_is_classified(app):
+    pages = {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    unclassified = pages - PERSONAL_READS.keys() - NOT_PERSONAL.keys()
+    assert not unclassified, (
+        f"GET pages nobody has classified: {sorted(unclassified)}. If one shows personal or case "
+        "data it must record the read (audit.trail.record or signals.record_viewed); then add it to "
+        "PERSONAL_READS, or to NOT_PERSONAL with the reason.")
+    assert not (PERSONAL_READS.keys() | NOT_PERSONAL.keys()) - pages, "a classified page no longer exists"
+
+
+@pytest.mark.parametrize("endpoint", sorted(PERSONAL_READS))
+def test_each_read_of_personal_data_is_recorded(app, client, read_targets, login_as, endpoint):
+    read = PERSONAL_READS[endpoint]
+    reader = login_as(read.role)
+    before = {entry.seq for entry in audit_entries(app)}
+
+    response = client.get(read.path.format(**read_targets))
+    assert response.status_code == 200
+    response.get_data()  # a streamed body runs to its end
+
+    new = [entry for entry in audit_entries(app) if entry.seq not in before]
+    reads = [entry for entry in new if entry.action == read.action]
+    assert len(reads) == 1, [entry.action for entry in new]
+    target_id = str(read_targets[read.target]) if read.target else None
+    assert_entry(reads[0], actor=reader, target=(read.target_type, target_id))
+
+
+def test_a_failed_edit_does_not_count_as_a_view_and_a_get_after_it_does(app, as_admin, make_user):
+    person = make_user("officer")
+    edit_page = f"/admin/users/{person.id}"
+    response = post_form(as_admin.client, edit_page, {"display_name": "", "unit": "BTCTU", "role": "officer",
+                                                      "clearance": "secret"})
+    assert response.status_code == 200
+    views = audit_entries(app, "user.view")
+    assert len(views) == 1  # the GET that fetched the form's token; the refused POST adds none
+    assert as_admin.client.get(edit_page).status_code == 200
+    assert len(audit_entries(app, "user.view")) == 2
+

@@ -1,0 +1,375 @@
+"""Tampering with the audit trail as a database administrator could — triggers set aside,
+rows edited, deleted, inserted, reordered, cut off or rewritten wholesale — is reported by
+`flask --app app audit verify` at the first bad sequence number, with its kind, and never
+as a crash. An intact trail passes with one line.
+
+The trail is built through the app itself: sign-ins that fail and succeed, a denial, a
+sign-out, and an admin's changes; then `audit checkpoint` signs it and its line is kept in
+a file, as another body would keep it on paper.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, insert, select, update
+
+from audit.chain import entry_hash
+from audit.models import AuditEntry, ChainHead, Checkpoint
+from protection.db import db
+from tests.conftest import MadeUser, audit_entries, audit_tampering, post_form
+
+ENTRIES = AuditEntry.__table__
+OK_LINE = re.compile(r"^OK: (\d+) entries verified, last seq (\d+), (\d+) checkpoints verified, "
+                     r"last checkpoint at seq (\d+|none)$")
+TAMPERED_LINE = re.compile(r"^TAMPERED at seq (\d+): (\w+) — .+$")
+
+
+@dataclass
+class Trail:
+    officer: MadeUser
+    admin: MadeUser
+    checkpoint_seq: int  # signed by `audit checkpoint`; its line is in `line_file`
+    line_file: Path
+    last_seq: int  # entries were added after the checkpoint, up to here
+    failed_sign_in_seq: int  # an officer's failed sign-in, well inside the checkpointed part
+
+
+def run_verify(runner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(args=["audit", "verify", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, f"one summary line expected, got {result.stdout!r}"
+    return result.exit_code, lines[0], result.stderr
+
+
+def assert_tampered(runner, seq: int, kind: str, *args: str) -> str:
+    code, line, _stderr = run_verify(runner, *args)
+    assert code != 0, line
+    match = TAMPERED_LINE.match(line)
+    assert match, line
+    assert (int(match.group(1)), match.group(2)) == (seq, kind), line
+    return line
+
+
+def head(app) -> tuple[int, str]:
+    with app.app_context():
+        row = db.session.get(ChainHead, 1)
+        value = (row.seq, row.entry_hash)
+        db.session.commit()
+    return value
+
+
+@pytest.fixture
+def trail(app, client, make_user, sign_in, runner, tmp_path) -> Trail:
+    officer = make_user("officer", display_name="Trần Văn Cán Bộ")
+    admin = make_user("admin", display_name="Lê Thị Quản Trị")
+
+    # An officer mistypes, someone tries an unknown account, the officer signs in, tries
+    # the admin pages (refused), and signs out.
+    assert sign_in(officer, password="Sai-mat-khau-hoan-toan-1").status_code == 200
+    assert post_form(client, "/login", {"username": "khong.ai.ca", "password": "whatever-123"}).status_code == 200
+    assert sign_in(officer).status_code == 302
+    assert client.get("/admin/users").status_code == 403
+    assert post_form(client, "/logout", token_from="/").status_code == 302
+
+    # An admin signs in with a second factor and changes things.
+    admin_client = app.test_client()
+    assert sign_in(admin, target=admin_client).status_code == 302
+    assert post_form(admin_client, "/admin/units", {"code": "HUYEN-A", "name": "Huyện ủy A",
+                                                    "kind": "organisation", "parent": ""}).status_code == 302
+    edit_page = f"/admin/users/{officer.id}"
+    assert post_form(admin_client, f"{edit_page}/disable", token_from=edit_page).status_code == 302
+    assert post_form(admin_client, f"{edit_page}/enable", token_from=edit_page).status_code == 302
+
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip()
+    checkpoint_seq = int(re.search(r" seq=(\d+) ", line).group(1))
+    line_file = tmp_path / "kept-by-the-inspection-committee.txt"
+    line_file.write_text(f"# checkpoint lines kept outside Hoso\n{line}\n", encoding="utf-8")
+
+    for _ in range(3):  # more activity after the checkpoint
+        assert admin_client.get("/admin/users").status_code == 200
+
+    entries = audit_entries(app)
+    assert [entry.seq for entry in entries] == list(range(1, len(entries) + 1))
+    failed = next(entry.seq for entry in entries
+                  if entry.action == "auth.login.failed" and entry.target_id == str(officer.id))
+    assert 3 <= failed < checkpoint_seq - 3, "the trail is too short for the scenarios below"
+    assert entries[-1].seq > checkpoint_seq
+    return Trail(officer, admin, checkpoint_seq, line_file, entries[-1].seq, failed)
+
+
+def row_of(connection, seq: int) -> dict:
+    return dict(connection.execute(select(ENTRIES).where(ENTRIES.c.seq == seq)).mappings().one())
+
+
+def rehash_from(connection, seq: int, last_seq: int) -> str:
+    """Recompute every hash from `seq` to `last_seq` so the links hold again (what a
+    careful forger does after an edit); moves the chain head along. Returns the new head."""
+    prev = row_of(connection, seq - 1)["entry_hash"] if seq > 1 else "0" * 64
+    for current in range(seq, last_seq + 1):
+        row = row_of(connection, current)
+        link = entry_hash(prev, row)
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == current).values(prev_hash=prev, entry_hash=link))
+        prev = link
+    connection.execute(update(ChainHead.__table__).values(seq=last_seq, entry_hash=prev))
+    return prev
+
+
+# --- an intact trail --------------------------------------------------------------------
+
+def test_an_intact_trail_passes_with_a_one_line_summary(app, runner, trail):
+    code, line, _ = run_verify(runner)
+    assert code == 0, line
+    match = OK_LINE.match(line)
+    assert match, line
+    entries, last, checkpoints, last_checkpoint = match.groups()
+    assert int(entries) == int(last) == trail.last_seq
+    assert int(checkpoints) == 2  # the automatic one at the first entry, and the CLI's
+    assert int(last_checkpoint) == trail.checkpoint_seq
+
+    # The verification is itself on record, and the next run checks that entry too.
+    recorded = audit_entries(app, "audit.verify")
+    assert [(entry.seq, entry.outcome) for entry in recorded] == [(trail.last_seq + 1, "success")]
+    code, line, _ = run_verify(runner, "--against", str(trail.line_file))
+    assert code == 0 and OK_LINE.match(line).group(1) == str(trail.last_seq + 1), line
+
+
+def test_verify_from_a_sequence_number(app, runner, trail):
+    start = trail.failed_sign_in_seq + 2
+    code, line, _ = run_verify(runner, "--from", str(start))
+    assert code == 0, line
+    assert OK_LINE.match(line).groups()[:2] == (str(trail.last_seq - start + 1), str(trail.last_seq))
+
+    with audit_tampering(app) as connection:  # damage before the start: not looked at
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == start - 2).values(outcome="success"))
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == start + 1).values(outcome="success"))
+    assert_tampered(runner, start + 1, "altered", "--from", str(start))
+    assert_tampered(runner, start - 2, "altered")
+
+
+def test_verify_from_past_the_end_is_a_one_line_refusal(runner, trail):
+    result = runner.invoke(args=["audit", "verify", "--from", str(trail.last_seq + 50)])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: --from {trail.last_seq + 50} is past the newest entry (seq {trail.last_seq})")
+
+    code, line, _ = run_verify(runner, "--from", str(trail.last_seq + 1))  # nothing new yet: fine
+    assert code == 0, line
+
+
+def test_verify_from_just_after_a_deleted_entry_names_it(app, runner, trail):
+    start = trail.failed_sign_in_seq + 1
+    with audit_tampering(app) as connection:
+        connection.execute(delete(ENTRIES).where(ENTRIES.c.seq == start - 1))
+    assert_tampered(runner, start - 1, "missing", "--from", str(start))
+
+
+# --- each kind of tampering -------------------------------------------------------------
+
+def test_a_field_edited_in_place(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:  # a failed sign-in turned into a success
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(outcome="success"))
+    line = assert_tampered(runner, seq, "altered")
+    assert f"entry {seq} does not match its own hash" in line
+    assert [entry.outcome for entry in audit_entries(app, "audit.verify")] == ["failure"]
+
+
+@pytest.mark.parametrize("column, value", [
+    ("occurred_at", "shift"), ("actor_id", None), ("detail", '{"reason":"locked"}'), ("prev_hash", "f" * 64),
+])
+def test_any_column_edited_in_place(app, runner, trail, column, value):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        if value == "shift":
+            value = row_of(connection, seq)["occurred_at"] + timedelta(hours=3)
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values({column: value}))
+    assert_tampered(runner, seq, "altered")
+
+
+def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        row = row_of(connection, seq)
+        row["outcome"] = "success"
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq)
+                           .values(outcome="success", entry_hash=entry_hash(row["prev_hash"], row)))
+    line = assert_tampered(runner, seq, "altered")
+    assert f"entry {seq + 1} links to a hash no longer in the log" in line
+
+
+def test_the_newest_entry_edited_with_its_hash_recomputed(app, runner, trail):
+    """No successor to break, and past the last checkpoint: the chain head gives it away."""
+    with audit_tampering(app) as connection:
+        row = row_of(connection, trail.last_seq)
+        row["outcome"] = "failure"
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == trail.last_seq)
+                           .values(outcome="failure", entry_hash=entry_hash(row["prev_hash"], row)))
+    assert_tampered(runner, trail.last_seq, "altered")
+
+
+def test_an_entry_deleted_in_the_middle(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        connection.execute(delete(ENTRIES).where(ENTRIES.c.seq == seq))
+    line = assert_tampered(runner, seq, "missing")
+    assert f"entries {seq} to {seq} are missing" in line
+
+
+def test_an_entry_inserted_in_the_middle(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        before = row_of(connection, seq - 1)
+        # Make room: every later entry moves up by one (through a temporary offset, so no
+        # two rows ever share a sequence number on the way).
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq >= seq).values(seq=ENTRIES.c.seq + 1_000_000))
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq >= 1_000_000).values(seq=ENTRIES.c.seq - 999_999))
+        forged = {
+            "occurred_at": before["occurred_at"] + timedelta(milliseconds=1),
+            "actor_id": trail.officer.id, "actor_role": "officer", "actor_unit": "BTCTU",
+            "action": "auth.login.succeeded", "target_type": "user", "target_id": str(trail.officer.id),
+            "outcome": "success", "client_address": "127.0.0.1", "request_id": "FEEDBEEF",
+            "detail": '{"session":"' + str(uuid.uuid4()) + '"}',
+        }
+        connection.execute(insert(ENTRIES).values(seq=seq, prev_hash=before["entry_hash"],
+                                                  entry_hash=entry_hash(before["entry_hash"], forged), **forged))
+    code, line, stderr = run_verify(runner)
+    assert code != 0
+    assert TAMPERED_LINE.match(line).groups() == (str(seq), "inserted"), line
+    assert f"entry {seq + 1} links directly to the one before it" in line
+    # The trail now runs one past its head, so this verification has no sequence number
+    # to be recorded at: said on one line, not a traceback.
+    assert "could not be recorded" in stderr and "Traceback" not in stderr
+
+
+def test_an_entry_inserted_past_the_head(app, runner, trail):
+    with audit_tampering(app) as connection:
+        last = row_of(connection, trail.last_seq)
+        forged = {name: last[name] for name in ("occurred_at", "actor_id", "actor_role", "actor_unit",
+                                                "action", "target_type", "target_id", "outcome",
+                                                "client_address", "request_id", "detail")}
+        connection.execute(insert(ENTRIES).values(seq=trail.last_seq + 1, prev_hash=last["entry_hash"],
+                                                  entry_hash=entry_hash(last["entry_hash"], forged), **forged))
+    assert_tampered(runner, trail.last_seq + 1, "inserted")
+
+
+def test_two_adjacent_entries_swapped(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(seq=-1))
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq + 1).values(seq=seq))
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == -1).values(seq=seq + 1))
+    line = assert_tampered(runner, seq, "reordered")
+    assert f"entry {seq} links to entry {seq + 1}, which now sits after it" in line
+
+
+def test_the_newest_entries_cut_off_after_the_last_checkpoint(app, runner, trail):
+    with audit_tampering(app) as connection:
+        connection.execute(delete(ENTRIES).where(ENTRIES.c.seq > trail.checkpoint_seq))
+    line = assert_tampered(runner, trail.checkpoint_seq + 1, "truncated")
+    assert f"the chain head records seq {trail.last_seq}" in line
+
+
+def test_a_cut_that_also_rewinds_the_head_is_caught_by_the_signed_checkpoint(app, runner, trail):
+    keep = trail.checkpoint_seq - 2
+    with audit_tampering(app) as connection:
+        kept_hash = row_of(connection, keep)["entry_hash"]
+        connection.execute(delete(ENTRIES).where(ENTRIES.c.seq > keep))
+        connection.execute(update(ChainHead.__table__).values(seq=keep, entry_hash=kept_hash))
+    line = assert_tampered(runner, keep + 1, "truncated")
+    assert f"a signed checkpoint covers seq {trail.checkpoint_seq}" in line
+
+
+def test_a_cut_that_removes_the_checkpoints_too_is_caught_only_by_the_kept_line(app, runner, trail):
+    keep = trail.checkpoint_seq - 2
+    with audit_tampering(app) as connection:
+        kept_hash = row_of(connection, keep)["entry_hash"]
+        connection.execute(delete(ENTRIES).where(ENTRIES.c.seq > keep))
+        connection.execute(delete(Checkpoint.__table__).where(Checkpoint.__table__.c.seq > keep))
+        connection.execute(update(ChainHead.__table__).values(seq=keep, entry_hash=kept_hash))
+    assert_tampered(runner, keep + 1, "truncated", "--against", str(trail.line_file))
+    # Everything left inside the database is consistent: this is why the line is kept outside.
+    code, line, _ = run_verify(runner)
+    assert code == 0, line
+
+
+def test_history_rewritten_wholesale_is_caught_by_the_signed_checkpoint(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(outcome="success"))
+        rehash_from(connection, seq, trail.last_seq)
+    line = assert_tampered(runner, trail.checkpoint_seq, "altered")
+    assert "differs from its signed checkpoint" in line
+
+
+def test_history_rewritten_wholesale_with_checkpoints_removed_is_caught_by_the_kept_line(app, runner, trail):
+    seq = trail.failed_sign_in_seq
+    with audit_tampering(app) as connection:
+        connection.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(outcome="success"))
+        rehash_from(connection, seq, trail.last_seq)
+        connection.execute(delete(Checkpoint.__table__).where(Checkpoint.__table__.c.seq >= seq))
+    code, line, _ = run_verify(runner)
+    assert code == 0, line  # the database alone can no longer tell
+    line = assert_tampered(runner, trail.checkpoint_seq, "altered", "--against", str(trail.line_file))
+    assert "differs from its signed checkpoint" in line
+
+
+def test_a_forged_checkpoint_row_is_refused(app, runner, trail):
+    with audit_tampering(app) as connection:
+        table = Checkpoint.__table__
+        connection.execute(update(table).where(table.c.seq == trail.checkpoint_seq)
+                           .values(entry_hash="a" * 64))
+    assert_tampered(runner, trail.checkpoint_seq, "bad_checkpoint")
+
+
+# --- the --against file -----------------------------------------------------------------
+
+def test_a_malformed_against_file_is_a_one_line_error_with_its_line_number(runner, trail, tmp_path):
+    good = trail.line_file.read_text(encoding="utf-8").strip().splitlines()[-1]
+    bad = tmp_path / "lines.txt"
+    bad.write_text(f"{good}\n\nHOSO-AUDIT-CHECKPOINT v1 seq=abc hash=00\n", encoding="utf-8")
+    result = runner.invoke(args=["audit", "verify", "--against", str(bad)])
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert result.stderr.strip() == f"Error: {bad}:3: not a Hoso checkpoint line"
+
+    for content in ("", "# only a comment\n"):
+        bad.write_text(content, encoding="utf-8")
+        result = runner.invoke(args=["audit", "verify", "--against", str(bad)])
+        assert result.exit_code != 0
+        assert result.stderr.strip() == f"Error: {bad} holds no checkpoint lines"
+
+    bad.write_bytes(b"\xff\xfe not text")
+    result = runner.invoke(args=["audit", "verify", "--against", str(bad)])
+    assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_line_with_a_forged_signature_is_refused(runner, trail, tmp_path):
+    good = trail.line_file.read_text(encoding="utf-8").strip().splitlines()[-1]
+    forged = tmp_path / "forged.txt"
+    forged.write_text(re.sub(r"hash=[0-9a-f]{64}", "hash=" + "b" * 64, good) + "\n", encoding="utf-8")
+    assert_tampered(runner, trail.checkpoint_seq, "bad_checkpoint", "--against", str(forged))
+
+
+def test_a_line_signed_by_another_key_is_refused(app_config, runner, trail, tmp_path, make_user):
+    """A checkpoint line from another Hoso installation (another key) proves nothing here."""
+    from app import create_app
+
+    other = create_app({**app_config, "HOSO_INSTANCE_PATH": str(tmp_path / "other-instance")})
+    result = other.test_cli_runner().invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    line_file = tmp_path / "other.txt"
+    line_file.write_text(result.stdout, encoding="utf-8")
+    with other.app_context():
+        db.engine.dispose()
+    assert_tampered(runner, int(re.search(r" seq=(\d+) ", result.stdout).group(1)), "bad_checkpoint",
+                    "--against", str(line_file))
