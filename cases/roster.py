@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from protection.forms import parse_date
+from protection.search import InvalidCitizenId, citizen_id
 
 REQUIRED_COLUMNS = ("full_name", "date_of_birth", "id_number", "native_place", "unit", "position")
 OPTIONAL_COLUMNS = ("other_names", "sex", "residence", "ethnicity", "religion")
@@ -56,11 +57,16 @@ class ParsedRoster:
 
 
 def normalise_id_number(text: str) -> str | None:
-    """Citizen ID: 12 digits (CCCD) or the older 9-digit CMND; spaces and dots tolerated."""
-    digits = "".join(ch for ch in (text or "") if not ch.isspace() and ch != ".")
-    if digits.isdigit() and len(digits) in (9, 12):
-        return digits
-    return None
+    """Citizen ID: 12 digits (CCCD) or the older 9-digit CMND; spaces and dots tolerated.
+
+    The search's own normaliser, so a row accepted here is one the import can index:
+    str.isdigit() alone also accepts Arabic-Indic or Devanagari digits, which the index
+    refuses, and the import then failed with a traceback instead of a line number.
+    """
+    try:
+        return citizen_id(text)
+    except InvalidCitizenId:
+        return None
 
 
 def decode(raw: bytes) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 import pyotp
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import accounts, totp
@@ -83,8 +83,16 @@ def seed_demo() -> list[tuple[str, str, str | None, bool]]:
                 rows.append((username, None, None, False))
                 continue
             rows.append((username, user.role.value, user.totp_secret, created))
-    db.session.commit()
+    db.session.flush()
     return rows
+
+
+def run_domain_seeders() -> list[str]:
+    """Domain packages register their own demo data (the kernel knows nothing of cases)."""
+    lines: list[str] = []
+    for seeder in current_app.extensions.get("hoso.demo_seeders", []):
+        lines.extend(seeder())
+    return lines
 
 
 @click.group("demo", invoke_without_command=True)
@@ -96,6 +104,8 @@ def demo_cli(ctx: click.Context) -> None:
         return
     _ready()
     rows = seed_demo()
+    domain_lines = run_domain_seeders()
+    db.session.commit()
     click.echo("")
     click.echo("Hoso demo — fictional organisation, units and people.")
     click.echo(f"Password for every demo account: {DEMO_PASSWORD}")
@@ -106,6 +116,8 @@ def demo_cli(ctx: click.Context) -> None:
             continue
         factor = secret if secret else "-"
         click.echo(f"{username:<20} {role:<11} {factor}")
+    for line in domain_lines:
+        click.echo(line)
     click.echo("")
     click.echo("No phone? `flask --app app demo code USERNAME` prints the current code.")
     click.echo("Sign in at http://127.0.0.1:8000/login once the server is running "

@@ -19,4 +19,5 @@ def select_locale() -> str:
 def configure_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.context_processor(lambda: {"current_locale": str(get_locale() or "vi")})
+    app.jinja_env.filters["date"] = lambda value: value.strftime("%d/%m/%Y") if value else "—"
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "dd/MM/yyyy HH:mm") if value else "—"

@@ -42,6 +42,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "units.manage": frozenset({Role.ADMIN}),
     # Auditors read the trail and nothing of case content (issue 4, issue 6 rule 1).
     "audit.read": frozenset({Role.AUDITOR}),
+    # Dossiers of people under review: the reviewing officers and their supervisors, within
+    # their unit scope. Liaisons, auditors and admins never read them.
+    "subject.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "subject.edit": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "subject.export": frozenset({Role.SUPERVISOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
@@ -81,6 +86,32 @@ def can(user: Any, name: str, target: Any = None) -> bool:
     if name == "users.manage" and isinstance(target, User):
         return user.role == Role.ADMIN
     return user.role in ROLE_PERMISSIONS.get(name, frozenset())
+
+
+def unit_scope(user: User) -> frozenset:
+    """Unit ids whose records the user's role may reach: their own unit, and for a
+    supervisor every unit below it too (issue 6 rule 2)."""
+    from sqlalchemy import select
+
+    from .identity import Unit
+
+    if user.role != Role.SUPERVISOR:
+        return frozenset({user.unit_id})
+    children: dict = {}
+    for unit_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent_id, []).append(unit_id)
+    scope, frontier = {user.unit_id}, [user.unit_id]
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in scope:
+                scope.add(child)
+                frontier.append(child)
+    return frozenset(scope)
+
+
+def can_reach_unit_record(user: Any, name: str, owner_unit_id) -> bool:
+    """A record owned by a unit: the role must hold `name` and the unit be in scope."""
+    return can(user, name) and owner_unit_id in unit_scope(user)
 
 
 def can_change_user_status(actor: User, target: User) -> bool:
