@@ -77,6 +77,6 @@ class SubjectSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Tìm theo họ tên, số định danh hoặc ngày sinh"), validators=[Optional(), Length(max=200)],
-                    render_kw={"placeholder": _l("Ví dụ: nguyen van an, 001080000001, 01/02/1980")})
+    q = StringField(_l("Tìm theo họ tên, số định danh, hoặc họ tên kèm ngày sinh"), validators=[Optional(), Length(max=200)],
+                    render_kw={"placeholder": _l("Ví dụ: nguyen van an; 001080000001; nguyen van an 01/02/1980")})
     submit = SubmitField(_l("Tìm"))
