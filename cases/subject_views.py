@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from protection import policy
-from protection.forms import ConfirmForm
+from protection.forms import ConfirmForm, show_error
 from protection.policy import permission
 
 from . import subjects
@@ -19,14 +19,6 @@ from .relations import relation_label, sex_label
 from .subjects import RelativeData, SubjectData, SubjectError
 
 subjects_bp = Blueprint("subjects", __name__, url_prefix="/subjects")
-
-
-def _show_error(form, error: SubjectError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "danger")
 
 
 def _subject_data(form: SubjectForm) -> SubjectData:
@@ -64,7 +56,7 @@ def create():
         try:
             subject = subjects.create_subject(_subject_data(form), owner_unit=current_user.unit, by=current_user)
         except SubjectError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã tạo hồ sơ đối tượng."), "success")
             return redirect(url_for("subjects.view", subject_id=subject.id))
@@ -92,7 +84,7 @@ def edit(subject_id: uuid.UUID):
         try:
             changed = subjects.update_subject(subject, _subject_data(form), by=current_user)
         except SubjectError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
             return redirect(url_for("subjects.view", subject_id=subject.id))
@@ -110,7 +102,7 @@ def add_relative(subject_id: uuid.UUID):
         try:
             subjects.add_relative(subject, _relative_data(form), by=current_user)
         except SubjectError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã thêm người thân."), "success")
             return redirect(url_for("subjects.view", subject_id=subject.id))
@@ -131,7 +123,7 @@ def edit_relative(subject_id: uuid.UUID, relative_id: uuid.UUID):
         try:
             changed = subjects.update_relative(relative, _relative_data(form), by=current_user)
         except SubjectError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
             return redirect(url_for("subjects.view", subject_id=subject.id))

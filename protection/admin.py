@@ -12,7 +12,7 @@ from sqlalchemy import select
 from . import accounts, signals
 from .accounts import AccountError, NewUser
 from .db import db
-from .forms import ConfirmForm, UnitForm, UserForm
+from .forms import ConfirmForm, UnitForm, UserForm, show_error
 from .identity import Unit, User
 from .policy import can_change_user_status, permission
 
@@ -39,14 +39,6 @@ def _user_form(**kwargs) -> UserForm:
     return form
 
 
-def _show_error(form, error: AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "danger")
-
-
 @admin.route("/users")
 @permission("users.manage")
 def users():
@@ -69,7 +61,7 @@ def create_user():
                 password=None, by=current_user, must_change_password=True,
             )
         except AccountError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             return render_template("admin/temporary_password.html", user=user,
                                    temporary_password=temporary, created=True)
@@ -95,7 +87,7 @@ def edit_user(user_id: uuid.UUID):
                 unit_code=form.unit.data, role=form.role.data, clearance=form.clearance.data,
             )
         except AccountError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
@@ -173,7 +165,7 @@ def units():
             unit = accounts.create_unit(code=form.code.data, name=form.name.data, kind=form.kind.data,
                                         parent_code=form.parent.data or None, by=current_user)
         except AccountError as error:
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             flash(_("Đã thêm đơn vị %(code)s.", code=unit.code), "success")
             return redirect(url_for("admin.units"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
@@ -12,6 +13,15 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp, Validati
 from .identity import CLEARANCE_ORDER, Role, UnitKind
 
 REQUIRED = _l("Trường này là bắt buộc.")
+
+
+def show_error(form, message: str, field_name: str | None) -> None:
+    """Put an operation's refusal beside the field it names, or flash it for the form."""
+    field = getattr(form, field_name, None) if field_name else None
+    if field is not None:
+        field.errors = [*field.errors, message]
+    else:
+        flash(message, "danger")
 
 
 def parse_date(text: str | None) -> date | None:

@@ -27,7 +27,14 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from . import accounts, notices, totp
 from .accounts import AccountError, SignInOutcome
 from .db import db
-from .forms import ConfirmForm, EnrolForm, PasswordChangeForm, SecondFactorForm, SignInForm
+from .forms import (
+    ConfirmForm,
+    EnrolForm,
+    PasswordChangeForm,
+    SecondFactorForm,
+    SignInForm,
+    show_error,
+)
 from .identity import User
 from .policy import SIGN_IN_STEP, permission, public
 from .sessions import AuthSession, EndReason, find_own_session, open_sessions, resolve_session
@@ -122,14 +129,6 @@ def _after_sign_in_redirect(user: User, auth_session: AuthSession):
     return redirect(_safe_next(session.pop("next_after_sign_in", None)) or url_for("home"))
 
 
-def _field_error(form, error: AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "danger")
-
-
 # --- sign-in --------------------------------------------------------------------------
 
 @auth.route("/login", methods=["GET", "POST"])
@@ -170,7 +169,7 @@ def second_factor():
         try:
             token = accounts.verify_second_factor(current_user, g.auth_session, form.code.data)
         except AccountError as error:
-            _field_error(form, error)
+            show_error(form, error.message, error.field)
             form.code.data = ""
         else:
             _establish(current_user, token)
@@ -193,7 +192,7 @@ def enrol():
                 None if completing_sign_in else form.current_password.data,
             )
         except AccountError as error:
-            _field_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             _establish(current_user, token)
             flash(_("Đã kích hoạt xác thực hai lớp."), "success")
@@ -250,7 +249,7 @@ def password():
                 form.new_password.data, form.confirm_password.data,
             )
         except AccountError as error:
-            _field_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             _establish(current_user, token)
             flash(_("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã được kết thúc."), "success")
