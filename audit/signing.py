@@ -40,13 +40,14 @@ def signed_message(seq: int, entry_hash: str, at_text: str) -> bytes:
     return f"hoso-audit-checkpoint-v1|{seq}|{entry_hash}|{at_text}".encode("ascii")
 
 
-def ensure_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
+def ensure_signing_key(keys_dir: Path, private_name: str = PRIVATE_NAME,
+                       public_name: str = PUBLIC_NAME) -> Ed25519PrivateKey:
     """Load the key, creating it once. Several workers may get here first at the same
     time: each writes a complete key file under a name of its own and links it into
     place; link(2) fails if the name exists, so exactly one key wins and nobody ever
     reads a half-written file."""
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    private_path = keys_dir / PRIVATE_NAME
+    private_path = keys_dir / private_name
     if not private_path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -54,7 +55,7 @@ def ensure_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
         public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
         suffix = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        private_draft, public_draft = keys_dir / (PRIVATE_NAME + suffix), keys_dir / (PUBLIC_NAME + suffix)
+        private_draft, public_draft = keys_dir / (private_name + suffix), keys_dir / (public_name + suffix)
         try:
             _write_new(private_draft, pem, 0o600)
             _write_new(public_draft, public_pem, 0o644)
@@ -63,11 +64,11 @@ def ensure_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
             except FileExistsError:
                 pass  # another worker won; its key is complete
             else:
-                os.replace(public_draft, keys_dir / PUBLIC_NAME)
+                os.replace(public_draft, keys_dir / public_name)
         finally:
             private_draft.unlink(missing_ok=True)
             public_draft.unlink(missing_ok=True)
-    return load_private_key(keys_dir)
+    return load_private_key(keys_dir, private_name)
 
 
 def _write_new(path: Path, content: bytes, mode: int) -> None:
@@ -78,24 +79,26 @@ def _write_new(path: Path, content: bytes, mode: int) -> None:
         os.fsync(handle.fileno())
 
 
-def load_private_key(keys_dir: Path) -> Ed25519PrivateKey:
+def load_private_key(keys_dir: Path, private_name: str = PRIVATE_NAME) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key((keys_dir / PRIVATE_NAME).read_bytes(), password=None)
+        key = serialization.load_pem_private_key((keys_dir / private_name).read_bytes(), password=None)
     except (OSError, ValueError) as error:
-        raise SigningKeyError(f"cannot read the audit signing key in {keys_dir}: {type(error).__name__}") from None
+        raise SigningKeyError(f"cannot read the signing key {private_name} in {keys_dir}: "
+                              f"{type(error).__name__}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError("the audit signing key is not an Ed25519 key")
+        raise SigningKeyError(f"the signing key {private_name} is not an Ed25519 key")
     return key
 
 
-def load_public_key(keys_dir: Path) -> Ed25519PublicKey | None:
-    path = keys_dir / PUBLIC_NAME
+def load_public_key(keys_dir: Path, private_name: str = PRIVATE_NAME,
+                    public_name: str = PUBLIC_NAME) -> Ed25519PublicKey | None:
+    path = keys_dir / public_name
     if path.exists():
         key = serialization.load_pem_public_key(path.read_bytes())
         if isinstance(key, Ed25519PublicKey):
             return key
-    if (keys_dir / PRIVATE_NAME).exists():
-        return load_private_key(keys_dir).public_key()
+    if (keys_dir / private_name).exists():
+        return load_private_key(keys_dir, private_name).public_key()
     return None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Uuid
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from protection.db import db
@@ -19,7 +19,8 @@ from protection.fields import (
     UTCDateTime,
     utcnow,
 )
-from protection.identity import Unit
+from protection.blobs import Blob
+from protection.identity import Clearance, Unit, User
 from protection.search import birth_date, citizen_id, vietnamese_name
 
 
@@ -93,3 +94,294 @@ SUBJECT_FIELDS = ("full_name", "other_names", "date_of_birth", "sex", "id_number
                   "party_official_date", "notes")
 RELATIVE_FIELDS = ("relation", "full_name", "birth_year", "residence", "occupation", "party_member")
 
+
+
+# --- case work (issue 5) -----------------------------------------------------------------
+#
+# What stays plain, and why: references, kinds, states, purposes, outcome categories,
+# petition types, channels, dispositions and dates are the organisational metadata that
+# lists, deadlines and the periodic statistics report need, and name no one. Every text
+# a person wrote about a person — titles, summaries, findings, reasoning, comments,
+# petitioners, questions, answers, file names and files — is sealed under the case's key.
+
+def _classification_column():
+    from protection.identity import _enum_column
+
+    return _enum_column(Clearance)
+
+
+class Case(Protected, db.Model):
+    """One piece of work: a political-standard review or a petition. Owns a data key, so
+    destroying it shreds everything below (findings, conclusions, comments, files)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    classification: Mapped[Clearance] = mapped_column(_classification_column(), default=Clearance.UNCLASSIFIED)
+    owner_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    # Optimistic locking: every change bumps it; a form carries the version it was drawn
+    # from, and SQLAlchemy's versioned UPDATE catches a race between two requests.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    title: Mapped[str] = mapped_column(EncryptedText)
+    summary: Mapped[str | None] = mapped_column(EncryptedText)
+
+    # Review: the person under review and why.
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(24))
+
+    opened_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    # The deadline rule that set `due_on`, and how many times it was extended.
+    deadline_rule: Mapped[str | None] = mapped_column(String(24))
+    deadline_start: Mapped[date | None] = mapped_column(Date)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner_unit: Mapped[Unit] = relationship(lazy="joined")
+    subject: Mapped[Subject | None] = relationship()
+    petition: Mapped[Petition | None] = relationship(back_populates="case", uselist=False,
+                                                     cascade="all, delete-orphan",
+                                                     foreign_keys="Petition.case_id")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="case", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Assignment(db.Model):
+    __tablename__ = "case_assignments"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="assignments", foreign_keys=[case_id])
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class Petition(Protected, db.Model):
+    """Intake and disposition of a petition (đơn thư). The petitioner's identity is the
+    most protected value Hoso holds: sealed, shown only to the assigned officer and the
+    approving supervisor, every view of it audited."""
+
+    __tablename__ = "petitions"
+    __key_owner__ = "case"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(16))
+    petition_type: Mapped[str] = mapped_column(String(16))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    complex_case: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    petitioner_name: Mapped[str | None] = mapped_column(EncryptedText)
+    petitioner_address: Mapped[str | None] = mapped_column(EncryptedText)
+    petitioner_contact: Mapped[str | None] = mapped_column(EncryptedText)
+
+    # The intake decision: accept, forward, keep_for_monitoring or file, with a reason.
+    decision: Mapped[str | None] = mapped_column(String(24))
+    decision_reason: Mapped[str | None] = mapped_column(String(40))
+    decision_note: Mapped[str | None] = mapped_column(EncryptedText)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    forwarded_to_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    forwarded_on: Mapped[date | None] = mapped_column(Date)
+    repeat_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
+    case: Mapped[Case] = relationship(back_populates="petition", foreign_keys=[case_id])
+    forwarded_to: Mapped[Unit | None] = relationship()
+    repeat_of: Mapped[Case | None] = relationship(foreign_keys=[repeat_of_id])
+    concerned: Mapped[list[ConcernedPerson]] = relationship(back_populates="petition",
+                                                            cascade="all, delete-orphan")
+
+
+class ConcernedPerson(Protected, db.Model):
+    """A person a petition concerns: linked to a subject's dossier when identified,
+    otherwise only the name as the petition gives it (sealed)."""
+
+    __tablename__ = "petition_subjects"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    petition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("petitions.case_id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    named_as: Mapped[str | None] = mapped_column(EncryptedText)
+
+    petition: Mapped[Petition] = relationship(back_populates="concerned")
+    case: Mapped[Case] = relationship(foreign_keys=[case_id])
+    subject: Mapped[Subject | None] = relationship()
+
+
+class TimelineEvent(db.Model):
+    """What happened to a case, when and by whom. Plain by design: event names, states and
+    ids only, so the timeline of a case is never a leak (comments live in Comment)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    event: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Comment(Protected, db.Model):
+    __tablename__ = "case_comments"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class Attachment(db.Model):
+    """A file on a case (or on a body's answer to a coordination request). The bytes and
+    the name are in the blob store, sealed under the case's key."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    blob_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("blobs.id"))
+    classification: Mapped[Clearance] = mapped_column(_classification_column(), default=Clearance.UNCLASSIFIED)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("coordination_requests.id"), index=True)
+    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    blob: Mapped[Blob] = relationship(lazy="joined")
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
+
+
+class Finding(Protected, db.Model):
+    """A fact recorded about one person — the subject or a relative on the dossier — under a
+    category, with its source, date and classification. Findings logged by a body in answer
+    to a request join the case when the officer accepts the answer."""
+
+    __tablename__ = "findings"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"))
+    relative_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("relatives.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    classification: Mapped[Clearance] = mapped_column(_classification_column(), default=Clearance.UNCLASSIFIED)
+    text: Mapped[str] = mapped_column(EncryptedText)
+    source: Mapped[str | None] = mapped_column(EncryptedText)
+    found_on: Mapped[date | None] = mapped_column(EncryptedDate)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("coordination_requests.id"), index=True)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=True)
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class CoordinationRequest(Protected, db.Model):
+    """A request to another body to verify facts, with exactly what it may see."""
+
+    __tablename__ = "coordination_requests"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    body_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    questions: Mapped[str] = mapped_column(EncryptedText)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    # The disclosure package: which subject fields (names, not values) and which findings
+    # and attachments the body may see. Everything else of the case stays out of reach.
+    shared_subject_fields: Mapped[list] = mapped_column(JSON, default=list)
+    shared_finding_ids: Mapped[list] = mapped_column(JSON, default=list)
+    shared_attachment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    answer: Mapped[str | None] = mapped_column(EncryptedText)
+    follow_up: Mapped[str | None] = mapped_column(EncryptedText)
+    sent_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    sent_on: Mapped[date] = mapped_column(Date)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    body_unit: Mapped[Unit] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Conclusion(Protected, db.Model):
+    """A conclusion, in versions: a correction of an approved one is a new version that
+    points at it. Approved versions are immutable (services refuse, and a flush guard
+    below refuses any change that slips past them) and signed with Ed25519."""
+
+    __tablename__ = "conclusions"
+    __key_owner__ = "case"
+    __table_args__ = (UniqueConstraint("case_id", "version_number"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer, default=1)
+    previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("conclusions.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    admission_eligible: Mapped[bool | None] = mapped_column(Boolean)
+    reasoning: Mapped[str] = mapped_column(EncryptedText)
+    return_comment: Mapped[str | None] = mapped_column(EncryptedText)
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approver_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    document_number: Mapped[str | None] = mapped_column(String(48), unique=True)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    signature: Mapped[str | None] = mapped_column(String(200))
+    signing_key_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id], lazy="joined")
+
+
+class DocumentCounter(db.Model):
+    """The last number given per (series, unit, year): `N-KL/UNIT` documents and case
+    references. A row locked for the update keeps numbers gapless across servers."""
+
+    __tablename__ = "document_counters"
+
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FormSubmission(db.Model):
+    """A one-time token per rendered create form: a second submit of the same form finds
+    its first result instead of creating a twin."""
+
+    __tablename__ = "form_submissions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -108,6 +108,8 @@ def _count_failure(user: User, stage: str) -> bool:
     locked_now = lockout.record_failure(user, stage)
     if stage == "password":
         signals.sign_in_failed.send(_app(), user=user, reason="bad_password")
+    elif stage == "reauth":
+        signals.sign_in_failed.send(_app(), user=user, reason="reauth_failed")
     else:
         signals.second_factor_failed.send(_app(), user=user)
     if locked_now:
@@ -382,3 +384,21 @@ def create_unit(*, code: str, name: str, kind: str, parent_code: str | None, by:
     db.session.flush()
     signals.unit_changed.send(_app(), unit=unit, by=by, change="created", fields=("code", "name", "kind", "parent"))
     return unit
+
+
+def confirm_identity(user: User, secret: str) -> bool:
+    """Re-authentication before a weighty act (approving a conclusion): the user's
+    password, or a fresh TOTP code when they have a second factor. A wrong answer counts
+    towards the account's lockout like a failed sign-in, so the prompt cannot be used to
+    guess a password without limit."""
+    secret = (secret or "").strip()
+    if not secret or lockout.is_locked(user):
+        return False
+    compact = secret.replace(" ", "")
+    if user.totp_secret and user.totp_enabled_at and compact.isdigit() and len(compact) == 6:
+        if totp.consume_code(user, compact):
+            return True
+    elif passwords.verify_password(user.password_hash, secret):
+        return True
+    _count_failure(user, "reauth")
+    return False

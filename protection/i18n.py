@@ -21,3 +21,14 @@ def configure_i18n(app: Flask) -> None:
     app.context_processor(lambda: {"current_locale": str(get_locale() or "vi")})
     app.jinja_env.filters["date"] = lambda value: value.strftime("%d/%m/%Y") if value else "—"
     app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "dd/MM/yyyy HH:mm") if value else "—"
+
+
+def local_today():
+    """Today in the organisation's time zone: a deadline falls due on a Vietnamese
+    calendar day, not a UTC one."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    return datetime.now(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))).date()

@@ -47,6 +47,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "subject.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
     "subject.edit": frozenset({Role.OFFICER, Role.SUPERVISOR}),
     "subject.export": frozenset({Role.SUPERVISOR}),
+    # Case work (issue 5). Object rules — unit scope, clearance against classification,
+    # assignment, the four-eyes rule — are the can_*_case predicates below.
+    "case.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "case.create": frozenset({Role.OFFICER}),
+    "case.work": frozenset({Role.OFFICER}),
+    "case.assign": frozenset({Role.SUPERVISOR}),
+    "case.approve": frozenset({Role.SUPERVISOR}),
+    # A liaison answers the coordination requests addressed to their body, nothing else.
+    "coordination.respond": frozenset({Role.LIAISON}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
@@ -112,6 +121,56 @@ def unit_scope(user: User) -> frozenset:
 def can_reach_unit_record(user: Any, name: str, owner_unit_id) -> bool:
     """A record owned by a unit: the role must hold `name` and the unit be in scope."""
     return can(user, name) and owner_unit_id in unit_scope(user)
+
+
+def cleared_for(user: Any, classification: Any) -> bool:
+    """Clearance against classification: nobody opens what is classified above them,
+    whatever their role (issue 6 rule 3)."""
+    from .identity import Clearance
+
+    return Clearance(user.clearance).covers(Clearance(classification))
+
+
+def is_assigned(user: Any, case: Any) -> bool:
+    return any(assignment.user_id == user.id for assignment in case.assignments)
+
+
+def can_view_case(user: Any, case: Any) -> bool:
+    """Content of a case: an assigned officer, or a supervisor whose scope holds the
+    owning unit; cleared for its classification either way."""
+    if not can_reach_unit_record(user, "case.view", case.owner_unit_id) or not cleared_for(user, case.classification):
+        return False
+    return user.role == Role.SUPERVISOR or is_assigned(user, case)
+
+
+def can_work_case(user: Any, case: Any) -> bool:
+    """Change a case (steps, findings, comments, files, requests, drafts): an assigned
+    officer of the owning unit's scope, cleared for it."""
+    return (can_reach_unit_record(user, "case.work", case.owner_unit_id) and cleared_for(user, case.classification)
+            and is_assigned(user, case))
+
+
+def can_assign_case(user: Any, case: Any) -> bool:
+    return can_reach_unit_record(user, "case.assign", case.owner_unit_id) and cleared_for(user, case.classification)
+
+
+def can_approve_conclusion(user: Any, case: Any, conclusion: Any) -> bool:
+    """Four eyes: a supervisor of the owning unit's scope, cleared for the case, and
+    never the conclusion's author."""
+    return (can_reach_unit_record(user, "case.approve", case.owner_unit_id)
+            and cleared_for(user, case.classification) and conclusion.author_id != user.id)
+
+
+def can_see_petitioner(user: Any, case: Any) -> bool:
+    """The petitioner's identity: only the assigned officer and the approving supervisor
+    (a supervisor whose scope holds the case), never a coordinating body."""
+    return can_view_case(user, case)
+
+
+def can_respond_to_request(user: Any, request_: Any) -> bool:
+    """A liaison of the addressed body, cleared for the case the request comes from."""
+    return (can(user, "coordination.respond") and request_.body_unit_id == user.unit_id
+            and cleared_for(user, request_.case.classification))
 
 
 def can_change_user_status(actor: User, target: User) -> bool:

@@ -58,6 +58,31 @@ def _text(name: str, raw: Any) -> str:
     return text
 
 
+def _date_list(name: str, raw: Any) -> tuple:
+    """ISO dates, as a list or one comma-separated text (from the environment)."""
+    from datetime import date
+
+    items = raw if isinstance(raw, (list, tuple)) else [part for part in str(raw).split(",") if part.strip()]
+    try:
+        return tuple(sorted(item if isinstance(item, date) else date.fromisoformat(str(item).strip())
+                            for item in items))
+    except ValueError:
+        raise ConfigurationError(f"{name} must be ISO dates (YYYY-MM-DD) separated by commas") from None
+
+
+def _json_list(name: str, raw: Any) -> list:
+    import json
+
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a JSON list") from None
+    if not isinstance(raw, (list, tuple)):
+        raise ConfigurationError(f"{name} must be a list")
+    return list(raw)
+
+
 def _choice(*allowed: str) -> Callable[[str, Any], str]:
     def parse(name: str, raw: Any) -> str:
         text = str(raw).strip()
@@ -108,6 +133,18 @@ SETTINGS: tuple[Setting, ...] = (
             "sign an audit checkpoint automatically after this many entries (0: never)"),
     Setting("HOSO_AUDIT_CHECKPOINT_EVERY_MINUTES", 60, _non_negative_int,
             "sign an audit checkpoint when the last is older than this, at the next entry (0: never)"),
+    Setting("HOSO_CONCLUSION_VALIDITY_MONTHS", 6, _positive_int,
+            "months an approved conclusion stays valid; after that the subject needs re-review"),
+    Setting("HOSO_DOCUMENT_NUMBER_FORMAT", "{number}-KL/{unit}", _text,
+            "conclusion document numbers; {number} runs from 1 per unit and year, {unit} is the unit code, "
+            "{year} the year"),
+    Setting("HOSO_DUE_SOON_DAYS", 7, _positive_int,
+            "work due within this many days is listed as due soon"),
+    Setting("HOSO_HOLIDAYS", (), _date_list,
+            "public holidays skipped when counting working days (ISO dates, comma-separated)"),
+    Setting("HOSO_DEADLINE_RULES", [], _json_list,
+            "extra deadline rules (JSON list of {key, start_event, days, working_days, max_extensions, "
+            "extension_days, effective_from}); a rule with a later effective_from overrides the default"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
 )

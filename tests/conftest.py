@@ -191,12 +191,14 @@ def post_form(client, path: str, data: dict | None = None, *, token_from: str | 
 
 def next_totp_code(app, user: MadeUser) -> str:
     """A code the server has not seen yet: TOTP accepts each time step once, so a test
-    signing in twice within 30 s uses the next step (the server allows one step of drift)."""
+    signing in twice within 30 s uses the next step (the server allows one step of drift).
+    Never the previous step: if the clock crosses a step boundary before the server checks,
+    that one falls out of the window (a CI run failed exactly so)."""
     totp = pyotp.TOTP(user.totp_secret)
     with app.app_context():
         last = db.session.get(User, user.id).totp_last_counter
     now = totp.timecode(utcnow())
-    for counter in (now - 1, now, now + 1):
+    for counter in (now, now + 1):
         if last is None or counter > last:
             return totp.generate_otp(counter)
     raise AssertionError("every acceptable TOTP step was already used in this test")

@@ -30,6 +30,10 @@ BAD_SETTINGS = [
     ("HOSO_PROXY_HOPS", "-1"),
     ("HOSO_LOG_LEVEL", "LOUD"),
     ("HOSO_ARGON2_PROFILE", "fastest"),
+    ("HOSO_HOLIDAYS", "31/12/2026"),
+    ("HOSO_DEADLINE_RULES", "{not json"),
+    ("HOSO_DEADLINE_RULES", '[{"key": "reflection", "days": 10}]'),
+    ("HOSO_CONCLUSION_VALIDITY_MONTHS", "0"),
 ]
 
 

@@ -1,0 +1,46 @@
+"""Gapless numbers: case references (`BVCT-2026-000123`) and conclusion document numbers
+(`12-KL/BTCTU`), from 1 per series, unit and year.
+
+The counter row is locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
+SQLite's BEGIN IMMEDIATE already serialises writers), so two servers never hand out the
+same number, and a rolled-back transaction gives its number back: no gaps, unlike a
+database sequence.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from protection.db import db
+from protection.identity import Unit
+
+from .models import DocumentCounter
+
+REFERENCE_PREFIX = {"review": "BVCT", "petition": "DT"}
+GLOBAL = "*"
+
+
+def next_number(series: str, unit_key: str, year: int) -> int:
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(DocumentCounter).values(series=series, unit_id=unit_key, year=year, last=0)
+                       .on_conflict_do_nothing())
+    counter = db.session.execute(
+        select(DocumentCounter).where(DocumentCounter.series == series, DocumentCounter.unit_id == unit_key,
+                                      DocumentCounter.year == year).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one()
+    counter.last += 1
+    db.session.flush()
+    return counter.last
+
+
+def case_reference(kind: str, year: int) -> str:
+    prefix = REFERENCE_PREFIX[kind]
+    return f"{prefix}-{year}-{next_number(prefix, GLOBAL, year):06d}"
+
+
+def document_number(unit: Unit, year: int) -> str:
+    number = next_number("KL", str(unit.id), year)
+    return current_app.config["HOSO_DOCUMENT_NUMBER_FORMAT"].format(number=number, unit=unit.code, year=year)
