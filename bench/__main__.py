@@ -1,7 +1,9 @@
 """`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full]`:
 request costs of the foundation, then the audit trail's verification speed and audited write
-rate (bench/audit.py), then what encryption costs (bench/crypto.py). --quick runs it all in
-about a minute; --full runs the crypto section at issue 3's sizes (100k dossiers, 1M rows).
+rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
+(bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
+issue 3's sizes (100k dossiers, 1M rows) and the case lists at issue 5's (100k cases, 1M
+subjects). `python -m bench.cases` runs the case lists alone.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -22,6 +24,7 @@ from flask import Flask
 
 from app import create_app
 from bench import audit as audit_bench
+from bench import cases as cases_bench
 from bench import crypto as crypto_bench
 from protection import accounts
 from protection.accounts import NewUser
@@ -82,7 +85,7 @@ def main() -> None:
                         help="synthetic audit entries to verify (appended to the database's chain)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes: the whole bench in about a minute")
-    size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes: 100k dossiers, lookups among 1M")
+    size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes (100k dossiers, lookups among 1M); case lists among 100k cases, 1M subjects")
     args = parser.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 0.5)
@@ -113,6 +116,7 @@ def main() -> None:
         report_requests(rows)
         audit_bench.run(args.database_url, Path(tmp), entries=args.audit_entries, seconds=args.seconds)
         run_crypto(app, quick=args.quick, full=args.full)
+        cases_bench.print_table(cases_bench.run(app, **cases_bench.sizes(quick=args.quick, full=args.full)))
 
 
 def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:

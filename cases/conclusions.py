@@ -109,7 +109,6 @@ def submit(case: Case, *, by: User) -> Conclusion:
         raise CaseError(_("Chưa có dự thảo kết luận để trình."), "outcome")
     _move(draft, "submit", by)
     draft.submitted_at = utcnow()
-    draft.return_comment = None
     transition(case, "submit_conclusion", by=by, conclusion=draft.id)
     return draft
 

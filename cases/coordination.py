@@ -27,7 +27,17 @@ from protection.identity import Role, Unit, UnitKind, User
 
 from . import workflow
 from .models import Attachment, Case, CoordinationRequest, Finding
-from .operations import CaseError, FindingData, add_attachment, add_finding, stamp, today
+from .operations import (
+    CaseError,
+    FindingData,
+    add_attachment,
+    add_finding,
+    case_attachments,
+    case_findings,
+    stamp,
+    today,
+)
+from .relations import sex_label
 
 # Which subject fields may be disclosed, in the order a form lists them.
 SHAREABLE_SUBJECT_FIELDS = {
@@ -82,10 +92,12 @@ def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequ
     unknown = set(data.subject_fields) - set(SHAREABLE_SUBJECT_FIELDS)
     if unknown or (data.subject_fields and case.subject is None):
         raise CaseError(_("Trường thông tin chia sẻ không hợp lệ."), "subject_fields")
-    findings = {row for row in db.session.scalars(select(Finding.id).where(Finding.case_id == case.id))}
+    # Only what the sender may see themselves: the case's accepted findings and files within
+    # their clearance (not another body's unaccepted answer, not a guessed id above them).
+    findings = {row.id for row in case_findings(case, by)}
     if not set(data.finding_ids) <= findings:
         raise CaseError(_("Nội dung chia sẻ không thuộc hồ sơ."), "finding_ids")
-    attachments = {row for row in db.session.scalars(select(Attachment.id).where(Attachment.case_id == case.id))}
+    attachments = {row.id for row in case_attachments(case, by)}
     if not set(data.attachment_ids) <= attachments:
         raise CaseError(_("Tệp chia sẻ không thuộc hồ sơ."), "attachment_ids")
     request_ = CoordinationRequest(
@@ -134,12 +146,15 @@ def inbox(user: User) -> list[CoordinationRequest]:
 
 
 def package(request_: CoordinationRequest, user: User) -> dict[str, Any]:
-    """What the body may see: the ticked subject fields, findings and files, no more."""
+    """What the body may see: the ticked subject fields, findings and files, no more. A
+    withdrawn request shares nothing any longer: the body no longer needs to know."""
     case = request_.case
+    if request_.state == "withdrawn":
+        return {"subject_fields": [], "findings": [], "attachments": []}
     subject_values = []
     if case.subject is not None:
         for name in request_.shared_subject_fields:
-            subject_values.append((SHAREABLE_SUBJECT_FIELDS[name], getattr(case.subject, name)))
+            subject_values.append((SHAREABLE_SUBJECT_FIELDS[name], _display(name, getattr(case.subject, name))))
     finding_ids = [uuid.UUID(item) for item in request_.shared_finding_ids]
     attachment_ids = [uuid.UUID(item) for item in request_.shared_attachment_ids]
     findings = [row for row in db.session.scalars(select(Finding).where(Finding.id.in_(finding_ids)))
@@ -147,6 +162,17 @@ def package(request_: CoordinationRequest, user: User) -> dict[str, Any]:
     attachments = [row for row in db.session.scalars(select(Attachment).where(Attachment.id.in_(attachment_ids)))
                    if policy.cleared_for(user, row.classification)] if attachment_ids else []
     return {"subject_fields": subject_values, "findings": findings, "attachments": attachments}
+
+
+def _display(name: str, value: Any) -> str:
+    """A subject field as the body reads it: dates dd/mm/yyyy, sex as its label, not its code."""
+    if value in (None, ""):
+        return "—"
+    if name == "sex":
+        return sex_label(value)
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
 
 
 def body_findings(request_: CoordinationRequest) -> list[Finding]:
@@ -163,7 +189,8 @@ def shared_attachment(request_: CoordinationRequest, attachment_id: uuid.UUID, u
     """An attachment the liaison may download: in the package, or uploaded with the answer."""
     attachment = db.session.get(Attachment, attachment_id)
     allowed = attachment is not None and attachment.case_id == request_.case_id and (
-        str(attachment.id) in request_.shared_attachment_ids or attachment.request_id == request_.id)
+        (str(attachment.id) in request_.shared_attachment_ids and request_.state != "withdrawn")
+        or attachment.request_id == request_.id)
     if not allowed or not policy.cleared_for(user, attachment.classification):
         policy.deny("coordination.respond", status=404)
     return attachment

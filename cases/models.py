@@ -6,9 +6,20 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from protection.blobs import Blob
 from protection.db import db
 from protection.fields import (
     BlindIndex,
@@ -19,7 +30,6 @@ from protection.fields import (
     UTCDateTime,
     utcnow,
 )
-from protection.blobs import Blob
 from protection.identity import Clearance, Unit, User
 from protection.search import birth_date, citizen_id, vietnamese_name
 
@@ -152,6 +162,9 @@ class Case(Protected, db.Model):
                                                      foreign_keys="Petition.case_id")
     assignments: Mapped[list[Assignment]] = relationship(back_populates="case", cascade="all, delete-orphan")
 
+    # The lists filter by unit scope and state or kind, then sort by due or opening date.
+    __table_args__ = (Index("ix_cases_unit_state_due", "owner_unit_id", "state", "due_on"),
+                      Index("ix_cases_unit_kind_opened", "owner_unit_id", "kind", "opened_on"))
     __mapper_args__ = {"version_id_col": version}
 
 

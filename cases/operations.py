@@ -25,7 +25,18 @@ from protection.fields import utcnow
 from protection.identity import Clearance, Role, User
 
 from . import deadlines, numbering, workflow
-from .models import Assignment, Attachment, Case, Comment, Conclusion, Finding, FormSubmission, Relative, Subject, TimelineEvent
+from .models import (
+    Assignment,
+    Attachment,
+    Case,
+    Comment,
+    Conclusion,
+    Finding,
+    FormSubmission,
+    Relative,
+    Subject,
+    TimelineEvent,
+)
 
 
 class CaseError(ValueError):

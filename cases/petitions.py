@@ -84,7 +84,9 @@ def receive_petition(data: PetitionData, *, by: User) -> Case:
                 title=_clean(data.title) or _("Đơn thư"), summary=summary, opened_on=today(),
                 deadline_rule="forwarding", deadline_start=received, due_on=deadlines.due("forwarding", received),
                 created_by_id=by.id)
-    petition = Petition(case=case, received_on=received, channel=data.channel, petition_type=data.petition_type,
+    # case_id given, not left to the relationship: it is the row id the sealed fields are
+    # bound to (AAD), and the flush syncs a relationship's key only after sealing.
+    petition = Petition(case=case, case_id=case.id, received_on=received, channel=data.channel, petition_type=data.petition_type,
                         anonymous=bool(data.anonymous), petitioner_name=None if data.anonymous else name,
                         petitioner_address=None if data.anonymous else _clean(data.petitioner_address),
                         petitioner_contact=None if data.anonymous else _clean(data.petitioner_contact),

@@ -13,7 +13,7 @@ from protection import policy
 from protection.forms import ConfirmForm, show_error
 from protection.policy import permission
 
-from . import subjects
+from . import lists, operations, subjects
 from .forms import RelativeForm, SubjectForm, SubjectSearchForm
 from .relations import relation_label, sex_label
 from .subjects import RelativeData, SubjectData, SubjectError
@@ -70,7 +70,10 @@ def view(subject_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.view")
     subjects.record_view(subject)
     return render_template("cases/subject.html", subject=subject, relatives=subject.relatives,
-                           confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label)
+                           confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label,
+                           history=lists.subject_history(subject, current_user),
+                           re_review=operations.needs_re_review(subject),
+                           can_open_review=policy.can(current_user, "case.create"))
 
 
 @subjects_bp.route("/<uuid:subject_id>/edit", methods=["GET", "POST"])

@@ -14,13 +14,28 @@ def home():
 
 
 def configure_cases(app: Flask) -> None:
-    from . import models  # noqa: F401 - registers the domain tables
+    from protection.settings import ConfigurationError
+
+    from . import (
+        conclusions,  # noqa: F401 - the flush guard that keeps approved conclusions immutable
+        models,  # noqa: F401 - registers the domain tables
+    )
+    from .case_views import cases_bp
     from .cli import export_cli, import_cli
+    from .coordination_views import coordination_bp
     from .demo import seed_demo_subjects
     from .subject_views import subjects_bp
+    from .workflow import parse_rules
+
+    try:
+        app.extensions["hoso.deadline_rules"] = parse_rules(app.config["HOSO_DEADLINE_RULES"])
+    except ValueError as error:
+        raise ConfigurationError(f"HOSO_DEADLINE_RULES: {error}") from None
 
     app.add_url_rule("/", "home", home)
     app.extensions.setdefault("hoso.demo_seeders", []).append(seed_demo_subjects)
     app.register_blueprint(subjects_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(coordination_bp)
     app.cli.add_command(import_cli)
     app.cli.add_command(export_cli)

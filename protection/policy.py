@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 
 from . import signals
@@ -100,12 +100,20 @@ def can(user: Any, name: str, target: Any = None) -> bool:
 def unit_scope(user: User) -> frozenset:
     """Unit ids whose records the user's role may reach: their own unit, and for a
     supervisor every unit below it too (issue 6 rule 2)."""
+    if user.role != Role.SUPERVISOR:
+        return frozenset({user.unit_id})
+    # Asked several times per page (lists, badges, loads): walk the unit tree once per request.
+    cache = g.setdefault("hoso_unit_scope", {}) if has_request_context() else {}
+    if user.id not in cache:
+        cache[user.id] = _supervised_units(user)
+    return cache[user.id]
+
+
+def _supervised_units(user: User) -> frozenset:
     from sqlalchemy import select
 
     from .identity import Unit
 
-    if user.role != Role.SUPERVISOR:
-        return frozenset({user.unit_id})
     children: dict = {}
     for unit_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
         children.setdefault(parent_id, []).append(unit_id)

@@ -6,6 +6,7 @@ personal data cannot ship without deciding what it records."""
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import pytest
 
 from audit.models import AuditEntry
 from tests import test_cases_subjects as cases_tests
+from tests import test_cases_views as case_pages
 from tests.conftest import PASSWORD, MadeUser, audit_entries, post_form
 
 NEW_PASSWORD = "Mua-xuan-tren-dinh-Fansipan-31"
@@ -198,6 +200,7 @@ class Read:
     action: str
     target_type: str
     target: str | None = None  # the placeholder whose id the entry must name as its target
+    assign: str | None = None  # the case (placeholder) a supervisor assigns the reader to first
 
 
 PERSONAL_READS = {
@@ -211,7 +214,38 @@ PERSONAL_READS = {
     "subjects.edit_relative": Read("officer", "/subjects/{subject}/relatives/{relative}", "relative.view",
                                    "subject", target="subject"),
     "subjects.export": Read("supervisor", "/subjects/export.csv", "subject.export", "subject"),
+    "coordination.inbox": Read("liaison", "/requests/", "coordination.list", "coordination_request"),
+    # Case work: supervisors see every case of their scope; officers work the cases they are assigned.
+    "cases.index": Read("supervisor", "/cases/?view=unit", "case.list", "case"),
+    "cases.new_review": Read("officer", "/cases/reviews/new", "subject.list", "subject"),
+    "cases.new_petition": Read("officer", "/cases/petitions/new", "subject.list", "subject"),
+    "cases.view": Read("supervisor", "/cases/{case}", "case.view", "case", target="case"),
+    "cases.petitioner": Read("supervisor", "/cases/{petition}/petitioner", "petition.petitioner_view", "case",
+                             target="petition"),
+    "cases.download": Read("supervisor", "/cases/{case}/attachments/{attachment}", "attachment.download", "case",
+                           target="case"),
+    "cases.approve": Read("supervisor", "/cases/{submitted}/conclusion/approve", "case.view", "case",
+                          target="submitted"),
+    "cases.decide": Read("officer", "/cases/{petition}/decision", "case.view", "case", target="petition",
+                         assign="petition"),
+    "cases.add_finding": Read("officer", "/cases/{case}/findings/new", "case.view", "case", target="case",
+                              assign="case"),
+    "cases.conclusion": Read("officer", "/cases/{case}/conclusion", "case.view", "case", target="case",
+                             assign="case"),
 }
+
+
+class LazyTargets(dict):
+    """Records made on first use: a case takes a dozen requests, and most pages need none."""
+
+    def __init__(self, values: dict, makers: dict):
+        super().__init__(values)
+        self.makers = makers
+
+    def __missing__(self, key):
+        for name, value in self.makers[key]().items():
+            self.setdefault(name, value)
+        return self[key]
 
 
 @pytest.fixture
@@ -223,7 +257,26 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
     assert sign_in(make_user("officer"), target=creator).status_code == 302
     subject = cases_tests.create(creator)
     relative = cases_tests.add_relative(creator, subject)
-    return {"person": person.id, "subject": subject, "relative": relative}
+
+    def review_at_conclusion():
+        case = case_pages.open_review(creator, subject)
+        assert case_pages.case_action(creator, case, "attachments", {
+            "classification": "unclassified", "file": (io.BytesIO(case_pages.PDF), "bien-ban.pdf")},
+            content_type="multipart/form-data").status_code == 302
+        page = creator.get(f"/cases/{case}").get_data(as_text=True)
+        attachment = re.search(rf"/cases/{case}/attachments/([0-9a-f-]{{36}})", page).group(1)
+        case_pages.to_concluding(creator, case)
+        return {"case": case, "attachment": attachment}
+
+    def submitted():
+        case = case_pages.open_review(creator, subject)
+        case_pages.to_concluding(creator, case)
+        case_pages.draft_and_submit(creator, case)
+        return {"submitted": case}
+
+    return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
+        "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
+        "petition": lambda: {"petition": case_pages.receive_petition(creator)}})
 
 
 NOT_PERSONAL = {
@@ -241,6 +294,12 @@ NOT_PERSONAL = {
     "admin.units": "organisational units, no person",
     "subjects.create": "an empty form",
     "subjects.add_relative": "an empty form for a new relative",
+    # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
+    "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",
+    "coordination.officer_view": "covered by tests/test_coordination.py (records coordination.view)",
+    "coordination.officer_download": "covered by tests/test_coordination.py (records attachment.download)",
+    "coordination.liaison_view": "covered by tests/test_coordination.py (records coordination.view)",
+    "coordination.liaison_download": "covered by tests/test_coordination.py (records attachment.download)",
 }
 
 
@@ -255,12 +314,19 @@ def test_every_page_is_classified(app):
 
 
 @pytest.mark.parametrize("endpoint", sorted(PERSONAL_READS))
-def test_each_read_of_personal_data_is_recorded(app, client, read_targets, login_as, endpoint):
+def test_each_read_of_personal_data_is_recorded(app, client, read_targets, login_as, make_user, sign_in,
+                                                endpoint):
     read = PERSONAL_READS[endpoint]
     reader = login_as(read.role)
+    path = read.path.format_map(read_targets)
+    if read.assign:
+        assigner = app.test_client()
+        assert sign_in(make_user("supervisor"), target=assigner).status_code == 302
+        assert case_pages.case_action(assigner, read_targets[read.assign], "assign",
+                                      {"officer": str(reader.id)}).status_code == 302
     before = {entry.seq for entry in audit_entries(app)}
 
-    response = client.get(read.path.format(**read_targets))
+    response = client.get(path)
     assert response.status_code == 200
     response.get_data()  # a streamed body runs to its end
 

@@ -834,15 +834,19 @@ def test_the_export_command_writes_a_private_file_and_never_overwrites(app, clie
 # --- demo -----------------------------------------------------------------------------------
 
 def test_the_demo_command_creates_the_demo_dossiers_once(app, runner):
+    from cases.demo import DEMO_CASE_SUBJECTS, DEMO_SUBJECTS
+
+    everyone = DEMO_SUBJECTS + DEMO_CASE_SUBJECTS
+    people, family = len(everyone), sum(len(relatives) for _unit, _data, relatives in everyone)
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    assert "Demo dossiers: 4 created, 0 already there." in first.output
-    assert rows(app, Subject) == 4 and rows(app, Relative) == 5
+    assert f"Demo dossiers: {people} created, 0 already there." in first.output
+    assert rows(app, Subject) == people and rows(app, Relative) == family
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
-    assert "Demo dossiers: 0 created, 4 already there." in second.output
-    assert rows(app, Subject) == 4 and rows(app, Relative) == 5
+    assert f"Demo dossiers: 0 created, {people} already there." in second.output
+    assert rows(app, Subject) == people and rows(app, Relative) == family
 
     with app.app_context():
         owners = sorted(subject.owner_unit.code for subject in db.session.scalars(select(Subject)))
@@ -850,5 +854,5 @@ def test_the_demo_command_creates_the_demo_dossiers_once(app, runner):
         hoa = next(subject for subject in hoa if subject.id_number == "038078001234")
         summary = (hoa.full_name, hoa.date_of_birth, [relative.relation for relative in hoa.relatives])
         db.session.commit()
-    assert owners == ["BTCTU", "BTCTU", "BTCTU", "HU-SONHA"]
+    assert owners == sorted(unit for unit, _data, _relatives in everyone)
     assert summary == ("Trần Văn Hòa", date(1978, 3, 14), ["father", "mother", "spouse"])

@@ -70,6 +70,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_owner_unit_id'), ['owner_unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_subject_id'), ['subject_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_unit_state_due'), ['owner_unit_id', 'state', 'due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_unit_kind_opened'), ['owner_unit_id', 'kind', 'opened_on'], unique=False)
 
     op.create_table('case_assignments',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -334,6 +336,8 @@ def downgrade():
 
     op.drop_table('case_assignments')
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cases_unit_kind_opened'))
+        batch_op.drop_index(batch_op.f('ix_cases_unit_state_due'))
         batch_op.drop_index(batch_op.f('ix_cases_subject_id'))
         batch_op.drop_index(batch_op.f('ix_cases_state'))
         batch_op.drop_index(batch_op.f('ix_cases_owner_unit_id'))

@@ -1,0 +1,264 @@
+"""Forms of case work: lists, opening reviews and petitions, the case page's actions,
+conclusions and their approval. Each form takes its context (choices) in the constructor;
+the operations in cases.* make the real checks and name the field they refuse."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from protection.forms import REQUIRED, FlexibleDateField
+from protection.identity import CLEARANCE_ORDER, Clearance
+
+from . import labels
+
+NOT_A_CHOICE = _l("Lựa chọn không hợp lệ.")
+
+
+def _allowed(field) -> set[str]:
+    return {str(value) for value, _label in (field.choices or [])}
+
+
+class ChoiceField(SelectField):
+    """A select whose refusal of an unknown value is in Vietnamese."""
+
+    def pre_validate(self, form):
+        if self.validate_choice and self.data not in (None, "") and self.data not in _allowed(self):
+            raise ValidationError(NOT_A_CHOICE)
+
+
+class MultiChoiceField(SelectMultipleField):
+    def pre_validate(self, form):
+        if self.validate_choice and any(value not in _allowed(self) for value in (self.data or [])):
+            raise ValidationError(NOT_A_CHOICE)
+
+
+class RadioChoiceField(RadioField):
+    def pre_validate(self, form):
+        if self.data not in (None, "") and self.data not in _allowed(self):
+            raise ValidationError(NOT_A_CHOICE)
+
+
+def clearance_choices(user, *, blank: bool = False) -> list[tuple[str, str]]:
+    """The classification levels the user may set: those their clearance covers."""
+    levels = [(level.value, level.label) for level in CLEARANCE_ORDER if Clearance(user.clearance).covers(level)]
+    return ([("", _l("— Tất cả —"))] if blank else []) + levels
+
+
+def subject_choices(subjects) -> list[tuple[str, str]]:
+    return [(str(subject.id), f"{subject.full_name} — {subject.date_of_birth.strftime('%d/%m/%Y')}")
+            for subject in subjects]
+
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- lists --------------------------------------------------------------------------------
+
+class CaseFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    kind = ChoiceField(_l("Loại hồ sơ"), validators=[Optional()])
+    state = ChoiceField(_l("Trạng thái"), validators=[Optional()])
+    classification = ChoiceField(_l("Độ mật"), validators=[Optional()])
+    opened_from = FlexibleDateField(_l("Mở từ ngày"), validators=[Optional()], render_kw={"placeholder": "dd/mm/yyyy"})
+    opened_to = FlexibleDateField(_l("Đến ngày"), validators=[Optional()], render_kw={"placeholder": "dd/mm/yyyy"})
+    reference = StringField(_l("Số hiệu"), validators=[Optional(), Length(max=32)],
+                            render_kw={"placeholder": "BVCT-2026-000123"})
+    subject = StringField(_l("Đối tượng"), validators=[Optional(), Length(max=200)],
+                          render_kw={"placeholder": _l("Họ tên, số định danh, hoặc họ tên, dd/mm/yyyy")})
+    submit = SubmitField(_l("Lọc"))
+
+    def __init__(self, *args, user=None, states=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        everything = [("", _l("— Tất cả —"))]
+        self.kind.choices = everything + labels.choices(labels.KINDS_SHORT)
+        self.state.choices = everything + [(code, labels.state(code)) for code in states]
+        self.classification.choices = clearance_choices(user, blank=True)
+
+    def validate_opened_to(self, field):
+        if field.parsed and self.opened_from.parsed and field.parsed < self.opened_from.parsed:
+            raise ValidationError(_l("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu."))
+
+
+# --- opening ------------------------------------------------------------------------------
+
+class ReviewForm(FlaskForm):
+    form_token = HiddenField()
+    subject_id = ChoiceField(_l("Đối tượng thẩm định"), validators=[InputRequired(REQUIRED)], validate_choice=False)
+    purpose = ChoiceField(_l("Mục đích thẩm định"), validators=[InputRequired(REQUIRED)])
+    classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
+    title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
+    summary = TextAreaField(_l("Nội dung, yêu cầu thẩm định"), validators=[Optional(), Length(max=10000)])
+    due_on = FlexibleDateField(_l("Hạn xử lý (không bắt buộc)"), validators=[Optional()],
+                               render_kw={"placeholder": "dd/mm/yyyy"},
+                               description=_l("Để trống: 30 ngày kể từ ngày mở hồ sơ."))
+    submit = SubmitField(_l("Mở hồ sơ thẩm định"))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.subject_id.choices = [("", _l("— Chọn đối tượng —"))]
+        self.purpose.choices = [("", _l("— Chọn mục đích —"))] + labels.choices(labels.PURPOSES)
+        self.classification.choices = clearance_choices(user)
+
+    def offer_subjects(self, subjects) -> None:
+        # The operation checks the choice (unit scope); the list is only what is offered.
+        self.subject_id.choices = [("", _l("— Chọn đối tượng —"))] + subject_choices(subjects)
+
+
+class PetitionForm(FlaskForm):
+    form_token = HiddenField()
+    received_on = FlexibleDateField(_l("Ngày nhận đơn"), validators=[InputRequired(REQUIRED)],
+                                    render_kw={"placeholder": "dd/mm/yyyy"})
+    channel = ChoiceField(_l("Hình thức nhận"), validators=[InputRequired(REQUIRED)])
+    petition_type = ChoiceField(_l("Loại đơn"), validators=[InputRequired(REQUIRED)])
+    anonymous = BooleanField(_l("Đơn không ký tên / mạo danh"))
+    petitioner_name = StringField(_l("Họ tên người gửi đơn"), validators=[Optional(), Length(max=200)])
+    petitioner_address = StringField(_l("Địa chỉ người gửi đơn"), validators=[Optional(), Length(max=300)])
+    petitioner_contact = StringField(_l("Điện thoại, thư điện tử"), validators=[Optional(), Length(max=200)])
+    subject_ids = MultiChoiceField(_l("Người bị phản ánh có hồ sơ trong đơn vị"), validators=[Optional()],
+                                   validate_choice=False)
+    named_people = TextAreaField(_l("Người bị phản ánh khác (mỗi dòng một người)"),
+                                 validators=[Optional(), Length(max=4000)])
+    title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
+    summary = TextAreaField(_l("Tóm tắt nội dung đơn"), validators=[InputRequired(REQUIRED), Length(max=20000)])
+    classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
+    repeat_of_reference = StringField(_l("Đơn trùng với đơn số (nếu có)"), validators=[Optional(), Length(max=32)],
+                                      render_kw={"placeholder": "DT-2026-000012"})
+    submit = SubmitField(_l("Tiếp nhận đơn"))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel.choices = [("", _l("— Chọn —"))] + labels.choices(labels.CHANNELS)
+        self.petition_type.choices = [("", _l("— Chọn —"))] + labels.choices(labels.PETITION_TYPES)
+        self.subject_ids.choices = []
+        self.classification.choices = clearance_choices(user)
+
+    def offer_subjects(self, subjects) -> None:
+        self.subject_ids.choices = subject_choices(subjects)
+
+
+# --- the case page's actions ------------------------------------------------------------------
+
+class VersionedForm(FlaskForm):
+    """Every form that changes a case says which version of it the user saw."""
+
+    version = HiddenField()
+    submit = SubmitField(_l("Xác nhận"))
+
+
+class TransitionForm(VersionedForm):
+    action = HiddenField()
+
+
+class DecisionForm(VersionedForm):
+    action = RadioChoiceField(_l("Cách xử lý đơn"), validators=[InputRequired(REQUIRED)])
+    reason = ChoiceField(_l("Lý do lưu đơn không xử lý"), validators=[Optional()])
+    forwarded_to = ChoiceField(_l("Chuyển đến cơ quan"), validators=[Optional()])
+    complex_case = BooleanField(_l("Vụ việc phức tạp (khiếu nại: thời hạn 45 ngày)"))
+    note = TextAreaField(_l("Lý do, ghi chú"), validators=[Optional(), Length(max=10000)])
+    submit = SubmitField(_l("Ghi quyết định"))
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.action.choices = labels.choices(labels.DECISIONS)
+        self.reason.choices = [("", "—")] + labels.choices(labels.FILING_REASONS)
+        self.forwarded_to.choices = [("", "—")] + [(str(unit.id), f"{unit.code} — {unit.name}") for unit in units]
+
+
+class ExtendForm(VersionedForm):
+    note = TextAreaField(_l("Lý do gia hạn"), validators=[InputRequired(REQUIRED), Length(max=4000)])
+    submit = SubmitField(_l("Gia hạn"))
+
+
+class AssignForm(VersionedForm):
+    officer = ChoiceField(_l("Cán bộ"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Phân công"))
+
+    def __init__(self, *args, officers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.officer.choices = [("", _l("— Chọn cán bộ —"))] + [(str(user.id), user.display_name) for user in officers]
+
+
+class CommentForm(VersionedForm):
+    body = TextAreaField(_l("Ý kiến"), validators=[InputRequired(REQUIRED), Length(max=10000)])
+    submit = SubmitField(_l("Gửi ý kiến"))
+
+
+class AttachmentForm(VersionedForm):
+    file = FileField(_l("Tệp (PDF, JPEG, PNG, TIFF, DOCX, ODT)"))
+    classification = ChoiceField(_l("Độ mật của tệp"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Tải lên"))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.classification.choices = clearance_choices(user)
+
+    def validate_file(self, field):
+        if not getattr(field.data, "filename", None):
+            raise ValidationError(_l("Hãy chọn tệp."))
+
+
+class FindingForm(VersionedForm):
+    person = ChoiceField(_l("Người được ghi nhận"), validators=[InputRequired(REQUIRED)])
+    category = ChoiceField(_l("Loại nội dung"), validators=[InputRequired(REQUIRED)])
+    text = TextAreaField(_l("Nội dung"), validators=[InputRequired(REQUIRED), Length(max=20000)])
+    source = StringField(_l("Nguồn"), validators=[Optional(), Length(max=500)])
+    found_on = FlexibleDateField(_l("Ngày ghi nhận"), validators=[Optional()], render_kw={"placeholder": "dd/mm/yyyy"})
+    classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Lưu nội dung"))
+
+    def __init__(self, *args, user=None, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.person.choices = [("", _l("— Chọn —"))] + list(people)
+        self.category.choices = [("", _l("— Chọn —"))] + labels.choices(labels.FINDING_CATEGORIES)
+        self.classification.choices = clearance_choices(user)
+
+
+class ConclusionForm(VersionedForm):
+    outcome = RadioChoiceField(_l("Kết luận"), validators=[InputRequired(REQUIRED)])
+    admission_eligible = RadioChoiceField(_l("Đối với kết nạp Đảng"), validators=[Optional()])
+    reasoning = TextAreaField(_l("Căn cứ, lý do"), validators=[InputRequired(REQUIRED), Length(max=50000)])
+    submit = SubmitField(_l("Lưu dự thảo"))
+
+    def __init__(self, *args, admission: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcome.choices = labels.choices(labels.OUTCOMES)
+        self.admission_eligible.choices = labels.choices(labels.ELIGIBILITY)
+        if not admission:
+            del self.admission_eligible
+
+    def eligible(self) -> bool | None:
+        field = getattr(self, "admission_eligible", None)
+        if field is None or not field.data:
+            return None
+        return field.data == "yes"
+
+
+class ApproveForm(VersionedForm):
+    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
+                           render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Phê duyệt và ký"))
+
+
+class ReturnForm(VersionedForm):
+    comment = TextAreaField(_l("Ý kiến trả lại để cán bộ chỉnh sửa"),
+                            validators=[InputRequired(REQUIRED), Length(max=10000)])
+    submit = SubmitField(_l("Trả lại"))

@@ -1,0 +1,83 @@
+"""`flask --app app demo` fills case work with every kind and state (issue 5 §6)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from cases import conclusions, operations, workflow
+from cases.models import (
+    Case,
+    Comment,
+    Conclusion,
+    CoordinationRequest,
+    Finding,
+    Petition,
+    Subject,
+    TimelineEvent,
+)
+from protection.db import db
+
+COUNTED = (Case, Petition, CoordinationRequest, Conclusion, Finding, Comment, TimelineEvent, Subject)
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in COUNTED}
+
+
+def _states(column, *where) -> set[str]:
+    return set(db.session.scalars(select(column).where(*where).distinct()))
+
+
+def test_the_demo_fills_every_state_of_case_work_once(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo case work: 23 scenarios created, 0 already there." in first.output
+
+    with app.app_context():
+        after_first = _counts()
+        assert _states(Case.state, Case.kind == "review") >= set(workflow.REVIEW.states)
+        assert _states(Case.state, Case.kind == "petition") >= set(workflow.PETITION.states)
+        assert _states(CoordinationRequest.state) >= set(workflow.COORDINATION.states) - {"withdrawn"}
+        assert _states(Conclusion.state) >= set(workflow.CONCLUSION.states)
+
+        approved = db.session.scalars(select(Conclusion).where(Conclusion.state == "approved")).all()
+        assert approved and all(conclusions.verified(item) for item in approved)
+        returned = db.session.scalars(select(Conclusion).where(Conclusion.state == "returned")).one()
+        assert returned.return_comment
+
+        today = operations.today()
+        assert db.session.scalar(select(func.count()).select_from(Case).where(
+            Case.due_on < today, Case.state.in_(["examination", "verification", "concluding", "accepted",
+                                                 "received"]))) >= 3
+        assert db.session.scalar(select(func.count()).select_from(CoordinationRequest).where(
+            CoordinationRequest.due_on < today, CoordinationRequest.state.in_(["sent", "more_requested"]))) >= 2
+        # One approval has expired: its subject needs re-review, and has a new review open.
+        expired = [item for item in approved if item.valid_until < today]
+        assert len(expired) == 1
+        subject = expired[0].case.subject
+        assert operations.needs_re_review(subject)
+        assert db.session.scalar(select(func.count()).select_from(Case).where(
+            Case.subject_id == subject.id, Case.state == "records_review")) == 1
+        # Petitions: a repeat linked to an earlier one, an extension, a forward, an anonymous one monitored.
+        assert db.session.scalar(select(func.count()).select_from(Petition).where(
+            Petition.repeat_of_id.is_not(None))) == 1
+        assert db.session.scalar(select(func.count()).select_from(Case).where(Case.extensions > 0)) >= 1
+        assert db.session.scalar(select(func.count()).select_from(Petition).where(
+            Petition.forwarded_to_id.is_not(None))) == 1
+        assert db.session.scalar(select(func.count()).select_from(Petition).where(
+            Petition.anonymous.is_(True), Petition.decision == "keep_for_monitoring")) == 1
+        # Findings on the subject and on relatives; a body's findings join the case once accepted.
+        assert db.session.scalar(select(func.count()).select_from(Finding).where(Finding.relative_id.is_not(None)))
+        assert db.session.scalar(select(func.count()).select_from(Finding).where(
+            Finding.request_id.is_not(None), Finding.accepted.is_(True)))
+        db.session.commit()
+
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Demo case work: 0 scenarios created, 23 already there." in second.output
+    with app.app_context():
+        assert _counts() == after_first
+        db.session.commit()
+
+    verify = runner.invoke(args=["audit", "verify"])
+    assert verify.exit_code == 0, verify.output

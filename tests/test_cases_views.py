@@ -1,0 +1,539 @@
+"""Case pages end to end through the HTTP client, as officers and supervisors use them: a
+review from opening to an approved, signed conclusion (with a return on the way), petitions
+from intake to their decision, the four-eyes rule, stale forms, double submits and bad input.
+
+Every request is made after any app context that touched the database is closed (SQLite's
+BEGIN IMMEDIATE would otherwise wait on itself)."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from datetime import date, timedelta
+from io import BytesIO
+
+import pytest
+from sqlalchemy import func, select, update
+
+from audit.trail import detail_of
+from cases.models import Case, Comment, Conclusion, Finding
+from protection.db import db
+from tests import test_cases_subjects as subjects_tests
+from tests.conftest import PASSWORD, audit_entries
+
+CASE_LOCATION = re.compile(r"^/cases/([0-9a-f-]{36})(?:#\w+)?$")
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+TITLE = "Thẩm định kết nạp Đảng đồng chí Nguyễn Văn An"
+SUMMARY = "Chi bộ đề nghị thẩm định lý lịch trước khi xét kết nạp"
+FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
+COMMENT = "Đã đối chiếu lý lịch với hồ sơ gốc"
+REASONING = "Lý lịch rõ ràng, không phát hiện vấn đề chính trị"
+RETURN_COMMENT = "Bổ sung căn cứ xác minh của Công an huyện"
+PETITIONER = "Trần Văn Tố Cáo"
+PETITION_SUMMARY = "Đơn phản ánh việc kê khai tài sản không trung thực"
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_out_of_the_way(app_config):
+    app_config["HOSO_LOGIN_RATE_LIMIT"] = "1000 per minute"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def today_text(days: int = 0) -> str:
+    return (date.today() + timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+def hidden(page: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
+    assert match, f"no input {name}"
+    value = re.search(r'value="([^"]*)"', match.group(0))
+    return html.unescape(value.group(1)) if value else ""
+
+
+def field_errors(page: str, field: str) -> str | None:
+    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</(?:div|fieldset)>', page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def case_id_of(response) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    match = CASE_LOCATION.match(response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1)
+
+
+def page_post(client, page_path: str, post_path: str | None = None, data: dict | None = None, **kwargs):
+    """GET a page, then POST its form with the page's CSRF token, form token and version."""
+    page = client.get(page_path, follow_redirects=True).get_data(as_text=True)
+    payload = {"csrf_token": hidden(page, "csrf_token")}
+    for name in ("form_token", "version"):
+        if f'name="{name}"' in page:
+            payload[name] = hidden(page, name)
+    payload.update(data or {})
+    return client.post(post_path or page_path, data=payload, **kwargs)
+
+
+def case_action(client, case_id: str, path: str, data: dict | None = None, **kwargs):
+    return page_post(client, f"/cases/{case_id}", f"/cases/{case_id}/{path}", data, **kwargs)
+
+
+def open_review(client, subject_id: str, **changes) -> str:
+    data = {"subject_id": subject_id, "purpose": "party_admission", "classification": "confidential",
+            "title": TITLE, "summary": SUMMARY, **changes}
+    return case_id_of(page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", data))
+
+
+def receive_petition(client, **changes) -> str:
+    data = {"received_on": today_text(), "channel": "post", "petition_type": "denunciation",
+            "petitioner_name": PETITIONER, "petitioner_address": "Phường Bắc Sơn", "petitioner_contact": "0912000000",
+            "named_people": "Lê Văn Bị Phản Ánh", "summary": PETITION_SUMMARY, "classification": "unclassified",
+            **changes}
+    return case_id_of(page_post(client, "/cases/petitions/new", data=data))
+
+
+def step(client, case_id: str, action: str) -> None:
+    response = case_action(client, case_id, "transition", {"action": action})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+
+
+def stored_case(app, case_id: str) -> dict:
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(case_id))
+        values = {"state": case.state, "version": case.version, "due_on": case.due_on, "reference": case.reference,
+                  "extensions": case.extensions, "opened_on": case.opened_on}
+        if case.petition is not None:
+            values.update(decision=case.petition.decision, repeat_of=case.petition.repeat_of_id,
+                          decision_reason=case.petition.decision_reason, decided_on=case.petition.decided_on)
+        values["conclusions"] = [
+            {"state": item.state, "document_number": item.document_number, "author": item.author_id,
+             "return_comment": item.return_comment, "reasoning": item.reasoning}
+            for item in db.session.scalars(select(Conclusion).where(Conclusion.case_id == case.id)
+                                           .order_by(Conclusion.version_number))]
+        db.session.commit()
+    return values
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        value = db.session.scalar(select(func.count()).select_from(model))
+        db.session.commit()
+    return value
+
+
+@pytest.fixture
+def officer(client, make_user, sign_in):
+    user = make_user("officer", display_name="Phạm Văn Thẩm Định")
+    assert sign_in(user).status_code == 302
+    return user
+
+
+@pytest.fixture
+def supervisor_client(app, make_user, sign_in):
+    user = make_user("supervisor", display_name="Lê Thị Lãnh Đạo")
+    other = app.test_client()
+    assert sign_in(user, target=other).status_code == 302
+    other.user = user
+    return other
+
+
+@pytest.fixture
+def subject_id(client, officer):
+    return subjects_tests.create(client)
+
+
+def to_concluding(client, case_id: str) -> None:
+    for action in ("start_examination", "start_verification", "start_appraisal", "start_conclusion"):
+        step(client, case_id, action)
+
+
+def draft_and_submit(client, case_id: str, reasoning: str = REASONING) -> None:
+    response = page_post(client, f"/cases/{case_id}/conclusion", data={
+        "outcome": "no_issue", "admission_eligible": "yes", "reasoning": reasoning})
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    response = case_action(client, case_id, "conclusion/submit")
+    assert response.status_code == 302
+
+
+# --- a review from opening to an approved conclusion ---------------------------------------
+
+def test_review_from_opening_to_signed_conclusion(app, client, officer, supervisor_client, subject_id):
+    subjects_tests.add_relative(client, subject_id)
+    case_id = open_review(client, subject_id)
+    page = text_of(client.get(f"/cases/{case_id}"))
+    reference = stored_case(app, case_id)["reference"]
+    assert reference.startswith("BVCT-") and reference in page and TITLE in page and "Rà soát" in page
+
+    step(client, case_id, "start_examination")
+    step(client, case_id, "start_verification")
+    assert "Xác minh" in text_of(client.get(f"/cases/{case_id}"))
+
+    # A finding about the subject, a file, a comment.
+    form = text_of(client.get(f"/cases/{case_id}/findings/new"))
+    assert "Đối tượng: Nguyễn Văn An" in form and "Cha: Nguyễn Văn Quý" in form
+    response = page_post(client, f"/cases/{case_id}/findings/new", data={
+        "person": "subject", "category": "political_history", "text": FINDING, "source": "Lý lịch gốc",
+        "found_on": "01/02/2020", "classification": "unclassified"})
+    assert response.status_code == 302
+    response = case_action(client, case_id, "attachments", {
+        "classification": "unclassified", "file": (BytesIO(PDF), "bien-ban.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert case_action(client, case_id, "comments", {"body": COMMENT}).status_code == 302
+    page = text_of(client.get(f"/cases/{case_id}"))
+    assert FINDING in page and "Lịch sử chính trị" in page and COMMENT in page and "bien-ban.pdf" in page
+    link = re.search(rf'href="(/cases/{case_id}/attachments/[0-9a-f-]{{36}})"', page).group(1)
+    download = client.get(link)
+    assert download.status_code == 200 and download.data == PDF
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert audit_entries(app, "attachment.download")[-1].target_id == case_id
+
+    step(client, case_id, "start_appraisal")
+    step(client, case_id, "start_conclusion")
+    # Party admission needs the eligibility; refused beside the field, input kept.
+    response = page_post(client, f"/cases/{case_id}/conclusion", data={"outcome": "no_issue",
+                                                                       "reasoning": REASONING})
+    assert response.status_code == 200
+    assert "đủ hay không đủ điều kiện" in field_errors(text_of(response), "admission_eligible")
+    assert REASONING in text_of(response)
+    draft_and_submit(client, case_id)
+    assert stored_case(app, case_id)["state"] == "submitted"
+
+    # The supervisor returns it: a comment is required.
+    approve_page = f"/cases/{case_id}/conclusion/approve"
+    assert REASONING in text_of(supervisor_client.get(approve_page))
+    response = page_post(supervisor_client, approve_page, f"/cases/{case_id}/conclusion/return", {"comment": ""})
+    assert response.status_code == 200 and field_errors(text_of(response), "comment")
+    assert stored_case(app, case_id)["conclusions"][0]["state"] == "submitted"
+    response = page_post(supervisor_client, approve_page, f"/cases/{case_id}/conclusion/return",
+                         {"comment": RETURN_COMMENT})
+    assert response.status_code == 302
+    stored = stored_case(app, case_id)
+    assert stored["state"] == "concluding" and stored["conclusions"][0]["state"] == "returned"
+
+    # The officer sees the comment, revises and resubmits.
+    form = text_of(client.get(f"/cases/{case_id}/conclusion"))
+    assert RETURN_COMMENT in form and REASONING in form
+    draft_and_submit(client, case_id, REASONING + " Đã bổ sung xác minh.")
+
+    # Wrong password: refused beside the field, nothing approved, the failure recorded.
+    response = page_post(supervisor_client, approve_page, data={"secret": "Sai-mat-khau-99"})
+    assert response.status_code == 200
+    assert "không đúng" in field_errors(text_of(response), "secret")
+    assert stored_case(app, case_id)["conclusions"][0]["state"] == "submitted"
+    assert detail_of(audit_entries(app, "conclusion.approve")[-1])["reason"] == "reauth_failed"
+
+    response = page_post(supervisor_client, approve_page, data={"secret": PASSWORD})
+    assert response.status_code == 302
+    stored = stored_case(app, case_id)
+    assert stored["state"] == "closed"
+    assert stored["conclusions"][0]["state"] == "approved"
+    assert stored["conclusions"][0]["document_number"] == "1-KL/BTCTU"
+    page = text_of(supervisor_client.get(f"/cases/{case_id}"))
+    assert "1-KL/BTCTU" in page and "Chữ ký hợp lệ" in page and "KHÔNG HỢP LỆ" not in page
+    assert "Đã phê duyệt" in page and "Trình kết luận" in page  # state and timeline labels
+
+    # The dossier shows the review and its conclusion.
+    dossier = text_of(client.get(f"/subjects/{subject_id}"))
+    assert reference in dossier and "1-KL/BTCTU" in dossier and "Không có vấn đề chính trị" in dossier
+
+
+def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client, subject_id):
+    case_id = open_review(client, subject_id, purpose="appointment")
+    to_concluding(client, case_id)
+    response = page_post(client, f"/cases/{case_id}/conclusion", data={"outcome": "no_issue",
+                                                                       "reasoning": REASONING})
+    assert response.status_code == 302
+    assert case_action(client, case_id, "conclusion/submit").status_code == 302
+    approve_page = f"/cases/{case_id}/conclusion/approve"
+    assert page_post(supervisor_client, approve_page, data={"secret": PASSWORD}).status_code == 302
+    with app.app_context():
+        # As someone with database access could: move the validity past the flush guard.
+        db.session.execute(update(Conclusion).where(Conclusion.case_id == uuid.UUID(case_id))
+                           .values(valid_until=date.today() - timedelta(days=1)))
+        db.session.commit()
+    page = text_of(supervisor_client.get(f"/cases/{case_id}"))
+    assert "CHỮ KÝ KHÔNG HỢP LỆ" in page and "Chữ ký hợp lệ" not in page
+    # An expired conclusion: the subject needs a fresh review, wherever it shows.
+    assert "cần thẩm định lại" in page
+    assert "cần thẩm định lại" in text_of(client.get(f"/subjects/{subject_id}"))
+    assert "cần thẩm định lại" in text_of(client.get(f"/cases/reviews/new?subject={subject_id}"))
+
+
+def test_four_eyes_the_author_cannot_approve(app, client, officer, supervisor_client, subject_id):
+    case_id = open_review(client, subject_id, purpose="appointment")
+    to_concluding(client, case_id)
+    page_post(client, f"/cases/{case_id}/conclusion", data={"outcome": "no_issue", "reasoning": REASONING})
+    assert case_action(client, case_id, "conclusion/submit").status_code == 302
+    with app.app_context():
+        # Officers draft and supervisors approve, so the author is made the supervisor here.
+        db.session.execute(update(Conclusion).where(Conclusion.case_id == uuid.UUID(case_id))
+                           .values(author_id=supervisor_client.user.id))
+        db.session.commit()
+    approve_page = f"/cases/{case_id}/conclusion/approve"
+    assert "nguyên tắc bốn mắt" in text_of(supervisor_client.get(approve_page))
+    response = page_post(supervisor_client, approve_page, data={"secret": PASSWORD})
+    assert response.status_code == 200
+    assert "chính mình soạn" in field_errors(text_of(response), "secret")
+    assert stored_case(app, case_id)["conclusions"][0]["state"] == "submitted"
+    assert detail_of(audit_entries(app, "conclusion.approve")[-1])["reason"] == "own_conclusion"
+
+
+def test_officers_cannot_approve_and_unassigned_officers_cannot_work(app, client, officer, make_user, sign_in,
+                                                                       subject_id):
+    case_id = open_review(client, subject_id)
+    assert client.get(f"/cases/{case_id}/conclusion/approve").status_code == 403
+    stranger = app.test_client()
+    assert sign_in(make_user("officer"), target=stranger).status_code == 302
+    assert stranger.get(f"/cases/{case_id}").status_code == 403
+    listing = text_of(stranger.get("/cases/?view=unit"))
+    assert stored_case(app, case_id)["reference"] in listing and TITLE not in listing
+    assert "Không được giao" in listing
+    # The assigned officer reads the title in the same list, and in "my work".
+    for view in ("unit", "mine"):
+        assert TITLE in text_of(client.get(f"/cases/?view={view}"))
+
+
+# --- petitions --------------------------------------------------------------------------------
+
+def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, supervisor_client):
+    case_id = receive_petition(client)
+    stored = stored_case(app, case_id)
+    assert stored["state"] == "received" and stored["reference"].startswith("DT-")
+    page = text_of(client.get(f"/cases/{case_id}"))
+    assert PETITION_SUMMARY in page and "Xem thông tin người gửi đơn" in page
+    assert PETITIONER not in page  # the identity is one click (and one audit entry) away
+
+    response = page_post(client, f"/cases/{case_id}/decision", data={"action": "accept", "note": ""})
+    assert response.status_code == 200 and field_errors(text_of(response), "note")
+    response = page_post(client, f"/cases/{case_id}/decision", data={"action": "accept",
+                                                                     "note": "Đủ điều kiện thụ lý"})
+    assert response.status_code == 302
+    stored = stored_case(app, case_id)
+    assert stored["state"] == "accepted" and stored["decision"] == "accept"
+    assert stored["due_on"] == stored["decided_on"] + timedelta(days=30)
+
+    assert case_action(client, case_id, "extend", {"note": "Cần xác minh thêm"}).status_code == 302
+    stored = stored_case(app, case_id)
+    assert stored["extensions"] == 1 and stored["due_on"] == stored["decided_on"] + timedelta(days=60)
+
+    petitioner = text_of(supervisor_client.get(f"/cases/{case_id}/petitioner"))
+    assert PETITIONER in petitioner
+    entry = audit_entries(app, "petition.petitioner_view")[-1]
+    assert entry.target_id == case_id and entry.actor_id == supervisor_client.user.id
+
+
+def test_anonymous_petition_kept_for_monitoring(app, client, officer):
+    case_id = receive_petition(client, anonymous="y", petitioner_name="", petitioner_address="",
+                               petitioner_contact="")
+    response = page_post(client, f"/cases/{case_id}/decision", data={
+        "action": "keep_for_monitoring", "note": "Nội dung, đối tượng rõ ràng"})
+    assert response.status_code == 302
+    stored = stored_case(app, case_id)
+    assert stored["state"] == "monitoring" and stored["due_on"] is None
+    assert "Đơn không ký tên" in text_of(client.get(f"/cases/{case_id}/petitioner"))
+
+
+def test_repeat_is_linked_and_filed(app, client, officer):
+    first = receive_petition(client)
+    first_reference = stored_case(app, first)["reference"]
+    repeat = receive_petition(client, repeat_of_reference=first_reference.lower())
+    assert stored_case(app, repeat)["repeat_of"] == uuid.UUID(first)
+    assert stored_case(app, repeat)["reference"] in text_of(client.get(f"/cases/{first}"))
+    assert first_reference in text_of(client.get(f"/cases/{repeat}"))
+    response = page_post(client, f"/cases/{repeat}/decision", data={
+        "action": "file", "reason": "repeat_without_new_evidence"})
+    assert response.status_code == 302
+    stored = stored_case(app, repeat)
+    assert stored["state"] == "filed" and stored["decision_reason"] == "repeat_without_new_evidence"
+
+
+def test_petition_forwarded_to_the_competent_body(app, client, officer, make_unit):
+    make_unit("UBKTTU", "Ủy ban Kiểm tra Tỉnh ủy", kind="inspection")
+    case_id = receive_petition(client, petition_type="complaint")
+    page = text_of(client.get(f"/cases/{case_id}/decision"))
+    unit_id = re.search(r'<option value="([0-9a-f-]{36})">UBKTTU', page).group(1)
+    response = page_post(client, f"/cases/{case_id}/decision", data={"action": "forward", "note": ""})
+    assert response.status_code == 200 and field_errors(text_of(response), "forwarded_to")
+    response = page_post(client, f"/cases/{case_id}/decision", data={
+        "action": "forward", "forwarded_to": unit_id, "note": "Thuộc thẩm quyền Ủy ban Kiểm tra"})
+    assert response.status_code == 302
+    assert stored_case(app, case_id)["state"] == "forwarded"
+    assert "Ủy ban Kiểm tra Tỉnh ủy" in text_of(client.get(f"/cases/{case_id}"))
+
+
+# --- optimistic locking, double submits, bad input ------------------------------------------
+
+def test_a_stale_form_changes_nothing_and_says_why(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    old_version = hidden(page, "version")
+    step(client, case_id, "start_examination")  # someone else moved the case meanwhile
+
+    comments_before = count(app, Comment)
+    response = client.post(f"/cases/{case_id}/comments", data={
+        "csrf_token": hidden(page, "csrf_token"), "version": old_version, "body": COMMENT})
+    assert response.status_code == 302
+    assert text_of(client.get(response.headers["Location"])).count("vừa được người khác thay đổi") == 1
+    assert count(app, Comment) == comments_before
+
+    response = client.post(f"/cases/{case_id}/transition", data={
+        "csrf_token": hidden(page, "csrf_token"), "version": old_version, "action": "start_examination"})
+    assert response.status_code == 302
+    assert stored_case(app, case_id)["state"] == "examination"
+    assert "vừa được người khác thay đổi" in text_of(client.get(response.headers["Location"]))
+
+
+def test_only_plain_steps_go_through_the_transition_form(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    assert case_action(client, case_id, "transition", {"action": "approve_conclusion"}).status_code == 400
+    response = case_action(client, case_id, "transition", {"action": "start_conclusion"})
+    assert response.status_code == 302  # not allowed from records review: a message, no change
+    assert "Không thể thực hiện" in text_of(client.get(response.headers["Location"]))
+    assert stored_case(app, case_id)["state"] == "records_review"
+
+
+def test_double_submit_creates_one_case(app, client, officer, subject_id):
+    page = client.get(f"/cases/reviews/new?subject={subject_id}").get_data(as_text=True)
+    data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
+            "subject_id": subject_id, "purpose": "appointment", "classification": "unclassified"}
+    first = case_id_of(client.post("/cases/reviews/new", data=data))
+    second = client.post("/cases/reviews/new", data=data)
+    assert case_id_of(second) == first
+    assert "Biểu mẫu này đã được gửi" in text_of(client.get(second.headers["Location"]))
+    assert count(app, Case) == 1
+
+    page = client.get("/cases/petitions/new").get_data(as_text=True)
+    data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
+            "received_on": today_text(), "channel": "post", "petition_type": "reflection",
+            "anonymous": "y", "named_people": "Lê Văn C", "summary": PETITION_SUMMARY,
+            "classification": "unclassified"}
+    assert case_id_of(client.post("/cases/petitions/new", data=data)) == \
+        case_id_of(client.post("/cases/petitions/new", data=data))
+    assert count(app, Case) == 2
+
+
+def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, officer, subject_id):
+    response = page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", {
+        "subject_id": subject_id, "purpose": "", "classification": "unclassified", "title": TITLE})
+    page = text_of(response)
+    assert response.status_code == 200 and field_errors(page, "purpose")
+    assert hidden(page, "title") == TITLE and hidden(page, "form_token")
+    response = page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", {
+        "subject_id": subject_id, "purpose": "appointment", "classification": "unclassified", "title": TITLE,
+        "due_on": today_text(-3)})
+    page = text_of(response)
+    assert response.status_code == 200 and "trước ngày mở" in field_errors(page, "due_on")
+    assert hidden(page, "due_on") == today_text(-3)
+    response = page_post(client, "/cases/reviews/new", data={
+        "subject_id": str(uuid.uuid4()), "purpose": "appointment", "classification": "unclassified"})
+    assert response.status_code == 200 and field_errors(text_of(response), "subject_id")
+    response = page_post(client, "/cases/petitions/new", data={
+        "received_on": today_text(), "channel": "post", "petition_type": "complaint", "summary": PETITION_SUMMARY,
+        "named_people": "Lê Văn C", "classification": "unclassified"})
+    assert response.status_code == 200 and field_errors(text_of(response), "petitioner_name")
+    response = page_post(client, "/cases/petitions/new", data={
+        "received_on": "31/02/2026", "channel": "post", "petition_type": "complaint", "summary": PETITION_SUMMARY,
+        "anonymous": "y", "classification": "unclassified"})
+    assert response.status_code == 200 and field_errors(text_of(response), "received_on")
+    assert count(app, Case) == 0
+
+
+def test_list_filters_refuse_bad_input_and_filter(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    reference = stored_case(app, case_id)["reference"]
+    mine = text_of(client.get("/cases/"))
+    assert reference in mine and TITLE in mine
+
+    response = client.get("/cases/", query_string={"view": "unit", "opened_from": today_text(1),
+                                                   "opened_to": today_text(-1)})
+    page = text_of(response)
+    assert response.status_code == 200 and field_errors(page, "opened_to")
+    assert hidden(page, "opened_from") == today_text(1)
+    response = client.get("/cases/", query_string={"opened_from": "32/13/2026", "state": "bogus"})
+    page = text_of(response)
+    assert response.status_code == 200 and field_errors(page, "opened_from") and field_errors(page, "state")
+
+    assert reference in text_of(client.get("/cases/", query_string={"view": "unit", "kind": "review",
+                                                                     "state": "records_review"}))
+    assert reference not in text_of(client.get("/cases/", query_string={"view": "unit", "kind": "petition"}))
+    assert reference in text_of(client.get("/cases/", query_string={"view": "unit",
+                                                                     "subject": "Nguyễn Văn An, 01/02/1980"}))
+    assert reference not in text_of(client.get("/cases/", query_string={"view": "unit",
+                                                                         "subject": "Trần Thị Khác"}))
+    assert reference in text_of(client.get("/cases/", query_string={"view": "unit",
+                                                                     "reference": reference.lower()}))
+
+
+def test_assignment_by_a_supervisor(app, client, officer, make_user, sign_in, supervisor_client, subject_id):
+    case_id = open_review(client, subject_id)
+    colleague = make_user("officer", display_name="Đỗ Văn Đồng Nghiệp")
+    response = case_action(supervisor_client, case_id, "assign", {"officer": str(colleague.id)})
+    assert response.status_code == 302
+    colleague_client = client.application.test_client()
+    assert sign_in(colleague, target=colleague_client).status_code == 302
+    assert colleague_client.get(f"/cases/{case_id}").status_code == 200
+    response = case_action(supervisor_client, case_id, f"unassign/{colleague.id}")
+    assert response.status_code == 302
+    assert colleague_client.get(f"/cases/{case_id}").status_code == 403
+    response = case_action(supervisor_client, case_id, f"unassign/{officer.id}")
+    assert "ít nhất một cán bộ" in text_of(supervisor_client.get(response.headers["Location"]))
+
+
+def test_case_pages_hold_no_inline_script_or_style(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    for path in (f"/cases/{case_id}", "/cases/", "/cases/reviews/new", "/cases/petitions/new",
+                 f"/cases/{case_id}/findings/new", "/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<script>" not in page and " style=" not in page, path
+
+
+def test_nothing_protected_reaches_flash_or_audit(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    assert case_action(client, case_id, "comments", {"body": COMMENT}).status_code == 302
+    trail = " ".join(entry.detail or "" for entry in audit_entries(app))
+    for secret in (TITLE, SUMMARY, COMMENT, "Nguyễn Văn An"):
+        assert secret not in trail
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Finding)) == 0
+        db.session.commit()
+
+
+def test_the_list_pages_fifty_rows_at_a_time(app, client, officer, subject_id):
+    from cases import operations
+    from cases.operations import ReviewData
+    from protection.identity import User
+
+    with app.app_context():
+        user = db.session.get(User, officer.id)
+        for _ in range(51):
+            operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="other",
+                                              classification="unclassified", due_on=date.today()), by=user)
+        db.session.commit()
+    page = client.get("/cases/?view=mine").get_data(as_text=True)
+    assert len(re.findall(r'href="/cases/[0-9a-f-]{36}"', page)) == 50
+    assert "Sắp đến hạn" in page and "trang 1/2" in page
+    second = client.get("/cases/?view=mine&page=2").get_data(as_text=True)
+    assert "trang 2/2" in second
+
+
+def test_case_page_forms_refuse_beside_the_field(app, client, officer, subject_id):
+    case_id = open_review(client, subject_id)
+    response = case_action(client, case_id, "comments", {"body": "   "})
+    assert response.status_code == 200 and field_errors(text_of(response), "body")
+    response = case_action(client, case_id, "attachments", {
+        "classification": "unclassified", "file": (BytesIO(b"<html><script>x</script>"), "trang.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200 and "Chỉ nhận tệp PDF" in field_errors(text_of(response), "file")
+    response = case_action(client, case_id, "attachments", {
+        "classification": "top_secret", "file": (BytesIO(PDF), "to-trinh.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 200 and field_errors(text_of(response), "classification")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
+        db.session.commit()
+    assert "trang.pdf" not in " ".join(entry.detail or "" for entry in audit_entries(app))

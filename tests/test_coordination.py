@@ -1,0 +1,438 @@
+"""Coordination requests (phối hợp) end to end through the HTTP client, as the real roles:
+an officer asks another body, its liaison sees exactly the package and answers, the
+officer asks for more and accepts; nobody else reaches the request.
+
+Cases are set up through the services (the case pages are built separately); every
+request to the app is made after the app context that touched the database is closed
+(SQLite's BEGIN IMMEDIATE would otherwise wait on itself)."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from cases import operations, petitions
+from cases.models import Case, CoordinationRequest, Finding
+from cases.operations import FindingData, ReviewData
+from protection.db import db
+from protection.identity import User
+from tests import test_cases_subjects as subjects_tests
+from tests.conftest import audit_entries, csrf_token, post_form
+
+TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Tư pháp"
+SUMMARY = "Tóm tắt nội bộ chỉ cán bộ thẩm định được đọc"
+SHARED_FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
+UNSHARED_FINDING = "Có quan hệ với tổ chức nước ngoài chưa được xác minh"
+QUESTIONS = "Đề nghị xác minh quá trình công tác tại Công an huyện"
+BODY_FINDING = "Không phát hiện vấn đề chính trị trong thời gian công tác"
+ANSWER = "Đã xác minh xong, kết quả như ghi nhận"
+FOLLOW_UP = "Đề nghị bổ sung giai đoạn 2010-2015"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+SHARED_FILE = "bien-ban-chia-se.pdf"
+UNSHARED_FILE = "to-trinh-noi-bo.pdf"
+PETITIONER = "Trần Văn Tố Cáo"
+PETITION_SUMMARY = "Đơn phản ánh việc kê khai tài sản"
+
+
+def future(days: int = 20) -> str:
+    return (date.today() + timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+def hidden(page: str, field_id: str) -> str:
+    match = re.search(rf'<input[^>]*id="{field_id}"[^>]*>', page)
+    assert match, f"no input {field_id}"
+    value = re.search(r'value="([^"]*)"', match.group(0))
+    return html.unescape(value.group(1)) if value else ""
+
+
+def field_errors(page: str, field_id: str) -> str | None:
+    match = re.search(rf'id="{field_id}-errors">(.*?)</div>\s*</(?:div|fieldset)>', page, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
+
+
+def assert_labelled(page: str) -> None:
+    """Every visible input has a label (WCAG 1.3.1); buttons name themselves."""
+    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", page):
+        if re.search(r'type="(hidden|submit)"', tag):
+            continue
+        field_id = re.search(r'id="([^"]+)"', tag)
+        assert field_id and f'for="{field_id.group(1)}"' in page, tag
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+@dataclass
+class Scene:
+    officer: object
+    liaison: object
+    other_liaison: object
+    officer_client: object
+    liaison_client: object
+    other_client: object
+    case_id: uuid.UUID
+    subject_id: str
+    shared_finding: uuid.UUID
+    unshared_finding: uuid.UUID
+    shared_file: uuid.UUID
+    unshared_file: uuid.UUID
+    police_unit: uuid.UUID
+
+
+def _review_in_verification(app, officer_id, subject_id) -> dict:
+    with app.app_context():
+        officer = db.session.get(User, officer_id)
+        case = operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="appointment",
+                                                 classification="confidential", title=TITLE, summary=SUMMARY),
+                                      by=officer)
+        shared = operations.add_finding(case, FindingData("subject", "political_history", SHARED_FINDING,
+                                                          "unclassified", source="Lý lịch"), by=officer)
+        unshared = operations.add_finding(case, FindingData("subject", "current_political_issue", UNSHARED_FINDING,
+                                                            "confidential"), by=officer)
+        shared_file = operations.add_attachment(case, io.BytesIO(PDF), SHARED_FILE, "unclassified", by=officer)
+        unshared_file = operations.add_attachment(case, io.BytesIO(PDF), UNSHARED_FILE, "unclassified", by=officer)
+        operations.transition(case, "start_examination", by=officer)
+        operations.transition(case, "start_verification", by=officer)
+        ids = {"case_id": case.id, "shared_finding": shared.id, "unshared_finding": unshared.id,
+               "shared_file": shared_file.id, "unshared_file": unshared_file.id}
+        db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def scene(app, client, make_unit, make_user, sign_in) -> Scene:
+    make_unit()
+    make_unit("DUCA", "Đảng ủy Công an tỉnh", kind="police")
+    make_unit("DUQS", "Đảng ủy Quân sự tỉnh", kind="military")
+    officer = make_user("officer", clearance="secret")
+    liaison = make_user("liaison", unit="DUCA", clearance="secret", display_name="Lê Văn Phối Hợp")
+    other_liaison = make_user("liaison", unit="DUQS", clearance="secret")
+    assert sign_in(officer).status_code == 302
+    subject_id = subjects_tests.create(client)
+    ids = _review_in_verification(app, officer.id, subject_id)
+    liaison_client, other_client = app.test_client(), app.test_client()
+    assert sign_in(liaison, target=liaison_client).status_code == 302
+    assert sign_in(other_liaison, target=other_client).status_code == 302
+    with app.app_context():
+        police = db.session.scalar(select(User).where(User.id == liaison.id)).unit_id
+        db.session.commit()
+    return Scene(officer, liaison, other_liaison, client, liaison_client, other_client, subject_id=subject_id,
+                 police_unit=police, **ids)
+
+
+def new_request_path(scene: Scene) -> str:
+    return f"/cases/{scene.case_id}/requests/new"
+
+
+def request_form(scene: Scene, **changes) -> dict:
+    page = scene.officer_client.get(new_request_path(scene)).get_data(as_text=True)
+    data = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "version": hidden(page, "version"),
+        "form_token": hidden(page, "form_token"),
+        "body_unit_id": str(scene.police_unit),
+        "questions": QUESTIONS,
+        "due_on": future(),
+        "subject_fields": ["full_name", "date_of_birth"],
+        "finding_ids": [str(scene.shared_finding)],
+        "attachment_ids": [str(scene.shared_file)],
+    }
+    data.update(changes)
+    return data
+
+
+def send(scene: Scene, **changes) -> uuid.UUID:
+    response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
+    assert response.status_code == 302, text_of(response)[:3000]
+    match = re.fullmatch(rf"/cases/{scene.case_id}/requests/([0-9a-f-]{{36}})", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return uuid.UUID(match.group(1))
+
+
+def liaison_post(client, request_id, action: str, prefix: str, data: dict | None = None, **kwargs):
+    page_path = f"/requests/{request_id}"
+    page = client.get(page_path).get_data(as_text=True)
+    version = re.search(r'id="[a-z]+-version"[^>]*value="(\d+)"', page).group(1)  # any form's: one request
+    payload = {f"{prefix}-csrf_token": csrf_token(client, page_path), f"{prefix}-version": version}
+    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
+    return client.post(f"{page_path}/{action}", data=payload, **kwargs)
+
+
+def officer_post(scene: Scene, request_id, action: str, prefix: str, data: dict | None = None):
+    page_path = f"/cases/{scene.case_id}/requests/{request_id}"
+    page = scene.officer_client.get(page_path).get_data(as_text=True)
+    payload = {f"{prefix}-csrf_token": csrf_token(scene.officer_client, page_path),
+               f"{prefix}-version": hidden(page, f"{prefix}-version")}
+    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
+    return scene.officer_client.post(f"{page_path}/{action}", data=payload)
+
+
+def request_row(app, request_id) -> dict:
+    with app.app_context():
+        item = db.session.get(CoordinationRequest, request_id)
+        values = {"state": item.state, "version": item.version, "answer": item.answer, "follow_up": item.follow_up}
+        db.session.commit()
+    return values
+
+
+def count_requests(app) -> int:
+    with app.app_context():
+        count = len(db.session.scalars(select(CoordinationRequest.id)).all())
+        db.session.commit()
+    return count
+
+
+# --- the whole exchange ----------------------------------------------------------------------
+
+def test_request_answer_more_and_accept(app, scene):
+    request_id = send(scene)
+    send_entry = audit_entries(app, "coordination.send")[-1]
+    assert (send_entry.target_type, send_entry.target_id) == ("case", str(scene.case_id))
+    assert QUESTIONS not in send_entry.detail
+
+    # The liaison's inbox: the reference, dates and state; no title, no names.
+    inbox = text_of(scene.liaison_client.get("/requests/"))
+    with app.app_context():
+        reference = db.session.get(Case, scene.case_id).reference
+        db.session.commit()
+    assert reference in inbox and "Đã gửi" in inbox
+    assert TITLE not in inbox and subjects_tests.AN["full_name"] not in inbox
+    assert audit_entries(app, "coordination.list")[-1].detail == '{"results":1}'
+
+    # Exactly the package: two subject fields, one finding, one file.
+    page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
+    assert QUESTIONS in page
+    assert_labelled(page)
+    assert subjects_tests.AN["full_name"] in page and subjects_tests.AN["date_of_birth"] in page
+    assert SHARED_FINDING in page and SHARED_FILE in page
+    for secret in (subjects_tests.AN["id_number"], subjects_tests.AN["current_unit"], subjects_tests.AN["residence"],
+                   TITLE, SUMMARY, UNSHARED_FINDING, UNSHARED_FILE, scene.officer.username):
+        assert secret not in page, secret
+    view = audit_entries(app, "coordination.view")[-1]
+    assert (view.target_type, view.target_id) == ("coordination_request", str(request_id))
+
+    # The shared file downloads; the unshared one is unknown.
+    shared = scene.liaison_client.get(f"/requests/{request_id}/attachments/{scene.shared_file}")
+    assert shared.status_code == 200 and shared.data == PDF
+    assert scene.liaison_client.get(f"/requests/{request_id}/attachments/{scene.unshared_file}").status_code == 404
+    download = audit_entries(app, "attachment.download")[-1]
+    assert (download.target_type, download.target_id) == ("coordination_request", str(request_id))
+
+    # Findings cannot be logged before acknowledging.
+    refused = liaison_post(scene.liaison_client, request_id, "findings", "finding",
+                           {"category": "other", "text": BODY_FINDING, "classification": "unclassified"})
+    assert refused.status_code == 200
+    assert "Hãy xác nhận đã nhận yêu cầu" in field_errors(text_of(refused), "finding-text")
+
+    assert liaison_post(scene.liaison_client, request_id, "acknowledge", "ack").status_code == 302
+    assert request_row(app, request_id)["state"] == "acknowledged"
+    assert_labelled(scene.liaison_client.get(f"/requests/{request_id}").get_data(as_text=True))
+    response = liaison_post(scene.liaison_client, request_id, "findings", "finding",
+                            {"category": "political_history", "text": BODY_FINDING, "source": "Hồ sơ Công an",
+                             "found_on": date.today().strftime("%d/%m/%Y"), "classification": "unclassified"})
+    assert response.status_code == 302, text_of(response)[:2000]
+    response = liaison_post(scene.liaison_client, request_id, "attachments", "upload",
+                            {"file": (io.BytesIO(PDF), "ket-qua-xac-minh.pdf"), "classification": "unclassified"},
+                            content_type="multipart/form-data")
+    assert response.status_code == 302, text_of(response)[:2000]
+    assert liaison_post(scene.liaison_client, request_id, "answer", "answer", {"answer": ANSWER}).status_code == 302
+    assert request_row(app, request_id)["state"] == "answered"
+
+    # The officer reads the answer, the body's finding and file, and asks for more.
+    officer_page = text_of(scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}"))
+    assert ANSWER in officer_page and BODY_FINDING in officer_page and "ket-qua-xac-minh.pdf" in officer_page
+    officer_view = audit_entries(app, "coordination.view")[-1]
+    assert (officer_view.target_type, officer_view.target_id) == ("case", str(scene.case_id))
+    assert json.loads(officer_view.detail) == {"request": str(request_id)}
+    assert_labelled(officer_page)
+    assert_labelled(scene.officer_client.get(new_request_path(scene)).get_data(as_text=True))
+    body_file = re.search(rf'/requests/{request_id}/attachments/([0-9a-f-]{{36}})', officer_page).group(1)
+    file_response = scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}/attachments/{body_file}")
+    assert file_response.status_code == 200 and file_response.data == PDF
+    officer_download = audit_entries(app, "attachment.download")[-1]
+    assert (officer_download.target_type, officer_download.target_id) == ("case", str(scene.case_id))
+    # The officer route serves only this request's files, not any file of the case.
+    assert scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}/attachments/"
+                                    f"{scene.unshared_file}").status_code == 404
+
+    with app.app_context():
+        assert BODY_FINDING not in [f.text for f in operations.case_findings(db.session.get(Case, scene.case_id),
+                                                                            db.session.get(User, scene.officer.id))]
+        db.session.commit()
+
+    empty = officer_post(scene, request_id, "more", "more", {"follow_up": "  "})
+    assert empty.status_code == 200 and field_errors(text_of(empty), "more-follow_up")
+    assert officer_post(scene, request_id, "more", "more", {"follow_up": FOLLOW_UP}).status_code == 302
+    assert request_row(app, request_id)["state"] == "more_requested"
+    assert FOLLOW_UP in text_of(scene.liaison_client.get(f"/requests/{request_id}"))
+
+    assert liaison_post(scene.liaison_client, request_id, "answer", "answer",
+                        {"answer": ANSWER + " (bổ sung)"}).status_code == 302
+    assert officer_post(scene, request_id, "accept", "accept").status_code == 302
+    assert request_row(app, request_id)["state"] == "accepted"
+
+    with app.app_context():
+        accepted = [f.text for f in operations.case_findings(db.session.get(Case, scene.case_id),
+                                                             db.session.get(User, scene.officer.id))]
+        db.session.commit()
+    assert BODY_FINDING in accepted
+
+    transitions = audit_entries(app, "coordination.transition")
+    assert [json.loads(e.detail)["step"] for e in transitions] == [
+        "acknowledge", "answer", "request_more", "answer", "accept_answer"]
+    for entry in audit_entries(app):
+        for secret in (QUESTIONS, ANSWER, BODY_FINDING, FOLLOW_UP, "ket-qua-xac-minh"):
+            assert secret not in (entry.detail or ""), entry.action
+
+
+def test_a_double_submitted_request_is_sent_once(app, scene):
+    data = request_form(scene)
+    first = scene.officer_client.post(new_request_path(scene), data=data)
+    second = scene.officer_client.post(new_request_path(scene), data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count_requests(app) == 1
+
+
+# --- nobody else reaches it --------------------------------------------------------------------
+
+def test_another_body_and_other_pages_are_out_of_reach(app, scene):
+    request_id = send(scene)
+    other = scene.other_client
+    assert "Quá hạn" not in text_of(other.get("/requests/"))
+    assert str(request_id) not in text_of(other.get("/requests/"))
+    assert other.get(f"/requests/{request_id}").status_code == 404
+    assert other.get(f"/requests/{request_id}/attachments/{scene.shared_file}").status_code == 404
+    assert post_form(other, f"/requests/{request_id}/acknowledge", {"ack-version": "1"},
+                     token_from="/requests/").status_code == 404
+    assert request_row(app, request_id)["state"] == "sent"
+
+    liaison = scene.liaison_client
+    assert liaison.get(f"/cases/{scene.case_id}").status_code in (403, 404)
+    assert liaison.get(f"/cases/{scene.case_id}/requests/{request_id}").status_code == 403
+    assert liaison.get(f"/subjects/{scene.subject_id}").status_code == 403
+    assert liaison.get(f"/requests/{uuid.uuid4()}").status_code == 404
+    # An officer is not a liaison: the liaison pages refuse them.
+    assert scene.officer_client.get(f"/requests/{request_id}").status_code == 403
+
+
+def test_a_liaison_cleared_below_the_case_does_not_see_it(app, scene, make_user, sign_in):
+    request_id = send(scene)
+    low = make_user("liaison", unit="DUCA", clearance="unclassified")
+    low_client = app.test_client()
+    assert sign_in(low, target=low_client).status_code == 302
+    assert low_client.get(f"/requests/{request_id}").status_code == 404
+    assert "Chưa có yêu cầu" in text_of(low_client.get("/requests/"))
+
+
+def test_a_petition_request_never_shows_the_petitioner(app, scene):
+    with app.app_context():
+        officer = db.session.get(User, scene.officer.id)
+        case = petitions.receive_petition(petitions.PetitionData(
+            received_on=date.today(), channel="post", petition_type="reflection", classification="unclassified",
+            summary=PETITION_SUMMARY, petitioner_name=PETITIONER, petitioner_address="Số 1 đường Lê Lợi",
+            title="Đơn phản ánh", named_people=["Phạm Văn Được Nêu"]), by=officer)
+        petitions.decide(case, petitions.Decision("accept", note="Đủ điều kiện thụ lý"), by=officer)
+        operations.transition(case, "start_verification", by=officer)
+        case_id = case.id
+        db.session.commit()
+    scene.case_id = case_id
+    request_id = send(scene, subject_fields=[], finding_ids=[], attachment_ids=[])
+    page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
+    assert QUESTIONS in page
+    for secret in (PETITIONER, "Số 1 đường Lê Lợi", PETITION_SUMMARY, "Đơn phản ánh", "Phạm Văn Được Nêu"):
+        assert secret not in page, secret
+
+
+# --- deadlines, stale forms, bad input -----------------------------------------------------------
+
+def test_an_overdue_request_is_highlighted_on_both_sides(app, scene):
+    request_id = send(scene)
+    assert "Quá hạn" not in text_of(scene.liaison_client.get("/requests/"))
+    with app.app_context():
+        db.session.execute(update(CoordinationRequest).where(CoordinationRequest.id == request_id)
+                           .values(due_on=date.today() - timedelta(days=1)))
+        db.session.commit()
+    inbox = scene.liaison_client.get("/requests/").get_data(as_text=True)
+    assert "Quá hạn" in inbox and 'class="table-danger"' in inbox
+    assert "Quá hạn" in text_of(scene.liaison_client.get(f"/requests/{request_id}"))
+    assert "Quá hạn" in text_of(scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}"))
+
+
+def test_a_stale_form_is_refused_with_a_clear_message_and_nothing_changes(app, scene):
+    request_id = send(scene)
+    page_path = f"/requests/{request_id}"
+    response = scene.liaison_client.post(f"{page_path}/acknowledge", data={
+        "ack-csrf_token": csrf_token(scene.liaison_client, page_path), "ack-version": "0"})
+    assert response.status_code == 200
+    assert "Yêu cầu vừa được người khác cập nhật" in text_of(response)
+    assert request_row(app, request_id)["state"] == "sent"
+    assert hidden(response.get_data(as_text=True), "ack-version") == str(request_row(app, request_id)["version"])
+
+    # A stale request form: the case moved on since the form was drawn.
+    stale = request_form(scene, version="0")
+    response = scene.officer_client.post(new_request_path(scene), data=stale)
+    assert response.status_code == 200
+    assert "Hồ sơ vừa được người khác thay đổi" in text_of(response)
+    assert count_requests(app) == 1
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"questions": "   "}, "questions", "Hãy nêu nội dung cần xác minh"),
+    ({"questions": ""}, "questions", "bắt buộc"),
+    ({"due_on": (date.today() - timedelta(days=3)).strftime("%d/%m/%Y")}, "due_on", "Hạn trả lời phải sau hôm nay"),
+    ({"due_on": "31/02/2030"}, "due_on", "Ngày không hợp lệ"),
+    ({"body_unit_id": ""}, "body_unit_id", "bắt buộc"),
+    ({"finding_ids": [str(uuid.uuid4())]}, "finding_ids", "Lựa chọn không hợp lệ"),
+])
+def test_bad_input_is_shown_beside_the_field_and_kept(app, scene, changes, field, message):
+    response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert message in (field_errors(page, field) or ""), field_errors(page, field)
+    if field != "questions":
+        assert QUESTIONS in html.unescape(page)  # the typed text is kept
+    assert re.search(r'<input checked[^>]*value="full_name"', page)  # the ticked boxes are kept
+    assert count_requests(app) == 0
+    assert not audit_entries(app, "coordination.send")
+
+
+def test_a_request_is_sent_only_in_verification(app, scene):
+    with app.app_context():
+        officer = db.session.get(User, scene.officer.id)
+        case = db.session.get(Case, scene.case_id)
+        operations.transition(case, "start_appraisal", by=officer)
+        db.session.commit()
+    response = scene.officer_client.post(new_request_path(scene), data=request_form(scene))
+    assert response.status_code == 200
+    assert "Chỉ gửi yêu cầu xác minh khi hồ sơ ở bước xác minh" in field_errors(
+        response.get_data(as_text=True), "body_unit_id")
+    assert count_requests(app) == 0
+
+
+def test_the_request_form_records_its_read_and_withdrawal_is_recorded(app, scene):
+    scene.officer_client.get(new_request_path(scene))
+    entry = audit_entries(app, "case.view")[-1]
+    assert (entry.target_type, entry.target_id) == ("case", str(scene.case_id))
+    assert entry.detail == '{"part":"coordination_form"}'
+
+    request_id = send(scene)
+    assert officer_post(scene, request_id, "withdraw", "withdraw").status_code == 302
+    assert request_row(app, request_id)["state"] == "withdrawn"
+    transition = audit_entries(app, "coordination.transition")[-1]
+    assert json.loads(transition.detail)["step"] == "withdraw"
+    # Nothing more can be answered on a withdrawn request.
+    page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
+    assert "Đã rút" in page and 'action="/requests/' + str(request_id) + '/answer"' not in page
+    with app.app_context():
+        assert db.session.scalars(select(Finding).where(Finding.request_id == request_id)).all() == []
+        db.session.commit()
