@@ -15,7 +15,6 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -42,12 +41,6 @@ class ChoiceField(SelectField):
             raise ValidationError(NOT_A_CHOICE)
 
 
-class MultiChoiceField(SelectMultipleField):
-    def pre_validate(self, form):
-        if self.validate_choice and any(value not in _allowed(self) for value in (self.data or [])):
-            raise ValidationError(NOT_A_CHOICE)
-
-
 class RadioChoiceField(RadioField):
     def pre_validate(self, form):
         if self.data not in (None, "") and self.data not in _allowed(self):
@@ -58,11 +51,6 @@ def clearance_choices(user, *, blank: bool = False) -> list[tuple[str, str]]:
     """The classification levels the user may set: those their clearance covers."""
     levels = [(level.value, level.label) for level in CLEARANCE_ORDER if Clearance(user.clearance).covers(level)]
     return ([("", _l("— Tất cả —"))] if blank else []) + levels
-
-
-def subject_choices(subjects) -> list[tuple[str, str]]:
-    return [(str(subject.id), f"{subject.full_name} — {subject.date_of_birth.strftime('%d/%m/%Y')}")
-            for subject in subjects]
 
 
 def new_form_token() -> str:
@@ -102,7 +90,8 @@ class CaseFilterForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     form_token = HiddenField()
-    subject_id = ChoiceField(_l("Đối tượng thẩm định"), validators=[InputRequired(REQUIRED)], validate_choice=False)
+    # Chosen on the subject's dossier ("Mở thẩm định"): the form never lists dossiers.
+    subject_id = HiddenField()
     purpose = ChoiceField(_l("Mục đích thẩm định"), validators=[InputRequired(REQUIRED)])
     classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
     title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
@@ -114,13 +103,8 @@ class ReviewForm(FlaskForm):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.subject_id.choices = [("", _l("— Chọn đối tượng —"))]
         self.purpose.choices = [("", _l("— Chọn mục đích —"))] + labels.choices(labels.PURPOSES)
         self.classification.choices = clearance_choices(user)
-
-    def offer_subjects(self, subjects) -> None:
-        # The operation checks the choice (unit scope); the list is only what is offered.
-        self.subject_id.choices = [("", _l("— Chọn đối tượng —"))] + subject_choices(subjects)
 
 
 class PetitionForm(FlaskForm):
@@ -133,8 +117,8 @@ class PetitionForm(FlaskForm):
     petitioner_name = StringField(_l("Họ tên người gửi đơn"), validators=[Optional(), Length(max=200)])
     petitioner_address = StringField(_l("Địa chỉ người gửi đơn"), validators=[Optional(), Length(max=300)])
     petitioner_contact = StringField(_l("Điện thoại, thư điện tử"), validators=[Optional(), Length(max=200)])
-    subject_ids = MultiChoiceField(_l("Người bị phản ánh có hồ sơ trong đơn vị"), validators=[Optional()],
-                                   validate_choice=False)
+    subject_id_numbers = TextAreaField(_l("Số định danh của người bị phản ánh đã có hồ sơ (mỗi dòng một số)"),
+                                       validators=[Optional(), Length(max=2000)])
     named_people = TextAreaField(_l("Người bị phản ánh khác (mỗi dòng một người)"),
                                  validators=[Optional(), Length(max=4000)])
     title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
@@ -148,11 +132,7 @@ class PetitionForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.channel.choices = [("", _l("— Chọn —"))] + labels.choices(labels.CHANNELS)
         self.petition_type.choices = [("", _l("— Chọn —"))] + labels.choices(labels.PETITION_TYPES)
-        self.subject_ids.choices = []
         self.classification.choices = clearance_choices(user)
-
-    def offer_subjects(self, subjects) -> None:
-        self.subject_ids.choices = subject_choices(subjects)
 
 
 # --- the case page's actions ------------------------------------------------------------------

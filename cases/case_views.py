@@ -171,11 +171,8 @@ def new_review():
             flash(_("Đã mở hồ sơ thẩm định %(reference)s.", reference=case.reference), "success")
             return _to_case(case)
     form.form_token.data = form.form_token.data or new_form_token()
-    chosen = _uuid(form.subject_id.data)
-    subjects = lists.form_subjects(current_user, include=chosen)
-    form.offer_subjects(subjects)
-    chosen_subject = next((subject for subject in subjects if subject.id == chosen), None)
-    return render_template("cases/case_review_form.html", form=form,
+    chosen_subject = lists.form_subject(current_user, _uuid(form.subject_id.data))
+    return render_template("cases/case_review_form.html", form=form, subject=chosen_subject,
                            re_review=chosen_subject is not None and operations.needs_re_review(chosen_subject))
 
 
@@ -197,8 +194,7 @@ def new_petition():
                 summary=form.summary.data, anonymous=bool(form.anonymous.data),
                 petitioner_name=form.petitioner_name.data, petitioner_address=form.petitioner_address.data,
                 petitioner_contact=form.petitioner_contact.data, title=form.title.data,
-                # An id that is not one is passed as the nil id, for the operation to refuse.
-                subject_ids=[_uuid(value) or uuid.UUID(int=0) for value in form.subject_ids.data or []],
+                subject_id_numbers=(form.subject_id_numbers.data or "").splitlines(),
                 named_people=named, repeat_of_reference=form.repeat_of_reference.data), by=current_user)
         except CaseError as error:
             show_error(form, error.message, error.field)
@@ -207,7 +203,6 @@ def new_petition():
             flash(_("Đã tiếp nhận đơn %(reference)s.", reference=case.reference), "success")
             return _to_case(case)
     form.form_token.data = form.form_token.data or new_form_token()
-    form.offer_subjects(lists.form_subjects(current_user))
     return render_template("cases/case_petition_form.html", form=form)
 
 

@@ -147,6 +147,17 @@ EVENTS = {
 }
 
 
+def translated(mapping: dict) -> dict[str, str]:
+    """The mapping with each label translated now (for a loop over many rows)."""
+    return {code: str(label) for code, label in mapping.items()}
+
+
+def translated_levels() -> dict[str, str]:
+    from protection.identity import CLEARANCE_LABELS
+
+    return {level.value: str(label) for level, label in CLEARANCE_LABELS.items()}
+
+
 def of(mapping: dict, code) -> str:
     """The label of `code` in `mapping`; the code itself when unknown, "—" when empty."""
     if code is None or code == "":

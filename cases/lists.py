@@ -174,21 +174,13 @@ def subject_history(subject: Subject, user: User) -> dict[str, list]:
             "readable": readable_ids(user, reviews + petitions)}
 
 
-FORM_SUBJECT_LIMIT = 200
 
 
-def form_subjects(user: User, include: uuid.UUID | None = None, limit: int = FORM_SUBJECT_LIMIT) -> list[Subject]:
-    """The subjects a new review or petition may name: the latest dossiers of the user's
-    unit scope (and `include`, when it is in scope), by name. Their names are shown, so
-    the read is recorded, with its count only."""
-    scope = policy.unit_scope(user)
-    statement = select(Subject).where(Subject.owner_unit_id.in_(scope)).order_by(Subject.created_at.desc()).limit(limit)
-    # Keys first, in one query: loading a row opens its fields at once.
-    current_keyring().preload(db.session, select(statement.with_only_columns(Subject.data_key_id).subquery()))
-    rows = list(db.session.scalars(statement))
-    if include is not None and all(row.id != include for row in rows):
-        extra = db.session.get(Subject, include)
-        if extra is not None and extra.owner_unit_id in scope:
-            rows.append(extra)
-    record("subject.list", target_type="subject", purpose="case_form", results=len(rows))
-    return sorted(rows, key=lambda subject: (subject.full_name, subject.date_of_birth))
+def form_subject(user: User, subject_id: uuid.UUID | None) -> Subject | None:
+    """The subject a new review is opened for, when it is in the user's unit scope; its
+    name is shown on the form, so the read is recorded."""
+    subject = db.session.get(Subject, subject_id) if subject_id else None
+    if subject is None or subject.owner_unit_id not in policy.unit_scope(user):
+        return None
+    record("subject.view", target_type="subject", target_id=subject.id, purpose="case_form")
+    return subject

@@ -15,6 +15,7 @@ from audit.trail import record
 from protection import policy
 from protection.db import db
 from protection.identity import Unit, User
+from protection.search import InvalidCitizenId, citizen_id, find
 
 from . import deadlines, numbering, workflow
 from .models import Case, ConcernedPerson, Petition, Subject
@@ -34,6 +35,9 @@ class PetitionData:
     petitioner_contact: str | None = None
     title: str | None = None
     subject_ids: list[uuid.UUID] = field(default_factory=list)
+    # People with a dossier, named by citizen ID number as the officer reads it off the
+    # petition; found through the blind index, never by listing dossiers.
+    subject_id_numbers: list[str] = field(default_factory=list)
     named_people: list[str] = field(default_factory=list)
     repeat_of_reference: str | None = None
 
@@ -65,8 +69,19 @@ def receive_petition(data: PetitionData, *, by: User) -> Case:
     for subject_id in dict.fromkeys(data.subject_ids):
         subject = db.session.get(Subject, subject_id)
         if subject is None or subject.owner_unit_id not in scope:
-            raise CaseError(_("Người bị phản ánh phải là đối tượng trong hồ sơ của đơn vị."), "subject_ids")
+            raise CaseError(_("Người bị phản ánh phải là đối tượng trong hồ sơ của đơn vị."), "subject_id_numbers")
         subjects.append(subject)
+    for line, number in enumerate(data.subject_id_numbers, start=1):
+        if not (number or "").strip():
+            continue
+        try:
+            found = find(Subject.id_number_index, citizen_id(number), where=[Subject.owner_unit_id.in_(scope)])
+        except InvalidCitizenId:
+            found = []
+        if not found:
+            raise CaseError(_("Dòng %(line)d: không có hồ sơ đối tượng nào của đơn vị mang số định danh này.",
+                              line=line), "subject_id_numbers")
+        subjects.extend(subject for subject in found if subject not in subjects)
     named = [text for text in (_clean(item) for item in data.named_people) if text]
     if not subjects and not named and not data.anonymous:
         raise CaseError(_("Hãy cho biết đơn liên quan đến ai (chọn đối tượng hoặc ghi tên)."), "named_people")

@@ -217,8 +217,8 @@ PERSONAL_READS = {
     "coordination.inbox": Read("liaison", "/requests/", "coordination.list", "coordination_request"),
     # Case work: supervisors see every case of their scope; officers work the cases they are assigned.
     "cases.index": Read("supervisor", "/cases/?view=unit", "case.list", "case"),
-    "cases.new_review": Read("officer", "/cases/reviews/new", "subject.list", "subject"),
-    "cases.new_petition": Read("officer", "/cases/petitions/new", "subject.list", "subject"),
+    "cases.new_review": Read("officer", "/cases/reviews/new?subject={subject}", "subject.view", "subject",
+                             target="subject"),
     "cases.view": Read("supervisor", "/cases/{case}", "case.view", "case", target="case"),
     "cases.petitioner": Read("supervisor", "/cases/{petition}/petitioner", "petition.petitioner_view", "case",
                              target="petition"),
@@ -280,6 +280,7 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
 
 
 NOT_PERSONAL = {
+    "cases.new_petition": "the intake form: it lists no dossier (people are named by ID number)",
     "static": "our css, js and images",
     "bootstrap.static": "Bootstrap's files",
     "auth.login": "the sign-in form",

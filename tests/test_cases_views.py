@@ -537,3 +537,23 @@ def test_case_page_forms_refuse_beside_the_field(app, client, officer, subject_i
         assert db.session.scalar(select(func.count()).select_from(Comment)) == 0
         db.session.commit()
     assert "trang.pdf" not in " ".join(entry.detail or "" for entry in audit_entries(app))
+
+
+def test_a_petition_names_people_with_a_dossier_by_id_number(app, client, officer, subject_id):
+    """No form lists dossiers: the officer types the ID number read off the petition, and the
+    blind index finds the person within the unit; a wrong number is refused beside the field."""
+    response = page_post(client, "/cases/petitions/new", data={
+        "received_on": today_text(), "channel": "post", "petition_type": "denunciation",
+        "petitioner_name": PETITIONER, "summary": PETITION_SUMMARY, "classification": "unclassified",
+        "subject_id_numbers": "001 080 000001\n001080999999"})
+    page = text_of(response)
+    assert response.status_code == 200 and "Dòng 2" in field_errors(page, "subject_id_numbers")
+    assert "001080999999" in page  # the input is kept
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+    case_id = receive_petition(client, subject_id_numbers="001080000001", named_people="")
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(case_id))
+        assert [str(person.subject_id) for person in case.petition.concerned] == [subject_id]
+    history = text_of(client.get(f"/subjects/{subject_id}"))
+    assert stored_case(app, case_id)["reference"] in history  # the dossier lists the petition
