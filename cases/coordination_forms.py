@@ -23,14 +23,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from protection.forms import REQUIRED, FlexibleDateField
 from protection.identity import CLEARANCE_ORDER, Clearance
 
-from . import workflow
+from . import labels, workflow
 from .coordination import SHAREABLE_SUBJECT_FIELDS
 
-FINDING_CATEGORY_LABELS = {
-    "political_history": _l("Lịch sử chính trị"),
-    "current_political_issue": _l("Vấn đề chính trị hiện nay"),
-    "other": _l("Khác"),
-}
+# One vocabulary for both sides: the labels of cases/labels.py.
+FINDING_CATEGORY_LABELS = labels.FINDING_CATEGORIES
 
 
 class CheckboxListField(SelectMultipleField):

@@ -11,13 +11,11 @@ Flash messages, audit details and URLs carry no protected text.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
@@ -29,7 +27,8 @@ from protection.db import db
 from protection.forms import show_error
 from protection.policy import permission
 
-from . import coordination, operations
+from . import coordination, labels, operations
+from .case_forms import new_form_token
 from .coordination import RequestData, StaleRequest
 from .coordination_forms import (
     FINDING_CATEGORY_LABELS,
@@ -47,15 +46,7 @@ from .operations import CaseError, FindingData
 
 coordination_bp = Blueprint("coordination", __name__)
 
-# Until cases/labels.py carries them: the states of a request as both sides read them.
-STATE_LABELS = {
-    "sent": _l("Đã gửi"),
-    "acknowledged": _l("Đã nhận"),
-    "answered": _l("Đã trả lời"),
-    "accepted": _l("Đã chấp nhận"),
-    "more_requested": _l("Yêu cầu bổ sung"),
-    "withdrawn": _l("Đã rút"),
-}
+STATE_LABELS = labels.REQUEST_STATES
 
 
 def state_label(state: str) -> str:
@@ -122,7 +113,7 @@ def new_request(case_id: uuid.UUID):
     form = _request_form(case, request.form if request.method == "POST" else None)
     if request.method == "GET":
         form.version.data = str(case.version)
-        form.form_token.data = secrets.token_urlsafe(32)
+        form.form_token.data = new_form_token()
     elif form.validate_on_submit():
         earlier = operations.earlier_submission(form.form_token.data, current_user)
         if earlier is not None and earlier.target_type == "coordination_request":
