@@ -16,6 +16,8 @@ from typing import IO
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from audit.trail import record
 from protection import policy
@@ -100,17 +102,41 @@ def check_version(case: Case, version: int | str | None) -> None:
 
 # --- double submits ------------------------------------------------------------------------
 
+PENDING = "pending"
+
+
 def earlier_submission(token: str | None, user: User) -> FormSubmission | None:
+    """Claim a create form's one-time token; return the record an earlier submit of the
+    same form created, if any.
+
+    The claim is a row inserted at once (INSERT ... ON CONFLICT DO NOTHING), so two submits
+    racing each other queue on it: on PostgreSQL the second waits until the first commits
+    and then finds its result; on SQLite BEGIN IMMEDIATE already runs them one after the
+    other. A claim whose form was refused stays "pending" and the corrected form proceeds.
+    """
     if not token:
         return None
-    found = db.session.get(FormSubmission, token[:64])
-    return found if found is not None and found.user_id == user.id else None
+    token = token[:64]
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(FormSubmission).values(
+        token=token, user_id=user.id, target_type=PENDING, target_id=uuid.UUID(int=0), created_at=utcnow(),
+    ).on_conflict_do_nothing())
+    claim = db.session.execute(select(FormSubmission).where(FormSubmission.token == token).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one()
+    if claim.user_id != user.id or claim.target_type == PENDING:
+        return None
+    return claim
 
 
 def remember_submission(token: str | None, user: User, target_type: str, target_id: uuid.UUID) -> None:
-    if token:
+    if not token:
+        return
+    claim = db.session.get(FormSubmission, token[:64])
+    if claim is None:
         db.session.add(FormSubmission(token=token[:64], user_id=user.id, target_type=target_type,
                                       target_id=target_id))
+    elif claim.user_id == user.id:
+        claim.target_type, claim.target_id = target_type, target_id
 
 
 # --- timeline and transitions -----------------------------------------------------------------

@@ -401,7 +401,11 @@ def test_only_plain_steps_go_through_the_transition_form(app, client, officer, s
 def test_double_submit_creates_one_case(app, client, officer, subject_id):
     page = client.get(f"/cases/reviews/new?subject={subject_id}").get_data(as_text=True)
     data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
-            "subject_id": subject_id, "purpose": "appointment", "classification": "unclassified"}
+            "subject_id": subject_id, "purpose": "", "classification": "unclassified"}
+    # Refused first (no purpose): the same form, corrected, still goes through once.
+    refused = client.post("/cases/reviews/new", data=data)
+    assert refused.status_code == 200 and count(app, Case) == 0
+    data["purpose"] = "appointment"
     first = case_id_of(client.post("/cases/reviews/new", data=data))
     second = client.post("/cases/reviews/new", data=data)
     assert case_id_of(second) == first
