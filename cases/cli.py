@@ -10,7 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from protection.accounts import find_unit
-from protection.db import db
+from protection.db import db, refresh_statistics
 from protection.schema import SchemaNotReady, ensure_schema_current
 
 from . import subjects
@@ -57,6 +57,8 @@ def import_subjects(file: str, unit_code: str, skip_invalid: bool) -> None:
         with click.progressbar(length=len(parsed.rows), label="Importing subjects",
                                file=sys.stderr) as bar:
             counts = subjects.import_roster(parsed.rows, owner_unit=unit, progress=bar.update, skipped=skipped_lines)
+        db.session.commit()
+        refresh_statistics(db.session)  # a bulk load: let SQLite's planner see the new sizes
         db.session.commit()
     except Exception:
         db.session.rollback()

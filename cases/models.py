@@ -163,14 +163,17 @@ class Case(Protected, db.Model):
     assignments: Mapped[list[Assignment]] = relationship(back_populates="case", cascade="all, delete-orphan")
 
     # The lists filter by unit scope and state or kind, then sort by due or opening date.
-    __table_args__ = (Index("ix_cases_unit_state_due", "owner_unit_id", "state", "due_on"),
-                      Index("ix_cases_unit_kind_opened", "owner_unit_id", "kind", "opened_on"))
+    # Classification is the last column so a count or a page can be answered from the index.
+    __table_args__ = (Index("ix_cases_unit_state_due", "owner_unit_id", "state", "due_on", "classification"),
+                      Index("ix_cases_unit_kind_state_opened", "owner_unit_id", "kind", "state", "opened_on",
+                            "classification"))
     __mapper_args__ = {"version_id_col": version}
 
 
 class Assignment(db.Model):
     __tablename__ = "case_assignments"
-    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+    # The second index answers "my work" (a user's cases) without touching the rows.
+    __table_args__ = (UniqueConstraint("case_id", "user_id"), Index("ix_case_assignments_user_case", "user_id", "case_id"))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -70,8 +70,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cases_owner_unit_id'), ['owner_unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_subject_id'), ['subject_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_unit_state_due'), ['owner_unit_id', 'state', 'due_on'], unique=False)
-        batch_op.create_index(batch_op.f('ix_cases_unit_kind_opened'), ['owner_unit_id', 'kind', 'opened_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_unit_state_due'), ['owner_unit_id', 'state', 'due_on', 'classification'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_unit_kind_state_opened'), ['owner_unit_id', 'kind', 'state', 'opened_on', 'classification'], unique=False)
 
     op.create_table('case_assignments',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -88,6 +88,7 @@ def upgrade():
     with op.batch_alter_table('case_assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_assignments_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_case_assignments_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_case_assignments_user_case'), ['user_id', 'case_id'], unique=False)
 
     op.create_table('case_comments',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -331,12 +332,13 @@ def downgrade():
 
     op.drop_table('case_comments')
     with op.batch_alter_table('case_assignments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_assignments_user_case'))
         batch_op.drop_index(batch_op.f('ix_case_assignments_user_id'))
         batch_op.drop_index(batch_op.f('ix_case_assignments_case_id'))
 
     op.drop_table('case_assignments')
     with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_cases_unit_kind_opened'))
+        batch_op.drop_index(batch_op.f('ix_cases_unit_kind_state_opened'))
         batch_op.drop_index(batch_op.f('ix_cases_unit_state_due'))
         batch_op.drop_index(batch_op.f('ix_cases_subject_id'))
         batch_op.drop_index(batch_op.f('ix_cases_state'))
