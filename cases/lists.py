@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import lazyload, load_only
 
 from audit.trail import record
 from protection import policy
@@ -106,7 +106,8 @@ def open_titles(ids: set[uuid.UUID]) -> None:
     if not ids:
         return
     current_keyring().preload(db.session, select(Case.data_key_id).where(Case.id.in_(ids)))
-    db.session.execute(select(Case).where(Case.id.in_(ids)).options(load_only(Case.id, Case.title))
+    db.session.execute(select(Case).where(Case.id.in_(ids)).options(load_only(Case.id, Case.title),
+                                                                     lazyload(Case.owner_unit))
                        .execution_options(populate_existing=True)).all()
 
 
@@ -145,7 +146,8 @@ def list_cases(user: User, filters: Filters) -> Page:
     page = min(max(1, filters.page), pages)
     order = (Case.due_on.is_(None), Case.due_on, Case.reference) if filters.view in ("mine", "due") \
         else (Case.opened_on.desc(), Case.reference.desc())
-    rows = list(db.session.scalars(statement.options(load_only(*LIST_COLUMNS)).order_by(*order)
+    rows = list(db.session.scalars(statement.options(load_only(*LIST_COLUMNS), lazyload(Case.owner_unit))
+                                   .order_by(*order)
                                    .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     readable = readable_ids(user, rows)
     open_titles(readable)

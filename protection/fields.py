@@ -30,9 +30,10 @@ the place to change objects before they are written):
    a subject or a case); new keys are inserted first, in one statement;
 3. blind indexes are computed from the plaintext;
 4. each new or changed protected value is sealed, and the attribute temporarily holds the
-   ciphertext (a ``bytes`` subclass that remembers its plaintext), which is all the
-   column type will bind: a plain value reaching the database is refused
-   (``UnsealedValue``), so ORM bulk statements and Core writes cannot leak;
+   ciphertext (a carrier, listed as in flight; its plaintext waits in the session), which
+   with ``Sealed`` values is all the column type will bind: a plain value reaching the
+   database is refused (``UnsealedValue``), so ORM bulk statements and Core writes cannot
+   leak;
 5. after the flush the plaintext is put back as the committed value (or restored if the
    flush failed), so application code only ever sees plaintext.
 
@@ -96,11 +97,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+_CRYPTO = None
+
+
 def _crypto():
     # protection.crypto imports this module (for UTCDateTime); import it when first used.
-    from . import crypto
+    global _CRYPTO
+    if _CRYPTO is None:
+        from . import crypto
 
-    return crypto
+        _CRYPTO = crypto
+    return _CRYPTO
 
 
 # --- sealed values ------------------------------------------------------------------------
@@ -111,10 +118,19 @@ class Sealed(bytes):
     __slots__ = ()
 
 
-class _SealedForFlush(Sealed):
-    """The ciphertext an attribute holds during one flush; remembers the plaintext."""
+# The ciphertexts attributes hold during flushes in progress ("carriers"), by id. A carrier
+# is the plain ``bytes`` the cipher returned, not a ``Sealed``: an instance of any class
+# defined in Python is tracked by the garbage collector, and a flush seals tens of
+# thousands of values, which made collections a third of what sealing cost. The column
+# type binds exact bytes only when they are one of these very objects; the dict holds
+# them, so an id cannot be reused by another object while it is listed. Entries are
+# added when a flush places its carriers and removed when plaintext is put back (after
+# the flush, or by the rollback of one that failed).
+_IN_FLIGHT: dict[int, bytes] = {}
 
-    plaintext: Any
+
+def _is_carrier(value: Any) -> bool:
+    return type(value) is bytes and _IN_FLIGHT.get(id(value)) is value
 
 
 class UnsealedValue(TypeError):
@@ -143,12 +159,45 @@ class EncryptedType(TypeDecorator[Any]):
             return None
         if isinstance(value, Sealed):
             return bytes(value)
+        if _is_carrier(value):
+            return value
         raise UnsealedValue(type(self).__name__)
 
     def process_result_value(self, value: Any, dialect) -> Sealed | None:
         if value is None:
             return None
         return Sealed(value)
+
+    # The two hooks above, as the one function per value SQLAlchemy calls on SQLite. The
+    # general path runs them and then LargeBinary's own processing (bytes to a memoryview
+    # and back), which SQLite's driver does not need: a bytes value is a BLOB. Subclasses
+    # that change the hooks, and other databases, keep the general path.
+
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite" or type(self).process_bind_param is not EncryptedType.process_bind_param:
+            return super().bind_processor(dialect)
+        type_name = type(self).__name__
+        in_flight = _IN_FLIGHT
+
+        def process(value: Any) -> bytes | None:
+            if value is None:
+                return None
+            if type(value) is bytes and in_flight.get(id(value)) is value:
+                return value
+            if isinstance(value, Sealed):
+                return bytes(value)
+            raise UnsealedValue(type_name)
+
+        return process
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite" or type(self).process_result_value is not EncryptedType.process_result_value:
+            return super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Sealed | None:
+            return None if value is None else Sealed(value)
+
+        return process
 
 
 class EncryptedText(EncryptedType):
@@ -170,6 +219,13 @@ class EncryptedJSON(EncryptedType):
     cache_ok = True
 
     def encode(self, value: Any, where: str) -> bytes:
+        # The encoder's own output for the scalars most fields hold (a year, a yes/no),
+        # without its machinery, which costs more than sealing the value.
+        kind = type(value)
+        if kind is bool:
+            return b"true" if value else b"false"
+        if kind is int:
+            return int.__repr__(value).encode("ascii")
         try:
             text = _JSON.encode(value)
         except (TypeError, ValueError):
@@ -177,6 +233,12 @@ class EncryptedJSON(EncryptedType):
         return text.encode("utf-8")
 
     def decode(self, data: bytes) -> Any:
+        if data == b"true":
+            return True
+        if data == b"false":
+            return False
+        if data.isdigit() and (data[0] != 0x30 or len(data) == 1):  # what json reads as a non-negative int
+            return int(data)
         return json.loads(data)
 
 
@@ -420,10 +482,85 @@ def compute_index(keyring, index: IndexField, values: Iterable[Any]) -> int | No
 _SEALED_IN_FLUSH = "hoso_sealed_in_flush"
 
 
-def _plain(value: Any, field: EncryptedField | IndexField) -> Any:
+class _Sealing:
+    """What flushes of one session sealed and have not yet put back.
+
+    Flat lists (attribute key, carrier, plaintext) with one ``(state, start, end)`` per row,
+    rather than a tuple per value, for the same reason as carriers are plain bytes.
+    """
+
+    __slots__ = ("rows", "keys", "carriers", "plaintexts", "_by_carrier")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, int, int]] = []
+        self.keys: list[str] = []
+        self.carriers: list[bytes] = []
+        self.plaintexts: list[Any] = []
+        self._by_carrier: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.carriers)
+
+    def extend(self, other: _Sealing) -> None:
+        offset = len(self.carriers)
+        self.rows += [(state, start + offset, end + offset) for state, start, end in other.rows]
+        self.keys += other.keys
+        self.carriers += other.carriers
+        self.plaintexts += other.plaintexts
+        self._by_carrier = None
+
+    def plaintext_of(self, carrier: bytes) -> Any:
+        # Only after a flush that failed before it could put plaintext back (rare): an
+        # index by identity, built once, while the carriers it names are alive in the list.
+        if self._by_carrier is None:
+            self._by_carrier = {id(item): n for n, item in enumerate(self.carriers)}
+        n = self._by_carrier.get(id(carrier))
+        if n is None or self.carriers[n] is not carrier:
+            raise KeyError("not sealed by this session")
+        return self.plaintexts[n]
+
+    def place(self) -> None:
+        """List the carriers as in flight and put them in their attributes."""
+        keys, carriers = self.keys, self.carriers
+        _IN_FLIGHT.update(zip(map(id, carriers), carriers, strict=True))
+        for state, start, end in self.rows:
+            values = state.dict
+            if state.key is not None:
+                obj = state.obj()
+                for n in range(start, end):
+                    attributes.flag_modified(obj, keys[n])
+            for n in range(start, end):
+                values[keys[n]] = carriers[n]
+
+    def put_back(self, *, flushed: bool) -> None:
+        """Plaintext back into each attribute that still holds its carrier. After a flush
+        that succeeded it becomes the committed value (what set_committed_value would do,
+        without its per-attribute bookkeeping)."""
+        keys, carriers, plaintexts = self.keys, self.carriers, self.plaintexts
+        try:
+            for state, start, end in self.rows:
+                values = state.dict
+                committed = state.committed_state if flushed else ()
+                for n in range(start, end):
+                    key = keys[n]
+                    if values.get(key) is carriers[n] and key not in committed:
+                        values[key] = plaintexts[n]
+        finally:
+            for carrier in carriers:
+                if _IN_FLIGHT.get(id(carrier)) is carrier:
+                    del _IN_FLIGHT[id(carrier)]
+
+
+def _plain(value: Any, field: EncryptedField | IndexField, session: Session | None = None) -> Any:
+    if _is_carrier(value):  # left behind by a flush that failed before putting plaintext back
+        sealing = session.info.get(_SEALED_IN_FLUSH) if session is not None else None
+        if sealing is not None:
+            try:
+                return sealing.plaintext_of(value)
+            except KeyError:
+                pass
+        raise TypeError(f"{field.table}.{field.column}: holds the ciphertext of a flush still in progress")
     if isinstance(value, Sealed):
-        if isinstance(value, _SealedForFlush):  # left behind by a flush that failed
-            return value.plaintext
         raise TypeError(f"{field.table}.{field.column}: assign plaintext, not a sealed value")
     return value
 
@@ -443,11 +580,19 @@ class _KeyResolver:
         self.assignments: list[tuple[Protected, uuid.UUID | None]] = []
 
     def __call__(self, obj: Protected) -> uuid.UUID | None:
-        if id(obj) in self.resolved:
-            return self.resolved[id(obj)]
-        spec = spec_for(type(obj))
-        current = obj.data_key_id
-        owner = getattr(obj, spec.owner, None) if spec.owner else None
+        resolved = self.resolved.get(id(obj), _UNRESOLVED)
+        if resolved is not _UNRESOLVED:
+            return resolved
+        spec = _SPECS.get(type(obj)) or spec_for(type(obj))
+        state = instance_state(obj)
+        values = state.dict
+        pending = state.key is None
+        # A pending row's attributes are in its dict (or unset, which reads as None); going
+        # through the descriptors costs more than sealing one of its fields.
+        current = values.get("data_key_id") if pending else obj.data_key_id
+        owner = None
+        if spec.owner:
+            owner = values[spec.owner] if pending and spec.owner in values else getattr(obj, spec.owner, None)
         if owner is None and spec.owner_fk is not None and getattr(obj, spec.owner_fk) is not None:
             # A pending row does not load its many-to-one from a bare foreign key.
             owner = self.session.get(spec.owner_class, getattr(obj, spec.owner_fk))
@@ -457,16 +602,19 @@ class _KeyResolver:
             key = self(owner)
         elif current is not None:
             key = current
-        elif instance_state(obj).key is None:
+        elif pending:
             new = self.keyring.new_data_key(self.session)
             self.new_rows.append(new.row)
             key = new.id
         else:
             key = None  # shredded: its key was destroyed
-        if key != current:
+        if key is not current and key != current:
             self.assignments.append((obj, key))
         self.resolved[id(obj)] = key
         return key
+
+
+_UNRESOLVED = object()
 
 
 @event.listens_for(Session, "before_flush")
@@ -479,74 +627,98 @@ def _seal_before_flush(session: Session, flush_context, instances) -> None:
     crypto = _crypto()
     keyring = crypto.current_keyring()
     resolve = _KeyResolver(session, keyring)
-    planned: list[tuple[Any, str, _SealedForFlush]] = []
+    sealing = _Sealing()
+    rows, keys, carriers, plaintexts = sealing.rows, sealing.keys, sealing.carriers, sealing.plaintexts
     touched_persistent = []
 
     for obj in work:
         spec = _SPECS[type(obj)]
         state = instance_state(obj)
+        values = state.dict
         is_new = state.key is None
-        if getattr(obj, spec.pk) is None:
-            setattr(obj, spec.pk, uuid.uuid4())
-        row_id = getattr(obj, spec.pk)
+        row_id = values.get(spec.pk) if is_new else getattr(obj, spec.pk)
+        if row_id is None:
+            row_id = uuid.uuid4()
+            setattr(obj, spec.pk, row_id)
         data_key_id = resolve(obj)
         key_changed = not is_new and (data_key_id != obj.data_key_id or _changed(state, "data_key_id"))
 
         for index in spec.indexes:
             if is_new or any(_changed(state, source) for source in index.sources):
-                sources = [_plain(getattr(obj, source), index) for source in index.sources]
-                setattr(obj, index.key, compute_index(keyring, index, sources))
+                sources = [_plain(values.get(source) if is_new else getattr(obj, source), index, session)
+                           for source in index.sources]
+                if is_new:
+                    values[index.key] = compute_index(keyring, index, sources)
+                else:
+                    setattr(obj, index.key, compute_index(keyring, index, sources))
 
-        sealed_here = False
+        first = len(carriers)
         seal = None
         for item in spec.encrypted:
-            if not (is_new or key_changed or _changed(state, item.key)):
+            if is_new:
+                value = values.get(item.key)
+            elif key_changed or _changed(state, item.key):
+                value = getattr(obj, item.key)
+            else:
                 continue
-            value = state.dict.get(item.key) if is_new else getattr(obj, item.key)
-            value = _plain(value, item)
             if value is None:
                 continue
+            if isinstance(value, Sealed) or type(value) is bytes:
+                value = _plain(value, item, session)
             if seal is None:
                 if data_key_id is None:
                     raise crypto.DataKeyDestroyed(item.table, item.column, row_id, None)
-                seal = keyring.sealer(session, data_key_id, row_id, item.table, item.column)
-            carrier = _SealedForFlush(seal(item.type.encode(value, item.where), item.label))
-            carrier.plaintext = value
-            planned.append((state, item.key, carrier))
-            sealed_here = True
-        if sealed_here and not is_new:
-            touched_persistent.append(obj)
+                seal = keyring.sealer(session, data_key_id, row_id, item.table, item.column,
+                                      values=len(spec.encrypted))
+            carriers.append(seal(item.type.encode(value, item.where), item.label))
+            plaintexts.append(value)
+            keys.append(item.key)
+        if len(carriers) > first:
+            rows.append((state, first, len(carriers)))
+            if not is_new:
+                touched_persistent.append(obj)
 
     # Nothing above changed a value the application can see; from here on, write.
     keyring.insert_data_keys(session, resolve.new_rows)
     for obj, key in resolve.assignments:
-        obj.data_key_id = key
+        state = instance_state(obj)
+        if state.key is None:
+            state.dict["data_key_id"] = key  # a pending row: the INSERT takes its dict as it is
+        else:
+            obj.data_key_id = key
     for obj in touched_persistent:
         # Every UPDATE that seals also names its key: if `keys rekey` destroyed that key in
         # the meantime, the foreign key refuses the write instead of storing a value sealed
         # under a key that is gone.
         attributes.flag_modified(obj, "data_key_id")
-    for state, key, carrier in planned:
-        if state.key is not None:
-            attributes.flag_modified(state.obj(), key)
-        state.dict[key] = carrier
-    session.info.setdefault(_SEALED_IN_FLUSH, []).extend(planned)
+    sealing.place()
+    pending = session.info.get(_SEALED_IN_FLUSH)
+    if pending is None:
+        session.info[_SEALED_IN_FLUSH] = sealing
+    else:
+        pending.extend(sealing)
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _plaintext_after_flush(session: Session, flush_context) -> None:
-    # The flush committed every state, so this is the committed value (what
-    # set_committed_value would do, without its per-attribute bookkeeping).
-    for state, key, carrier in session.info.pop(_SEALED_IN_FLUSH, ()):
-        if state.dict.get(key) is carrier and key not in state.committed_state:
-            state.dict[key] = carrier.plaintext
+    sealing = session.info.pop(_SEALED_IN_FLUSH, None)
+    if sealing is not None:
+        sealing.put_back(flushed=True)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _plaintext_after_failed_flush(session: Session, previous_transaction) -> None:
-    for state, key, carrier in session.info.pop(_SEALED_IN_FLUSH, ()):
-        if state.dict.get(key) is carrier:
-            state.dict[key] = carrier.plaintext
+    sealing = session.info.pop(_SEALED_IN_FLUSH, None)
+    if sealing is not None:
+        sealing.put_back(flushed=False)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _plaintext_at_transaction_end(session: Session, transaction) -> None:
+    # Only when a flush was abandoned before it began (another before_flush listener
+    # raised) and nothing rolled back since: the values were never written.
+    if transaction.parent is None and _SEALED_IN_FLUSH in session.info:
+        session.info.pop(_SEALED_IN_FLUSH).put_back(flushed=False)
 
 
 # --- loading: open sealed values ----------------------------------------------------------

@@ -364,41 +364,47 @@ class Rekey:
     resumed: bool = False
 
 
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _reseal_table(session, keyring: KeyRing, spec: ProtectedSpec, replacements: dict) -> int:
     table = spec.class_.__table__
     pk = table.c[spec.class_.__mapper__.get_property(spec.pk).columns[0].name]
     connection = session.connection()
-    ids = connection.execute(
-        select(pk).where(table.c.data_key_id.in_(list(replacements))).with_for_update()
-    ).scalars().all()
-    if not ids:
-        return 0
     columns = [table.c[item.column] for item in spec.encrypted]
     statement = (update(table).where(pk == bindparam("_pk"))
                  .values(data_key_id=bindparam("_key"),
                          **{item.column: bindparam(f"_v{n}") for n, item in enumerate(spec.encrypted)}))
+    under_old_keys = table.c.data_key_id.in_(list(replacements))
+    if spec.has_large_values:
+        # One row at a time where a value may be an attachment of many megabytes.
+        ids = connection.execute(select(pk).where(under_old_keys).with_for_update()).scalars().all()
+        chunks = ([connection.execute(select(pk, table.c.data_key_id, *columns).where(pk == row_id)).one()]
+                  for row_id in ids)
+    else:
+        # The batch's rows in one read, locked as they are read: a batch of keys is a few
+        # hundred records' rows, and a second query by primary key would cost as much again.
+        chunks = [connection.execute(
+            select(pk, table.c.data_key_id, *columns).where(under_old_keys).with_for_update()).all()]
+    fields = [(n, f"_v{n}", item) for n, item in enumerate(spec.encrypted)]
     resealed = 0
-    # One row at a time where a value may be an attachment of many megabytes.
-    for chunk in _chunks(ids, 1 if spec.has_large_values else 500):
+    for chunk in chunks:
         params = []
-        for row in connection.execute(select(pk, table.c.data_key_id, *columns).where(pk.in_(chunk))).all():
-            new_key = replacements[row.data_key_id]
-            values = {"_pk": row[0], "_key": new_key}
-            for n, item in enumerate(spec.encrypted):
+        for row in chunk:
+            row_id, new_key = row[0], replacements[row[1]]
+            open_ = keyring.opener(session, row_id)
+            seal = keyring.sealer(session, new_key, row_id, spec.table, spec.encrypted[0].column,
+                                  values=len(fields))
+            values = {"_pk": row_id, "_key": new_key}
+            for n, name, item in fields:
                 sealed = row[n + 2]
                 if sealed is None:
-                    values[f"_v{n}"] = None
+                    values[name] = None
                     continue
-                plaintext = keyring.open(session, sealed, item.table, item.column, row[0])
-                values[f"_v{n}"] = Sealed(keyring.seal(session, new_key, plaintext, item.table, item.column, row[0]))
+                # Same table, column and row binding as the flush's: opener and sealer take
+                # the field's "table NUL column NUL" label.
+                values[name] = Sealed(seal(open_(sealed, item), item.label))
                 resealed += 1
             params.append(values)
-        connection.execute(statement, params)
+        if params:
+            connection.execute(statement, params)
     return resealed
 
 

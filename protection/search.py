@@ -66,6 +66,8 @@ def citizen_id(value: Any) -> str | None:
     """
     if value is None:
         return None
+    if type(value) is str and len(value) in (9, 12) and value.isascii() and value.isdigit():
+        return value  # already its own normal form (what the general path below returns for it)
     text = unicodedata.normalize("NFKC", str(value))
     digits = "".join(char for char in text if not char.isspace() and char not in ".-")
     if not digits:
