@@ -242,3 +242,8 @@ class ReturnForm(VersionedForm):
     comment = TextAreaField(_l("Ý kiến trả lại để cán bộ chỉnh sửa"),
                             validators=[InputRequired(REQUIRED), Length(max=10000)])
     submit = SubmitField(_l("Trả lại"))
+
+
+class BreakGlassForm(FlaskForm):
+    reason = TextAreaField(_l("Lý do cần mở hồ sơ"), validators=[InputRequired(REQUIRED), Length(max=2000)])
+    submit = SubmitField(_l("Mở khẩn cấp"))

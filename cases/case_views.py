@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,11 +24,22 @@ from protection.forms import show_error
 from protection.identity import Role
 from protection.policy import permission
 
-from . import conclusions, coordination, labels, lists, operations, petitions, signing, workflow
+from . import (
+    access,
+    conclusions,
+    coordination,
+    labels,
+    lists,
+    operations,
+    petitions,
+    signing,
+    workflow,
+)
 from .case_forms import (
     ApproveForm,
     AssignForm,
     AttachmentForm,
+    BreakGlassForm,
     CaseFilterForm,
     CommentForm,
     ConclusionForm,
@@ -224,6 +236,8 @@ def _render_case(case, status: int = 200, **forms):
     requests_ = coordination.case_requests(case)
     context = {
         "case": case,
+        "emergency": access.active_access(case, user) if not policy.is_assigned(user, case) else None,
+        "emergency_accesses": access.case_accesses(case) if user.role == Role.SUPERVISOR or can_work else [],
         "petition": case.petition,
         "can_work": can_work,
         "can_assign": can_assign,
@@ -261,7 +275,34 @@ def _render_case(case, status: int = 200, **forms):
 @cases_bp.route("/<uuid:case_id>")
 @permission("case.view")
 def view(case_id: uuid.UUID):
+    offered = access.break_glass_offer(case_id, current_user)
+    if offered is not None:
+        # An officer of the unit, not assigned: refused (and recorded), with the offer to
+        # open it in an emergency. The page shows only what they may know: the reference,
+        # the state and the due date.
+        policy.record_denial("case.view", status=403)
+        return render_template("cases/case_restricted.html", case=offered, form=BreakGlassForm()), 403
     return _render_case(operations.load_case(case_id, need="view"))
+
+
+@cases_bp.route("/<uuid:case_id>/break-glass", methods=["POST"])
+@permission("case.view")
+def break_glass(case_id: uuid.UUID):
+    case = access.break_glass_offer(case_id, current_user)
+    if case is None:
+        operations.load_case(case_id, need="view")  # 404 or 403 as for the page itself
+        abort(400)  # they can already read it: nothing to open
+    form = BreakGlassForm()
+    if form.validate_on_submit():
+        try:
+            granted = access.break_glass(case, form.reason.data, by=current_user)
+        except CaseError as error:
+            show_error(form, error.message, error.field)
+        else:
+            flash(_("Đã mở khẩn cấp hồ sơ đến %(time)s. Lượt truy cập này sẽ được kiểm tra.",
+                    time=format_datetime(granted.expires_at, "HH:mm dd/MM/yyyy")), "warning")
+            return _to_case(case)
+    return render_template("cases/case_restricted.html", case=case, form=form)
 
 
 @cases_bp.route("/<uuid:case_id>/petitioner")

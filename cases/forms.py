@@ -66,6 +66,8 @@ class RelativeForm(FlaskForm):
     residence = StringField(_l("Nơi ở hiện nay"), validators=[Optional(), Length(max=300)])
     occupation = StringField(_l("Nghề nghiệp"), validators=[Optional(), Length(max=200)])
     party_member = BooleanField(_l("Là đảng viên"))
+    id_number = StringField(_l("Số định danh (nếu biết; để tránh xung đột lợi ích khi phân công)"),
+                            validators=[Optional(), Length(max=20)])
     submit = SubmitField(_l("Lưu"))
 
     def __init__(self, *args, **kwargs):

@@ -21,7 +21,7 @@ from protection.identity import CLEARANCE_ORDER, Role, User
 
 from . import workflow
 from .deadlines import due_soon_limit
-from .models import Assignment, Case, ConcernedPerson, Conclusion, Subject
+from .models import Assignment, Case, ConcernedPerson, Conclusion, Relative, Subject
 from .operations import today
 from .subjects import search_subjects
 
@@ -82,9 +82,17 @@ def _cleared_levels(user: User) -> list:
 
 
 def base_query(user: User) -> Select:
-    """Cases the user may know exist: their unit scope, at or below their clearance."""
-    return select(Case).where(Case.owner_unit_id.in_(policy.unit_scope(user)),
-                              Case.classification.in_(_cleared_levels(user)))
+    """Cases the user may know exist: their unit scope, at or below their clearance, and
+    none about them (recusal: not even the reference shows)."""
+    statement = select(Case).where(Case.owner_unit_id.in_(policy.unit_scope(user)),
+                                   Case.classification.in_(_cleared_levels(user)))
+    if user.citizen_index is not None:
+        about_me = select(Subject.id).where(Subject.id_number_index == user.citizen_index).union(
+            select(Relative.subject_id).where(Relative.id_number_index == user.citizen_index))
+        statement = statement.where(
+            or_(Case.subject_id.is_(None), Case.subject_id.not_in(about_me)),
+            ~exists().where(ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id.in_(about_me)))
+    return statement
 
 
 def _assigned_to(statement: Select, user: User) -> Select:

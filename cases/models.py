@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -94,6 +95,11 @@ class Relative(Protected, db.Model):
     residence: Mapped[str | None] = mapped_column(EncryptedText)
     occupation: Mapped[str | None] = mapped_column(EncryptedText)
     party_member: Mapped[bool | None] = mapped_column(EncryptedJSON)
+    # Optional: a relative's citizen ID, so that a user who is this relative is recused
+    # from the subject's cases (issue 6 rule 5). Indexed with the subjects' own key.
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
+    id_number_index: Mapped[int | None] = mapped_column(
+        BlindIndex("id_number", normalise=citizen_id, shares_key_of="subjects.id_number_index"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subject: Mapped[Subject] = relationship(back_populates="relatives")
@@ -102,7 +108,7 @@ class Relative(Protected, db.Model):
 SUBJECT_FIELDS = ("full_name", "other_names", "date_of_birth", "sex", "id_number", "native_place", "residence",
                   "ethnicity", "religion", "current_unit", "position", "party_admission_date",
                   "party_official_date", "notes")
-RELATIVE_FIELDS = ("relation", "full_name", "birth_year", "residence", "occupation", "party_member")
+RELATIVE_FIELDS = ("relation", "full_name", "birth_year", "residence", "occupation", "party_member", "id_number")
 
 
 
@@ -161,6 +167,27 @@ class Case(Protected, db.Model):
                                                      cascade="all, delete-orphan",
                                                      foreign_keys="Petition.case_id")
     assignments: Mapped[list[Assignment]] = relationship(back_populates="case", cascade="all, delete-orphan")
+
+    def people_indexes(self) -> set[int]:
+        """Blind indexes of the citizen IDs of the people this case is about: the subject,
+        the subject's relatives with a recorded ID, and the dossiers a petition names
+        (with their relatives). policy.is_recused compares a user's own against them."""
+        subject_ids = {self.subject_id} if self.subject_id else set()
+        if self.petition is not None:
+            subject_ids |= {person.subject_id for person in self.petition.concerned if person.subject_id}
+        if not subject_ids:
+            return set()
+        rows = db.session.execute(
+            select(Subject.id_number_index).where(Subject.id.in_(subject_ids))
+            .union_all(select(Relative.id_number_index).where(Relative.subject_id.in_(subject_ids),
+                                                               Relative.id_number_index.is_not(None)))).scalars()
+        return {value for value in rows if value is not None}
+
+    def has_emergency_access(self, user_id: uuid.UUID) -> bool:
+        """A break-the-glass access of this user to this case that has not expired."""
+        return db.session.scalar(select(BreakGlassAccess.id).where(
+            BreakGlassAccess.case_id == self.id, BreakGlassAccess.user_id == user_id,
+            BreakGlassAccess.expires_at > utcnow()).limit(1)) is not None
 
     # The lists filter by unit scope and state or kind, then sort by due or opening date.
     # Classification is the last column so a count or a page can be answered from the index.
@@ -401,3 +428,26 @@ class FormSubmission(db.Model):
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BreakGlassAccess(Protected, db.Model):
+    """Emergency access to an unassigned case of one's own unit (issue 6 rule 7): given
+    after typing a reason, for a limited time, flagged on the case, and reviewed afterwards
+    by an auditor as justified or not. The reason is sealed under the case's key."""
+
+    __tablename__ = "break_glass_accesses"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(EncryptedText)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    review: Mapped[str | None] = mapped_column(String(16), index=True)  # justified | unjustified
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])

@@ -81,6 +81,8 @@ def load_case(case_id: uuid.UUID, need: str = "view") -> Case:
             or not policy.cleared_for(current_user, case.classification)
             or not policy.can(current_user, "case.view")):
         policy.deny(permission, status=404)
+    if policy.is_recused(current_user, case):
+        policy.deny(permission, status=404)  # a person the case is about may not learn of it
     if not CASE_NEEDS[need](current_user, case):
         policy.deny(permission)
     return case
@@ -241,6 +243,9 @@ def assign(case: Case, officer: User, *, by: User) -> None:
         raise CaseError(_("Cán bộ phải thuộc đơn vị quản lý hồ sơ."), "officer")
     if not policy.cleared_for(officer, case.classification):
         raise CaseError(_("Cán bộ này không được tiếp cận hồ sơ ở độ mật này."), "officer")
+    if policy.is_recused(officer, case):
+        # Said without the reason: the supervisor need not learn who is related to whom.
+        raise CaseError(_("Cán bộ này không thể được phân công cho hồ sơ này (tránh xung đột lợi ích)."), "officer")
     if policy.is_assigned(officer, case):
         raise CaseError(_("Cán bộ này đã được phân công."), "officer")
     db.session.add(Assignment(id=uuid.uuid4(), case=case, user_id=officer.id, assigned_by_id=by.id))
@@ -267,7 +272,9 @@ def assignable_officers(case: Case) -> list[User]:
     users = db.session.scalars(select(User).where(User.unit_id == case.owner_unit_id, User.role == Role.OFFICER,
                                                   User.active.is_(True)).order_by(User.display_name)).all()
     assigned = {item.user_id for item in case.assignments}
-    return [user for user in users if user.id not in assigned and policy.cleared_for(user, case.classification)]
+    people = case.people_indexes()
+    return [user for user in users if user.id not in assigned and policy.cleared_for(user, case.classification)
+            and user.citizen_index not in people]
 
 
 # --- comments, attachments, findings -----------------------------------------------------------

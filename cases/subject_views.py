@@ -35,7 +35,7 @@ def _subject_data(form: SubjectForm) -> SubjectData:
 def _relative_data(form: RelativeForm) -> RelativeData:
     return RelativeData(relation=form.relation.data, full_name=form.full_name.data, birth_year=form.birth_year.data,
                         residence=form.residence.data, occupation=form.occupation.data,
-                        party_member=bool(form.party_member.data))
+                        party_member=bool(form.party_member.data), id_number=form.id_number.data)
 
 
 @subjects_bp.route("/")

@@ -74,6 +74,7 @@ class RelativeData:
     residence: str | None = None
     occupation: str | None = None
     party_member: bool | None = None
+    id_number: str | None = None
 
     def cleaned(self) -> dict[str, Any]:
         values = {item.name: getattr(self, item.name) for item in fields(self)}
@@ -198,6 +199,11 @@ def _validated_relative(data: RelativeData) -> dict[str, Any]:
         raise SubjectError(_("Quan hệ không hợp lệ."), "relation")
     if not values["full_name"]:
         raise SubjectError(_("Hãy nhập họ và tên."), "full_name")
+    if values.get("id_number"):
+        try:
+            values["id_number"] = citizen_id(values["id_number"])
+        except InvalidCitizenId:
+            raise SubjectError(_("Số định danh gồm 12 chữ số (CCCD) hoặc 9 chữ số (CMND)."), "id_number") from None
     return values
 
 

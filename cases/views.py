@@ -20,6 +20,7 @@ def configure_cases(app: Flask) -> None:
         conclusions,  # noqa: F401 - the flush guard that keeps approved conclusions immutable
         models,  # noqa: F401 - registers the domain tables
     )
+    from .access_views import access_bp
     from .case_views import cases_bp
     from .cli import export_cli, import_cli
     from .coordination_views import coordination_bp
@@ -32,10 +33,15 @@ def configure_cases(app: Flask) -> None:
     except ValueError as error:
         raise ConfigurationError(f"HOSO_DEADLINE_RULES: {error}") from None
 
+    from .access import citizen_index
+
+    # The admin's user form records a citizen ID as the dossiers' blind index (recusal).
+    app.extensions["hoso.citizen_index"] = citizen_index
     app.add_url_rule("/", "home", home)
     app.extensions.setdefault("hoso.demo_seeders", []).append(seed_demo_subjects)
     app.register_blueprint(subjects_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(coordination_bp)
+    app.register_blueprint(access_bp)
     app.cli.add_command(import_cli)
     app.cli.add_command(export_cli)

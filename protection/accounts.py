@@ -321,6 +321,26 @@ def update_user(target: User, *, by: User, display_name: str, unit_code: str, ro
     return tuple(changed)
 
 
+def set_citizen_id(target: User, number: str | None, *, by: User | None) -> bool:
+    """Record the blind index of the user's citizen ID (never the number), computed by the
+    domain's hook with the dossiers' own index key, so that the user is recused from cases
+    about them or their family. Blank leaves it as it is; returns whether it changed."""
+    number = (number or "").strip()
+    compute = _app().extensions.get("hoso.citizen_index")
+    if not number or compute is None:
+        return False
+    try:
+        index = compute(number)
+    except ValueError:
+        raise AccountError(_("Số CCCD gồm 12 chữ số (hoặc CMND 9 chữ số)."), "citizen_id") from None
+    if index == target.citizen_index:
+        return False
+    target.citizen_index = index
+    signals.user_changed.send(_app(), user=target, by=by, change="updated", fields=("citizen_index",))
+    db.session.flush()
+    return True
+
+
 def set_user_active(target: User, *, by: User | None, active: bool) -> None:
     if by is not None and by.id == target.id:
         raise AccountError(_("Bạn không thể tự khóa tài khoản của chính mình."))

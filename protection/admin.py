@@ -60,7 +60,9 @@ def create_user():
                         form.role.data, form.clearance.data),
                 password=None, by=current_user, must_change_password=True,
             )
+            accounts.set_citizen_id(user, form.citizen_id.data, by=current_user)
         except AccountError as error:
+            db.session.rollback()
             show_error(form, error.message, error.field)
         else:
             return render_template("admin/temporary_password.html", user=user,
@@ -85,8 +87,9 @@ def edit_user(user_id: uuid.UUID):
             changed = accounts.update_user(
                 user, by=current_user, display_name=form.display_name.data,
                 unit_code=form.unit.data, role=form.role.data, clearance=form.clearance.data,
-            )
+            ) + (("citizen_index",) if accounts.set_citizen_id(user, form.citizen_id.data, by=current_user) else ())
         except AccountError as error:
+            db.session.rollback()
             show_error(form, error.message, error.field)
         else:
             flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")

@@ -290,8 +290,11 @@ class BlindIndex(TypeDecorator[int]):
 
     def __init__(self, sources: str | tuple[str, ...],
                  normalise: Callable[[Any], str | None] | tuple[Callable[[Any], str | None], ...],
-                 bits: int | None = None):
+                 bits: int | None = None, shares_key_of: str | None = None):
         super().__init__()
+        # "table.column" of another index whose key this one uses, so that equal values
+        # give equal indexes across the two (a relative's ID number against a subject's).
+        self.shares_key_of = shares_key_of
         self.sources = (sources,) if isinstance(sources, str) else tuple(sources)
         self.normalise = normalise if isinstance(normalise, tuple) else (normalise,)
         self.bits = bits
@@ -363,10 +366,12 @@ class IndexField:
     sources: tuple[str, ...]
     normalise: tuple[Callable[[Any], str | None], ...]
     bits: int
+    shares_key_of: str | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.table}.{self.column}"
+        """The name the index key is derived from."""
+        return self.shares_key_of or f"{self.table}.{self.column}"
 
 
 @dataclass(frozen=True)
@@ -424,7 +429,8 @@ def _describe_protected_model(mapper: Mapper, class_: type) -> None:
         elif isinstance(column.type, BlindIndex):
             index_type = column.type
             indexes.append(IndexField(prop.key, column.table.name, column.name, index_type.sources,
-                                      index_type.normalise, index_type.bits or crypto.DEFAULT_INDEX_BITS))
+                                      index_type.normalise, index_type.bits or crypto.DEFAULT_INDEX_BITS,
+                                      index_type.shares_key_of))
     protected = issubclass(class_, Protected)
     if not protected:
         if encrypted or indexes:

@@ -118,6 +118,8 @@ class UserForm(FlaskForm):
     unit = SelectField(_l("Đơn vị"), validators=[InputRequired(REQUIRED)])
     role = SelectField(_l("Vai trò"), validators=[InputRequired(REQUIRED)])
     clearance = SelectField(_l("Mức tiếp cận bí mật"), validators=[InputRequired(REQUIRED)])
+    citizen_id = StringField(_l("Số CCCD (không bắt buộc; chỉ lưu chỉ mục mù, để tự động tránh xung đột lợi ích)"),
+                             validators=[Optional(), Length(max=20)])
     submit = SubmitField(_l("Lưu"))
 
     def __init__(self, *args, units=(), editing: bool = False, **kwargs):

@@ -151,6 +151,11 @@ class User(db.Model):
     # Highest TOTP time step accepted so far: a code is good once (RFC 6238 §5.2).
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
 
+    # Recusal (issue 6 rule 5): the blind index of the user's citizen ID number, computed
+    # with the dossiers' own index so the two can be compared; never the number itself.
+    # A truncated index can match another person's number: that recuses too, the safe way.
+    citizen_index: Mapped[int | None] = mapped_column(Integer, index=True)
+
     # Set only by `flask demo`; `flask demo code` refuses every other account.
     demo_account: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -54,6 +54,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.work": frozenset({Role.OFFICER}),
     "case.assign": frozenset({Role.SUPERVISOR}),
     "case.approve": frozenset({Role.SUPERVISOR}),
+    # Auditors review break-the-glass accesses (justified or not); it changes no case.
+    "access.review": frozenset({Role.AUDITOR}),
     # A liaison answers the coordination requests addressed to their body, nothing else.
     "coordination.respond": frozenset({Role.LIAISON}),
 }
@@ -143,42 +145,66 @@ def is_assigned(user: Any, case: Any) -> bool:
     return any(assignment.user_id == user.id for assignment in case.assignments)
 
 
+def is_recused(user: Any, case: Any) -> bool:
+    """A user who is the subject of a case, one of its subject's recorded relatives, or a
+    person a petition names, neither sees nor works it (issue 6 rule 5). Matched by the
+    blind index of the citizen ID number; the case says whose indexes it involves."""
+    index = getattr(user, "citizen_index", None)
+    return index is not None and index in case.people_indexes()
+
+
 def can_view_case(user: Any, case: Any) -> bool:
-    """Content of a case: an assigned officer, or a supervisor whose scope holds the
-    owning unit; cleared for its classification either way."""
+    """Content of a case: an assigned officer, a supervisor whose scope holds the owning
+    unit, or an officer during a break-the-glass access; cleared for its classification
+    and not recused, whoever they are."""
     if not can_reach_unit_record(user, "case.view", case.owner_unit_id) or not cleared_for(user, case.classification):
         return False
-    return user.role == Role.SUPERVISOR or is_assigned(user, case)
+    if is_recused(user, case):
+        return False
+    return user.role == Role.SUPERVISOR or is_assigned(user, case) or case.has_emergency_access(user.id)
+
+
+def can_break_glass(user: Any, case: Any) -> bool:
+    """An officer of the owning unit itself, cleared for the case, not recused, and not
+    already able to read it, may open it after stating a reason (issue 6 rule 7)."""
+    return (user.role == Role.OFFICER and case.owner_unit_id == user.unit_id
+            and cleared_for(user, case.classification) and not is_recused(user, case)
+            and not is_assigned(user, case) and not case.has_emergency_access(user.id))
 
 
 def can_work_case(user: Any, case: Any) -> bool:
     """Change a case (steps, findings, comments, files, requests, drafts): an assigned
-    officer of the owning unit's scope, cleared for it."""
+    officer of the owning unit's scope, cleared for it, not recused. Break-the-glass
+    access reads; it never changes anything."""
     return (can_reach_unit_record(user, "case.work", case.owner_unit_id) and cleared_for(user, case.classification)
-            and is_assigned(user, case))
+            and is_assigned(user, case) and not is_recused(user, case))
 
 
 def can_assign_case(user: Any, case: Any) -> bool:
-    return can_reach_unit_record(user, "case.assign", case.owner_unit_id) and cleared_for(user, case.classification)
+    return (can_reach_unit_record(user, "case.assign", case.owner_unit_id) and cleared_for(user, case.classification)
+            and not is_recused(user, case))
 
 
 def can_approve_conclusion(user: Any, case: Any, conclusion: Any) -> bool:
-    """Four eyes: a supervisor of the owning unit's scope, cleared for the case, and
-    never the conclusion's author."""
+    """Four eyes: a supervisor of the owning unit's scope, cleared for the case, not
+    recused, and never the conclusion's author."""
     return (can_reach_unit_record(user, "case.approve", case.owner_unit_id)
-            and cleared_for(user, case.classification) and conclusion.author_id != user.id)
+            and cleared_for(user, case.classification) and conclusion.author_id != user.id
+            and not is_recused(user, case))
 
 
 def can_see_petitioner(user: Any, case: Any) -> bool:
     """The petitioner's identity: only the assigned officer and the approving supervisor
-    (a supervisor whose scope holds the case), never a coordinating body."""
-    return can_view_case(user, case)
+    (a supervisor whose scope holds the case); never a coordinating body, never someone
+    the petition names, never an emergency reader."""
+    return can_view_case(user, case) and (user.role == Role.SUPERVISOR or is_assigned(user, case))
 
 
 def can_respond_to_request(user: Any, request_: Any) -> bool:
-    """A liaison of the addressed body, cleared for the case the request comes from."""
+    """A liaison of the addressed body, cleared for the case the request comes from, and
+    not a person the case is about."""
     return (can(user, "coordination.respond") and request_.body_unit_id == user.unit_id
-            and cleared_for(user, request_.case.classification))
+            and cleared_for(user, request_.case.classification) and not is_recused(user, request_.case))
 
 
 def can_change_user_status(actor: User, target: User) -> bool:
@@ -192,13 +218,19 @@ def can_change_user_status(actor: User, target: User) -> bool:
 def deny(name: str, *, status: int = 403) -> None:
     """Refuse, after recording the denial in a short transaction of its own: whatever
     the request had changed so far is rolled back, the denial is kept."""
+    record_denial(name, status=status)
+    abort(status)
+
+
+def record_denial(name: str, *, status: int = 403) -> None:
+    """The record of a refusal, committed on its own (for a view that answers the refusal
+    with a page of its own, such as the break-the-glass offer)."""
     db.session.rollback()
     user = current_user if current_user.is_authenticated else None
     signals.access_denied.send(current_app._get_current_object(), user=user,
                                permission=name, endpoint=request.endpoint, status=status)
     db.session.commit()
     log.info("access denied: permission=%s endpoint=%s status=%s", name, request.endpoint, status)
-    abort(status)
 
 
 def require(name: str, target: Any = None) -> None:

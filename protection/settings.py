@@ -145,6 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOSO_DEADLINE_RULES", [], _json_list,
             "extra deadline rules (JSON list of {key, start_event, days, working_days, max_extensions, "
             "extension_days, effective_from}); a rule with a later effective_from overrides the default"),
+    Setting("HOSO_BREAK_GLASS_HOURS", 4, _positive_int,
+            "how long a break-the-glass access to an unassigned case lasts"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
 )

@@ -204,6 +204,7 @@ class Read:
 
 
 PERSONAL_READS = {
+    "access.queue": Read("auditor", "/access/break-glass", "break_glass.list", "break_glass"),
     "admin.users": Read("admin", "/admin/users", "user.list", "user"),
     "admin.edit_user": Read("admin", "/admin/users/{person}", "user.view", "user", target="person"),
     "audit.trail": Read("auditor", "/audit/", "audit.search", "audit_log"),
