@@ -45,15 +45,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     configure_proxy(app)
     configure_database(app)
-    configure_crypto(app)
-    configure_extensions(app)
-    configure_errors(app)
-    configure_auth(app)
-    configure_audit(app)
-    configure_policy(app)
-    configure_security_headers(app)
-    configure_views(app)
-    configure_commands(app)
+    try:
+        configure_crypto(app)
+        configure_extensions(app)
+        configure_errors(app)
+        configure_auth(app)
+        configure_audit(app)
+        configure_policy(app)
+        configure_security_headers(app)
+        configure_views(app)
+        configure_commands(app)
+    except BaseException:
+        # A step refused to start (a bad key, a bad domain setting): close the connections
+        # opened so far instead of leaving them to the garbage collector.
+        with app.app_context():
+            db.engine.dispose()
+        raise
     return app
 
 
