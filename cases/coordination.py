@@ -142,7 +142,8 @@ def inbox(user: User) -> list[CoordinationRequest]:
     rows = db.session.scalars(select(CoordinationRequest).join(Case, CoordinationRequest.case_id == Case.id)
                               .where(CoordinationRequest.body_unit_id == user.unit_id)
                               .order_by(CoordinationRequest.due_on)).all()
-    return [row for row in rows if policy.cleared_for(user, row.case.classification)]
+    return [row for row in rows if policy.cleared_for(user, row.case.classification)
+            and not policy.is_recused(user, row.case)]
 
 
 def package(request_: CoordinationRequest, user: User) -> dict[str, Any]:

@@ -217,7 +217,7 @@ def form_subject(user: User, subject_id: uuid.UUID | None) -> Subject | None:
     """The subject a new review is opened for, when it is in the user's unit scope; its
     name is shown on the form, so the read is recorded."""
     subject = db.session.get(Subject, subject_id) if subject_id else None
-    if subject is None or subject.owner_unit_id not in policy.unit_scope(user):
+    if subject is None or subject.owner_unit_id not in policy.unit_scope(user) or policy.is_recused(user, subject):
         return None
     record("subject.view", target_type="subject", target_id=subject.id, purpose="case_form")
     return subject

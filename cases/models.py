@@ -80,6 +80,12 @@ class Subject(Protected, db.Model):
     relatives: Mapped[list[Relative]] = relationship(back_populates="subject", cascade="all, delete-orphan",
                                                      order_by="Relative.created_at")
 
+    def people_indexes(self) -> set[int]:
+        """The citizen-ID blind indexes of this person and their recorded relatives: a user
+        holding one of them is recused from this dossier (policy.is_recused)."""
+        values = {self.id_number_index} | {relative.id_number_index for relative in self.relatives}
+        return {value for value in values if value is not None}
+
 
 class Relative(Protected, db.Model):
     """A family member as the party biography lists them; every field is protected."""

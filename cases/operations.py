@@ -195,7 +195,7 @@ def _classification(value: str, by: User) -> Clearance:
 
 def open_review(data: ReviewData, *, by: User) -> Case:
     subject = db.session.get(Subject, data.subject_id) if data.subject_id else None
-    if subject is None or subject.owner_unit_id not in policy.unit_scope(by):
+    if subject is None or subject.owner_unit_id not in policy.unit_scope(by) or policy.is_recused(by, subject):
         raise CaseError(_("Hãy chọn một đối tượng trong hồ sơ của đơn vị."), "subject_id")
     if data.purpose not in workflow.REVIEW_PURPOSES:
         raise CaseError(_("Hãy chọn mục đích thẩm định."), "purpose")

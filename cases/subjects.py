@@ -91,8 +91,9 @@ def load_subject(subject_id: uuid.UUID, need: str = "subject.view") -> Subject:
     """404 when the user may not know the dossier exists (another unit's), 403 when they
     may know but not do `need`; every refusal is recorded by the policy."""
     subject = db.session.get(Subject, subject_id)
-    if subject is None or subject.owner_unit_id not in policy.unit_scope(current_user):
-        policy.deny(need, status=404)
+    if (subject is None or subject.owner_unit_id not in policy.unit_scope(current_user)
+            or policy.is_recused(current_user, subject)):
+        policy.deny(need, status=404)  # nobody reads or edits their own or their family's dossier
     policy.require(need, subject)
     return subject
 
@@ -136,6 +137,7 @@ def search_subjects(user: User, query: str) -> tuple[str, list[Subject]]:
         results = find(Subject.name_birth_index, match["name"], parse_date(match["date"]), where=scope)
     elif query and not any(ch.isdigit() for ch in query):
         kind, results = "full_name", find(Subject.full_name_index, query, where=scope)
+    results = [subject for subject in results if not policy.is_recused(user, subject)]
     record("subject.search", target_type="subject", kind=kind, results=len(results))
     return kind, sorted(results, key=lambda subject: (subject.full_name, subject.date_of_birth))
 

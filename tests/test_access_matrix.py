@@ -1,0 +1,894 @@
+"""Need-to-know (issue 6): one authorization matrix over every route, checked against the
+live route map, then IDOR attempts, lists and counts, break-the-glass and the audit of
+every denial.
+
+The scenario: a district unit (HUYEN, below the provincial organisation committee BTCTU)
+owns a confidential review R of subject S (with a finding, two files and a coordination
+request Q to the police committee DUCA) and a confidential petition P naming S. Another
+unit (BTGTU) owns its own review O, request OQ (to DUQS) and petition OP. Users stand in
+each relation to R/P/Q/S (see PEOPLE). Cases are set up through the services; every check
+is an HTTP request made after the app context that touched the database is closed
+(SQLite's BEGIN IMMEDIATE would otherwise wait on itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from audit.models import AuditEntry
+from audit.trail import detail_of
+from cases import access, coordination, operations, petitions, subjects
+from cases.coordination import RequestData
+from cases.models import Assignment, BreakGlassAccess, Case, CoordinationRequest, Subject
+from cases.operations import FindingData, ReviewData
+from cases.petitions import PetitionData
+from cases.subjects import RelativeData, SubjectData
+from protection import accounts
+from protection.db import Base, db
+from protection.identity import User
+from protection.sessions import AuthSession
+from tests.conftest import CSRF_PATTERN
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+# Protected texts: none may appear in a refused response.
+TITLE = "Thẩm định bổ nhiệm Trưởng phòng Nội vụ huyện Sơn Hà"
+SUMMARY = "Tóm tắt nội bộ về quá trình công tác"
+FINDING = "Ông ngoại từng làm việc cho chế độ cũ tại Quảng Ngãi"
+QUESTIONS = "Đề nghị xác minh thời gian công tác tại Công an huyện"
+SHARED_FILE = "bien-ban-xac-minh.pdf"
+UNSHARED_FILE = "to-trinh-noi-bo-khong-chia-se.pdf"
+PETITION_TITLE = "Đơn tố cáo việc kê khai tài sản của cán bộ huyện"
+PETITION_SUMMARY = "Nội dung đơn phản ánh tài sản không rõ nguồn gốc"
+PETITIONER = "Trần Văn Người Gửi Đơn"
+SUBJECT_NAME = "Hoàng Văn Bị Thẩm Định"
+SUBJECT_ID = "038079001234"
+RELATIVE_NAME = "Hoàng Văn Cha Đẻ"
+OTHER_TITLE = "Thẩm định quy hoạch Phó Trưởng ban Tuyên giáo"
+OTHER_SUBJECT = "Đinh Thị Đơn Vị Khác"
+OTHER_SUBJECT_ID = "001185006789"
+OTHER_FINDING = "Nội dung xác minh riêng của đơn vị khác"
+OTHER_FILE = "ho-so-don-vi-khac.pdf"
+OTHER_PETITION_TITLE = "Đơn phản ánh của đơn vị khác"
+SECRETS = (TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
+           PETITIONER, SUBJECT_NAME, RELATIVE_NAME, OTHER_TITLE, OTHER_SUBJECT, OTHER_FINDING, OTHER_FILE,
+           OTHER_PETITION_TITLE)
+REASON = "Lãnh đạo yêu cầu trả lời gấp Ban Thường vụ trong buổi họp chiều nay"
+
+
+@pytest.fixture(autouse=True)
+def _rate_limit_out_of_the_way(app_config):
+    app_config["HOSO_LOGIN_RATE_LIMIT"] = "1000 per minute"
+
+
+# --- who stands where -------------------------------------------------------------------------
+
+# (role, relation to R/P/Q/S) -> (unit, clearance). R and P are confidential, owned by HUYEN,
+# a district unit below BTCTU; Q is addressed to DUCA.
+PEOPLE = {
+    ("officer", "assigned"): ("HUYEN", "secret"),
+    ("officer", "same_unit"): ("HUYEN", "secret"),
+    ("officer", "sub_unit"): ("BTCTU", "secret"),  # officer of the parent unit: officers get no sub-units
+    ("officer", "other_unit"): ("BTGTU", "secret"),
+    ("officer", "above_clearance"): ("HUYEN", "unclassified"),
+    ("officer", "recused"): ("HUYEN", "secret"),  # assigned to R and P, then found to be S
+    ("liaison", "addressed_body"): ("DUCA", "secret"),
+    ("liaison", "other_unit"): ("DUQS", "secret"),  # a body Q is not addressed to
+    ("liaison", "above_clearance"): ("DUCA", "unclassified"),
+    ("liaison", "recused"): ("DUCA", "secret"),
+    ("supervisor", "same_unit"): ("HUYEN", "secret"),
+    ("supervisor", "sub_unit"): ("BTCTU", "secret"),  # supervisor of HUYEN's parent
+    ("supervisor", "other_unit"): ("BTGTU", "secret"),
+    ("supervisor", "above_clearance"): ("HUYEN", "unclassified"),
+    ("supervisor", "recused"): ("HUYEN", "secret"),
+    ("auditor", "-"): ("BTCTU", "top_secret"),
+    ("admin", "-"): ("BTCTU", "top_secret"),
+}
+ANONYMOUS = ("anonymous", "-")
+
+# Outcomes. ALLOW: the policy lets it through (the view may still answer 200, 302 or 400 to
+# a harmless body, never 401/403/404 nor a sign-in redirect). LOGIN: GET -> redirect to
+# /login, POST -> 401/400.
+ALLOW, DENY_403, HIDDEN_404, LOGIN = "ALLOW", "DENY_403", "HIDDEN_404", "LOGIN"
+CODES = {"A": ALLOW, "403": DENY_403, "404": HIDDEN_404, "L": LOGIN}
+
+# --- THE MATRIX --------------------------------------------------------------------------------
+#
+# Routes on an object (case R or petition P, request Q, subject S): one column per (role, relation).
+#   o = officer, l = liaison, s = supervisor.  asg = assigned, unit = same unit (not assigned),
+#   sub = sub-unit (parent unit's user), oth = other unit (liaison: a body Q is not addressed to),
+#   clr = classified above the user's clearance, rec = recused (user's citizen ID = S's),
+#   body = the liaison of the body Q is addressed to.
+OBJECT_COLUMNS = (
+    ("officer", "assigned"), ("officer", "same_unit"), ("officer", "sub_unit"), ("officer", "other_unit"),
+    ("officer", "above_clearance"), ("officer", "recused"),
+    ("liaison", "addressed_body"), ("liaison", "other_unit"), ("liaison", "above_clearance"), ("liaison", "recused"),
+    ("supervisor", "same_unit"), ("supervisor", "sub_unit"), ("supervisor", "other_unit"),
+    ("supervisor", "above_clearance"), ("supervisor", "recused"),
+    ("auditor", "-"), ("admin", "-"), ANONYMOUS,
+)
+OBJECT_TABLE = """
+endpoint                     | o.asg o.unit o.sub o.oth o.clr o.rec | l.body l.oth l.clr l.rec | s.unit s.sub s.oth s.clr s.rec | aud adm anon
+# reading a case (R; petitioner: P)
+cases.view                   |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+cases.petitioner             |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+cases.download               |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+coordination.officer_view    |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+coordination.officer_download|  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+# opening in an emergency: only an unassigned officer of the unit itself (others already read, or 404)
+cases.break_glass            |  A    A      404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+# working a case: assigned officers only (supervisors and other roles lack case.work: 403 first)
+cases.transition             |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.decide                 |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.extend                 |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.comment                |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.upload                 |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.add_finding            |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.conclusion             |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.submit_conclusion      |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+cases.correction             |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+coordination.new_request     |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+coordination.accept          |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+coordination.request_more    |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+coordination.withdraw        |  A    403    404   404   404   404   |  403    403   403   403   |  403    403   403   403   403   | 403 403 L
+# assigning and approving: supervisors of the scope
+cases.assign                 |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+cases.unassign               |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+cases.approve                |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+cases.return_conclusion      |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+# the liaison's side of Q: only the addressed body, cleared, not recused
+coordination.liaison_view    |  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+coordination.acknowledge     |  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+coordination.log_finding     |  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+coordination.upload          |  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+coordination.answer          |  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+coordination.liaison_download|  403  403    403   403   403   403   |  A      404   404   404   |  403    403   403   403   403   | 403 403 L
+# the dossier of S (owned by HUYEN; dossiers carry no classification, so "clr" reads it);
+# a recused user is S: rule 5 and the brief's "404 everywhere"
+subjects.view                |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+subjects.edit                |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+subjects.add_relative        |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+subjects.edit_relative       |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+subjects.remove_relative     |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+"""
+
+# Routes on no particular case: one row per role (relation "-"). The officer is the assigned
+# officer, the liaison the addressed body's, the supervisor HUYEN's.
+ROLE_COLUMNS = (("officer", "-"), ("liaison", "-"), ("supervisor", "-"), ("auditor", "-"), ("admin", "-"), ANONYMOUS)
+ROLE_TABLE = """
+endpoint                     | officer liaison supervisor auditor admin anon
+home                         |  A       A       A          A       A     L
+auth.login                   |  A       A       A          A       A     A
+auth.second_factor           |  A       A       A          A       A     L
+auth.enrol                   |  A       A       A          A       A     L
+auth.enrol_qr                |  A       A       A          A       A     L
+account.overview             |  A       A       A          A       A     L
+account.password             |  A       A       A          A       A     L
+account.sessions             |  A       A       A          A       A     L
+account.end_other_sessions   |  A       A       A          A       A     L
+account.end_session          |  A       A       A          A       A     L
+account.read_notices         |  A       A       A          A       A     L
+cases.index                  |  A       403     A          403     403   L
+cases.new_review             |  A       403     403        403     403   L
+cases.new_petition           |  A       403     403        403     403   L
+coordination.inbox           |  403     A       403        403     403   L
+subjects.index               |  A       403     A          403     403   L
+subjects.create              |  A       403     A          403     403   L
+subjects.export              |  403     403     A          403     403   L
+access.queue                 |  403     403     403        A       403   L
+access.review                |  403     403     403        A       403   L
+audit.trail                  |  403     403     403        A       403   L
+audit.export                 |  403     403     403        A       403   L
+audit.verify_now             |  403     403     403        A       403   L
+admin.users                  |  403     403     403        403     A     L
+admin.create_user            |  403     403     403        403     A     L
+admin.edit_user              |  403     403     403        403     A     L
+admin.disable_user           |  403     403     403        403     A     L
+admin.enable_user            |  403     403     403        403     A     L
+admin.reset_password         |  403     403     403        403     A     L
+admin.reset_two_factor       |  403     403     403        403     A     L
+admin.units                  |  403     403     403        403     A     L
+auth.logout                  |  A       A       A          A       A     L
+"""
+ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
+                 "supervisor": ("supervisor", "same_unit"), "auditor": ("auditor", "-"), "admin": ("admin", "-"),
+                 "anonymous": ANONYMOUS}
+
+
+def _parse(table: str, columns: tuple) -> dict[str, dict[tuple[str, str], str]]:
+    matrix = {}
+    for line in table.strip().splitlines()[1:]:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        endpoint, cells = line.split("|", 1)
+        codes = cells.replace("|", " ").split()
+        assert len(codes) == len(columns), f"row {endpoint.strip()}: {len(codes)} cells for {len(columns)} columns"
+        matrix[endpoint.strip()] = {column: CODES[code] for column, code in zip(columns, codes, strict=True)}
+    return matrix
+
+
+# endpoint -> {(role, relation): outcome}. Object routes first; auth.logout last (it signs out).
+MATRIX: dict[str, dict[tuple[str, str], str]] = {**_parse(OBJECT_TABLE, OBJECT_COLUMNS),
+                                                  **_parse(ROLE_TABLE, ROLE_COLUMNS)}
+NOT_CHECKED = frozenset({"static", "bootstrap.static"})  # public files
+
+
+def _fresh_relative(scene, _who):
+    """remove_relative really deletes when allowed: each request gets a relative of its own."""
+    with scene.app.app_context():
+        subject = db.session.get(Subject, uuid.UUID(scene.subject))
+        relative = subjects.add_relative(subject, RelativeData("sibling", "Người Thân Để Xóa"), by=None)
+        db.session.commit()
+        relative_id = relative.id
+    return f"/subjects/{scene.subject}/relatives/{relative_id}/delete"
+
+
+def _own_session(scene, who):
+    """end_session on the user's own session: allowed, and answers "sign out instead"."""
+    user_id = scene.user_ids.get(who)
+    if user_id is None:
+        return f"/account/sessions/{uuid.uuid4()}/end"
+    with scene.app.app_context():
+        session_id = db.session.scalar(select(AuthSession.id).where(AuthSession.user_id == user_id)
+                                       .order_by(AuthSession.created_at.desc()).limit(1))
+        db.session.commit()
+    return f"/account/sessions/{session_id}/end"
+
+
+URLS = {
+    "home": "/",
+    "auth.login": "/login",
+    "auth.second_factor": "/login/second-factor",
+    "auth.enrol": "/account/two-factor/enrol",
+    "auth.enrol_qr": "/account/two-factor/qr.svg",
+    "auth.logout": "/logout",
+    "account.overview": "/account/",
+    "account.password": "/account/password",
+    "account.sessions": "/account/sessions",
+    "account.end_other_sessions": "/account/sessions/end-others",
+    "account.end_session": _own_session,
+    "account.read_notices": "/account/notices/read",
+    "admin.users": "/admin/users",
+    "admin.create_user": "/admin/users/new",
+    "admin.edit_user": "/admin/users/{target_user}",
+    "admin.disable_user": "/admin/users/{target_user}/disable",
+    "admin.enable_user": "/admin/users/{target_user}/enable",
+    "admin.reset_password": "/admin/users/{target_user}/reset-password",
+    "admin.reset_two_factor": "/admin/users/{target_user}/reset-two-factor",
+    "admin.units": "/admin/units",
+    "audit.trail": "/audit/",
+    "audit.export": "/audit/export.csv",
+    "audit.verify_now": "/audit/verify",
+    "access.queue": "/access/break-glass",
+    "access.review": "/access/break-glass/{access}/review",
+    "cases.index": "/cases/",
+    "cases.new_review": "/cases/reviews/new",
+    "cases.new_petition": "/cases/petitions/new",
+    "cases.view": "/cases/{review}",
+    "cases.break_glass": "/cases/{review}/break-glass",
+    "cases.petitioner": "/cases/{petition}/petitioner",
+    "cases.transition": "/cases/{review}/transition",
+    "cases.decide": "/cases/{petition}/decision",
+    "cases.extend": "/cases/{petition}/extend",
+    "cases.assign": "/cases/{review}/assign",
+    "cases.unassign": "/cases/{review}/unassign/{assignee}",
+    "cases.comment": "/cases/{review}/comments",
+    "cases.upload": "/cases/{review}/attachments",
+    "cases.download": "/cases/{review}/attachments/{shared_file}",
+    "cases.add_finding": "/cases/{review}/findings/new",
+    "cases.conclusion": "/cases/{review}/conclusion",
+    "cases.submit_conclusion": "/cases/{review}/conclusion/submit",
+    "cases.approve": "/cases/{review}/conclusion/approve",
+    "cases.return_conclusion": "/cases/{review}/conclusion/return",
+    "cases.correction": "/cases/{review}/correction",
+    "coordination.new_request": "/cases/{review}/requests/new",
+    "coordination.officer_view": "/cases/{review}/requests/{request}",
+    "coordination.accept": "/cases/{review}/requests/{request}/accept",
+    "coordination.request_more": "/cases/{review}/requests/{request}/more",
+    "coordination.withdraw": "/cases/{review}/requests/{request}/withdraw",
+    "coordination.officer_download": "/cases/{review}/requests/{request}/attachments/{shared_file}",
+    "coordination.inbox": "/requests/",
+    "coordination.liaison_view": "/requests/{request}",
+    "coordination.acknowledge": "/requests/{request}/acknowledge",
+    "coordination.log_finding": "/requests/{request}/findings",
+    "coordination.upload": "/requests/{request}/attachments",
+    "coordination.answer": "/requests/{request}/answer",
+    "coordination.liaison_download": "/requests/{request}/attachments/{shared_file}",
+    "subjects.index": "/subjects/",
+    "subjects.create": "/subjects/new",
+    "subjects.view": "/subjects/{subject}",
+    "subjects.edit": "/subjects/{subject}/edit",
+    "subjects.add_relative": "/subjects/{subject}/relatives/new",
+    "subjects.edit_relative": "/subjects/{subject}/relatives/{relative}",
+    "subjects.remove_relative": _fresh_relative,
+    "subjects.export": "/subjects/export.csv",
+}
+
+# Prefixed forms (coordination pages) read their token under their prefix.
+CSRF_FIELDS = ("csrf_token", "ack-csrf_token", "finding-csrf_token", "upload-csrf_token", "answer-csrf_token",
+               "accept-csrf_token", "more-csrf_token", "withdraw-csrf_token")
+
+
+# --- the scenario ------------------------------------------------------------------------------
+
+@dataclass
+class Scene:
+    app: object
+    ids: dict
+    user_ids: dict
+    made: dict
+    sign_in: object
+    clients: dict = field(default_factory=dict)
+    tokens: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        ids = self.__dict__.get("ids", {})
+        if name in ids:
+            return ids[name]
+        raise AttributeError(name)
+
+    def client(self, who):
+        """The signed-in client of (role, relation); signed in on first use."""
+        if who not in self.clients:
+            client = self.app.test_client()
+            if who != ANONYMOUS:
+                response = self.sign_in(self.made[who], target=client)
+                assert response.status_code == 302, (who, response.status_code)
+            page = client.get("/login", follow_redirects=True).get_data(as_text=True)
+            self.tokens[who] = CSRF_PATTERN.search(page).group(1)
+            self.clients[who] = client
+        return self.clients[who]
+
+    def post(self, who, path, data=None, **kwargs):
+        client = self.client(who)
+        payload = {name: self.tokens[who] for name in CSRF_FIELDS}
+        payload.update(data or {})
+        return client.post(path, data=payload, **kwargs)
+
+    def get(self, who, path, **kwargs):
+        return self.client(who).get(path, **kwargs)
+
+    def url(self, endpoint, who=None) -> str:
+        target = URLS[endpoint]
+        return target(self, who) if callable(target) else target.format(**self.ids)
+
+
+def _user(made) -> User:
+    return db.session.get(User, made.id)
+
+
+@pytest.fixture
+def scene(app, make_unit, make_user, sign_in) -> Scene:
+    make_unit("BTCTU", "Ban Tổ chức Tỉnh ủy", kind="organisation")
+    make_unit("HUYEN", "Ban Tổ chức Huyện ủy Sơn Hà", kind="district", parent="BTCTU")
+    make_unit("BTGTU", "Ban Tuyên giáo Tỉnh ủy", kind="propaganda")
+    make_unit("DUCA", "Đảng ủy Công an tỉnh", kind="police")
+    make_unit("DUQS", "Đảng ủy Quân sự tỉnh", kind="military")
+    made = {who: make_user(who[0], unit=unit, clearance=clearance, display_name=f"Người Dùng {i:02d}")
+            for i, (who, (unit, clearance)) in enumerate(PEOPLE.items())}
+    bystander = make_user("officer", unit="BTGTU", clearance="secret", display_name="Cán Bộ Đứng Ngoài")
+    with app.app_context():
+        today = operations.today()
+        opener, supervisor = _user(made[("officer", "assigned")]), _user(made[("supervisor", "same_unit")])
+        huyen, police, military = (accounts.find_unit(code) for code in ("HUYEN", "DUCA", "DUQS"))
+        subject = subjects.create_subject(SubjectData(SUBJECT_NAME, date(1979, 3, 4), SUBJECT_ID),
+                                          owner_unit=huyen, by=opener)
+        relative = subjects.add_relative(subject, RelativeData("father", RELATIVE_NAME, 1950), by=opener)
+        review = operations.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
+                                                   summary=SUMMARY, due_on=today + timedelta(days=1)), by=opener)
+        finding = operations.add_finding(review, FindingData("subject", "political_history", FINDING, "unclassified"),
+                                         by=opener)
+        shared = operations.add_attachment(review, io.BytesIO(PDF), SHARED_FILE, "unclassified", by=opener)
+        unshared = operations.add_attachment(review, io.BytesIO(PDF), UNSHARED_FILE, "unclassified", by=opener)
+        for action in ("start_examination", "start_verification"):
+            operations.transition(review, action, by=opener)
+        request_ = coordination.send_request(review, RequestData(
+            police.id, QUESTIONS, today + timedelta(days=20), ["full_name"], [finding.id], [shared.id]), by=opener)
+        petition = petitions.receive_petition(PetitionData(
+            received_on=today, channel="post", petition_type="denunciation", classification="confidential",
+            summary=PETITION_SUMMARY, petitioner_name=PETITIONER, title=PETITION_TITLE,
+            subject_id_numbers=[SUBJECT_ID]), by=opener)
+        recused = _user(made[("officer", "recused")])
+        operations.assign(review, recused, by=supervisor)
+        operations.assign(petition, recused, by=supervisor)
+
+        other_opener = _user(made[("officer", "other_unit")])
+        other_subject = subjects.create_subject(SubjectData(OTHER_SUBJECT, date(1985, 6, 7), OTHER_SUBJECT_ID),
+                                                owner_unit=other_opener.unit, by=other_opener)
+        other = operations.open_review(ReviewData(other_subject.id, "appointment", "confidential", title=OTHER_TITLE,
+                                                  due_on=today + timedelta(days=1)), by=other_opener)
+        other_finding = operations.add_finding(other, FindingData("subject", "political_history", OTHER_FINDING,
+                                                                  "unclassified"), by=other_opener)
+        other_file = operations.add_attachment(other, io.BytesIO(PDF), OTHER_FILE, "unclassified", by=other_opener)
+        for action in ("start_examination", "start_verification"):
+            operations.transition(other, action, by=other_opener)
+        other_request = coordination.send_request(other, RequestData(
+            military.id, QUESTIONS, today + timedelta(days=20), ["full_name"], [other_finding.id], [other_file.id]),
+            by=other_opener)
+        other_petition = petitions.receive_petition(PetitionData(
+            received_on=today, channel="post", petition_type="denunciation", classification="unclassified",
+            summary="Tóm tắt", petitioner_name="Người Khác", title=OTHER_PETITION_TITLE,
+            named_people=["Người Bị Nêu Tên"]), by=other_opener)
+        emergency = access.break_glass(other, "Kiểm tra gấp theo chỉ đạo của Thường trực Ban", by=_user(bystander))
+        index = access.citizen_index(SUBJECT_ID)
+        for who in (("officer", "recused"), ("liaison", "recused"), ("supervisor", "recused")):
+            _user(made[who]).citizen_index = index
+        ids = {"review": str(review.id), "petition": str(petition.id), "finding": str(finding.id),
+               "shared_file": str(shared.id), "unshared_file": str(unshared.id), "request": str(request_.id),
+               "subject": str(subject.id), "relative": str(relative.id), "assignee": str(recused.id),
+               "review_ref": review.reference, "petition_ref": petition.reference,
+               "other_review": str(other.id), "other_ref": other.reference, "other_subject": str(other_subject.id),
+               "other_finding": str(other_finding.id), "other_file": str(other_file.id),
+               "other_request": str(other_request.id), "other_petition_ref": other_petition.reference,
+               "access": str(emergency.id), "target_user": str(bystander.id)}
+        db.session.commit()
+    return Scene(app, ids, {who: user.id for who, user in made.items()}, made, sign_in)
+
+
+# --- reading the database between requests -------------------------------------------------------
+
+VOLATILE_TABLES = ("audit", "auth_sessions", "form_submissions", "keyring")
+
+
+def fingerprint(app) -> str:
+    """A digest of every domain and account table: a refused POST must leave it as it was."""
+    digest = hashlib.sha256()
+    with app.app_context():
+        for table in Base.metadata.sorted_tables:
+            if table.name.startswith(VOLATILE_TABLES):
+                continue
+            columns = [column for column in table.columns
+                       if column.name not in ("last_sign_in_at", "last_seen_at", "totp_last_counter")]
+            rows = db.session.execute(select(*columns)).all()
+            digest.update(table.name.encode() + repr(sorted(map(repr, rows))).encode())
+        db.session.commit()
+    return digest.hexdigest()
+
+
+def last_seq(app) -> int:
+    with app.app_context():
+        value = db.session.scalar(select(func.max(AuditEntry.seq))) or 0
+        db.session.commit()
+    return value
+
+
+def entries_after(app, seq: int, action: str | None = None) -> list[tuple[str, dict, object]]:
+    with app.app_context():
+        statement = select(AuditEntry).where(AuditEntry.seq > seq).order_by(AuditEntry.seq)
+        if action:
+            statement = statement.where(AuditEntry.action == action)
+        rows = [(entry.action, detail_of(entry), entry.actor_id) for entry in db.session.scalars(statement)]
+        db.session.commit()
+    return rows
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def leaked(body: str, *extra: str) -> list[str]:
+    return [secret for secret in (*SECRETS, *extra) if secret and secret in body]
+
+
+# --- 1 and 2: the matrix against the live route map -------------------------------------------
+
+def test_every_endpoint_has_a_row_and_every_row_an_endpoint(app):
+    live = {rule.endpoint for rule in app.url_map.iter_rules()} - NOT_CHECKED
+    assert not live - MATRIX.keys(), f"endpoints with no row in MATRIX: {sorted(live - MATRIX.keys())}"
+    assert not MATRIX.keys() - live, f"MATRIX rows for endpoints that no longer exist: {sorted(MATRIX.keys() - live)}"
+    assert MATRIX.keys() == URLS.keys()
+    for endpoint, row in MATRIX.items():
+        assert set(row) in (set(OBJECT_COLUMNS), set(ROLE_COLUMNS)), endpoint
+        assert set(row.values()) <= set(CODES.values())
+    # The matrix states the same role rules as the policy table (a role never reaches an
+    # endpoint whose permission it lacks).
+    from protection.policy import ROLE_PERMISSIONS, declared_permission
+    with app.test_request_context():
+        for endpoint, row in MATRIX.items():
+            roles = ROLE_PERMISSIONS.get(declared_permission(endpoint))
+            if roles is None:
+                continue
+            for (role, _relation), outcome in row.items():
+                if role != "anonymous" and role not in {item.value for item in roles}:
+                    assert outcome == DENY_403, f"{endpoint} {role}: role lacks the permission, matrix says {outcome}"
+
+
+def _methods(app, endpoint) -> list[str]:
+    rule = next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+    return [method for method in ("GET", "POST") if method in rule.methods]
+
+
+def _check(scene, endpoint, method, who, expected, problems) -> None:
+    app = scene.app
+    user_who = ROLE_STAND_IN[who[0]] if who[1] == "-" and who not in scene.made and who != ANONYMOUS else who
+    path = scene.url(endpoint, user_who)
+    before = fingerprint(app) if method == "POST" and expected != ALLOW else None
+    seq = last_seq(app) if expected in (DENY_403, HIDDEN_404) else None
+    response = scene.get(user_who, path) if method == "GET" else scene.post(user_who, path)
+    status, location = response.status_code, response.headers.get("Location", "")
+    cell = f"{method} {path} [{endpoint}] as {who[0]}/{who[1]}: expected {expected}, got {status} {location}"
+    if status >= 500:
+        problems.append(cell)
+        return
+    if expected == ALLOW:
+        # (Signing out lands on /login too; the gate's redirect carries ?next=.)
+        if status in (401, 403, 404) or (status in (302, 303) and location.startswith("/login?next=")):
+            problems.append(cell)
+        return
+    if expected == LOGIN:
+        ok = (status == 302 and location.startswith("/login")) if method == "GET" else status in (400, 401)
+        if not ok:
+            problems.append(cell)
+    elif status != {DENY_403: 403, HIDDEN_404: 404}[expected]:
+        problems.append(cell)
+        return
+    body = text_of(response)
+    # A refusal shows no protected text; a 404 not even the reference (the case's existence).
+    references = (scene.review_ref, scene.petition_ref) if expected != DENY_403 or (endpoint, who) != (
+        "cases.view", ("officer", "same_unit")) else ()
+    if found := leaked(body, *references):
+        problems.append(f"{cell}: the refusal shows {found}")
+    if before is not None and fingerprint(app) != before:
+        problems.append(f"{cell}: the refused POST changed the database")
+    if seq is not None:
+        denials = [detail for _action, detail, actor in entries_after(app, seq, "access.denied")
+                   if detail.get("endpoint") == endpoint and actor == scene.user_ids[user_who]]
+        if not any(detail.get("status") == status for detail in denials):
+            problems.append(f"{cell}: no access.denied entry with status {status} ({denials})")
+
+
+def test_the_authorization_matrix(scene):
+    """Every route x role x relation answers as MATRIX says; every refusal is audited, shows
+    nothing protected and changes nothing."""
+    problems: list[str] = []
+    checked = 0
+    for endpoint, row in MATRIX.items():
+        for method in _methods(scene.app, endpoint):
+            for who, expected in row.items():
+                _check(scene, endpoint, method, who, expected, problems)
+                checked += 1
+    with scene.app.app_context():
+        accesses = db.session.scalar(select(func.count()).select_from(BreakGlassAccess))
+        db.session.commit()
+    assert accesses == 1, "a refused or empty break-the-glass form granted access"
+    assert checked > 900
+    assert not problems, (
+        f"{len(problems)} of {checked} cells differ from MATRIX (known app bug at the time of writing: "
+        f"subjects.* load the dossier without asking policy.is_recused, so a user whose citizen ID is the "
+        f"subject's reads and edits the dossier about them):\n" + "\n".join(problems))
+
+
+# --- 3: IDOR: other ids in URLs, form fields and query strings -----------------------------------
+
+def _refused(response, *extra):
+    assert response.status_code in (403, 404), response.status_code
+    assert not leaked(text_of(response), *extra)
+
+
+def test_ids_changed_in_urls_are_refused(scene):
+    officer, liaison = ("officer", "assigned"), ("liaison", "addressed_body")
+    s = scene
+    for path in (f"/cases/{s.other_review}", f"/cases/{uuid.uuid4()}", f"/cases/{s.other_review}/petitioner",
+                 f"/cases/{s.review}/attachments/{s.other_file}",  # another case's file under mine
+                 f"/cases/{s.review}/attachments/{uuid.uuid4()}",
+                 f"/cases/{s.review}/requests/{s.other_request}",  # another case's request under mine
+                 f"/cases/{s.review}/requests/{s.request}/attachments/{s.other_file}",
+                 f"/cases/{s.review}/requests/{s.request}/attachments/{s.unshared_file}",  # not in the request
+                 f"/cases/{s.other_review}/requests/{s.other_request}",
+                 f"/subjects/{s.other_subject}", f"/subjects/{s.subject}/relatives/{uuid.uuid4()}"):
+        response = s.get(officer, path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert not leaked(text_of(response), s.other_ref), path
+    for path in (f"/requests/{s.other_request}",  # addressed to another body
+                 f"/requests/{uuid.uuid4()}",
+                 f"/requests/{s.request}/attachments/{s.unshared_file}",  # the case's, not shared
+                 f"/requests/{s.request}/attachments/{s.other_file}",
+                 f"/requests/{s.other_request}/attachments/{s.other_file}"):
+        response = s.get(liaison, path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert not leaked(text_of(response), s.other_ref), path
+    response = s.post(liaison, f"/requests/{s.other_request}/acknowledge", {"ack-version": "1"})
+    _refused(response, s.other_ref)
+    with s.app.app_context():
+        assert db.session.get(CoordinationRequest, uuid.UUID(s.other_request)).state == "sent"
+        db.session.commit()
+
+
+def _hidden(page: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', page)
+    assert match, f"no input {name}"
+    return html.unescape(match.group(1))
+
+
+def _assignments(app, case_id) -> set:
+    with app.app_context():
+        rows = set(db.session.scalars(select(Assignment.user_id).where(Assignment.case_id == uuid.UUID(case_id))))
+        db.session.commit()
+    return rows
+
+
+def test_ids_changed_in_form_fields_are_refused(scene):
+    s, officer, supervisor = scene, ("officer", "assigned"), ("supervisor", "same_unit")
+    # Assign an officer of another unit (and the recused officer's unit peer works: control).
+    page = s.get(supervisor, f"/cases/{s.review}").get_data(as_text=True)
+    before = _assignments(s.app, s.review)
+    for outsider in (s.user_ids[("officer", "other_unit")], s.user_ids[("officer", "sub_unit")],
+                     s.user_ids[("officer", "above_clearance")]):
+        response = s.post(supervisor, f"/cases/{s.review}/assign",
+                          {"officer": str(outsider), "version": _hidden(page, "version")})
+        assert response.status_code == 200, response.status_code  # refused beside the field
+        assert _assignments(s.app, s.review) == before
+    # Share another case's finding or file in a coordination request.
+    page = s.get(officer, f"/cases/{s.review}/requests/new").get_data(as_text=True)
+    with s.app.app_context():
+        requests_before = db.session.scalar(select(func.count()).select_from(CoordinationRequest))
+        police = accounts.find_unit("DUCA").id
+        db.session.commit()
+    base = {"version": _hidden(page, "version"), "form_token": _hidden(page, "form_token"),
+            "body_unit_id": str(police), "questions": QUESTIONS,
+            "due_on": (date.today() + timedelta(days=20)).strftime("%d/%m/%Y")}
+    for changes in ({"finding_ids": [s.other_finding]}, {"attachment_ids": [s.other_file]}):
+        response = s.post(officer, f"/cases/{s.review}/requests/new", {**base, **changes})
+        assert response.status_code == 200, response.status_code
+        body = text_of(response)
+        assert OTHER_FINDING not in body and OTHER_FILE not in body and OTHER_TITLE not in body
+        with s.app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(CoordinationRequest)) == requests_before
+            db.session.commit()
+    # A petition marked as the repeat of another unit's petition.
+    page = s.get(officer, "/cases/petitions/new").get_data(as_text=True)
+    with s.app.app_context():
+        cases_before = db.session.scalar(select(func.count()).select_from(Case))
+        db.session.commit()
+    response = s.post(officer, "/cases/petitions/new", {
+        "form_token": _hidden(page, "form_token"), "received_on": date.today().strftime("%d/%m/%Y"),
+        "channel": "post", "petition_type": "denunciation", "petitioner_name": "Người Thử",
+        "named_people": "Người Bị Nêu", "summary": "Tóm tắt", "classification": "unclassified",
+        "repeat_of_reference": s.other_petition_ref})
+    body = text_of(response)
+    assert response.status_code == 200 and 'id="repeat_of_reference-errors"' in response.get_data(as_text=True)
+    assert OTHER_PETITION_TITLE not in body
+    with s.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == cases_before
+        db.session.commit()
+
+
+def test_ids_changed_in_query_strings_show_nothing(scene):
+    s, officer = scene, ("officer", "assigned")
+    for view in ("unit", "mine", "due"):
+        response = s.get(officer, "/cases/", query_string={"view": view, "reference": s.other_ref})
+        assert response.status_code == 200
+        body = text_of(response)
+        assert f"/cases/{s.other_review}" not in body and OTHER_TITLE not in body
+    # Control: the same filter finds the officer's own case.
+    assert f"/cases/{s.review}" in text_of(s.get(officer, "/cases/", query_string={"view": "unit",
+                                                                                  "reference": s.review_ref}))
+    response = s.get(officer, "/cases/reviews/new", query_string={"subject": s.other_subject})
+    assert response.status_code == 200 and OTHER_SUBJECT not in text_of(response)
+    assert SUBJECT_NAME in text_of(s.get(officer, "/cases/reviews/new", query_string={"subject": s.subject}))
+    response = s.get(officer, "/cases/", query_string={"view": "unit", "subject": OTHER_SUBJECT})
+    assert f"/cases/{s.other_review}" not in text_of(response)
+
+
+# --- 4: lists, search, counts, exports -------------------------------------------------------------
+
+def _list(scene, who, view="unit") -> str:
+    response = scene.get(who, "/cases/", query_string={"view": view})
+    assert response.status_code == 200
+    return text_of(response)
+
+
+def test_unit_list_shows_references_of_unassigned_cases_but_never_titles(scene):
+    s = scene
+    body = _list(s, ("officer", "same_unit"))
+    assert s.review_ref in body and s.petition_ref in body
+    assert TITLE not in body and PETITION_TITLE not in body
+    assert s.other_ref not in body and s.other_petition_ref not in body
+    body = _list(s, ("officer", "assigned"))
+    assert TITLE in body and PETITION_TITLE in body and s.other_ref not in body
+    for who in (("officer", "above_clearance"), ("supervisor", "above_clearance"), ("officer", "other_unit"),
+                ("officer", "sub_unit"), ("supervisor", "other_unit")):
+        body = _list(s, who)
+        assert s.review_ref not in body and s.petition_ref not in body, who
+        assert TITLE not in body and PETITION_TITLE not in body, who
+    body = _list(s, ("supervisor", "sub_unit"))  # the parent unit's supervisor reads the district's cases
+    assert TITLE in body and s.review_ref in body and s.other_ref not in body
+
+
+def _due_badge(page: str) -> int:
+    match = re.search(r'<span class="display-6">(\d+)\+?</span> việc đến hạn', page)
+    return int(match.group(1)) if match else 0
+
+
+def _mine_badge(page: str) -> int:
+    match = re.search(r'<p class="display-6 mb-1">(\d+)\+?</p>\s*<p>hồ sơ đang được giao', page)
+    return int(match.group(1)) if match else 0
+
+
+def _tab_badges(page: str) -> dict[str, int]:
+    return {label: int(count) for label, count in re.findall(
+        r'class="nav-link[^"]*"[^>]*>([^<]+?) <span class="badge text-bg-secondary">(\d+)\+?</span>', page)}
+
+
+def test_badge_counts_do_not_count_hidden_cases(scene):
+    s = scene
+    home = {who: text_of(s.get(who, "/")) for who in (
+        ("officer", "assigned"), ("officer", "recused"), ("officer", "same_unit"),
+        ("supervisor", "same_unit"), ("supervisor", "sub_unit"), ("supervisor", "above_clearance"),
+        ("supervisor", "recused"), ("supervisor", "other_unit"))}
+    assert _mine_badge(home[("officer", "assigned")]) == 2
+    assert _mine_badge(home[("officer", "recused")]) == 0, "a recused officer's badge counts the cases about them"
+    assert _mine_badge(home[("officer", "same_unit")]) == 0
+    # R (due tomorrow) and P (intake decision due within days) for HUYEN's scope; O and OP for BTGTU.
+    assert _due_badge(home[("supervisor", "same_unit")]) == 2
+    assert _due_badge(home[("supervisor", "sub_unit")]) == 2
+    assert _due_badge(home[("supervisor", "other_unit")]) == 2
+    assert _due_badge(home[("supervisor", "above_clearance")]) == 0
+    assert _due_badge(home[("supervisor", "recused")]) == 0
+    tabs = _tab_badges(_list(s, ("officer", "assigned"), "mine"))
+    assert tabs.get("Việc của tôi") == 2
+    assert "Việc của tôi" not in _tab_badges(_list(s, ("officer", "recused"), "mine"))
+    assert "Đến hạn · Quá hạn" not in _tab_badges(_list(s, ("supervisor", "above_clearance"), "mine"))
+
+
+def test_a_recused_users_lists_do_not_show_the_case(scene):
+    s = scene
+    for who in (("officer", "recused"), ("supervisor", "recused")):
+        for view in ("mine", "unit", "due"):
+            body = _list(s, who, view)
+            assert s.review_ref not in body and s.petition_ref not in body, (who, view)
+    body = text_of(s.get(("liaison", "addressed_body"), "/requests/"))
+    assert s.review_ref in body  # control: the addressed body's inbox lists Q
+    body = text_of(s.get(("liaison", "recused"), "/requests/"))
+    assert s.review_ref not in body, (
+        "BUG coordination.inbox: a recused liaison (citizen ID = the case subject's) sees the request "
+        "about them in /requests/ (coordination.inbox filters clearance but not recusal)")
+
+
+def test_subject_search_stays_in_scope(scene):
+    s = scene
+    found = text_of(s.get(("officer", "assigned"), "/subjects/", query_string={"q": OTHER_SUBJECT}))
+    assert f"/subjects/{s.other_subject}" not in found and OTHER_SUBJECT_ID not in found
+    found = text_of(s.get(("officer", "assigned"), "/subjects/", query_string={"q": OTHER_SUBJECT_ID}))
+    assert f"/subjects/{s.other_subject}" not in found
+    found = text_of(s.get(("supervisor", "sub_unit"), "/subjects/", query_string={"q": SUBJECT_NAME}))
+    assert f"/subjects/{s.subject}" in found  # control: the parent unit's supervisor finds the district's
+    found = text_of(s.get(("officer", "sub_unit"), "/subjects/", query_string={"q": SUBJECT_NAME}))
+    assert f"/subjects/{s.subject}" not in found
+
+
+def test_a_recused_user_does_not_find_their_own_dossier(scene):
+    s = scene
+    found = text_of(s.get(("officer", "recused"), "/subjects/", query_string={"q": SUBJECT_ID}))
+    assert f"/subjects/{s.subject}" not in found, (
+        "BUG subjects.index: a recused officer (citizen ID = the subject's) finds the dossier about them by "
+        "searching their own ID number (subject search and load_subject ignore recusal)")
+
+
+def test_a_recused_officer_cannot_open_a_case_about_themselves(scene):
+    """Rule 5: a person a case is about can never be assigned to it; opening a review
+    assigns the opener."""
+    s, officer = scene, ("officer", "recused")
+    page = s.get(officer, "/cases/reviews/new", query_string={"subject": s.subject})
+    with s.app.app_context():
+        cases_before = db.session.scalar(select(func.count()).select_from(Case))
+        db.session.commit()
+    response = s.post(officer, "/cases/reviews/new", {
+        "form_token": _hidden(page.get_data(as_text=True), "form_token"), "subject_id": s.subject,
+        "purpose": "appointment", "classification": "confidential", "title": "Tự thẩm định"})
+    with s.app.app_context():
+        cases_after = db.session.scalar(select(func.count()).select_from(Case))
+        db.session.commit()
+    assert cases_after == cases_before and response.status_code in (200, 403, 404), (
+        f"BUG cases.new_review: a recused officer (citizen ID = the subject's) opened a review of their own "
+        f"dossier and was assigned to it (status {response.status_code}); open_review ignores recusal")
+    assert SUBJECT_NAME not in text_of(page), (
+        "BUG cases.new_review: ?subject=<own dossier> shows a recused officer the dossier's name "
+        "(lists.form_subject ignores recusal)")
+
+
+def test_exports_include_only_the_supervisors_scope(scene):
+    s = scene
+    for who, present, absent in ((("supervisor", "sub_unit"), SUBJECT_NAME, OTHER_SUBJECT),
+                                 (("supervisor", "same_unit"), SUBJECT_NAME, OTHER_SUBJECT),
+                                 (("supervisor", "other_unit"), OTHER_SUBJECT, SUBJECT_NAME)):
+        response = s.get(who, "/subjects/export.csv")
+        assert response.status_code == 200, who
+        body = response.get_data(as_text=True)
+        assert present in body and absent not in body, who
+
+
+# --- 5: break-the-glass ----------------------------------------------------------------------------
+
+def test_break_the_glass_from_offer_to_review(scene):
+    s, officer = scene, ("officer", "same_unit")
+    case_path = f"/cases/{s.review}"
+    offer = s.get(officer, case_path)
+    page = text_of(offer)
+    assert offer.status_code == 403
+    assert f'action="/cases/{s.review}/break-glass"' in page and 'name="reason"' in page
+    assert s.review_ref in page and not leaked(page)
+
+    short = s.post(officer, f"{case_path}/break-glass", {"reason": "cần xem gấp"})
+    assert short.status_code == 200 and 'id="reason-errors"' in short.get_data(as_text=True)
+    assert s.get(officer, case_path).status_code == 403
+
+    seq = last_seq(s.app)
+    granted = s.post(officer, f"{case_path}/break-glass", {"reason": REASON})
+    assert granted.status_code == 302 and granted.headers["Location"] == case_path
+    page = text_of(s.get(officer, case_path))
+    assert TITLE in page and "mở khẩn cấp" in page
+    assert [action for action, *_ in entries_after(s.app, seq, "case.break_glass")] == ["case.break_glass"]
+    # Reading is not working.
+    comment = s.post(officer, f"{case_path}/comments", {"body": "Ý kiến khi mở khẩn cấp"})
+    assert comment.status_code == 403 and not leaked(text_of(comment))
+    # The supervisor sees the flag on the case.
+    assert "Hồ sơ đã được mở khẩn cấp" in text_of(s.get(("supervisor", "same_unit"), case_path))
+
+    # Expiry.
+    with s.app.app_context():
+        db.session.execute(update(BreakGlassAccess).where(BreakGlassAccess.case_id == uuid.UUID(s.review))
+                           .values(expires_at=text("'2000-01-01 00:00:00.000000'")))
+        db.session.commit()
+    expired = s.get(officer, case_path)
+    assert expired.status_code == 403 and TITLE not in text_of(expired)
+
+    # The auditor's queue: the reason, never the case.
+    auditor = ("auditor", "-")
+    queue = text_of(s.get(auditor, "/access/break-glass"))
+    assert REASON in queue and s.review_ref in queue and TITLE not in queue
+    with s.app.app_context():
+        access_id = db.session.scalar(select(BreakGlassAccess.id).where(
+            BreakGlassAccess.case_id == uuid.UUID(s.review)))
+        db.session.commit()
+    seq = last_seq(s.app)
+    reviewed = s.post(auditor, f"/access/break-glass/{access_id}/review", {"decision": "justified"})
+    assert reviewed.status_code == 302
+    assert REASON not in text_of(s.get(auditor, "/access/break-glass"))  # left the pending queue
+    assert REASON in text_of(s.get(auditor, "/access/break-glass", query_string={"show": "all"}))
+    review_entries = entries_after(s.app, seq, "break_glass.review")
+    assert [detail.get("decision") for _action, detail, _actor in review_entries] == ["justified"]
+    # Auditors and admins never see the case content.
+    for who in (auditor, ("admin", "-")):
+        response = s.get(who, case_path)
+        assert response.status_code == 403 and not leaked(text_of(response))
+
+
+def test_break_the_glass_is_refused_outside_the_unit_or_clearance(scene):
+    s = scene
+    for who in (("officer", "other_unit"), ("officer", "above_clearance"), ("officer", "sub_unit"),
+                ("officer", "recused")):
+        response = s.post(who, f"/cases/{s.review}/break-glass", {"reason": REASON})
+        assert response.status_code == 404, who
+        assert not leaked(text_of(response), s.review_ref), who
+    with s.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BreakGlassAccess).where(
+            BreakGlassAccess.case_id == uuid.UUID(s.review))) == 0
+        db.session.commit()
+
+
+# --- 6: every denial is audited ----------------------------------------------------------------------
+
+def test_a_denial_is_audited_with_its_status_and_shows_nothing(scene):
+    s = scene
+    for who, path, status in ((("officer", "other_unit"), f"/cases/{s.review}", 404),
+                              (("officer", "same_unit"), f"/cases/{s.review}/comments", 403),
+                              (("liaison", "addressed_body"), f"/cases/{s.review}", 403),
+                              (("supervisor", "recused"), f"/cases/{s.petition}/petitioner", 404)):
+        seq = last_seq(s.app)
+        response = s.get(who, path) if not path.endswith("comments") else s.post(who, path, {"body": "x"})
+        assert response.status_code == status, (who, path)
+        body = text_of(response)
+        assert not leaked(body, s.review_ref if status == 404 else "")
+        denials = entries_after(s.app, seq, "access.denied")
+        assert [(detail["status"], actor) for _action, detail, actor in denials] == [
+            (status, s.user_ids[who])], (who, path)
