@@ -562,9 +562,7 @@ def test_the_authorization_matrix(scene):
     assert accesses == 1, "a refused or empty break-the-glass form granted access"
     assert checked > 900
     assert not problems, (
-        f"{len(problems)} of {checked} cells differ from MATRIX (known app bug at the time of writing: "
-        f"subjects.* load the dossier without asking policy.is_recused, so a user whose citizen ID is the "
-        f"subject's reads and edits the dossier about them):\n" + "\n".join(problems))
+        f"{len(problems)} of {checked} cells differ from MATRIX:\n" + "\n".join(problems))
 
 
 # --- 3: IDOR: other ids in URLs, form fields and query strings -----------------------------------
@@ -750,7 +748,7 @@ def test_a_recused_users_lists_do_not_show_the_case(scene):
     assert s.review_ref in body  # control: the addressed body's inbox lists Q
     body = text_of(s.get(("liaison", "recused"), "/requests/"))
     assert s.review_ref not in body, (
-        "BUG coordination.inbox: a recused liaison (citizen ID = the case subject's) sees the request "
+        "coordination.inbox must honour recusal: a recused liaison (citizen ID = the case subject's) sees the request "
         "about them in /requests/ (coordination.inbox filters clearance but not recusal)")
 
 
@@ -770,7 +768,7 @@ def test_a_recused_user_does_not_find_their_own_dossier(scene):
     s = scene
     found = text_of(s.get(("officer", "recused"), "/subjects/", query_string={"q": SUBJECT_ID}))
     assert f"/subjects/{s.subject}" not in found, (
-        "BUG subjects.index: a recused officer (citizen ID = the subject's) finds the dossier about them by "
+        "subjects.index must honour recusal: a recused officer (citizen ID = the subject's) finds the dossier about them by "
         "searching their own ID number (subject search and load_subject ignore recusal)")
 
 
@@ -789,10 +787,10 @@ def test_a_recused_officer_cannot_open_a_case_about_themselves(scene):
         cases_after = db.session.scalar(select(func.count()).select_from(Case))
         db.session.commit()
     assert cases_after == cases_before and response.status_code in (200, 403, 404), (
-        f"BUG cases.new_review: a recused officer (citizen ID = the subject's) opened a review of their own "
+        f"cases.new_review must honour recusal: a recused officer (citizen ID = the subject's) opened a review of their own "
         f"dossier and was assigned to it (status {response.status_code}); open_review ignores recusal")
     assert SUBJECT_NAME not in text_of(page), (
-        "BUG cases.new_review: ?subject=<own dossier> shows a recused officer the dossier's name "
+        "cases.new_review must honour recusal: ?subject=<own dossier> shows a recused officer the dossier's name "
         "(lists.form_subject ignores recusal)")
 
 
