@@ -294,8 +294,12 @@ EXPORT_COLUMNS = ALL_COLUMNS
 _SEX_OUT = {"male": "Nam", "female": "Nữ"}
 
 
-def export_rows(unit_ids: Iterable[uuid.UUID]) -> Iterator[list[str]]:
+def export_rows(unit_ids: Iterable[uuid.UUID], *, recused_index: int | None = None) -> Iterator[list[str]]:
     in_scope = Subject.owner_unit_id.in_(list(unit_ids))
+    if recused_index is not None:
+        # The exporter's own dossier and their family's stay out, as everywhere else.
+        in_scope = in_scope & (Subject.id_number_index.is_distinct_from(recused_index)) & ~Subject.id.in_(
+            select(Relative.subject_id).where(Relative.id_number_index == recused_index))
     # One query unwraps every dossier's data key, instead of one query per dossier.
     current_keyring().preload(db.session, select(Subject.data_key_id).where(in_scope))
     subjects = db.session.scalars(select(Subject).where(in_scope)).all()
@@ -311,7 +315,7 @@ def export_csv(unit_ids: Iterable[uuid.UUID], *, by: User | None) -> str:
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for row in export_rows(unit_ids):
+    for row in export_rows(unit_ids, recused_index=getattr(by, "citizen_index", None)):
         writer.writerow(row)
         count += 1
     record("subject.export", target_type="subject", actor=by, rows=count, format="csv")

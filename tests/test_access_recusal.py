@@ -118,3 +118,15 @@ def test_nobody_else_is_affected(app, client, sign_in, scene):
     with app.app_context():
         case = db.session.get(Case, scene["case"])
         assert db.session.get(User, scene["kin"].id) in operations.assignable_officers(case)
+
+
+def test_an_export_leaves_out_the_exporters_own_dossier(app, client, sign_in, scene):
+    with app.app_context():
+        by = db.session.get(User, scene["officer"].id)
+        create_subject(SubjectData("Phan Thị Khác", date(1985, 5, 5), "001185000999"), owner_unit=by.unit, by=by)
+        db.session.commit()
+    supervisor = scene["supervisor"]
+    recuse(app, supervisor, RELATIVE_ID)  # the subject's father
+    assert sign_in(supervisor).status_code == 302
+    body = client.get("/subjects/export.csv").get_data(as_text=True)
+    assert "Phan Thị Khác" in body and "Lương Văn Tự" not in body
