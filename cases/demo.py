@@ -332,6 +332,21 @@ def review_examination(cast: _Cast) -> Case:
     return case
 
 
+def review_break_glass(cast: _Cast) -> Case:
+    """A case of canbo.binh that canbo.an opened in an emergency: flagged on the case and
+    waiting in the auditors' review queue (/access/break-glass)."""
+    from .access import break_glass
+
+    ngoc = _subject("038191050607", "BTCTU")
+    case = operations.open_review(ReviewData(
+        ngoc.id, "cadre_planning", "unclassified", "Thẩm định quy hoạch Phó Giám đốc Sở Kế hoạch và Đầu tư",
+        "Rà soát tiêu chuẩn chính trị trước hội nghị quy hoạch nhiệm kỳ tới."), by=cast.binh)
+    _backdate(case, 2, due_in_days=20)
+    break_glass(case, "Đồng chí Bình nghỉ ốm; Thường trực cần số liệu cho cuộc họp quy hoạch chiều nay.",
+                by=cast.an)
+    return case
+
+
 def review_appraisal(cast: _Cast) -> Case:
     vinh = _subject("038075030405", "BTCTU")
     case = operations.open_review(ReviewData(
@@ -641,6 +656,7 @@ SCENARIOS: tuple[tuple[str, str, Callable[[_Cast], Case]], ...] = (
     ("review-verification", "an", review_verification),
     ("review-verification-answers", "an", review_verification_answers),
     ("review-examination", "binh", review_examination),
+    ("review-break-glass", "binh", review_break_glass),
     ("review-appraisal", "an", review_appraisal),
     ("review-concluding", "an", review_concluding),
     ("review-submitted", "an", review_submitted),

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from cases import conclusions, operations, workflow
 from cases.models import (
+    BreakGlassAccess,
     Case,
     Comment,
     Conclusion,
@@ -31,7 +32,7 @@ def _states(column, *where) -> set[str]:
 def test_the_demo_fills_every_state_of_case_work_once(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    assert "Demo case work: 23 scenarios created, 0 already there." in first.output
+    assert "Demo case work: 24 scenarios created, 0 already there." in first.output
 
     with app.app_context():
         after_first = _counts()
@@ -70,11 +71,14 @@ def test_the_demo_fills_every_state_of_case_work_once(app, runner):
         assert db.session.scalar(select(func.count()).select_from(Finding).where(Finding.relative_id.is_not(None)))
         assert db.session.scalar(select(func.count()).select_from(Finding).where(
             Finding.request_id.is_not(None), Finding.accepted.is_(True)))
+        # An emergency access waiting in the auditors' queue.
+        assert db.session.scalar(select(func.count()).select_from(BreakGlassAccess).where(
+            BreakGlassAccess.review.is_(None))) == 1
         db.session.commit()
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
-    assert "Demo case work: 0 scenarios created, 23 already there." in second.output
+    assert "Demo case work: 0 scenarios created, 24 already there." in second.output
     with app.app_context():
         assert _counts() == after_first
         db.session.commit()
