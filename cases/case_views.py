@@ -98,18 +98,25 @@ def _to_case(case, anchor: str | None = None):
     return redirect(url_for("cases.view", case_id=case.id, _anchor=anchor))
 
 
-def _stale(case, error: StaleCase):
+def _refused(case, error: CaseError):
+    """A bare button's refusal, or a stale form: nothing to keep, so back to the case
+    with the message."""
     db.session.rollback()
     flash(error.message, "danger")
     return _to_case(case)
 
 
-def _refused(case, error: CaseError, *, rollback: bool = True):
-    """A bare button's refusal: nothing to keep, so back to the case with the message."""
-    if rollback:
-        db.session.rollback()
-    flash(error.message, "danger")
-    return _to_case(case)
+def _bare_action(case, form, change, done, anchor: str | None = None):
+    """A button that carries only the case's version (already validated): check the
+    version, run one operation, and go back to the case saying what happened (`done`, a
+    text or a function giving it afterwards) or why not."""
+    try:
+        operations.check_version(case, form.version.data)
+        change()
+    except CaseError as error:  # a stale version included
+        return _refused(case, error)
+    flash(done() if callable(done) else done, "success")
+    return _to_case(case, anchor)
 
 
 def _versioned(form_class, case, **kwargs):
@@ -324,18 +331,14 @@ def transition(case_id: uuid.UUID):
     form = TransitionForm()
     if not form.validate_on_submit() or form.action.data not in STEP_ACTIONS:
         abort(400)
-    try:
-        operations.check_version(case, form.version.data)
-        if form.action.data == "start_correction":
+    if form.action.data == "start_correction":
+        def change():
             conclusions.start_correction(case, by=current_user)
-        else:
+    else:
+        def change():
             operations.transition(case, form.action.data, by=current_user)
-    except StaleCase as error:
-        return _stale(case, error)
-    except CaseError as error:
-        return _refused(case, error)
-    flash(_("Hồ sơ đã chuyển sang bước: %(state)s.", state=labels.state(case.state)), "success")
-    return _to_case(case)
+    return _bare_action(case, form, change,
+                        lambda: _("Hồ sơ đã chuyển sang bước: %(state)s.", state=labels.state(case.state)))
 
 
 @cases_bp.route("/<uuid:case_id>/decision", methods=["GET", "POST"])
@@ -358,7 +361,7 @@ def decide(case_id: uuid.UUID):
                 forwarded_to=_uuid(form.forwarded_to.data),
                 complex_case=complaint and bool(form.complex_case.data)), by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -379,7 +382,7 @@ def extend(case_id: uuid.UUID):
             operations.check_version(case, form.version.data)
             due = petitions.extend_deadline(case, by=current_user, note=form.note.data)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -400,7 +403,7 @@ def assign(case_id: uuid.UUID):
             operations.check_version(case, form.version.data)
             operations.assign(case, officer, by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -416,15 +419,8 @@ def unassign(case_id: uuid.UUID, user_id: uuid.UUID):
     form = VersionedForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        operations.check_version(case, form.version.data)
-        operations.unassign(case, user_id, by=current_user)
-    except StaleCase as error:
-        return _stale(case, error)
-    except CaseError as error:
-        return _refused(case, error)
-    flash(_("Đã thôi phân công cán bộ."), "success")
-    return _to_case(case, "officers")
+    return _bare_action(case, form, lambda: operations.unassign(case, user_id, by=current_user),
+                        _("Đã thôi phân công cán bộ."), "officers")
 
 
 @cases_bp.route("/<uuid:case_id>/comments", methods=["POST"])
@@ -437,7 +433,7 @@ def comment(case_id: uuid.UUID):
             operations.check_version(case, form.version.data)
             operations.add_comment(case, form.body.data, by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -457,7 +453,7 @@ def upload(case_id: uuid.UUID):
             operations.add_attachment(case, form.file.data.stream, form.file.data.filename,
                                       form.classification.data, by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -490,7 +486,7 @@ def add_finding(case_id: uuid.UUID):
                 text=form.text.data, classification=form.classification.data, source=form.source.data,
                 found_on=form.found_on.parsed), by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -525,7 +521,7 @@ def conclusion(case_id: uuid.UUID):
                 outcome=form.outcome.data, reasoning=form.reasoning.data, admission_eligible=form.eligible()),
                 by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -543,15 +539,9 @@ def submit_conclusion(case_id: uuid.UUID):
     form = VersionedForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        operations.check_version(case, form.version.data)
-        conclusions.submit(case, by=current_user)
-    except StaleCase as error:
-        return _stale(case, error)
-    except CaseError as error:
-        return _refused(case, error)  # submit may have moved the draft before the case refused
-    flash(_("Đã trình kết luận để phê duyệt."), "success")
-    return _to_case(case, "conclusion")
+    # A refusal rolls back: submit may have moved the draft before the case refused.
+    return _bare_action(case, form, lambda: conclusions.submit(case, by=current_user),
+                        _("Đã trình kết luận để phê duyệt."), "conclusion")
 
 
 def _render_approval(case, submitted, form, return_form):
@@ -582,7 +572,7 @@ def approve(case_id: uuid.UUID):
             operations.check_version(case, form.version.data)
             approved = conclusions.approve(case, form.secret.data, by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             # No rollback: the refusal's audit entry and the failed re-authentication's
             # lockout count must commit (approve refuses before it changes anything).
@@ -607,7 +597,7 @@ def return_conclusion(case_id: uuid.UUID):
             operations.check_version(case, form.version.data)
             conclusions.return_for_revision(case, form.comment.data, by=current_user)
         except StaleCase as error:
-            return _stale(case, error)
+            return _refused(case, error)
         except CaseError as error:
             show_error(form, error.message, error.field)
         else:
@@ -623,12 +613,5 @@ def correction(case_id: uuid.UUID):
     form = VersionedForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        operations.check_version(case, form.version.data)
-        conclusions.start_correction(case, by=current_user)
-    except StaleCase as error:
-        return _stale(case, error)
-    except CaseError as error:
-        return _refused(case, error)
-    flash(_("Hồ sơ đã mở lại để soạn kết luận đính chính."), "success")
-    return _to_case(case, "conclusion")
+    return _bare_action(case, form, lambda: conclusions.start_correction(case, by=current_user),
+                        _("Hồ sơ đã mở lại để soạn kết luận đính chính."), "conclusion")

@@ -36,6 +36,7 @@ from .operations import (
     case_findings,
     stamp,
     today,
+    version_matches,
 )
 from .relations import sex_label
 
@@ -198,11 +199,7 @@ def shared_attachment(request_: CoordinationRequest, attachment_id: uuid.UUID, u
 
 
 def check_version(request_: CoordinationRequest, version: Any) -> None:
-    try:
-        seen = int(version)
-    except (TypeError, ValueError):
-        seen = None
-    if seen != request_.version:
+    if not version_matches(request_, version):
         raise StaleRequest()
 
 

@@ -21,7 +21,7 @@ from protection.identity import CLEARANCE_ORDER, Role, User
 
 from . import workflow
 from .deadlines import due_soon_limit
-from .models import Assignment, Case, ConcernedPerson, Conclusion, Relative, Subject
+from .models import Assignment, Case, ConcernedPerson, Conclusion, Subject, subjects_about
 from .operations import today
 from .subjects import search_subjects
 
@@ -87,8 +87,7 @@ def base_query(user: User) -> Select:
     statement = select(Case).where(Case.owner_unit_id.in_(policy.unit_scope(user)),
                                    Case.classification.in_(_cleared_levels(user)))
     if user.citizen_index is not None:
-        about_me = select(Subject.id).where(Subject.id_number_index == user.citizen_index).union(
-            select(Relative.subject_id).where(Relative.id_number_index == user.citizen_index))
+        about_me = subjects_about(user.citizen_index)
         statement = statement.where(
             or_(Case.subject_id.is_(None), Case.subject_id.not_in(about_me)),
             ~exists().where(ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id.in_(about_me)))

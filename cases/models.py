@@ -111,6 +111,13 @@ class Relative(Protected, db.Model):
     subject: Mapped[Subject] = relationship(back_populates="relatives")
 
 
+def subjects_about(citizen_index: int):
+    """SELECT of the ids of the dossiers about the holder of this citizen-ID index: their
+    own, and those listing them as a relative (recusal in SQL, for lists and exports)."""
+    return select(Subject.id).where(Subject.id_number_index == citizen_index).union(
+        select(Relative.subject_id).where(Relative.id_number_index == citizen_index))
+
+
 SUBJECT_FIELDS = ("full_name", "other_names", "date_of_birth", "sex", "id_number", "native_place", "residence",
                   "ethnicity", "religion", "current_unit", "position", "party_admission_date",
                   "party_official_date", "notes")
@@ -177,7 +184,16 @@ class Case(Protected, db.Model):
     def people_indexes(self) -> set[int]:
         """Blind indexes of the citizen IDs of the people this case is about: the subject,
         the subject's relatives with a recorded ID, and the dossiers a petition names
-        (with their relatives). policy.is_recused compares a user's own against them."""
+        (with their relatives). policy.is_recused compares a user's own against them.
+
+        Asked by every policy check of a page, so kept on the instance, which lives for one
+        request (its session)."""
+        cached = self.__dict__.get("_people_indexes")
+        if cached is None:
+            cached = self.__dict__["_people_indexes"] = self._load_people_indexes()
+        return cached
+
+    def _load_people_indexes(self) -> set[int]:
         subject_ids = {self.subject_id} if self.subject_id else set()
         if self.petition is not None:
             subject_ids |= {person.subject_id for person in self.petition.concerned if person.subject_id}

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from protection.db import db
+from protection.db import db, insert_or_ignore
 from protection.identity import Unit
 
 from .models import DocumentCounter
@@ -24,9 +22,7 @@ GLOBAL = "*"
 
 
 def next_number(series: str, unit_key: str, year: int) -> int:
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(DocumentCounter).values(series=series, unit_id=unit_key, year=year, last=0)
-                       .on_conflict_do_nothing())
+    insert_or_ignore(db.session, DocumentCounter, series=series, unit_id=unit_key, year=year, last=0)
     counter = db.session.execute(
         select(DocumentCounter).where(DocumentCounter.series == series, DocumentCounter.unit_id == unit_key,
                                       DocumentCounter.year == year).with_for_update()

@@ -16,13 +16,11 @@ from typing import IO
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from audit.trail import record
 from protection import policy
 from protection.blobs import BlobRefused, store_upload
-from protection.db import db
+from protection.db import db, insert_or_ignore
 from protection.fields import utcnow
 from protection.identity import Clearance, Role, User
 
@@ -92,13 +90,16 @@ def record_case_view(case: Case, part: str = "case") -> None:
     record("case.view", target_type="case", target_id=case.id, part=part)
 
 
-def check_version(case: Case, version: int | str | None) -> None:
-    """Optimistic locking: the form says which version it was drawn from."""
+def version_matches(record, version: int | str | None) -> bool:
+    """Optimistic locking: the version a form was drawn from is still the record's."""
     try:
-        seen = int(version) if version not in (None, "") else None
+        return int(version) == record.version
     except (TypeError, ValueError):
-        seen = None
-    if seen != case.version:
+        return False
+
+
+def check_version(case: Case, version: int | str | None) -> None:
+    if not version_matches(case, version):
         raise StaleCase()
 
 
@@ -119,10 +120,8 @@ def earlier_submission(token: str | None, user: User) -> FormSubmission | None:
     if not token:
         return None
     token = token[:64]
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(FormSubmission).values(
-        token=token, user_id=user.id, target_type=PENDING, target_id=uuid.UUID(int=0), created_at=utcnow(),
-    ).on_conflict_do_nothing())
+    insert_or_ignore(db.session, FormSubmission, token=token, user_id=user.id, target_type=PENDING,
+                     target_id=uuid.UUID(int=0), created_at=utcnow())
     claim = db.session.execute(select(FormSubmission).where(FormSubmission.token == token).with_for_update()
                                .execution_options(populate_existing=True)).scalar_one()
     if claim.user_id != user.id or claim.target_type == PENDING:

@@ -27,7 +27,7 @@ from protection.forms import parse_date
 from protection.identity import Unit, User
 from protection.search import InvalidCitizenId, citizen_id, find
 
-from .models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject
+from .models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject, subjects_about
 from .roster import ALL_COLUMNS, RosterRow
 
 
@@ -298,8 +298,7 @@ def export_rows(unit_ids: Iterable[uuid.UUID], *, recused_index: int | None = No
     in_scope = Subject.owner_unit_id.in_(list(unit_ids))
     if recused_index is not None:
         # The exporter's own dossier and their family's stay out, as everywhere else.
-        in_scope = in_scope & (Subject.id_number_index.is_distinct_from(recused_index)) & ~Subject.id.in_(
-            select(Relative.subject_id).where(Relative.id_number_index == recused_index))
+        in_scope = in_scope & Subject.id.not_in(subjects_about(recused_index))
     # One query unwraps every dossier's data key, instead of one query per dossier.
     current_keyring().preload(db.session, select(Subject.data_key_id).where(in_scope))
     subjects = db.session.scalars(select(Subject).where(in_scope)).all()

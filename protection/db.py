@@ -51,6 +51,15 @@ def refresh_statistics(session) -> None:
         session.execute(text("ANALYZE"))
 
 
+def insert_or_ignore(session, model, **values) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING in the session's dialect: the row exists afterwards,
+    whoever inserted it (on PostgreSQL a concurrent inserter's row is waited for)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
 
