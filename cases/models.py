@@ -473,3 +473,26 @@ class BreakGlassAccess(Protected, db.Model):
     case: Mapped[Case] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+
+class PrintRecord(db.Model):
+    """The copy register (sổ theo dõi bản in): one row per print of an approved conclusion —
+    who, when, how many copies and which copy numbers. Copy numbers run on per conclusion,
+    so every paper copy in circulation has a number no other copy carries. Numbers only:
+    nothing here is protected content."""
+
+    __tablename__ = "print_records"
+    __table_args__ = (UniqueConstraint("conclusion_id", "first_number", name="uq_print_records_first"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    conclusion_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conclusions.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    printed_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    printed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    classification: Mapped[Clearance] = mapped_column(_classification_column())
+    copies: Mapped[int] = mapped_column(Integer)
+    first_number: Mapped[int] = mapped_column(Integer)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+    conclusion: Mapped[Conclusion] = relationship()
+    printed_by: Mapped[User] = relationship(lazy="joined")

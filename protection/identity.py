@@ -155,6 +155,8 @@ class User(db.Model):
     # with the dossiers' own index so the two can be compared; never the number itself.
     # A truncated index can match another person's number: that recuses too, the safe way.
     citizen_index: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The interface language the user chose ("vi" or "en"); None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     # Set only by `flask demo`; `flask demo code` refuses every other account.
     demo_account: Mapped[bool] = mapped_column(Boolean, default=False)
