@@ -20,7 +20,7 @@ from protection.cli import configure_cli
 from protection.crypto import configure_crypto
 from protection.db import configure_sqlite, db
 from protection.demo import configure_demo
-from protection.errors import configure_errors, configure_logging
+from protection.errors import configure_errors, configure_logging, handle_unexpected
 from protection.headers import configure_security_headers
 from protection.i18n import configure_i18n
 from protection.policy import can, enforce_request
@@ -106,7 +106,10 @@ def configure_policy(app: Flask) -> None:
         # One unit of work per request: a successful response commits everything the
         # request did (its audit entries included); anything else rolls it all back.
         if response.status_code < 400:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - e.g. the audit append failed: nothing was committed
+                return app.make_response(handle_unexpected(error))
         else:
             db.session.rollback()
         return response

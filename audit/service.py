@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
@@ -17,97 +17,19 @@ from sqlalchemy import Select, select
 from protection.db import db
 from protection.identity import User
 
-from . import signing
+from . import parallel, signing
 from .chain import GENESIS_HASH, timestamp_text
 from .models import AuditEntry, ChainHead, Checkpoint
+from .reader import Reader
 from .trail import keys_dir, record
-from .verify import ENTRY_COLUMNS, Problem, Report, verify
-
-VERIFY_BATCH = 5000
-
-
-class _Reader:
-    """Reads the trail for verification on a connection of its own, outside the ORM, in
-    one read-only snapshot.
-
-    Not the request's session: on SQLite every session transaction takes the write lock
-    (BEGIN IMMEDIATE, protection/db.py), and a verification of millions of entries must
-    not stall every other request for its duration. Here SQLite gets a plain deferred
-    BEGIN (in WAL mode a reader blocks no writer) and PostgreSQL a REPEATABLE READ
-    transaction, so the head, the checkpoints and the entries are read as of one moment
-    while the app keeps appending. Plain driver values are hashed without building ORM
-    objects (the verification rate in `python -m bench` depends on it).
-    """
-
-    def __init__(self, connection, dialect_name: str):
-        self.connection = connection
-        self.cursor = connection.cursor()
-        postgresql = dialect_name == "postgresql"
-        self.mark = "%s" if postgresql else "?"
-        actor = "CAST(actor_id AS TEXT)" if postgresql else "actor_id"
-        columns = ", ".join(actor if name == "actor_id" else name for name in ENTRY_COLUMNS)
-        # A range of sequence numbers per batch, not LIMIT: the scan reads one batch's
-        # rows whatever plan the database picks (with stale statistics PostgreSQL may
-        # otherwise scan and sort everything up to the end, for every batch).
-        self.batch_sql = (f"SELECT {columns} FROM audit_entries "  # noqa: S608 - fixed column names
-                          f"WHERE seq >= {self.mark} AND seq < {self.mark} ORDER BY seq")
-        if postgresql:
-            self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        else:
-            self.cursor.execute("BEGIN")
-
-    def one(self, sql: str, *params: Any) -> Any:
-        self.cursor.execute(sql.replace("?", self.mark), params)
-        return self.cursor.fetchone()
-
-    def head(self) -> tuple[int, str, int | None] | None:
-        """The chain head and the newest sequence number present."""
-        return self.one("SELECT seq, entry_hash, (SELECT max(seq) FROM audit_entries) "
-                        "FROM audit_chain_head WHERE id = 1")
-
-    def entry_hash_at(self, seq: int) -> str | None:
-        row = self.one("SELECT entry_hash FROM audit_entries WHERE seq = ?", seq)
-        return row[0] if row else None
-
-    def seq_of_hash(self, value: str) -> int | None:
-        row = self.one("SELECT seq FROM audit_entries WHERE entry_hash = ?", value)
-        return row[0] if row else None
-
-    def checkpoint_lines(self) -> list[signing.CheckpointLine]:
-        self.cursor.execute("SELECT seq, entry_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq")
-        return [signing.CheckpointLine(seq, value, timestamp_text(_utc(signed_at)), key, signature)
-                for seq, value, signed_at, key, signature in self.cursor.fetchall()]
-
-    def entries(self, start_seq: int, end_seq: int, progress=None) -> Iterator[tuple]:
-        """Rows start_seq..end_seq in sequence order, VERIFY_BATCH sequence numbers at a time."""
-        next_seq = start_seq
-        while next_seq <= end_seq:
-            batch_end = min(next_seq + VERIFY_BATCH, end_seq + 1)
-            self.cursor.execute(self.batch_sql, (next_seq, batch_end))
-            rows = self.cursor.fetchall()
-            if rows:
-                yield from rows
-                if progress is not None:
-                    progress(len(rows))
-                next_seq = batch_end
-            else:  # a gap (verify() names it): go on at the next entry there is
-                following = self.one("SELECT min(seq) FROM audit_entries WHERE seq >= ?", batch_end)
-                if following is None or following[0].__class__ is not int:
-                    return
-                next_seq = following[0]
-
-
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+from .verify import Problem, Report, verify
 
 
 @contextmanager
-def _reader() -> Iterator[_Reader]:
+def _reader() -> Iterator[Reader]:
     connection = db.engine.raw_connection()
     try:
-        yield _Reader(connection, db.engine.dialect.name)
+        yield Reader(connection, db.engine.dialect.name)
     finally:
         connection.rollback()
         connection.close()
@@ -144,16 +66,52 @@ def run_verification(*, from_seq: int | None = None, extra_lines: Sequence[signi
             start_prev_hash = previous
         # Read to the newest entry present, not only to the head: rows past the head were
         # not appended by the chain writer, and verify() names them.
+        read_to = max(head_seq_, newest or 0)
+        lines = [*reader.checkpoint_lines(), *extra_lines]
+        public_key = signing.load_public_key(keys_dir())
+        ranges = _parallel_ranges(reader, start_seq, head_seq_, start_prev_hash, lines)
+        if ranges:
+            report = parallel.verify_in_parallel(
+                database_url=db.engine.url.render_as_string(hide_password=False),
+                public_key_bytes=public_key.public_bytes_raw() if public_key is not None else None,
+                ranges=ranges, head=(head_seq_, head_hash), read_to=read_to,
+                workers=parallel.worker_count(current_app.config["HOSO_AUDIT_VERIFY_WORKERS"]), progress=progress)
+            if report is not None:
+                return report
+            progress = None  # a range failed: the sequential walk below names the first problem
         return verify(
-            reader.entries(start_seq, max(head_seq_, newest or 0), progress),
-            checkpoints=[*reader.checkpoint_lines(), *extra_lines],
-            public_key=signing.load_public_key(keys_dir()),
+            reader.entries(start_seq, read_to, progress),
+            checkpoints=lines,
+            public_key=public_key,
             start_prev_hash=start_prev_hash,
             start_seq=start_seq,
             head_seq=head_seq_,
             head_hash=head_hash,
             find_seq_of_hash=reader.seq_of_hash,
         )
+
+
+def _parallel_ranges(reader: Reader, start_seq: int, head_seq_: int, start_prev_hash: str,
+                     lines: Sequence[signing.CheckpointLine]) -> list[parallel.Range]:
+    """The ranges for a parallel pass, or [] when the log is short, one worker is set, or a
+    cut's entry is missing (then the sequential walk reports it)."""
+    workers = parallel.worker_count(current_app.config["HOSO_AUDIT_VERIFY_WORKERS"])
+    if workers < 2 or head_seq_ - start_seq + 1 < current_app.config["HOSO_AUDIT_VERIFY_PARALLEL_FROM"]:
+        return []
+    # More ranges than workers: the progress bar moves, and a slow range does not idle the rest.
+    spans = parallel.cuts(start_seq, head_seq_, workers * 4)
+    ranges: list[parallel.Range] = []
+    previous_hash = start_prev_hash
+    for index, (first, last) in enumerate(spans):
+        final = index == len(spans) - 1
+        end_hash = None if final else reader.entry_hash_at(last)
+        if not final and end_hash is None:
+            return []
+        own = tuple(line for line in lines
+                    if (first <= line.seq <= last) or (final and line.seq > last) or (index == 0 and line.seq < first))
+        ranges.append(parallel.Range(first, last, previous_hash, end_hash, own))
+        previous_hash = end_hash
+    return ranges
 
 
 def record_verification(report: Report) -> None:

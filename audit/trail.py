@@ -12,13 +12,15 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
 
 from protection.db import db
 from protection.fields import utcnow
@@ -73,9 +75,24 @@ def _lock_head() -> ChainHead:
     return head
 
 
+@dataclass
+class PendingEntry:
+    """An entry recorded in this transaction, linked into the chain when it commits;
+    `seq` and `entry_hash` are known from then on."""
+
+    fields: dict[str, Any]
+    seq: int | None = None
+    prev_hash: str | None = None
+    entry_hash: str | None = None
+
+
+_PENDING = "hoso.audit.pending"
+
+
 def record(action: str, *, target_type: str | None = None, target_id: Any = None,
-           outcome: str = "success", actor: Any = None, **detail: Any) -> AuditEntry:
-    """Append an entry for `action` to the caller's transaction and return it (flushed)."""
+           outcome: str = "success", actor: Any = None, **detail: Any) -> PendingEntry:
+    """Record an entry for `action` in the caller's transaction. It is linked into the
+    chain by `_append_pending` as the transaction commits, so both commit or neither does."""
     actor_id, actor_role, actor_unit = _actor(actor)
     if has_request_context():
         client_address = (request.remote_addr or "")[:64] or None
@@ -95,37 +112,73 @@ def record(action: str, *, target_type: str | None = None, target_id: Any = None
         "request_id": request_id,
         "detail": canonical_json(_safe_detail(detail)).decode("utf-8"),
     }
-    head = _lock_head()
-    link = entry_hash(head.entry_hash, fields)
-    entry = AuditEntry(seq=head.seq + 1, prev_hash=head.entry_hash, entry_hash=link, **fields)
-    db.session.add(entry)
-    head.seq = entry.seq
-    head.entry_hash = link
-    _maybe_checkpoint(head, fields["occurred_at"])
-    db.session.flush()
+    entry = PendingEntry(fields)
+    db.session.connection()  # inside a transaction, so a rollback of it forgets the entry
+    db.session.info.setdefault(_PENDING, []).append(entry)
     return entry
+
+
+# Why at commit, not at record(): appenders queue on the chain-head lock, and the lock is
+# held until COMMIT. Taken inside record() it was held through the rest of the request
+# (template rendering included) — every audited write in the installation waited on that.
+# Taken here it spans three statements and the commit itself.
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()  # the action's own changes first, outside the lock
+    connection = session.connection()
+    head_table = ChainHead.__table__
+    statement = select(head_table.c.seq, head_table.c.entry_hash, head_table.c.last_checkpoint_seq,
+                       head_table.c.last_checkpoint_at).where(head_table.c.id == HEAD_ID)
+    if connection.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    seq, prev, last_checkpoint_seq, last_checkpoint_at = connection.execute(statement).one()
+    rows = []
+    for entry in pending:
+        seq += 1
+        link = entry_hash(prev, entry.fields)
+        entry.seq, entry.prev_hash, entry.entry_hash = seq, prev, link
+        rows.append({"seq": seq, "prev_hash": prev, "entry_hash": link, **entry.fields})
+        prev = link
+    connection.execute(insert(AuditEntry.__table__), rows)
+    values = {"seq": seq, "entry_hash": prev}
+    now = pending[-1].fields["occurred_at"]
+    if _checkpoint_due(seq, last_checkpoint_seq, last_checkpoint_at, now):
+        connection.execute(insert(Checkpoint.__table__), _checkpoint_row(seq, prev, now))
+        values.update(last_checkpoint_seq=seq, last_checkpoint_at=now)
+    connection.execute(update(head_table).where(head_table.c.id == HEAD_ID).values(**values))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed or rolled back
+        session.info.pop(_PENDING, None)
 
 
 def keys_dir() -> Path:
     return Path(current_app.instance_path) / "keys"
 
 
-def _maybe_checkpoint(head: ChainHead, now) -> None:
+def _checkpoint_due(seq: int, last_checkpoint_seq: int, last_checkpoint_at, now) -> bool:
     every_entries = current_app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"]
     every_minutes = current_app.config["HOSO_AUDIT_CHECKPOINT_EVERY_MINUTES"]
-    due_by_count = every_entries and head.seq - head.last_checkpoint_seq >= every_entries
+    due_by_count = every_entries and seq - last_checkpoint_seq >= every_entries
     due_by_time = every_minutes and (
-        head.last_checkpoint_at is None or now - head.last_checkpoint_at >= timedelta(minutes=every_minutes)
+        last_checkpoint_at is None or now - last_checkpoint_at >= timedelta(minutes=every_minutes)
     )
-    if due_by_count or due_by_time:
-        _write_checkpoint(head, now)
+    return bool(due_by_count or due_by_time)
+
+
+def _checkpoint_row(seq: int, link: str, now) -> dict[str, Any]:
+    private_key = signing.ensure_signing_key(keys_dir())
+    at_text, key, signature = signing.sign(private_key, seq, link, now)
+    return {"seq": seq, "entry_hash": link, "signed_at": now, "key_id": key, "signature": signature}
 
 
 def _write_checkpoint(head: ChainHead, now) -> Checkpoint:
-    private_key = signing.ensure_signing_key(keys_dir())
-    at_text, key, signature = signing.sign(private_key, head.seq, head.entry_hash, now)
-    checkpoint = Checkpoint(seq=head.seq, entry_hash=head.entry_hash, signed_at=now,
-                            key_id=key, signature=signature)
+    checkpoint = Checkpoint(**_checkpoint_row(head.seq, head.entry_hash, now))
     db.session.add(checkpoint)
     head.last_checkpoint_seq = head.seq
     head.last_checkpoint_at = now

@@ -3,9 +3,11 @@
 - verification speed (target ≥ 200k entries/s): `audit verify`'s own code over synthetic
   entries appended to the chain, beside reading the same rows without hashing them; the
   reference definition (chain.entry_hash over ORM rows) is shown on a sample for scale;
-- audited writes per second with 16 concurrent clients (target ≥ 1,000/s on PostgreSQL):
-  a small change plus its audit entry, each in its own transaction, beside the same change
-  without the entry.
+- verification split over one process per CPU (audit/parallel.py), as `audit verify` runs
+  on a log longer than HOSO_AUDIT_VERIFY_PARALLEL_FROM;
+- audited writes per second with 16 concurrent clients (target ≥ 1,000/s on PostgreSQL),
+  each a process of its own as a gunicorn worker is: a small change plus its audit entry,
+  each in its own transaction, beside the same change without the entry.
 
 The synthetic entries are appended to the database's real chain under the chain-head lock
 (so the trail stays valid): use a scratch database.
@@ -13,10 +15,9 @@ The synthetic entries are appended to the database's real chain under the chain-
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from flask import Flask
 from sqlalchemy import insert, select, update
 
 from app import create_app
-from audit import service, signing
+from audit import parallel, service, signing
 from audit.chain import HASHED_FIELDS, entry_hash, link_hash, payload_of_text
 from audit.models import AuditEntry
 from audit.trail import _lock_head, keys_dir, record
@@ -89,7 +90,10 @@ def read_only_rate(app: Flask) -> tuple[int, float]:
         return count, time.perf_counter() - start
 
 
-def verify_rate(app: Flask) -> tuple[int, float, str]:
+def verify_rate(app: Flask, *, workers: int) -> tuple[int, float, str]:
+    """`audit verify`'s own path: one continuous walk (workers=1) or the parallel pass over
+    ranges (workers=0: one process per CPU), whatever the log's length."""
+    app.config.update(HOSO_AUDIT_VERIFY_WORKERS=workers, HOSO_AUDIT_VERIFY_PARALLEL_FROM=1)
     with app.app_context():
         start = time.perf_counter()
         report = service.run_verification()
@@ -131,38 +135,48 @@ def writer_users(app: Flask) -> list[uuid.UUID]:
     return ids
 
 
-def concurrent_rate(app: Flask, operation: Callable[[uuid.UUID], None], ids: list[uuid.UUID],
+def _client_process(database_url, instance, audited, user_id, seconds, start_line, results) -> None:
+    """One client in a process of its own, as a gunicorn sync worker is: its own app,
+    engine and interpreter (threads of one process would measure the GIL instead)."""
+    try:
+        app = audit_app(database_url, Path(instance))
+        operation = small_change_audited if audited else small_change
+        with app.app_context():  # warm: the first connection and statement compile
+            operation(user_id)
+            db.session.commit()
+        start_line.wait(timeout=120)
+        count = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            with app.app_context():
+                operation(user_id)
+                db.session.commit()
+            count += 1
+        with app.app_context():
+            db.engine.dispose()
+        results.put(count)
+    except BaseException as error:  # reported by the parent, never swallowed
+        results.put(f"{type(error).__name__}: {error}"[:300])
+
+
+def concurrent_rate(database_url: str | None, instance: Path, audited: bool, ids: list[uuid.UUID],
                     seconds: float) -> tuple[int, float]:
-    counts = [0] * len(ids)
-    errors: list[BaseException] = []
-    start_line = threading.Barrier(len(ids) + 1)
-    stop = threading.Event()
-
-    def client(index: int) -> None:
-        start_line.wait()
-        try:
-            while not stop.is_set():
-                with app.app_context():
-                    operation(ids[index])
-                    db.session.commit()
-                counts[index] += 1
-        except BaseException as error:  # reported below, never swallowed
-            errors.append(error)
-            stop.set()
-
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(ids))]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    started = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"a client failed: {type(errors[0]).__name__}: {errors[0]}")
-    return sum(counts), elapsed
+    context = multiprocessing.get_context("spawn")
+    start_line = context.Barrier(len(ids) + 1)
+    results = context.Queue()
+    processes = [context.Process(target=_client_process,
+                                 args=(database_url, str(instance), audited, user_id, seconds, start_line, results))
+                 for user_id in ids]
+    for process in processes:
+        process.start()
+    start_line.wait(timeout=180)
+    counts = [results.get(timeout=seconds + 180) for _ in processes]
+    for process in processes:
+        process.join()
+    failures = [count for count in counts if isinstance(count, str)]
+    if failures:
+        raise RuntimeError(f"a client failed: {failures[0]}")
+    return sum(counts), seconds
 
 
 def small_change(user_id: uuid.UUID) -> None:
@@ -198,18 +212,19 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     print(f"  (written in {time.perf_counter() - started:.1f} s)")
     print("  measuring: verification ...", flush=True)
     read_count, read_seconds = read_only_rate(app)
-    checked, verify_seconds, summary = verify_rate(app)
-    if not summary.startswith("OK"):
-        raise RuntimeError(f"the bench's own chain does not verify: {summary}")
+    checked, verify_seconds, summary = verify_rate(app, workers=1)
+    parallel_checked, parallel_seconds, parallel_summary = verify_rate(app, workers=0)
+    if not (summary.startswith("OK") and parallel_summary.startswith("OK")):
+        raise RuntimeError(f"the bench's own chain does not verify: {summary} / {parallel_summary}")
     sample = min(REFERENCE_SAMPLE, checked)
     reference_count, reference_seconds = reference_rate(app, sample)
 
     ids = writer_users(app)
     print(f"  measuring: writes with {CLIENTS} concurrent clients ...", flush=True)
-    bare_writes, bare_seconds = concurrent_rate(app, small_change, ids, seconds)
+    bare_writes, bare_seconds = concurrent_rate(database_url, instance, False, ids, seconds)
     with app.app_context():
         before_writes = service.head_seq()
-    audited_writes, audited_seconds = concurrent_rate(app, small_change_audited, ids, seconds)
+    audited_writes, audited_seconds = concurrent_rate(database_url, instance, True, ids, seconds)
     with app.app_context():
         after = service.run_verification(from_seq=before_writes + 1)  # what the clients appended
         db.engine.dispose()
@@ -220,10 +235,12 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     bare_rate = bare_writes / bare_seconds
     rows = [
         ("read every entry, no hashing (baseline)", read_count, read_rate, read_rate),
-        ("audit verify (chain + checkpoints)", checked, checked / verify_seconds, read_rate),
+        ("audit verify, one walk (chain + checkpoints)", checked, checked / verify_seconds, read_rate),
+        (f"audit verify, parallel ({parallel.worker_count(0)} processes)", parallel_checked,
+         parallel_checked / parallel_seconds, read_rate),
         ("reference: ORM rows + chain.entry_hash", reference_count, reference_count / reference_seconds, read_rate),
-        (f"{CLIENTS} clients: small change (baseline)", bare_writes, bare_rate, bare_rate),
-        (f"{CLIENTS} clients: change + audit entry", audited_writes, audited_writes / audited_seconds, bare_rate),
+        (f"{CLIENTS} client processes: small change (baseline)", bare_writes, bare_rate, bare_rate),
+        (f"{CLIENTS} client processes: change + audit entry", audited_writes, audited_writes / audited_seconds, bare_rate),
     ]
     print()
     print(f"{'audit operation':<44} {'count':>9} {'per s':>10} {'× baseline':>11}")

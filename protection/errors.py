@@ -96,7 +96,7 @@ def _handle_csrf(error: CSRFError):
     ))
 
 
-def _handle_unexpected(error: Exception):
+def handle_unexpected(error: Exception):
     # The traceback goes to the server log under the reference id; the user sees the id.
     # SQLAlchemy runs with hide_parameters=True, so statement values never reach the log.
     db.session.rollback()
@@ -112,5 +112,5 @@ def configure_errors(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _assign_request_id)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)
-    app.register_error_handler(InternalServerError, _handle_unexpected)
-    app.register_error_handler(Exception, _handle_unexpected)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, insert, select, update
 
+from audit import parallel
 from audit.chain import entry_hash
 from audit.models import AuditEntry, ChainHead, Checkpoint
 from protection.db import db
@@ -38,6 +39,42 @@ class Trail:
     line_file: Path
     last_seq: int  # entries were added after the checkpoint, up to here
     failed_sign_in_seq: int  # an officer's failed sign-in, well inside the checkpointed part
+
+
+# These also run with verification split over two worker processes (audit/parallel.py) on
+# ranges of a few entries, so the ranges' cuts fall among the tampered entries: the verdict
+# must be the same line, word for word, as the one continuous walk gives. (A log cut short
+# has no entry at some cut, and goes to the walk straight away.)
+IN_PARALLEL_TOO = {
+    "test_an_intact_trail_passes_with_a_one_line_summary", "test_verify_from_a_sequence_number",
+    "test_a_field_edited_in_place", "test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link",
+    "test_an_entry_deleted_in_the_middle", "test_an_entry_inserted_in_the_middle",
+    "test_two_adjacent_entries_swapped", "test_history_rewritten_wholesale_is_caught_by_the_signed_checkpoint",
+}
+
+
+def pytest_generate_tests(metafunc):
+    modes = ["sequential", "parallel"] if metafunc.function.__name__ in IN_PARALLEL_TOO else ["sequential"]
+    metafunc.parametrize("verification_mode", modes, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def verification_mode(request, app, monkeypatch):
+    if request.param == "sequential":
+        app.config.update(HOSO_AUDIT_VERIFY_WORKERS=1)
+        yield request.param
+        return
+    app.config.update(HOSO_AUDIT_VERIFY_WORKERS=2, HOSO_AUDIT_VERIFY_PARALLEL_FROM=2)
+    passes = []
+    real = parallel.verify_in_parallel
+
+    def counted(**arguments):
+        passes.append(len(arguments["ranges"]))
+        return real(**arguments)
+
+    monkeypatch.setattr(parallel, "verify_in_parallel", counted)
+    yield request.param
+    assert passes and all(ranges > 2 for ranges in passes), "the parallel pass did not run"
 
 
 def run_verify(runner, *args: str) -> tuple[int, str, str]:

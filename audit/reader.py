@@ -1,0 +1,91 @@
+"""Reading the trail for verification, outside the ORM and Flask: the app's verifier and
+the parallel pass's worker processes (audit/parallel.py) read it the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from . import signing
+from .chain import timestamp_text
+from .verify import ENTRY_COLUMNS
+
+VERIFY_BATCH = 5000
+
+
+class Reader:
+    """Reads the trail for verification on a connection of its own, outside the ORM, in
+    one read-only snapshot.
+
+    Not the request's session: on SQLite every session transaction takes the write lock
+    (BEGIN IMMEDIATE, protection/db.py), and a verification of millions of entries must
+    not stall every other request for its duration. Here SQLite gets a plain deferred
+    BEGIN (in WAL mode a reader blocks no writer) and PostgreSQL a REPEATABLE READ
+    transaction, so the head, the checkpoints and the entries are read as of one moment
+    while the app keeps appending. Plain driver values are hashed without building ORM
+    objects (the verification rate in `python -m bench` depends on it).
+    """
+
+    def __init__(self, connection, dialect_name: str):
+        self.connection = connection
+        self.cursor = connection.cursor()
+        postgresql = dialect_name == "postgresql"
+        self.mark = "%s" if postgresql else "?"
+        actor = "CAST(actor_id AS TEXT)" if postgresql else "actor_id"
+        columns = ", ".join(actor if name == "actor_id" else name for name in ENTRY_COLUMNS)
+        # A range of sequence numbers per batch, not LIMIT: the scan reads one batch's
+        # rows whatever plan the database picks (with stale statistics PostgreSQL may
+        # otherwise scan and sort everything up to the end, for every batch).
+        self.batch_sql = (f"SELECT {columns} FROM audit_entries "  # noqa: S608 - fixed column names
+                          f"WHERE seq >= {self.mark} AND seq < {self.mark} ORDER BY seq")
+        if postgresql:
+            self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            self.cursor.execute("BEGIN")
+
+    def one(self, sql: str, *params: Any) -> Any:
+        self.cursor.execute(sql.replace("?", self.mark), params)
+        return self.cursor.fetchone()
+
+    def head(self) -> tuple[int, str, int | None] | None:
+        """The chain head and the newest sequence number present."""
+        return self.one("SELECT seq, entry_hash, (SELECT max(seq) FROM audit_entries) "
+                        "FROM audit_chain_head WHERE id = 1")
+
+    def entry_hash_at(self, seq: int) -> str | None:
+        row = self.one("SELECT entry_hash FROM audit_entries WHERE seq = ?", seq)
+        return row[0] if row else None
+
+    def seq_of_hash(self, value: str) -> int | None:
+        row = self.one("SELECT seq FROM audit_entries WHERE entry_hash = ?", value)
+        return row[0] if row else None
+
+    def checkpoint_lines(self) -> list[signing.CheckpointLine]:
+        self.cursor.execute("SELECT seq, entry_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq")
+        return [signing.CheckpointLine(seq, value, timestamp_text(_utc(signed_at)), key, signature)
+                for seq, value, signed_at, key, signature in self.cursor.fetchall()]
+
+    def entries(self, start_seq: int, end_seq: int, progress=None) -> Iterator[tuple]:
+        """Rows start_seq..end_seq in sequence order, VERIFY_BATCH sequence numbers at a time."""
+        next_seq = start_seq
+        while next_seq <= end_seq:
+            batch_end = min(next_seq + VERIFY_BATCH, end_seq + 1)
+            self.cursor.execute(self.batch_sql, (next_seq, batch_end))
+            rows = self.cursor.fetchall()
+            if rows:
+                yield from rows
+                if progress is not None:
+                    progress(len(rows))
+                next_seq = batch_end
+            else:  # a gap (verify() names it): go on at the next entry there is
+                following = self.one("SELECT min(seq) FROM audit_entries WHERE seq >= ?", batch_end)
+                if following is None or following[0].__class__ is not int:
+                    return
+                next_seq = following[0]
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
