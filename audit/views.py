@@ -14,9 +14,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from protection import paging
 from protection.db import db
 from protection.forms import ConfirmForm
 from protection.policy import permission
@@ -35,8 +35,15 @@ from .service import (
 from .trail import detail_of, record
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
-PAGE_SIZE = 50
-MAX_PAGE = 10_000_000  # 500M entries; beyond, an OFFSET no longer fits the database's integer
+PAGE_SIZE = paging.PER_PAGE
+# The trail's orders: the sequence (the order things happened in), or the action or the
+# outcome, each entry's sequence breaking ties. All plain, indexed or short columns.
+SORTS = {
+    "seq": (AuditEntry.seq,),
+    "action": (AuditEntry.action, AuditEntry.seq),
+    "outcome": (AuditEntry.outcome, AuditEntry.seq),
+}
+DEFAULT_SORT = paging.Sort("seq", descending=True)
 
 
 def _filter_from(form: TrailFilterForm) -> TrailFilter:
@@ -52,24 +59,20 @@ def _filter_from(form: TrailFilterForm) -> TrailFilter:
 @permission("audit.read")
 def trail():
     form = TrailFilterForm(request.args)
-    page = request.args.get("page", 1, type=int)
-    if not 1 <= page <= MAX_PAGE:
-        abort(400)
-    entries, total, names = [], 0, {}
+    number = paging.page_number(request.args)
+    sort = paging.sort_choice(request.args, SORTS, DEFAULT_SORT)
+    shown, names = None, {}
     valid = form.validate()
     if valid:
         trail_filter = _filter_from(form)
-        statement = filtered(trail_filter)
-        total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        entries = db.session.scalars(statement.order_by(AuditEntry.seq.desc())
-                                     .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        names = usernames_for(entries)
+        shown = paging.paginate(filtered(trail_filter).order_by(*paging.sort_clause(sort, SORTS)), number, PAGE_SIZE)
+        names = usernames_for(shown.rows)
         record("audit.search", target_type="audit_log", **trail_filter.describe())
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    query = {key: value for key, value in request.args.items() if key not in ("page",)}
-    return render_template("audit/trail.html", form=form, entries=entries, total=total, page=page, pages=pages,
-                           names=names, status=chain_status(), confirm_form=ConfirmForm(), query=query,
-                           detail_of=detail_of, valid=valid)
+    # The export takes the filters, not the page or the order.
+    query = {key: value for key, value in request.args.items() if key not in ("page", "sort", "dir")}
+    return render_template("audit/trail.html", form=form, page=shown, entries=shown.rows if shown else [],
+                           total=shown.total if shown else 0, sorting=sort, names=names, status=chain_status(),
+                           confirm_form=ConfirmForm(), query=query, detail_of=detail_of, valid=valid)
 
 
 @audit_bp.route("/verify", methods=["POST"])

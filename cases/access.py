@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from audit.trail import record
-from protection import policy
+from protection import paging, policy
 from protection.crypto import current_keyring
 from protection.db import db
 from protection.fields import compute_index, index_field, utcnow
@@ -85,13 +85,25 @@ def active_access(case: Case, user: User) -> BreakGlassAccess | None:
         BreakGlassAccess.expires_at > utcnow()).order_by(BreakGlassAccess.expires_at.desc()).limit(1)).first()
 
 
-def review_queue(*, pending_only: bool = True) -> list[BreakGlassAccess]:
-    statement = select(BreakGlassAccess).order_by(BreakGlassAccess.started_at.desc())
+# The queue's orders: plain columns only (the stated reason is sealed).
+QUEUE_SORTS = {
+    "started": (BreakGlassAccess.started_at,),
+    "expires": (BreakGlassAccess.expires_at, BreakGlassAccess.started_at),
+    "reference": (Case.reference, BreakGlassAccess.started_at),
+    "reviewed": (paging.NullsLast(BreakGlassAccess.reviewed_at), BreakGlassAccess.started_at),
+}
+QUEUE_DEFAULT_SORT = paging.Sort("started", descending=True)
+
+
+def review_queue(*, pending_only: bool = True, sort: paging.Sort = QUEUE_DEFAULT_SORT,
+                 page: int = 1) -> paging.Page:
+    statement = (select(BreakGlassAccess).join(Case, BreakGlassAccess.case_id == Case.id)
+                 .order_by(*paging.sort_clause(sort, QUEUE_SORTS), BreakGlassAccess.id))
     if pending_only:
         statement = statement.where(BreakGlassAccess.review.is_(None))
-    rows = list(db.session.scalars(statement.limit(500)))
-    record("break_glass.list", target_type="break_glass", pending_only=pending_only, results=len(rows))
-    return rows
+    shown = paging.paginate(statement, page)
+    record("break_glass.list", target_type="break_glass", pending_only=pending_only, results=len(shown.rows))
+    return shown
 
 
 def load_access(access_id: uuid.UUID) -> BreakGlassAccess:

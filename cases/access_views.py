@@ -13,6 +13,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
+from protection import paging
 from protection.policy import permission
 
 from . import access
@@ -31,7 +32,9 @@ class ReviewForm(FlaskForm):
 @permission("access.review")
 def queue():
     pending_only = request.args.get("show") != "all"
-    return render_template("cases/access_queue.html", accesses=access.review_queue(pending_only=pending_only),
+    sort = paging.sort_choice(request.args, access.QUEUE_SORTS, access.QUEUE_DEFAULT_SORT)
+    page = access.review_queue(pending_only=pending_only, sort=sort, page=paging.page_number(request.args))
+    return render_template("cases/access_queue.html", page=page, accesses=page.rows, sorting=sort,
                            pending_only=pending_only, form=ReviewForm(), decisions=DECISION_LABELS)
 
 

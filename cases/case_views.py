@@ -17,11 +17,12 @@ from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit.trail import record
-from protection import policy
+from protection import paging, policy
 from protection.blobs import download_response
 from protection.db import db
 from protection.forms import show_error
 from protection.identity import Role
+from protection.marking import mark_page_classification
 from protection.policy import permission
 
 from . import (
@@ -143,6 +144,7 @@ def index():
     if view not in lists.VIEWS or (view == "approval" and current_user.role != Role.SUPERVISOR):
         view = "mine"
     form = CaseFilterForm(request.args, user=current_user, states=list(labels.CASE_STATES))
+    sort = paging.sort_choice(request.args, lists.SORTS, lists.default_sort(view))
     page = None
     if form.validate():
         page = lists.list_cases(current_user, lists.Filters(
@@ -150,11 +152,14 @@ def index():
             classification=form.classification.data or None, opened_from=form.opened_from.parsed,
             opened_to=form.opened_to.parsed, reference=(form.reference.data or "").strip() or None,
             subject_query=(form.subject.data or "").strip() or None,
-            page=request.args.get("page", 1, type=int) or 1))
+            page=paging.page_number(request.args), sort=sort))
+        mark_page_classification(*(row.classification for row in page.rows))
     today = operations.today()
     return render_template("cases/case_list.html", form=form, page=page, view=view, today=today,
                            soon=lists.due_soon_limit(today), counts=lists.counts(current_user),
-                           open_states=set(lists.OPEN_STATES))
+                           open_states=set(lists.OPEN_STATES), sorting=sort,
+                           filtered=any(value.strip() for key, value in request.args.items()
+                                        if key not in ("view", "page", "sort", "dir")))
 
 
 # --- opening --------------------------------------------------------------------------------
@@ -270,6 +275,7 @@ def _render_case(case, status: int = 200, **forms):
         "today": operations.today(),
         "soon": lists.due_soon_limit(operations.today()),
     }
+    mark_page_classification(*(item.classification for item in context["findings"] + context["attachments"]))
     context["transition_form"] = forms.get("transition_form") or _versioned(TransitionForm, case)
     context["bare_form"] = _versioned(VersionedForm, case)
     context["assign_form"] = forms.get("assign_form") or _versioned(AssignForm, case, officers=context["officers"])
@@ -288,7 +294,8 @@ def view(case_id: uuid.UUID):
         # open it in an emergency. The page shows only what they may know: the reference,
         # the state and the due date.
         policy.record_denial("case.view", status=403)
-        return render_template("cases/case_restricted.html", case=offered, form=BreakGlassForm()), 403
+        return render_template("cases/case_restricted.html", case=offered, form=BreakGlassForm(),
+                               today=operations.today()), 403
     return _render_case(operations.load_case(case_id, need="view"))
 
 
@@ -309,7 +316,7 @@ def break_glass(case_id: uuid.UUID):
             flash(_("Đã mở khẩn cấp hồ sơ đến %(time)s. Lượt truy cập này sẽ được kiểm tra.",
                     time=format_datetime(granted.expires_at, "HH:mm dd/MM/yyyy")), "warning")
             return _to_case(case)
-    return render_template("cases/case_restricted.html", case=case, form=form)
+    return render_template("cases/case_restricted.html", case=case, form=form, today=operations.today())
 
 
 @cases_bp.route("/<uuid:case_id>/petitioner")
@@ -546,9 +553,11 @@ def submit_conclusion(case_id: uuid.UUID):
 
 def _render_approval(case, submitted, form, return_form):
     operations.record_case_view(case, part="approval")
+    findings = operations.case_findings(case, current_user)
+    mark_page_classification(*(item.classification for item in findings))
     return render_template("cases/case_approve.html", case=case, conclusion=submitted, form=form,
                            return_form=return_form, is_author=submitted.author_id == current_user.id,
-                           findings=operations.case_findings(case, current_user))
+                           findings=findings)
 
 
 def _submitted(case):

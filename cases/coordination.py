@@ -138,11 +138,12 @@ def load_for_liaison(request_id: uuid.UUID) -> CoordinationRequest:
     return request_
 
 
-def inbox(user: User) -> list[CoordinationRequest]:
-    """Requests addressed to the liaison's body that they are cleared for."""
+def inbox(user: User, order: list | None = None) -> list[CoordinationRequest]:
+    """Requests addressed to the liaison's body that they are cleared for, in `order`
+    (ORDER BY terms over the request and its case; by due date when none)."""
     rows = db.session.scalars(select(CoordinationRequest).join(Case, CoordinationRequest.case_id == Case.id)
                               .where(CoordinationRequest.body_unit_id == user.unit_id)
-                              .order_by(CoordinationRequest.due_on)).all()
+                              .order_by(*(order or [CoordinationRequest.due_on]))).all()
     return [row for row in rows if policy.cleared_for(user, row.case.classification)
             and not policy.is_recused(user, row.case)]
 

@@ -21,10 +21,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from audit.trail import record
-from protection import policy
+from protection import paging, policy
 from protection.blobs import download_response
 from protection.db import db
 from protection.forms import show_error
+from protection.marking import mark_page_classification
 from protection.policy import permission
 
 from . import coordination, labels, operations
@@ -144,10 +145,14 @@ def _officer_page(case: Case, request_: CoordinationRequest, *, more_form: Follo
     accept_form = VersionedForm(formdata=None, prefix="accept")
     withdraw_form = VersionedForm(formdata=None, prefix="withdraw")
     accept_form.version.data = withdraw_form.version.data = version
+    findings, attachments = coordination.body_findings(request_), coordination.body_attachments(request_)
+    package = _officer_package(case, request_)
+    mark_page_classification(*(item.classification for item in
+                               findings + attachments + package["findings"] + package["attachments"]))
     return render_template(
-        "cases/request_officer.html", case=case, request_=request_,
-        overdue=coordination.is_overdue(request_), findings=coordination.body_findings(request_),
-        attachments=coordination.body_attachments(request_), package=_officer_package(case, request_),
+        "cases/request_officer.html", case=case, request_=request_, today=operations.today(),
+        overdue=coordination.is_overdue(request_), findings=findings,
+        attachments=attachments, package=package,
         can_work=policy.can_work_case(current_user, case), more_form=more_form, accept_form=accept_form,
         withdraw_form=withdraw_form,
         case_url=case_url(case))
@@ -232,13 +237,28 @@ def officer_download(case_id: uuid.UUID, request_id: uuid.UUID, attachment_id: u
 
 # --- the liaison's side ------------------------------------------------------------------------
 
+# The inbox's orders: plain columns only (the questions are sealed, so never by them).
+INBOX_SORTS = {
+    "due": (CoordinationRequest.due_on, Case.reference),
+    "sent": (CoordinationRequest.sent_on, Case.reference),
+    "reference": (Case.reference,),
+    "state": (CoordinationRequest.state, CoordinationRequest.due_on),
+}
+INBOX_DEFAULT_SORT = paging.Sort("due")
+
+
 @coordination_bp.route("/requests/")
 @permission("coordination.respond")
 def inbox():
-    rows = coordination.inbox(current_user)
-    record("coordination.list", target_type="coordination_request", results=len(rows))
-    return render_template("cases/request_inbox.html",
-                           rows=[(item, coordination.is_overdue(item)) for item in rows])
+    sort = paging.sort_choice(request.args, INBOX_SORTS, INBOX_DEFAULT_SORT)
+    # Clearance and recusal are decided row by row after the database, so the page is cut
+    # from the filtered rows (one body's requests: a short list).
+    page = paging.paginate_rows(coordination.inbox(current_user, paging.sort_clause(sort, INBOX_SORTS)),
+                                paging.page_number(request.args))
+    record("coordination.list", target_type="coordination_request", results=len(page.rows))
+    mark_page_classification(*(item.case.classification for item in page.rows))
+    return render_template("cases/request_inbox.html", page=page, sorting=sort, today=operations.today(),
+                           rows=[(item, coordination.is_overdue(item)) for item in page.rows])
 
 
 def _liaison_forms(request_: CoordinationRequest, **given) -> dict:
@@ -257,10 +277,15 @@ def _liaison_forms(request_: CoordinationRequest, **given) -> dict:
 
 def _liaison_page(request_: CoordinationRequest, **given):
     record("coordination.view", target_type="coordination_request", target_id=request_.id)
+    package = coordination.package(request_, current_user)
+    findings, attachments = coordination.body_findings(request_), coordination.body_attachments(request_)
+    mark_page_classification(request_.case.classification, *(item.classification for item in
+                                                              package["findings"] + package["attachments"]
+                                                              + findings + attachments))
     return render_template(
         "cases/request_liaison.html", request_=request_, reference=request_.case.reference,
-        overdue=coordination.is_overdue(request_), package=coordination.package(request_, current_user),
-        findings=coordination.body_findings(request_), attachments=coordination.body_attachments(request_),
+        overdue=coordination.is_overdue(request_), package=package, findings=findings, attachments=attachments,
+        today=operations.today(),
         # A refused form stays on the page with its message, whatever the state.
         working=request_.state in ("acknowledged", "more_requested") or bool(given),
         **_liaison_forms(request_, **given))

@@ -14,10 +14,11 @@ from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import lazyload, load_only
 
 from audit.trail import record
-from protection import policy
+from protection import paging, policy
 from protection.crypto import current_keyring
 from protection.db import db
 from protection.identity import CLEARANCE_ORDER, Role, User
+from protection.paging import Count
 
 from . import workflow
 from .deadlines import due_soon_limit
@@ -25,33 +26,39 @@ from .models import Assignment, Case, ConcernedPerson, Conclusion, Subject, subj
 from .operations import today
 from .subjects import search_subjects
 
-PAGE_SIZE = 50
+PAGE_SIZE = paging.PER_PAGE
 # Counting every matching case costs time in proportion to the unit's whole history; past
 # these bounds nobody reads the exact figure, so the database stops counting there.
 TOTAL_CAP = 5000
 BADGE_CAP = 999
 
 
-class Count(int):
-    """A count that may have stopped at its cap: shows as "999+" then."""
-
-    capped: bool = False
-
-    def __new__(cls, value: int, cap: int):
-        count = super().__new__(cls, min(value, cap))
-        count.capped = value > cap
-        return count
-
-    def __str__(self) -> str:
-        return f"{int(self)}+" if self.capped else str(int(self))
-
-
 def bounded_count(statement: Select, cap: int) -> Count:
-    limited = statement.with_only_columns(Case.id).order_by(None).limit(cap + 1).subquery()
-    return Count(db.session.scalar(select(func.count()).select_from(limited)), cap)
+    return paging.bounded_count(statement, cap, Case.id)
+
+
 VIEWS = ("mine", "unit", "due", "approval")
 OPEN_STATES = sorted({state for flow in workflow.CASE_WORKFLOWS.values() for state in flow.states
                       if flow.is_open(state)})
+# A state sorts in the order work goes through it (reviews, then petitions), not by its code.
+_STATE_ORDER = case({state: rank for rank, state in enumerate(dict.fromkeys(
+    state for flow in workflow.CASE_WORKFLOWS.values() for state in flow.states))}, value=Case.state, else_=99)
+# The orders a list offers: plain columns only. The title is sealed (its ciphertext has no
+# useful order), so a list is never sorted by title, nor by a subject's name.
+SORTS = {
+    "due": (paging.NullsLast(Case.due_on), Case.reference),
+    "reference": (Case.reference,),
+    "opened": (Case.opened_on, Case.reference),
+    "state": (_STATE_ORDER, paging.NullsLast(Case.due_on), Case.reference),
+}
+DEFAULT_SORT = paging.Sort("due")
+# The unit's list is browsed newest first; work lists (mine, due, approval) by deadline.
+# Each default is the order its covering index already holds (see Case.__table_args__).
+VIEW_DEFAULT_SORTS = {"unit": paging.Sort("opened", descending=True)}
+
+
+def default_sort(view: str) -> paging.Sort:
+    return VIEW_DEFAULT_SORTS.get(view, DEFAULT_SORT)
 
 
 @dataclass
@@ -65,14 +72,11 @@ class Filters:
     reference: str | None = None
     subject_query: str | None = None
     page: int = 1
+    sort: paging.Sort = DEFAULT_SORT
 
 
 @dataclass
-class Page:
-    rows: list[Case]
-    total: Count
-    page: int
-    pages: int
+class Page(paging.Page):
     readable: set[uuid.UUID] = field(default_factory=set)
     subject_search: str | None = None
 
@@ -148,19 +152,15 @@ def list_cases(user: User, filters: Filters) -> Page:
         statement = statement.where(or_(Case.subject_id.in_(ids), exists().where(
             ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id.in_(ids))))
 
-    total = bounded_count(statement, TOTAL_CAP)
-    pages = max(1, -(-int(total) // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
-    order = (Case.due_on.is_(None), Case.due_on, Case.reference) if filters.view in ("mine", "due") \
-        else (Case.opened_on.desc(), Case.reference.desc())
-    rows = list(db.session.scalars(statement.options(load_only(*LIST_COLUMNS), lazyload(Case.owner_unit))
-                                   .order_by(*order)
-                                   .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    readable = readable_ids(user, rows)
+    shown = paging.paginate(statement.options(load_only(*LIST_COLUMNS), lazyload(Case.owner_unit))
+                            .order_by(*paging.sort_clause(filters.sort, SORTS)),
+                            filters.page, PAGE_SIZE, cap=TOTAL_CAP, count_column=Case.id)
+    readable = readable_ids(user, shown.rows)
     open_titles(readable)
-    record("case.list", target_type="case", view=filters.view, results=len(rows), total=total,
+    record("case.list", target_type="case", view=filters.view, results=len(shown.rows), total=shown.total,
            subject_search=subject_search)
-    return Page(rows=rows, total=total, page=page, pages=pages, readable=readable, subject_search=subject_search)
+    return Page(rows=shown.rows, total=shown.total, page=shown.page, pages=shown.pages, per_page=shown.per_page,
+                readable=readable, subject_search=subject_search)
 
 
 def readable_ids(user: User, rows: list[Case]) -> set[uuid.UUID]:

@@ -23,6 +23,7 @@ from protection.blobs import BlobRefused, store_upload
 from protection.db import db, insert_or_ignore
 from protection.fields import utcnow
 from protection.identity import Clearance, Role, User
+from protection.marking import mark_page_classification
 
 from . import deadlines, numbering, workflow
 from .models import (
@@ -83,6 +84,7 @@ def load_case(case_id: uuid.UUID, need: str = "view") -> Case:
         policy.deny(permission, status=404)  # a person the case is about may not learn of it
     if not CASE_NEEDS[need](current_user, case):
         policy.deny(permission)
+    mark_page_classification(case.classification)  # any page about the case shows its marking
     return case
 
 

@@ -9,8 +9,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from protection import policy
+from protection import paging, policy
 from protection.forms import ConfirmForm, show_error
+from protection.marking import mark_page_classification
 from protection.policy import permission
 
 from . import lists, operations, subjects
@@ -38,14 +39,28 @@ def _relative_data(form: RelativeForm) -> RelativeData:
                         party_member=bool(form.party_member.data), id_number=form.id_number.data)
 
 
+# Search results are the exact matches of a blind-index search (a handful of people), and
+# they are decrypted anyway to be shown: they are ordered here, in memory. The database
+# never orders subjects by name or date of birth: it holds only their ciphertext.
+RESULT_SORTS = {
+    "name": lambda subject: (subject.full_name, subject.date_of_birth),
+    "birth": lambda subject: (subject.date_of_birth, subject.full_name),
+    "unit": lambda subject: (subject.owner_unit.code, subject.full_name),
+}
+DEFAULT_RESULT_SORT = paging.Sort("name")
+
+
 @subjects_bp.route("/")
 @permission("subject.view")
 def index():
     form = SubjectSearchForm(request.args)
+    sort = paging.sort_choice(request.args, RESULT_SORTS, DEFAULT_RESULT_SORT)
+    number = paging.page_number(request.args)
     searched = bool((form.q.data or "").strip()) and form.validate()
-    results = subjects.search_subjects(current_user, form.q.data)[1] if searched else []
-    return render_template("cases/subjects.html", form=form, results=results, searched=searched,
-                           can_export=policy.can(current_user, "subject.export"))
+    found = subjects.search_subjects(current_user, form.q.data)[1] if searched else []
+    page = paging.paginate_rows(paging.sort_rows(found, sort, RESULT_SORTS), number)
+    return render_template("cases/subjects.html", form=form, results=page.rows, page=page, sorting=sort,
+                           searched=searched, can_export=policy.can(current_user, "subject.export"))
 
 
 @subjects_bp.route("/new", methods=["GET", "POST"])
@@ -69,9 +84,12 @@ def create():
 def view(subject_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.view")
     subjects.record_view(subject)
+    history = lists.subject_history(subject, current_user)
+    # The history lists classified cases and their conclusions: the page carries their marking.
+    mark_page_classification(*(case.classification for case in history["reviews"] + history["petitions"]))
     return render_template("cases/subject.html", subject=subject, relatives=subject.relatives,
                            confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label,
-                           history=lists.subject_history(subject, current_user),
+                           history=history,
                            re_review=operations.needs_re_review(subject),
                            can_open_review=policy.can(current_user, "case.create"))
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from . import lockout, notices, passwords, signals, totp
 from .db import db
 from .fields import utcnow
+from .i18n import SUPPORTED_LOCALES
 from .identity import Clearance, Role, Unit, UnitKind, User
 from .sessions import (
     AuthSession,
@@ -205,6 +206,19 @@ def change_password(user: User, auth_session: AuthSession, current_password: str
     notices.notify(user, notices.NoticeKind.PASSWORD_CHANGED)
     signals.password_changed.send(_app(), user=user, by=user)
     return rotate_token(auth_session)
+
+
+def set_language(user: User, locale: str | None) -> bool:
+    """Save the user's interface language ("vi", "en"; None follows the browser).
+    Returns whether it changed; only a change is recorded."""
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise AccountError(_("Ngôn ngữ này chưa được hỗ trợ."), "locale")
+    if user.locale == locale:
+        return False
+    user.locale = locale
+    signals.user_changed.send(_app(), user=user, by=user, change="language", fields=("locale",))
+    db.session.flush()
+    return True
 
 
 def end_other_sessions(user: User, auth_session: AuthSession) -> int:

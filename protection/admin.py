@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, select
 
-from . import accounts, signals
+from . import accounts, paging, signals
 from .accounts import AccountError, NewUser
 from .db import db
 from .forms import ConfirmForm, UnitForm, UserForm, show_error
-from .identity import Unit, User
+from .identity import CLEARANCE_ORDER, Unit, User
 from .policy import can_change_user_status, permission
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -39,14 +39,33 @@ def _user_form(**kwargs) -> UserForm:
     return form
 
 
+# The lists' orders (protection/paging.py): account columns are plain, names included.
+_CLEARANCE_RANK = case({level.value: level.rank for level in CLEARANCE_ORDER}, value=User.clearance, else_=0)
+USER_SORTS = {
+    "username": (User.username,),
+    "name": (User.display_name, User.username),
+    "unit": (Unit.code, User.username),
+    "role": (User.role, User.username),
+    "clearance": (_CLEARANCE_RANK, User.username),
+    "status": (User.active, User.username),
+}
+UNIT_SORTS = {
+    "code": (Unit.code,),
+    "name": (Unit.name, Unit.code),
+    "kind": (Unit.kind, Unit.code),
+}
+
+
 @admin.route("/users")
 @permission("users.manage")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    sort = paging.sort_choice(request.args, USER_SORTS, paging.Sort("username"))
+    page = paging.paginate(select(User).join(Unit, User.unit_id == Unit.id)
+                           .order_by(*paging.sort_clause(sort, USER_SORTS)), paging.page_number(request.args))
     # The list shows every person's name: a read of personal data, audited (issue 4).
     signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=None,
-                               action="user.list", count=len(rows))
-    return render_template("admin/users.html", users=rows)
+                               action="user.list", count=len(page.rows))
+    return render_template("admin/users.html", users=page.rows, page=page, sorting=sort)
 
 
 @admin.route("/users/new", methods=["GET", "POST"])
@@ -172,4 +191,7 @@ def units():
         else:
             flash(_("Đã thêm đơn vị %(code)s.", code=unit.code), "success")
             return redirect(url_for("admin.units"))
-    return render_template("admin/units.html", units=all_units, form=form)
+    sort = paging.sort_choice(request.args, UNIT_SORTS, paging.Sort("code"))
+    page = paging.paginate(select(Unit).order_by(*paging.sort_clause(sort, UNIT_SORTS)),
+                           paging.page_number(request.args))
+    return render_template("admin/units.html", units=page.rows, page=page, sorting=sort, form=form)

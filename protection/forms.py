@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
+from .i18n import LANGUAGE_NAMES
 from .identity import CLEARANCE_ORDER, Role, UnitKind
 
 REQUIRED = _l("Trường này là bắt buộc.")
@@ -96,6 +97,19 @@ class PasswordChangeForm(FlaskForm):
     confirm_password = PasswordField(_l("Nhập lại mật khẩu mới"), validators=[InputRequired(REQUIRED)],
                                      render_kw={"autocomplete": "new-password"})
     submit = SubmitField(_l("Đổi mật khẩu"))
+
+
+class LanguageForm(FlaskForm):
+    """The interface language; the blank choice follows the browser. A code that is not
+    offered (a tampered form) fails SelectField's own choice check."""
+
+    locale = SelectField(_l("Ngôn ngữ giao diện"),
+                         description=_l("Theo trình duyệt: dùng ngôn ngữ mà trình duyệt của bạn ưu tiên."))
+    submit = SubmitField(_l("Lưu ngôn ngữ"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locale.choices = [("", _l("Theo trình duyệt")), *LANGUAGE_NAMES.items()]
 
 
 class ConfirmForm(FlaskForm):

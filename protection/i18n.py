@@ -1,32 +1,127 @@
-"""Vietnamese first: Flask-Babel with vi as the default locale, English on request."""
+"""Vietnamese first: Flask-Babel with vi as the default locale, English on request.
+
+The source strings are Vietnamese, so Vietnamese needs no catalog; English comes from
+translations/en/LC_MESSAGES/messages.mo, which the install compiles (setup.py).
+The language of a request is the user's saved choice, else the browser's
+Accept-Language, else Vietnamese.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_datetime, get_locale
+from datetime import date, datetime
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_login import current_user
+from wtforms.i18n import messages_path
 
 SUPPORTED_LOCALES = ("vi", "en")
+DEFAULT_LOCALE = "vi"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+
+# Each language is named in itself, so a user who cannot read the current interface
+# still finds their own: these names are deliberately not translated.
+LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
+
+# Per locale: the date and time patterns of the `date` and `datetime` filters. Vietnamese
+# writes dd/mm/yyyy; English gets the month's name, which no reader can misread as a day.
+DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
+DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
 babel = Babel()
 
 
+def saved_locale() -> str | None:
+    """The signed-in user's own choice, if any.
+
+    The user loader may itself translate (the "your session ended" message) while it runs:
+    that nested call must not load the user again, so it falls back to the browser."""
+    if g.get("_hoso_locale_loading_user"):
+        return None
+    g._hoso_locale_loading_user = True
+    try:
+        user = current_user._get_current_object() if current_user else None
+    finally:
+        g._hoso_locale_loading_user = False
+    choice = getattr(user, "locale", None) if user is not None and user.is_authenticated else None
+    return choice if choice in SUPPORTED_LOCALES else None
+
+
 def select_locale() -> str:
     if not has_request_context():
-        return "vi"  # CLI messages: the organisation's language
-    return request.accept_languages.best_match(SUPPORTED_LOCALES, default="vi") or "vi"
+        return DEFAULT_LOCALE  # CLI messages: the organisation's language
+    return (saved_locale()
+            or request.accept_languages.best_match(SUPPORTED_LOCALES, default=DEFAULT_LOCALE)
+            or DEFAULT_LOCALE)
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
+def format_day(value: date | datetime | None) -> str:
+    """The `date` filter: dd/mm/yyyy in Vietnamese, 28 Nov 2026 in English; — when unset.
+
+    A datetime is shown as the day it carries, with no time-zone shift (as before)."""
+    if not value:
+        return "—"
+    return format_date(value, DATE_PATTERNS[current_language()], rebase=False)
+
+
+def format_moment(value: datetime | None) -> str:
+    """The `datetime` filter: the moment in the organisation's time zone."""
+    if not value:
+        return "—"
+    return format_datetime(value, DATETIME_PATTERNS[current_language()])
+
+
+# --- WTForms' own messages ("Not a valid choice.", "Field cannot be longer than ...") ------
+#
+# Flask-WTF translates them with WTForms' catalogs, and WTForms ships none for Vietnamese:
+# ours is translations/vi/LC_MESSAGES/wtforms.po. Flask-WTF looks for the translations of
+# the request on `request.wtforms_translations` before loading its own, so we put there an
+# object that picks the catalog for the request's language when a message is shown.
+
+_wtforms_catalogs: dict[str, NullTranslations] = {}
+
+
+def _wtforms_catalog(language: str) -> NullTranslations:
+    if language not in _wtforms_catalogs:
+        directory = TRANSLATIONS_DIR if language == DEFAULT_LOCALE else messages_path()
+        _wtforms_catalogs[language] = Translations.load(directory, [language], domain="wtforms")
+    return _wtforms_catalogs[language]
+
+
+class WTFormsMessages:
+    """What Flask-WTF calls on a request's translations, in the request's language."""
+
+    def ugettext(self, string: str) -> str:
+        return _wtforms_catalog(current_language()).gettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalog(current_language()).ngettext(singular, plural, n)
+
+
+def _install_wtforms_messages() -> None:
+    request.wtforms_translations = WTFormsMessages()
 
 
 def configure_i18n(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
-    app.context_processor(lambda: {"current_locale": str(get_locale() or "vi")})
-    app.jinja_env.filters["date"] = lambda value: value.strftime("%d/%m/%Y") if value else "—"
-    app.jinja_env.filters["datetime"] = lambda value: format_datetime(value, "dd/MM/yyyy HH:mm") if value else "—"
+    app.before_request(_install_wtforms_messages)
+    app.context_processor(lambda: {"current_locale": current_language()})
+    app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["datetime"] = format_moment
 
 
 def local_today():
     """Today in the organisation's time zone: a deadline falls due on a Vietnamese
     calendar day, not a UTC one."""
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from flask import current_app

@@ -58,6 +58,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "access.review": frozenset({Role.AUDITOR}),
     # A liaison answers the coordination requests addressed to their body, nothing else.
     "coordination.respond": frozenset({Role.LIAISON}),
+    # Paper copies of approved conclusions and the register of them (issue 7): the case's
+    # assigned officers and the supervisors of its scope (can_print_conclusion).
+    "conclusion.print": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "conclusion.print_register": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    # The periodic statistics report (numbers only) is sent upward by the committee's
+    # leadership: supervisors, over their scope.
+    "report.view": frozenset({Role.SUPERVISOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
@@ -112,14 +119,19 @@ def unit_scope(user: User) -> frozenset:
 
 
 def _supervised_units(user: User) -> frozenset:
+    return units_under(user.unit_id)
+
+
+def units_under(unit_id) -> frozenset:
+    """A unit and every unit below it (a report for a unit counts its sub-units too)."""
     from sqlalchemy import select
 
     from .identity import Unit
 
     children: dict = {}
-    for unit_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
-        children.setdefault(parent_id, []).append(unit_id)
-    scope, frontier = {user.unit_id}, [user.unit_id]
+    for child_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
+        children.setdefault(parent_id, []).append(child_id)
+    scope, frontier = {unit_id}, [unit_id]
     while frontier:
         for child in children.get(frontier.pop(), ()):
             if child not in scope:
@@ -191,6 +203,16 @@ def can_approve_conclusion(user: Any, case: Any, conclusion: Any) -> bool:
     return (can_reach_unit_record(user, "case.approve", case.owner_unit_id)
             and cleared_for(user, case.classification) and conclusion.author_id != user.id
             and not is_recused(user, case))
+
+
+def can_print_conclusion(user: Any, case: Any) -> bool:
+    """Numbered paper copies of a case's approved conclusion, and the register of them: an
+    assigned officer, or a supervisor who may approve in the case's scope; cleared for it,
+    not recused. Whoever may issue copies sees which were issued. An emergency
+    (break-the-glass) reader prints nothing: that access is for reading."""
+    return (can_reach_unit_record(user, "conclusion.print", case.owner_unit_id)
+            and cleared_for(user, case.classification) and not is_recused(user, case)
+            and (user.role == Role.SUPERVISOR or is_assigned(user, case)))
 
 
 def can_see_petitioner(user: Any, case: Any) -> bool:

@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -30,6 +31,7 @@ from .db import db
 from .forms import (
     ConfirmForm,
     EnrolForm,
+    LanguageForm,
     PasswordChangeForm,
     SecondFactorForm,
     SignInForm,
@@ -234,7 +236,25 @@ def logout():
 @account.route("/")
 @permission("account.manage")
 def overview():
-    return render_template("account/overview.html", confirm_form=ConfirmForm())
+    return render_template("account/overview.html", confirm_form=ConfirmForm(),
+                           language_form=LanguageForm(locale=current_user.locale or ""))
+
+
+@account.route("/language", methods=["POST"])
+@permission("account.manage")
+def language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        try:
+            changed = accounts.set_language(current_user, form.locale.data or None)
+        except AccountError as error:
+            show_error(form, error.message, error.field)
+        else:
+            refresh_locale()  # this answer already speaks the new language
+            if changed:
+                flash(_("Đã lưu ngôn ngữ giao diện."), "success")
+            return redirect(url_for("account.overview"))
+    return render_template("account/overview.html", confirm_form=ConfirmForm(), language_form=form)
 
 
 @account.route("/password", methods=["GET", "POST"])

@@ -159,6 +159,10 @@ subjects.edit                |  A    A      404   404   A     404   |  403    40
 subjects.add_relative        |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
 subjects.edit_relative       |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
 subjects.remove_relative     |  A    A      404   404   A     404   |  403    403   403   403   |  A      A     404   A     404   | 403 403 L
+# paper copies of R's approved conclusion and their register: the assigned officer and the
+# supervisors of the scope (an emergency reader, a liaison, auditor or admin never print)
+prints.print_conclusion      |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+prints.register              |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
 """
 
 # Routes on no particular case: one row per role (relation "-"). The officer is the assigned
@@ -177,6 +181,7 @@ account.sessions             |  A       A       A          A       A     L
 account.end_other_sessions   |  A       A       A          A       A     L
 account.end_session          |  A       A       A          A       A     L
 account.read_notices         |  A       A       A          A       A     L
+account.language             |  A       A       A          A       A     L
 cases.index                  |  A       403     A          403     403   L
 cases.new_review             |  A       403     403        403     403   L
 cases.new_petition           |  A       403     403        403     403   L
@@ -197,6 +202,8 @@ admin.enable_user            |  403     403     403        403     A     L
 admin.reset_password         |  403     403     403        403     A     L
 admin.reset_two_factor       |  403     403     403        403     A     L
 admin.units                  |  403     403     403        403     A     L
+reports.index                |  403     403     A          403     403   L
+reports.download             |  403     403     A          403     403   L
 auth.logout                  |  A       A       A          A       A     L
 """
 ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
@@ -232,6 +239,30 @@ def _fresh_relative(scene, _who):
     return f"/subjects/{scene.subject}/relatives/{relative_id}/delete"
 
 
+def _approved_conclusion(page):
+    """Printing needs an approved conclusion of R, which stays in verification for the other
+    rows: one is written on first use as approval leaves it (numbered, signed)."""
+    from cases import signing
+    from cases.models import Conclusion
+    from protection.fields import utcnow
+
+    def url(scene, _who):
+        if "conclusion" not in scene.ids:
+            with scene.app.app_context():
+                review = db.session.get(Case, uuid.UUID(scene.review))
+                item = Conclusion(id=uuid.uuid4(), case=review, case_id=review.id, state="submitted",
+                                  outcome="no_issue", reasoning="Không có vấn đề", author_id=scene.user_ids[
+                                      ("officer", "assigned")], approver_id=scene.user_ids[("supervisor", "same_unit")],
+                                  approved_at=utcnow(), document_number="1-KL/HUYEN", valid_until=date.today())
+                item.signature, item.signing_key_id = signing.sign(item, review)
+                item.state = "approved"
+                db.session.add(item)
+                db.session.commit()
+                scene.ids["conclusion"] = str(item.id)
+        return f"/cases/{scene.review}/conclusions/{scene.ids['conclusion']}/{page}"
+    return url
+
+
 def _own_session(scene, who):
     """end_session on the user's own session: allowed, and answers "sign out instead"."""
     user_id = scene.user_ids.get(who)
@@ -257,6 +288,7 @@ URLS = {
     "account.end_other_sessions": "/account/sessions/end-others",
     "account.end_session": _own_session,
     "account.read_notices": "/account/notices/read",
+    "account.language": "/account/language",
     "admin.users": "/admin/users",
     "admin.create_user": "/admin/users/new",
     "admin.edit_user": "/admin/users/{target_user}",
@@ -311,6 +343,10 @@ URLS = {
     "subjects.edit_relative": "/subjects/{subject}/relatives/{relative}",
     "subjects.remove_relative": _fresh_relative,
     "subjects.export": "/subjects/export.csv",
+    "reports.index": "/reports/",
+    "reports.download": "/reports/export.csv",
+    "prints.print_conclusion": _approved_conclusion("print"),
+    "prints.register": _approved_conclusion("prints"),
 }
 
 # Prefixed forms (coordination pages) read their token under their prefix.
@@ -702,14 +738,18 @@ def test_unit_list_shows_references_of_unassigned_cases_but_never_titles(scene):
     assert TITLE in body and s.review_ref in body and s.other_ref not in body
 
 
-def _due_badge(page: str) -> int:
-    match = re.search(r'<span class="display-6">(\d+)\+?</span> việc đến hạn', page)
+def _home_count(page: str, card: str) -> int:
+    """The count in the title of a home-page card (templates/home.html work_card)."""
+    match = re.search(rf'id="work-{card}">\s*<span>[^<]*</span>\s*<span class="badge[^"]*">(\d+)\+?</span>', page)
     return int(match.group(1)) if match else 0
+
+
+def _due_badge(page: str) -> int:
+    return _home_count(page, "due")
 
 
 def _mine_badge(page: str) -> int:
-    match = re.search(r'<p class="display-6 mb-1">(\d+)\+?</p>\s*<p>hồ sơ đang được giao', page)
-    return int(match.group(1)) if match else 0
+    return _home_count(page, "mine")
 
 
 def _tab_badges(page: str) -> dict[str, int]:

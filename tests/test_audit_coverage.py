@@ -233,6 +233,14 @@ PERSONAL_READS = {
                               assign="case"),
     "cases.conclusion": Read("officer", "/cases/{case}/conclusion", "case.view", "case", target="case",
                              assign="case"),
+    # Printing: the form lists the copies issued, like the register (tests/test_printing.py prints).
+    "prints.print_conclusion": Read("supervisor", "/cases/{approved}/conclusions/{approved_conclusion}/print",
+                                    "print_register.view", "case", target="approved"),
+    "prints.register": Read("supervisor", "/cases/{approved}/conclusions/{approved_conclusion}/prints",
+                            "print_register.view", "case", target="approved"),
+    # The periodic report: numbers only, but every view and download is recorded (who took which figures).
+    "reports.index": Read("supervisor", "/reports/", "report.view", "report"),
+    "reports.download": Read("supervisor", "/reports/export.xlsx", "report.export", "report"),
 }
 
 
@@ -275,8 +283,19 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         case_pages.draft_and_submit(creator, case)
         return {"submitted": case}
 
+    def approved():
+        case = submitted()["submitted"]
+        approver = app.test_client()
+        assert sign_in(make_user("supervisor"), target=approver).status_code == 302
+        assert case_pages.page_post(approver, f"/cases/{case}/conclusion/approve",
+                                    data={"secret": PASSWORD}).status_code == 302
+        page = approver.get(f"/cases/{case}").get_data(as_text=True)
+        conclusion = re.search(rf"/cases/{case}/conclusions/([0-9a-f-]{{36}})/print", page).group(1)
+        return {"approved": case, "approved_conclusion": conclusion}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
+        "approved": approved, "approved_conclusion": approved,
         "petition": lambda: {"petition": case_pages.receive_petition(creator)}})
 
 

@@ -74,7 +74,7 @@ def field_errors(page: str, field: str) -> str | None:
 
 
 def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<input[^>]*\bid="{field}"[^>]*>', page)
+    match = re.search(rf'<input[^>]*\b(?:id|name)="{field}"[^>]*>', page)
     value = re.search(r'value="([^"]*)"', match.group(0)) if match else None
     return html.unescape(value.group(1)) if value else None
 

@@ -93,14 +93,14 @@ def fields_with_errors(page: str) -> set[str]:
 
 
 def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<(?:input|textarea)[^>]*id="{field}"[^>]*>', page)
+    match = re.search(rf'<(?:input|textarea)[^>]*\b(?:id|name)="{field}"[^>]*>', page)
     assert match, f"no input {field}"
     value = re.search(r'value="([^"]*)"', match.group(0))
     return html.unescape(value.group(1)) if value else None
 
 
 def selected_option(page: str, field: str) -> str | None:
-    match = re.search(rf'<select[^>]*id="{field}"[^>]*>(.*?)</select>', page, re.S)
+    match = re.search(rf'<select[^>]*\b(?:id|name)="{field}"[^>]*>(.*?)</select>', page, re.S)
     assert match, f"no select {field}"
     option = re.search(r'<option(?=[^>]*\bselected\b)[^>]*value="([^"]*)"', match.group(1))
     return option.group(1) if option else None

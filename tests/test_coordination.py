@@ -47,7 +47,7 @@ def future(days: int = 20) -> str:
 
 
 def hidden(page: str, field_id: str) -> str:
-    match = re.search(rf'<input[^>]*id="{field_id}"[^>]*>', page)
+    match = re.search(rf'<input[^>]*\b(?:id|name)="{field_id}"[^>]*>', page)
     assert match, f"no input {field_id}"
     value = re.search(r'value="([^"]*)"', match.group(0))
     return html.unescape(value.group(1)) if value else ""
@@ -161,7 +161,7 @@ def send(scene: Scene, **changes) -> uuid.UUID:
 def liaison_post(client, request_id, action: str, prefix: str, data: dict | None = None, **kwargs):
     page_path = f"/requests/{request_id}"
     page = client.get(page_path).get_data(as_text=True)
-    version = re.search(r'id="[a-z]+-version"[^>]*value="(\d+)"', page).group(1)  # any form's: one request
+    version = re.search(r'name="[a-z]+-version"[^>]*value="(\d+)"', page).group(1)  # any form's: one request
     payload = {f"{prefix}-csrf_token": csrf_token(client, page_path), f"{prefix}-version": version}
     payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
     return client.post(f"{page_path}/{action}", data=payload, **kwargs)

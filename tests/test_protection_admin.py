@@ -32,14 +32,14 @@ def field_errors(page: str, field: str) -> str | None:
 
 
 def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<input[^>]*id="{field}"[^>]*>', page)
+    match = re.search(rf'<input[^>]*\b(?:id|name)="{field}"[^>]*>', page)
     assert match, f"no input {field}"
     value = re.search(r'value="([^"]*)"', match.group(0))
     return html.unescape(value.group(1)) if value else None
 
 
 def selected_option(page: str, field: str) -> str | None:
-    match = re.search(rf'<select[^>]*id="{field}"[^>]*>(.*?)</select>', page, re.S)
+    match = re.search(rf'<select[^>]*\b(?:id|name)="{field}"[^>]*>(.*?)</select>', page, re.S)
     assert match, f"no select {field}"
     option = re.search(r'<option(?=[^>]*\bselected\b)[^>]*value="([^"]*)"', match.group(1))
     return option.group(1) if option else None
@@ -146,7 +146,7 @@ def test_bad_user_input_is_shown_beside_the_field_and_creates_nothing(app, clien
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert message in (field_errors(page, field) or "")
-    assert 'aria-invalid="true"' in re.search(rf'<(?:input|select)[^>]*id="{field}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in re.search(rf'<(?:input|select)[^>]*\b(?:id|name)="{field}"[^>]*>', page).group(0)
     assert input_value(page, kept) == data[kept]
     assert selected_option(page, "role") == "liaison"
     assert selected_option(page, "clearance") == "secret"

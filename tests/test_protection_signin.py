@@ -43,7 +43,7 @@ def field_errors(page: str, field_id: str) -> list[str]:
 
 
 def input_value(page: str, field_id: str) -> str | None:
-    tag = re.search(rf'<input[^>]*\bid="{field_id}"[^>]*>', page)
+    tag = re.search(rf'<input[^>]*\b(?:id|name)="{field_id}"[^>]*>', page)
     assert tag, f"no input #{field_id} on the page"
     value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
     return html.unescape(value.group(1)) if value else None
