@@ -9,6 +9,7 @@ see what really committed.)
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -280,3 +281,20 @@ def audit_tampering(app):
             finally:
                 for _name, sql in triggers:
                     connection.execute(text(sql))
+
+
+@contextmanager
+def logger_into_caplog(caplog, name: str):
+    """Our loggers ("hoso", "cases") do not propagate: hand their records to caplog directly,
+    with the request reference id each production log line carries."""
+    from protection.errors import RequestIdFilter
+
+    logger = logging.getLogger(name)
+    request_ids = RequestIdFilter()
+    caplog.handler.addFilter(request_ids)
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
+        caplog.handler.removeFilter(request_ids)

@@ -26,11 +26,10 @@ from audit.trail import detail_of
 from cases import printing, prints
 from cases.models import Case, Conclusion, PrintRecord
 from protection.db import db
-from protection.errors import RequestIdFilter
 from protection.identity import User
 from tests import test_cases_subjects as subjects_tests
 from tests import test_cases_views as case_pages
-from tests.conftest import PASSWORD, audit_entries
+from tests.conftest import PASSWORD, audit_entries, logger_into_caplog
 
 NAME = "Nguyễn Thị Ngọc Ánh"
 BIRTH = "17/08/1981"
@@ -322,16 +321,8 @@ def test_a_double_submitted_form_prints_once(app, client, approved):
 
 @pytest.fixture
 def cases_log(caplog):
-    """The "cases" loggers do not propagate: hand their records to caplog directly."""
-    logger = logging.getLogger("cases")
-    request_ids = RequestIdFilter()
-    caplog.handler.addFilter(request_ids)
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
-        caplog.handler.removeFilter(request_ids)
+    with logger_into_caplog(caplog, "cases") as captured:
+        yield captured
 
 
 def test_a_failed_build_registers_nothing_and_logs_only_the_reference(app, client, approved, monkeypatch,

@@ -13,8 +13,7 @@ import pytest
 from app import create_app
 from protection import policy
 from protection.db import db
-from protection.errors import RequestIdFilter
-from tests.conftest import post_form
+from tests.conftest import logger_into_caplog, post_form
 
 REFERENCE = re.compile(r'Mã tham chiếu: <span class="hoso-secret">([0-9A-F]{8})</span>')
 
@@ -244,16 +243,8 @@ def test_reference_ids_differ_between_requests(client):
 
 @pytest.fixture
 def hoso_log(caplog):
-    """The "hoso" logger does not propagate: hand its records to caplog directly."""
-    logger = logging.getLogger("hoso")
-    request_ids = RequestIdFilter()
-    caplog.handler.addFilter(request_ids)
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
-        caplog.handler.removeFilter(request_ids)
+    with logger_into_caplog(caplog, "hoso") as captured:
+        yield captured
 
 
 def test_500_page_hides_the_error_and_logs_it_under_the_reference(app, client, login_as, hoso_log):
