@@ -193,11 +193,13 @@ def _expected_strings(po_path: Path) -> dict:
     for message in catalog:
         if not message.id or message.fuzzy or not all(_forms(message.string)):
             continue
+        # A message with a context is stored under "context\x04msgid", as GNU gettext does.
+        prefix = f"{message.context}\x04" if message.context else ""
         if isinstance(message.id, str):
-            expected[message.id] = message.string
+            expected[prefix + message.id] = message.string
         else:
             for index, string in enumerate(message.string):
-                expected[(message.id[0], index)] = string
+                expected[(prefix + message.id[0], index)] = string
     return expected
 
 
