@@ -1,9 +1,10 @@
-"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full]`:
+"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load]`:
 request costs of the foundation, then the audit trail's verification speed and audited write
 rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
 (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
 issue 3's sizes (100k dossiers, 1M rows) and the case lists at issue 5's (100k cases, 1M
-subjects). `python -m bench.cases` runs the case lists alone.
+subjects). `python -m bench.cases` runs the case lists alone. --load adds the load test
+against gunicorn (bench/load.py, `python -m bench.load` alone): 30 s, 10 s with --quick.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -26,6 +27,7 @@ from app import create_app
 from bench import audit as audit_bench
 from bench import cases as cases_bench
 from bench import crypto as crypto_bench
+from bench import load as load_bench
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
@@ -86,6 +88,8 @@ def main() -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes: the whole bench in about a minute")
     size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes (100k dossiers, lookups among 1M); case lists among 100k cases, 1M subjects")
+    parser.add_argument("--load", action="store_true",
+                        help="then the load test against gunicorn (scratch PostgreSQL database, SQLite fallback)")
     args = parser.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 0.5)
@@ -117,6 +121,11 @@ def main() -> None:
         audit_bench.run(args.database_url, Path(tmp), entries=args.audit_entries, seconds=args.seconds)
         run_crypto(app, quick=args.quick, full=args.full)
         cases_bench.print_table(cases_bench.run(app, **cases_bench.sizes(quick=args.quick, full=args.full)))
+    if args.load:
+        print()
+        load_server = args.database_url if (args.database_url or "").startswith("postgresql") else None
+        if load_bench.run(load_server, seconds=10 if args.quick else 30) != 0:
+            raise SystemExit(1)
 
 
 def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:

@@ -173,6 +173,14 @@ class Case(Protected, db.Model):
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Lifetime (issue 8, cases/retention.py, cases/classification.py): archived cases are
+    # read-only; a purged case has lost its data key and keeps only these plain columns.
+    archived_on: Mapped[date | None] = mapped_column(Date, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A user id without a foreign key: adding one would make SQLite rebuild the cases table
+    # (referenced by every other case table) in the migration; the audit entry names them too.
+    purged_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    protection_ends_on: Mapped[date | None] = mapped_column(Date, index=True)
 
     owner_unit: Mapped[Unit] = relationship(lazy="joined")
     subject: Mapped[Subject | None] = relationship()
@@ -331,6 +339,7 @@ class Attachment(db.Model):
     request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("coordination_requests.id"), index=True)
     uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    protection_ends_on: Mapped[date | None] = mapped_column(Date, index=True)
 
     blob: Mapped[Blob] = relationship(lazy="joined")
     uploaded_by: Mapped[User] = relationship(lazy="joined")
@@ -357,6 +366,7 @@ class Finding(Protected, db.Model):
     accepted: Mapped[bool] = mapped_column(Boolean, default=True)
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    protection_ends_on: Mapped[date | None] = mapped_column(Date, index=True)
 
     case: Mapped[Case] = relationship()
     author: Mapped[User] = relationship(lazy="joined")
@@ -496,3 +506,24 @@ class PrintRecord(db.Model):
 
     conclusion: Mapped[Conclusion] = relationship()
     printed_by: Mapped[User] = relationship(lazy="joined")
+
+
+class ClassificationReview(db.Model):
+    """A supervisor's decision on a classified item whose protection period ends (issue 8):
+    extend, downgrade or declassify. Levels and dates only, never content."""
+
+    __tablename__ = "classification_reviews"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    item_type: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    from_level: Mapped[Clearance] = mapped_column(_classification_column())
+    to_level: Mapped[Clearance] = mapped_column(_classification_column())
+    previous_end: Mapped[date | None] = mapped_column(Date)
+    new_end: Mapped[date | None] = mapped_column(Date)
+    decided_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    decided_by: Mapped[User] = relationship(lazy="joined")

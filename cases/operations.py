@@ -85,7 +85,18 @@ def load_case(case_id: uuid.UUID, need: str = "view") -> Case:
     if not CASE_NEEDS[need](current_user, case):
         policy.deny(permission)
     mark_page_classification(case.classification)  # any page about the case shows its marking
+    if case.purged_at is not None or (case.archived_on is not None and need != "view"):
+        raise CaseReadOnly(case)  # cases/retention_views.py answers it: notice or refusal
     return case
+
+
+class CaseReadOnly(CaseError):
+    """An archived case (read-only) or a purged one (its content destroyed)."""
+
+    def __init__(self, case: Case):
+        self.case_id, self.reference, self.purged = case.id, case.reference, case.purged_at is not None
+        super().__init__(_("Nội dung hồ sơ này đã bị hủy theo thời hạn lưu trữ.") if self.purged
+                         else _("Hồ sơ đã được lưu trữ và chỉ có thể xem; không thể thay đổi."))
 
 
 def record_case_view(case: Case, part: str = "case") -> None:

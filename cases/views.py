@@ -56,3 +56,7 @@ def configure_cases(app: Flask) -> None:
 
     app.register_blueprint(reports_bp)
     app.cli.add_command(report_command)
+    from . import classification  # noqa: F401 - the protection end date follows classification
+    from .retention_views import configure_retention
+
+    configure_retention(app)

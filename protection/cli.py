@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from . import accounts
 from .accounts import AccountError, NewUser
+from .backup_cli import backup_cli
 from .db import db
 from .identity import CLEARANCE_ORDER, Role, User
 from .keys_cli import keys_cli, provision_keys
@@ -146,3 +147,4 @@ def configure_cli(app: Flask) -> None:
     app.cli.add_command(init_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(backup_cli)

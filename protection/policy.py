@@ -65,6 +65,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # The periodic statistics report (numbers only) is sent upward by the committee's
     # leadership: supervisors, over their scope.
     "report.view": frozenset({Role.SUPERVISOR}),
+    # Lifetime of records (issue 8): purging cases past retention, reviewing classified items.
+    "retention.manage": frozenset({Role.SUPERVISOR}),
+    "classification.review": frozenset({Role.SUPERVISOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.

@@ -153,6 +153,20 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a break-the-glass access to an unassigned case lasts"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
+    Setting("HOSO_ARCHIVE_AFTER_DAYS", 365, _non_negative_int,
+            "days after closing before `retention archive` makes a case read-only"),
+    Setting("HOSO_RETENTION_YEARS_REVIEW", 20, _positive_int,
+            "years a closed political-standard review is kept before it may be purged"),
+    Setting("HOSO_RETENTION_YEARS_PETITION", 15, _positive_int,
+            "years a closed petition is kept before it may be purged"),
+    Setting("HOSO_CLASSIFICATION_YEARS_CONFIDENTIAL", 10, _positive_int,
+            "protection period of a Mật item, in years from its classification"),
+    Setting("HOSO_CLASSIFICATION_YEARS_SECRET", 20, _positive_int,
+            "protection period of a Tối mật item, in years from its classification"),
+    Setting("HOSO_CLASSIFICATION_YEARS_TOP_SECRET", 30, _positive_int,
+            "protection period of a Tuyệt mật item, in years from its classification"),
+    Setting("HOSO_CLASSIFICATION_REVIEW_DAYS", 90, _non_negative_int,
+            "classified items whose protection period ends within this many days are due for review"),
 )
 
 

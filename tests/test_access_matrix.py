@@ -163,6 +163,10 @@ subjects.remove_relative     |  A    A      404   404   A     404   |  403    40
 # supervisors of the scope (an emergency reader, a liaison, auditor or admin never print)
 prints.print_conclusion      |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
 prints.register              |  A    403    404   404   404   404   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+# purging R (refused while open: the page only) and reviewing its classification: the
+# supervisors of the scope who may know it exists
+retention.purge              |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
+retention.decide             |  403  403    403   403   403   403   |  403    403   403   403   |  A      A     404   404   404   | 403 403 L
 """
 
 # Routes on no particular case: one row per role (relation "-"). The officer is the assigned
@@ -204,6 +208,8 @@ admin.reset_two_factor       |  403     403     403        403     A     L
 admin.units                  |  403     403     403        403     A     L
 reports.index                |  403     403     A          403     403   L
 reports.download             |  403     403     A          403     403   L
+retention.index              |  403     403     A          403     403   L
+retention.classified         |  403     403     A          403     403   L
 auth.logout                  |  A       A       A          A       A     L
 """
 ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
@@ -345,6 +351,10 @@ URLS = {
     "subjects.export": "/subjects/export.csv",
     "reports.index": "/reports/",
     "reports.download": "/reports/export.csv",
+    "retention.index": "/retention/",
+    "retention.classified": "/retention/classified",
+    "retention.purge": "/retention/{review}/purge",
+    "retention.decide": "/retention/classified/case/{review}",
     "prints.print_conclusion": _approved_conclusion("print"),
     "prints.register": _approved_conclusion("prints"),
 }

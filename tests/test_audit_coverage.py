@@ -321,6 +321,11 @@ NOT_PERSONAL = {
     "coordination.officer_download": "covered by tests/test_coordination.py (records attachment.download)",
     "coordination.liaison_view": "covered by tests/test_coordination.py (records coordination.view)",
     "coordination.liaison_download": "covered by tests/test_coordination.py (records attachment.download)",
+    # Lifetime of records (issue 8): references, kinds, levels and dates only, no content.
+    "retention.index": "references, kinds and dates of cases past retention; no content",
+    "retention.purge": "the purge confirmation: reference, kind and dates; the purge itself is audited",
+    "retention.classified": "references, levels and end dates of classified items; no content",
+    "retention.decide": "an item's level and end date; the decision is audited (classification.review)",
 }
 
 

@@ -33,37 +33,52 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn_server(database_url, tmp_path):
-    port = _free_port()
-    env = {
+def gunicorn_environment(database_url: str, instance_path: Path) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("HOSO_")},
         "HOSO_SECRET_KEY": "concurrency-test-secret",
         "HOSO_DATABASE_URL": database_url,
-        "HOSO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "HOSO_INSTANCE_PATH": str(instance_path),
         "HOSO_LOGIN_RATE_LIMIT": "100000 per minute",
         "HOSO_LOG_LEVEL": "WARNING",
         "HOSO_MASTER_KEY": TEST_MASTER_KEY,
         "HOSO_INDEX_KEY": TEST_INDEX_KEY,
     }
+
+
+def start_gunicorn(database_url: str, instance_path: Path, log_file, workers: int = 3) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free loopback port, answering /login when this returns. The master
+    leads a process group of its own, so a test can kill it and its workers at once."""
+    port = _free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+        [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--access-logfile", "-"],
+        cwd=ROOT, env=gunicorn_environment(database_url, instance_path), stdout=log_file,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/login", timeout=2).read()  # noqa: S310 - loopback
+            return process, base
+        except OSError:  # refused, reset or timed out while workers boot
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                process.wait(timeout=20)
+                raise RuntimeError(f"gunicorn did not come up; see {log_file.name}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def gunicorn_server(database_url, tmp_path):
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-            [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
-             "--workers", "3", "--access-logfile", "-"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/login", timeout=2).read()  # noqa: S310 - loopback
-                    break
-                except OSError:  # refused, reset or timed out while workers boot
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError(log.read_text()) from None
-                    time.sleep(0.2)
+            process, base = start_gunicorn(database_url, tmp_path / "instance", log_file)
+        except RuntimeError:
+            raise RuntimeError(log.read_text()) from None
+        try:
             yield base, log
         finally:
             process.terminate()

@@ -1,0 +1,141 @@
+"""/retention: cases past retention and their purge (supervisors), classified items due
+for review; the `retention` CLI; the page a purged or archived case answers with."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import click
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from protection import accounts
+from protection.db import db
+from protection.policy import permission
+
+from . import classification, labels, retention
+from .models import Case
+from .operations import CaseError, CaseReadOnly, today
+from .retention_forms import ClassificationDecisionForm, PurgeForm
+
+retention_bp = Blueprint("retention", __name__, url_prefix="/retention")
+
+
+def _show_error(form, error: CaseError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        flash(error.message, "danger")
+
+
+# --- retention and purge ----------------------------------------------------------------------
+
+@retention_bp.route("/")
+@permission("retention.manage")
+def index():
+    return render_template("retention/index.html", rows=retention.past_retention(current_user),
+                           kinds=labels.translated(labels.KINDS_SHORT), today=today())
+
+
+@retention_bp.route("/<uuid:case_id>/purge", methods=["GET", "POST"])
+@permission("retention.manage")
+def purge(case_id: uuid.UUID):
+    case = retention.load_for_purge(case_id, current_user)
+    form = PurgeForm()
+    if case.purged_at is None and form.validate_on_submit():
+        try:
+            retention.purge(case, by=current_user, reference_typed=form.reference.data,
+                            identity_confirmed=accounts.confirm_identity(current_user, form.secret.data))
+        except CaseError as error:
+            # No rollback: purge refuses before it changes anything, and a wrong password
+            # must still count towards the lockout (the request commits it).
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            # Only after the commit: see the module docstring of cases/retention.py.
+            retention.append_to_ledger([case])
+            flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
+            return redirect(url_for("retention.index"), 303)
+    return render_template("retention/purge.html", case=case, form=form, ends_on=retention.retention_ends_on(case),
+                           kinds=labels.translated(labels.KINDS_SHORT), today=today())
+
+
+# --- classified items ---------------------------------------------------------------------------
+
+@retention_bp.route("/classified")
+@permission("classification.review")
+def classified():
+    return render_template("retention/classified.html", items=classification.due_items(current_user),
+                           decisions=classification.recent_decisions(current_user),
+                           levels=labels.translated_levels(), today=today())
+
+
+@retention_bp.route("/classified/<any(case, attachment, finding):item_type>/<uuid:item_id>",
+                    methods=["GET", "POST"])
+@permission("classification.review")
+def decide(item_type: str, item_id: uuid.UUID):
+    item, case = classification.load_item(item_type, item_id, current_user)
+    form = ClassificationDecisionForm()
+    if form.validate_on_submit():
+        try:
+            classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
+                                  new_end=form.new_end.parsed, to_level=form.to_level.data)
+        except CaseError as error:  # refused before anything changed
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Đã ghi quyết định về độ mật."), "success")
+            return redirect(url_for("retention.classified"), 303)
+    return render_template("retention/decide.html", form=form, item_type=item_type, item=item, case=case,
+                           levels=labels.translated_levels())
+
+
+# --- archived and purged cases answer for themselves ---------------------------------------------
+
+def _case_read_only(error: CaseReadOnly):
+    if error.purged:
+        case = db.session.get(Case, error.case_id)
+        return render_template("retention/purged_case.html", case=case,
+                               kinds=labels.translated(labels.KINDS_SHORT))
+    flash(error.message, "warning")
+    return redirect(url_for("cases.view", case_id=error.case_id), 303)
+
+
+# --- CLI --------------------------------------------------------------------------------------------
+
+retention_cli = AppGroup("retention", help="Archive closed cases; report retention and purges.")
+
+
+@retention_cli.command("archive", help="Archive the cases closed longer than HOSO_ARCHIVE_AFTER_DAYS.")
+def archive_command():
+    ids = retention.archivable_ids()
+    try:
+        with click.progressbar(length=len(ids), label="Archiving cases", file=sys.stderr) as bar:
+            archived = retention.archive(ids, progress=bar.update)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"Archived {archived} case(s).")
+
+
+@retention_cli.command("status", help="Counts of closed, archived, past-retention and purged cases.")
+def status_command():
+    try:
+        appended = retention.sync_ledger()
+    except retention.LedgerTampered as error:
+        raise click.ClickException(str(error)) from None
+    for name, value in retention.status_counts().items():
+        click.echo(f"{name}: {value}")
+    if appended:
+        click.echo(f"purge ledger: {appended} missing line(s) appended")
+
+
+def configure_retention(app: Flask) -> None:
+    app.register_blueprint(retention_bp)
+    app.register_error_handler(CaseReadOnly, _case_read_only)
+    app.cli.add_command(retention_cli)

@@ -1,0 +1,125 @@
+"""`flask --app app backup create FILE` and `flask --app app backup restore FILE`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from audit.service import run_verification
+from audit.trail import record
+
+from . import backup
+from .backup_format import BackupError, load_backup_key
+from .crypto import KeyConfigurationError
+from .db import db, refresh_statistics
+from .schema import SchemaNotReady, ensure_schema_current
+
+backup_cli = AppGroup("backup", help="Encrypted, consistent backups of the whole database, and their restore.")
+
+
+def _bar(label: str, length: int):
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+@backup_cli.command("create")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def create_command(file: Path) -> None:
+    """Write an encrypted snapshot of the database (blobs included) to FILE, while the app serves."""
+    try:
+        ensure_schema_current()
+        raw_key = load_backup_key(backup.keys_dir(), os.environ, create=True)
+    except (SchemaNotReady, KeyConfigurationError) as error:
+        raise click.ClickException(str(error)) from None
+    partial = file.with_name(file.name + ".partial")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {partial}: {error.strerror}") from None
+    if file.exists():
+        os.close(fd)
+        partial.unlink()
+        raise click.ClickException(f"{file} already exists: choose another name")
+    try:
+        with os.fdopen(fd, "wb") as out, ExitStack() as bars:
+            bar = None
+
+            def start(total: int) -> None:
+                nonlocal bar
+                bar = bars.enter_context(_bar("Backing up rows", total))
+
+            summary = backup.dump(out, raw_key, on_total=start, progress=lambda n: bar.update(n))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, file)
+    except BackupError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
+    except SQLAlchemyError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"the database could not be read: {type(error).__name__}") from None
+    record("backup.create", target_type="database", tables=summary.tables, rows=summary.rows,
+           bytes=summary.bytes, revision=summary.revision)
+    db.session.commit()
+    click.echo(f"Wrote {file}: {summary.tables} tables, {summary.rows} rows, {summary.bytes} bytes "
+               f"(schema {summary.revision}).")
+
+
+@backup_cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore FILE into this instance's EMPTY database, then verify the audit trail."""
+    name = file.name
+
+    def source():
+        return open(file, "rb")  # noqa: SIM115 - the caller's `with` closes it
+
+    try:
+        raw_key = load_backup_key(backup.keys_dir(), os.environ, create=False)
+        click.echo(f"Checking every chunk of {name} before writing anything...", err=True)
+        content = backup.check_file(source, raw_key, name)
+        backup.prepare_target()
+        backup.refuse_unless_empty(content)
+        total = sum(content.counts.values())
+        with _bar("Restoring rows", total) as bar:
+            inserted = backup.load(source, raw_key, name, progress=bar.update)
+    except (BackupError, KeyConfigurationError) as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot read {file}: {error.strerror}") from None
+    except SQLAlchemyError as error:  # nothing was committed: the insert pass is one transaction
+        raise click.ClickException(f"the restore failed and was rolled back: {type(error).__name__}") from None
+    refresh_statistics(db.session)
+    db.session.commit()
+    click.echo(f"Restored {inserted} rows in {len(content.counts)} tables (schema {content.revision}).")
+    report = run_verification()
+    ledger_problem = None
+    try:
+        reshredded = backup.replay_purges()
+    except BackupError as error:
+        reshredded, ledger_problem = None, str(error)
+    record("backup.restore", target_type="database", rows=inserted, tables=len(content.counts),
+           revision=content.revision, verified=report.ok, entries=report.entries_checked,
+           reshredded=reshredded, ledger_replayed=ledger_problem is None)
+    db.session.commit()
+    if reshredded is not None:
+        click.echo(f"Purge ledger replayed: {reshredded} purged case(s) shredded again.")
+    if ledger_problem is not None:
+        raise click.ClickException(f"{ledger_problem}; cases purged after this backup may be readable "
+                                   "again: do not serve from this instance until the ledger is replayed")
+    if not report.ok:
+        problem = report.problem
+        raise click.ClickException(
+            f"the restored audit trail does NOT verify (entry {problem.seq}: {problem.kind}); the data "
+            "was restored as the backup held it: investigate with `flask --app app audit verify` "
+            "before serving from it")
+    click.echo(f"Audit trail verified: {report.entries_checked} entries, "
+               f"{report.checkpoints_checked} checkpoints.")

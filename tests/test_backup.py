@@ -1,0 +1,421 @@
+"""`flask --app app backup create|restore`: encrypted logical backups that restore into an
+empty instance (SQLite→SQLite, PostgreSQL→PostgreSQL, SQLite→PostgreSQL) with every
+decrypted value and blob byte-for-byte equal, and that refuse bad files untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import undefer
+
+from app import create_app
+from audit.models import AuditEntry
+from audit.trail import record
+from cases.models import Case, Subject
+from protection import backup as backup_module
+from protection.backup_format import HEADER_BYTES, open_content
+from protection.blobs import store_blob
+from protection.crypto import decode_key, new_key, write_key_file
+from protection.db import Base, db
+from tests.conftest import _config, audit_entries, audit_tampering
+
+CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"
+CANARY_BLOB = b"%PDF-1.4\n% canary-blob-Lam-Son-5512 noi dung mat\n"
+
+
+# --- instances ------------------------------------------------------------------------------
+
+def _dispose(application) -> None:
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def fresh_database(tmp_path):
+    """A factory of empty databases: a SQLite file, or a scratch PostgreSQL database on the
+    TEST_DATABASE_URL server (dropped afterwards)."""
+    made: list[str] = []
+    server = os.environ.get("TEST_DATABASE_URL", "")
+
+    def factory(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}.db'}"
+        if not server.startswith("postgresql"):
+            pytest.skip("set TEST_DATABASE_URL to a PostgreSQL database to test PostgreSQL restores")
+        url = make_url(server)
+        name = f"hoso_bk_{secrets.token_hex(6)}"
+        with psycopg.connect(**_admin(url)) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    yield factory
+    if made:
+        url = make_url(server)
+        with psycopg.connect(**_admin(url)) as admin:
+            for name in made:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(url) -> dict:
+    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
+            "password": url.password, "dbname": url.database, "autocommit": True}
+
+
+@pytest.fixture
+def instances(tmp_path):
+    """Apps on their own databases and instance folders; disposed afterwards."""
+    made = []
+
+    def factory(url: str, name: str):
+        application = create_app(_config(url, tmp_path / name))
+        made.append(application)
+        return application
+
+    yield factory
+    for application in made:
+        _dispose(application)
+
+
+def share_keys(source_app, target_app, names=("backup.key", "audit-signing.key", "audit-signing.pub",
+                                                  "conclusion-signing.key", "conclusion-signing.pub",
+                                                  "purge-ledger.key", "purge-ledger.pub")) -> None:
+    """What an operator carries to the new server apart from the backup (the master and index
+    keys are the tests' fixed injected ones on both sides)."""
+    source = Path(source_app.instance_path) / "keys"
+    keys = Path(target_app.instance_path) / "keys"
+    keys.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in names:
+        if (source / name).exists():
+            shutil.copy(source / name, keys / name)
+            os.chmod(keys / name, 0o600)
+
+
+# --- content ---------------------------------------------------------------------------------
+
+def seed(application) -> None:
+    runner = application.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    with application.app_context():
+        case = db.session.scalars(select(Case).order_by(Case.id).limit(1)).one()
+        store_blob(CANARY_BLOB, "bien-ban-chim.pdf", owner=case)
+        subject = db.session.scalars(select(Subject).order_by(Subject.id).limit(1)).one()
+        subject.full_name = CANARY_NAME
+        record("test.canary", target_type="subject", target_id=subject.id)
+        db.session.commit()
+
+
+def decrypted_content(application) -> dict[str, dict]:
+    """Every mapped row, read through the ORM (so protected fields are decrypted and blobs
+    loaded), keyed by table and primary key: the thing a restore must give back exactly."""
+    content: dict[str, dict] = {}
+    with application.app_context():
+        for mapper in Base.registry.mappers:
+            model = mapper.class_
+            rows = db.session.scalars(select(model).options(undefer("*"))).all()
+            table = content.setdefault(mapper.persist_selectable.name, {})
+            for row in rows:
+                key = tuple(str(value) for value in mapper.primary_key_from_instance(row))
+                table[key] = {attr.key: getattr(row, attr.key) for attr in mapper.column_attrs}
+        db.session.rollback()
+    return content
+
+
+def plaintexts(content: dict[str, dict]) -> list[bytes]:
+    subjects = content["subjects"].values()
+    names = [row["full_name"].encode("utf-8") for row in subjects if row["full_name"]]
+    numbers = [row["id_number"].encode("utf-8") for row in subjects if row["id_number"]]
+    blobs = [row["content"] for row in content["blobs"].values()]
+    return [CANARY_NAME.encode("utf-8"), CANARY_BLOB[10:], *names, *numbers, *blobs]
+
+
+def row_count(application) -> int:
+    """Rows outside the preset ones; -1 for a database still without any table."""
+    with application.app_context():
+        if not inspect(db.engine).get_table_names():
+            return -1
+        total = sum(db.session.scalar(select(func.count()).select_from(table))
+                    for table in Base.metadata.sorted_tables if table.name not in backup_module.PRESET_TABLES)
+        db.session.rollback()
+    return total
+
+
+def create_backup(application, path: Path):
+    result = application.test_cli_runner().invoke(args=["backup", "create", str(path)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def restore(application, path: Path):
+    return application.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+
+
+def assert_refused(result, *words: str) -> None:
+    assert result.exit_code != 0, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith("Error: "), result.output
+    for word in words:
+        assert word in message, message
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+def _round_trip(source_app, target_app, tmp_path) -> None:
+    before = decrypted_content(source_app)
+    path = tmp_path / "hoso.bak"
+    created = create_backup(source_app, path)
+    assert "rows" in created.output
+    share_keys(source_app, target_app)
+
+    result = restore(target_app, path)
+    assert result.exit_code == 0, result.output
+    assert "Audit trail verified" in result.output
+
+    after = decrypted_content(target_app)
+    for table, rows in before.items():
+        if table == "audit_chain_head":
+            continue  # moved on by the restore's own entry; the verification covers it
+        if table in ("audit_entries", "audit_checkpoints"):
+            # The restore appends its own entry (and a checkpoint may follow); the rest is equal.
+            assert {key: row for key, row in after[table].items() if key in rows} == rows, table
+        else:
+            assert after[table] == rows, table
+    assert any(row["full_name"] == CANARY_NAME for row in after["subjects"].values())
+    assert CANARY_BLOB in [row["content"] for row in after["blobs"].values()]
+    restores = [row for row in after["audit_entries"].values() if row["action"] == "backup.restore"]
+    assert len(restores) == 1 and restores[0]["outcome"] == "success"
+
+    raw = path.read_bytes()
+    with path.open("rb") as handle:
+        key = (Path(source_app.instance_path) / "keys" / "backup.key").read_text()
+        decompressed = b"".join(open_content(handle, decode_key(key, "k", ValueError), "hoso.bak"))
+    assert b'"kind":"hoso-backup"' in decompressed
+    for secret in plaintexts(before):
+        assert secret not in raw
+        assert secret not in decompressed
+
+
+def test_sqlite_or_postgres_round_trip_to_the_same_kind(app, instances, fresh_database, database_url, tmp_path):
+    seed(app)
+    kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), "target")
+    _round_trip(app, target, tmp_path)
+
+
+def test_sqlite_round_trip_to_postgres(instances, fresh_database, tmp_path):
+    target_url = fresh_database("postgresql")
+    source = instances(fresh_database("sqlite"), "source")
+    with source.app_context():
+        from protection.schema import upgrade_schema
+        upgrade_schema()
+    seed(source)
+    target = instances(target_url, "target")
+    _round_trip(source, target, tmp_path)
+
+
+def test_a_case_purged_after_the_backup_stays_shredded_after_the_restore(app, instances, fresh_database,
+                                                                        tmp_path):
+    retention = pytest.importorskip("cases.retention")
+    if getattr(retention, "replay_purge_ledger", None) is None:
+        pytest.skip("no purge ledger in this code yet")
+    from datetime import date
+
+    from protection.identity import Role, User
+
+    seed(app)
+    with app.app_context():
+        case = db.session.scalars(select(Case).where(Case.closed_on.is_not(None), Case.data_key_id.is_not(None))
+                                  .order_by(Case.id).limit(1)).one()
+        case.closed_on = date(2000, 1, 3)  # long past any retention period
+        db.session.commit()
+        case_id, reference = case.id, case.reference
+    path = tmp_path / "before-purge.bak"
+    create_backup(app, path)
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        supervisor = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).limit(1)).one()
+        retention.purge(case, by=supervisor, identity_confirmed=True, reference_typed=reference)
+        db.session.commit()
+        retention.append_to_ledger([case])
+
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), "target")
+    share_keys(app, target)
+    shutil.copy(Path(app.instance_path) / "purge-ledger.jsonl", Path(target.instance_path) / "purge-ledger.jsonl")
+    result = restore(target, path)
+    assert result.exit_code == 0, result.output
+    assert "1 purged case(s) shredded again" in result.output
+    with target.app_context():
+        restored = db.session.get(Case, case_id)
+        assert restored.data_key_id is None and restored.purged_at is not None and restored.title is None
+        db.session.rollback()
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+@pytest.fixture
+def made_backup(app, runner, make_user, tmp_path):
+    make_user("officer")
+    with app.app_context():
+        store_blob(CANARY_BLOB, "mau.pdf")  # a data key, so the key pins are in the backup
+        db.session.commit()
+    path = tmp_path / "ok.bak"
+    create_backup(app, path)
+    return path
+
+
+@pytest.fixture
+def empty_target(app, instances, fresh_database):
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), "target")
+    share_keys(app, target)
+    return target
+
+
+def _cut(path: Path, keep: int) -> Path:
+    out = path.with_name("cut.bak")
+    out.write_bytes(path.read_bytes()[:keep])
+    return out
+
+
+def test_a_corrupted_byte_is_refused_and_the_target_untouched(made_backup, empty_target):
+    data = bytearray(made_backup.read_bytes())
+    middle = HEADER_BYTES + (len(data) - HEADER_BYTES) // 2
+    data[middle] ^= 0x01
+    bad = made_backup.with_name("bad.bak")
+    bad.write_bytes(bytes(data))
+    assert_refused(restore(empty_target, bad), "corrupted", "authentication")
+    assert row_count(empty_target) == -1  # not even the schema was created
+
+
+def test_a_truncated_backup_is_refused(made_backup, empty_target):
+    size = made_backup.stat().st_size
+    assert_refused(restore(empty_target, _cut(made_backup, size - 40)), "truncated")
+    assert_refused(restore(empty_target, _cut(made_backup, HEADER_BYTES + 3)), "truncated")
+    assert row_count(empty_target) == -1  # not even the schema was created
+
+
+def test_a_backup_under_another_key_is_refused(made_backup, empty_target):
+    keys = Path(empty_target.instance_path) / "keys"
+    (keys / "backup.key").unlink()
+    write_key_file(keys / "backup.key", new_key())
+    assert_refused(restore(empty_target, made_backup), "another backup key")
+    assert row_count(empty_target) == -1  # not even the schema was created
+
+
+def test_a_file_that_is_not_a_backup_is_refused(made_backup, empty_target, tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("không phải bản sao lưu\n", encoding="utf-8")
+    assert_refused(restore(empty_target, other), "not a Hoso backup")
+    assert row_count(empty_target) == -1  # not even the schema was created
+
+
+def test_without_the_backup_key_restore_is_refused(made_backup, app, instances, fresh_database):
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), "keyless")
+    assert_refused(restore(target, made_backup), "no backup key")
+
+
+def test_a_target_holding_other_master_keys_is_refused(made_backup, app, tmp_path, fresh_database):
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    config = _config(fresh_database(kind), tmp_path / "other-keys")
+    config["HOSO_MASTER_KEY"] = "b3RoZXItbWFzdGVyLWtleS1ub3QtZm9yLXByb2QhISE="
+    target = create_app(config)
+    try:
+        share_keys(app, target)
+        assert_refused(restore(target, made_backup), "master key")
+        assert row_count(target) == 0
+    finally:
+        _dispose(target)
+
+
+def test_restore_into_a_non_empty_instance_is_refused(made_backup, app):
+    before = row_count(app)
+    assert_refused(restore(app, made_backup), "not empty")
+    assert row_count(app) == before
+
+
+def test_the_backup_key_file_is_private(made_backup, app):
+    mode = (Path(app.instance_path) / "keys" / "backup.key").stat().st_mode & 0o777
+    assert mode == 0o600
+    assert made_backup.stat().st_mode & 0o077 == 0
+
+
+def test_create_is_audited_without_names(made_backup, app):
+    entries = audit_entries(app, "backup.create")
+    assert len(entries) == 1
+    assert set(json.loads(entries[0].detail)) >= {"tables", "rows", "bytes"}
+
+
+def test_an_existing_file_is_not_overwritten(made_backup, app):
+    before = made_backup.read_bytes()
+    result = app.test_cli_runner().invoke(args=["backup", "create", str(made_backup)])
+    assert_refused(result, "already exists")
+    assert made_backup.read_bytes() == before
+
+
+def test_a_restored_trail_that_does_not_verify_fails_the_restore(app, make_user, empty_target, tmp_path):
+    make_user("officer")
+    with audit_tampering(app) as connection:
+        connection.execute(update(AuditEntry).where(AuditEntry.seq == 1).values(action="auth.login.succeeded"))
+    path = tmp_path / "tampered.bak"
+    create_backup(app, path)
+    share_keys(app, empty_target)
+    result = restore(empty_target, path)
+    assert_refused(result, "does NOT verify")
+    entries = audit_entries(empty_target, "backup.restore")
+    assert len(entries) == 1 and json.loads(entries[0].detail)["verified"] is False
+
+
+# --- while serving ---------------------------------------------------------------------------
+
+def test_a_backup_taken_while_another_thread_writes_restores_and_verifies(
+        app, make_user, instances, fresh_database, tmp_path):
+    make_user("officer")
+    started = threading.Event()
+    stop = threading.Event()
+    written: list[int] = []
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with app.app_context():
+                for index in range(2000):
+                    record("test.busy", target_type="unit", target_id=f"u-{index}")
+                    db.session.commit()
+                    written.append(index)
+                    started.set()
+                    if stop.is_set():
+                        break
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+            started.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert started.wait(60)
+        path = tmp_path / "busy.bak"
+        create_backup(app, path)
+    finally:
+        stop.set()
+        thread.join()
+    assert not failures, failures
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), "target")
+    share_keys(app, target)
+    result = restore(target, path)
+    assert result.exit_code == 0, result.output
+    assert "Audit trail verified" in result.output

@@ -1,0 +1,117 @@
+"""Classified-document lifetime through the real app: the protection-period end date set
+on creation, the supervisors' list of items due for review, and the audited decisions
+(extend, downgrade, declassify) with bad input shown next to its field."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from audit.models import AuditEntry
+from cases import operations
+from cases.models import Case, ClassificationReview, Finding
+from cases.operations import FindingData, ReviewData
+from cases.retention import add_years
+from cases.subjects import SubjectData, create_subject
+from protection.db import db
+from protection.identity import Clearance, User
+from tests.conftest import post_form
+
+
+@pytest.fixture
+def people(make_user):
+    return {"officer": make_user("officer"), "supervisor": make_user("supervisor", clearance="top_secret")}
+
+
+def classified_case(app, officer_id) -> tuple[uuid.UUID, uuid.UUID]:
+    """A Tối mật review with a Mật finding; returns (case id, finding id)."""
+    with app.app_context():
+        officer = db.session.get(User, officer_id)
+        subject = create_subject(SubjectData("Đỗ Văn Mật", date(1970, 1, 1), f"0380{uuid.uuid4().int % 10**8:08d}"),
+                                 owner_unit=officer.unit, by=officer)
+        case = operations.open_review(ReviewData(subject.id, "appointment", "secret"), by=officer)
+        finding = operations.add_finding(case, FindingData("subject", "other", "Nội dung mật.", "confidential"),
+                                         by=officer)
+        db.session.commit()
+        return case.id, finding.id
+
+
+def _due(app, model, item_id) -> None:
+    """As if the protection period had ended yesterday."""
+    with app.app_context():
+        yesterday = operations.today() - timedelta(days=1)
+        db.session.execute(update(model).where(model.id == item_id).values(protection_ends_on=yesterday))
+        db.session.commit()
+
+
+def test_end_dates_follow_the_level(app, people):
+    case_id, finding_id = classified_case(app, people["officer"].id)
+    with app.app_context():
+        case, finding = db.session.get(Case, case_id), db.session.get(Finding, finding_id)
+        assert case.protection_ends_on == add_years(case.created_at.date(), 20)
+        assert finding.protection_ends_on == add_years(finding.created_at.date(), 10)
+
+
+def test_due_items_listed_and_decisions_audited(app, client, people, sign_in):
+    case_id, finding_id = classified_case(app, people["officer"].id)
+    with app.app_context():
+        reference = db.session.get(Case, case_id).reference
+    sign_in(people["supervisor"])
+    assert reference not in client.get("/retention/classified").get_data(as_text=True)
+    _due(app, Case, case_id)
+    _due(app, Finding, finding_id)
+    page = client.get("/retention/classified").get_data(as_text=True)
+    assert reference in page and "Nội dung mật" not in page and "Đỗ Văn" not in page
+
+    path = f"/retention/classified/case/{case_id}"
+    missing_date = post_form(client, path, {"decision": "extend", "new_end": ""})
+    assert missing_date.status_code == 200
+    assert "Hãy nhập ngày hết hạn bảo vệ mới." in missing_date.get_data(as_text=True)
+    bad_date = post_form(client, path, {"decision": "extend", "new_end": "31/02/2040"})
+    assert "Ngày không hợp lệ" in bad_date.get_data(as_text=True)
+    assert 'value="31/02/2040"' in bad_date.get_data(as_text=True)  # the input is kept
+    upward = post_form(client, path, {"decision": "downgrade", "to_level": "top_secret"})
+    assert "Độ mật mới phải thấp hơn độ mật hiện tại" in upward.get_data(as_text=True)
+
+    assert post_form(client, path, {"decision": "extend", "new_end": "01/01/2045"}).status_code == 303
+    finding_path = f"/retention/classified/finding/{finding_id}"
+    assert post_form(client, finding_path, {"decision": "declassify"}).status_code == 303
+
+    with app.app_context():
+        case, finding = db.session.get(Case, case_id), db.session.get(Finding, finding_id)
+        assert case.protection_ends_on == date(2045, 1, 1) and case.classification == Clearance.SECRET
+        assert finding.classification == Clearance.UNCLASSIFIED and finding.protection_ends_on is None
+        assert db.session.scalar(select(ClassificationReview.decision)
+                                 .where(ClassificationReview.item_id == finding_id)) == "declassify"
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "classification.review")
+                                     .order_by(AuditEntry.seq)).all()
+        details = [json.loads(entry.detail) for entry in entries]
+        assert [(entry.target_type, detail["decision"], detail["from_level"], detail["to_level"])
+                for entry, detail in zip(entries, details, strict=True)] == [
+            ("case", "extend", "secret", "secret"), ("finding", "declassify", "confidential", "unclassified")]
+        assert all("Nội dung" not in entry.detail for entry in entries)
+
+    _due(app, Case, case_id)
+    assert post_form(client, path, {"decision": "downgrade", "to_level": "confidential"}).status_code == 303
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case.classification == Clearance.CONFIDENTIAL
+        assert case.protection_ends_on == add_years(operations.today(), 10)
+    history = client.get("/retention/classified").get_data(as_text=True)
+    assert "Giảm độ mật" in history and "Giải mật" in history and reference in history
+
+
+def test_other_units_and_officers_are_refused(app, client, people, sign_in, make_user, make_unit):
+    case_id, _ = classified_case(app, people["officer"].id)
+    make_unit("BTCHU", "Ban Tổ chức Huyện ủy")
+    outsider = make_user("supervisor", unit="BTCHU")
+    sign_in(outsider)
+    assert client.get(f"/retention/classified/case/{case_id}").status_code == 404
+    officer_client = app.test_client()
+    sign_in(people["officer"], target=officer_client)
+    assert officer_client.get("/retention/classified").status_code == 403
+    assert officer_client.get("/retention/").status_code == 403
