@@ -19,14 +19,14 @@ from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import BigInteger, String, bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from protection.db import db
 from protection.fields import utcnow
 
 from . import signing
-from .chain import canonical_json, entry_hash, timestamp_text
+from .chain import HASHED_FIELDS, canonical_json, entry_hash, entry_payload, timestamp_text
 from .models import AuditEntry, ChainHead, Checkpoint
 
 HEAD_ID = 1
@@ -121,7 +121,8 @@ def record(action: str, *, target_type: str | None = None, target_id: Any = None
 # Why at commit, not at record(): appenders queue on the chain-head lock, and the lock is
 # held until COMMIT. Taken inside record() it was held through the rest of the request
 # (template rendering included) — every audited write in the installation waited on that.
-# Taken here it spans three statements and the commit itself.
+# Taken here it spans one statement (PostgreSQL) or three (SQLite, whose writers are
+# serialised by BEGIN IMMEDIATE anyway) and the commit itself.
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -129,12 +130,14 @@ def _append_pending(session: Session) -> None:
         return
     session.flush()  # the action's own changes first, outside the lock
     connection = session.connection()
-    head_table = ChainHead.__table__
-    statement = select(head_table.c.seq, head_table.c.entry_hash, head_table.c.last_checkpoint_seq,
-                       head_table.c.last_checkpoint_at).where(head_table.c.id == HEAD_ID)
     if connection.dialect.name == "postgresql":
-        statement = statement.with_for_update()
-    seq, prev, last_checkpoint_seq, last_checkpoint_at = connection.execute(statement).one()
+        for entry in pending:
+            _append_in_one_statement(connection, entry)
+        return
+    head_table = ChainHead.__table__
+    seq, prev, last_checkpoint_seq, last_checkpoint_at = connection.execute(
+        select(head_table.c.seq, head_table.c.entry_hash, head_table.c.last_checkpoint_seq,
+               head_table.c.last_checkpoint_at).where(head_table.c.id == HEAD_ID)).one()
     rows = []
     for entry in pending:
         seq += 1
@@ -149,6 +152,52 @@ def _append_pending(session: Session) -> None:
         connection.execute(insert(Checkpoint.__table__), _checkpoint_row(seq, prev, now))
         values.update(last_checkpoint_seq=seq, last_checkpoint_at=now)
     connection.execute(update(head_table).where(head_table.c.id == HEAD_ID).values(**values))
+
+
+# One round trip under the lock: lock the head, link the entry to it (SHA-256 in the
+# server over the very bytes chain.entry_hash hashes: prev_hash, "\n", the canonical JSON
+# made here before the lock), move the head, insert the entry. Data-modifying CTEs see one
+# snapshot; under READ COMMITTED a writer that waited on FOR UPDATE reads the head as its
+# predecessor committed it.
+_FIELD_NAMES = tuple(HASHED_FIELDS)
+_APPEND_SQL = f"""
+WITH old AS (
+    SELECT seq, entry_hash FROM audit_chain_head WHERE id = {HEAD_ID} FOR UPDATE
+), head AS (
+    UPDATE audit_chain_head AS h
+    SET seq = old.seq + 1,
+        entry_hash = encode(sha256(convert_to(old.entry_hash || E'\\n' || :payload, 'UTF8')), 'hex')
+    FROM old WHERE h.id = {HEAD_ID}
+    RETURNING h.seq, h.entry_hash, old.entry_hash AS prev_hash, h.last_checkpoint_seq, h.last_checkpoint_at
+), entry AS (
+    INSERT INTO audit_entries (seq, prev_hash, entry_hash, {", ".join(_FIELD_NAMES)})
+    SELECT head.seq, head.prev_hash, head.entry_hash, {", ".join(":" + name for name in _FIELD_NAMES)} FROM head
+    RETURNING seq
+)
+SELECT head.seq, head.prev_hash, head.entry_hash, head.last_checkpoint_seq, head.last_checkpoint_at
+FROM head JOIN entry ON entry.seq = head.seq
+"""  # noqa: S608 - fixed column names; every value is a bound parameter
+
+
+def _append_in_one_statement(connection, entry: PendingEntry) -> None:
+    columns = AuditEntry.__table__.c
+    statement = text(_APPEND_SQL).bindparams(
+        bindparam("payload", canonical_json(entry_payload(entry.fields)).decode("utf-8")),
+        *(bindparam(name, entry.fields[name], type_=columns[name].type) for name in _FIELD_NAMES),
+    ).columns(seq=BigInteger, prev_hash=String, entry_hash=String, last_checkpoint_seq=BigInteger,
+              last_checkpoint_at=ChainHead.__table__.c.last_checkpoint_at.type)
+    seq, prev, link, last_checkpoint_seq, last_checkpoint_at = connection.execute(statement).one()
+    # The server's hash must be the definition's, or the trail would not verify: refuse the
+    # whole transaction rather than write an entry that does not.
+    if link != entry_hash(prev, entry.fields):
+        raise RuntimeError("the database's SHA-256 of an audit entry differs from chain.entry_hash")
+    entry.seq, entry.prev_hash, entry.entry_hash = seq, prev, link
+    now = entry.fields["occurred_at"]
+    if _checkpoint_due(seq, last_checkpoint_seq, last_checkpoint_at, now):
+        connection.execute(insert(Checkpoint.__table__), _checkpoint_row(seq, link, now))
+        head_table = ChainHead.__table__
+        connection.execute(update(head_table).where(head_table.c.id == HEAD_ID)
+                           .values(last_checkpoint_seq=seq, last_checkpoint_at=now))
 
 
 @event.listens_for(Session, "after_transaction_end")
