@@ -298,3 +298,28 @@ def logger_into_caplog(caplog, name: str):
     finally:
         logger.removeHandler(caplog.handler)
         caplog.handler.removeFilter(request_ids)
+
+
+@contextmanager
+def scratch_postgresql_database(prefix: str, reason: str):
+    """A new, empty PostgreSQL database on the TEST_DATABASE_URL server, dropped afterwards;
+    the test is skipped with `reason` when the suite runs without PostgreSQL."""
+    import secrets
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if not server.startswith("postgresql"):
+        pytest.skip(reason)
+    url = make_url(server)
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    connect = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
+               "password": url.password, "dbname": url.database, "autocommit": True}
+    with psycopg.connect(**connect) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**connect) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,12 +9,11 @@ import os
 import secrets
 import shutil
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, inspect, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import undefer
 
 from app import create_app
@@ -26,7 +25,7 @@ from protection.backup_format import HEADER_BYTES, open_content
 from protection.blobs import store_blob
 from protection.crypto import decode_key, new_key, write_key_file
 from protection.db import Base, db
-from tests.conftest import _config, audit_entries, audit_tampering
+from tests.conftest import _config, audit_entries, audit_tampering, scratch_postgresql_database
 
 CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"
 CANARY_BLOB = b"%PDF-1.4\n% canary-blob-Lam-Son-5512 noi dung mat\n"
@@ -44,32 +43,14 @@ def _dispose(application) -> None:
 def fresh_database(tmp_path):
     """A factory of empty databases: a SQLite file, or a scratch PostgreSQL database on the
     TEST_DATABASE_URL server (dropped afterwards)."""
-    made: list[str] = []
-    server = os.environ.get("TEST_DATABASE_URL", "")
+    with ExitStack() as made:
+        def factory(kind: str) -> str:
+            if kind == "sqlite":
+                return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}.db'}"
+            return made.enter_context(scratch_postgresql_database(
+                "hoso_bk", "set TEST_DATABASE_URL to a PostgreSQL database to test PostgreSQL restores"))
 
-    def factory(kind: str) -> str:
-        if kind == "sqlite":
-            return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}.db'}"
-        if not server.startswith("postgresql"):
-            pytest.skip("set TEST_DATABASE_URL to a PostgreSQL database to test PostgreSQL restores")
-        url = make_url(server)
-        name = f"hoso_bk_{secrets.token_hex(6)}"
-        with psycopg.connect(**_admin(url)) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return url.set(database=name).render_as_string(hide_password=False)
-
-    yield factory
-    if made:
-        url = make_url(server)
-        with psycopg.connect(**_admin(url)) as admin:
-            for name in made:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _admin(url) -> dict:
-    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
-            "password": url.password, "dbname": url.database, "autocommit": True}
+        yield factory
 
 
 @pytest.fixture

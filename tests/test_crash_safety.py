@@ -20,7 +20,6 @@ import html
 import http.cookiejar
 import os
 import re
-import secrets
 import signal
 import threading
 import urllib.error
@@ -31,7 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from audit.models import AuditEntry
@@ -44,7 +42,7 @@ from protection.db import db
 from protection.schema import upgrade_schema
 from tests import test_cases_subjects as subjects_tests
 from tests import test_cases_views as case_tests
-from tests.conftest import PASSWORD, _config, post_form
+from tests.conftest import PASSWORD, _config, post_form, scratch_postgresql_database
 from tests.test_concurrency_gunicorn import start_gunicorn
 
 OFFICERS = 2
@@ -62,22 +60,8 @@ def scratch_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crash.db'}"
         return
-    server = os.environ.get("TEST_DATABASE_URL", "")
-    if not server.startswith("postgresql"):
-        pytest.skip("set TEST_DATABASE_URL to a PostgreSQL database to run the crash test on it")
-    import psycopg
-
-    url = make_url(server)
-    name = f"hoso_crash_{secrets.token_hex(6)}"
-    connect = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
-               "password": url.password, "dbname": url.database, "autocommit": True}
-    with psycopg.connect(**connect) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(**connect) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgresql_database("hoso_crash", "set TEST_DATABASE_URL to a PostgreSQL database to run the crash test on it") as url:
+        yield url
 
 
 @pytest.fixture

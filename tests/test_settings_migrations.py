@@ -4,21 +4,19 @@ migrations build exactly the models' schema on an empty database, and go down an
 from __future__ import annotations
 
 import os
-import secrets
 
 import click
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
 from app import create_app
 from protection.db import Base, db
 from protection.schema import MIGRATIONS, current_revision, head_revision, upgrade_schema
 from protection.settings import ConfigurationError
+from tests.conftest import scratch_postgresql_database
 
 BAD_SETTINGS = [
     ("HOSO_IDLE_TIMEOUT_MINUTES", "abc"),
@@ -151,20 +149,8 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server = os.environ.get("TEST_DATABASE_URL", "")
-    if not server.startswith("postgresql"):
-        pytest.skip("set TEST_DATABASE_URL to a PostgreSQL database to test its migrations")
-    url = make_url(server)
-    name = f"hoso_mig_{secrets.token_hex(6)}"
-    connect = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
-               "password": url.password, "dbname": url.database, "autocommit": True}
-    with psycopg.connect(**connect) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(**connect) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgresql_database("hoso_mig", "set TEST_DATABASE_URL to a PostgreSQL database to test its migrations") as url:
+        yield url
 
 
 def schema_differences(application) -> list:
