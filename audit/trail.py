@@ -9,27 +9,39 @@ head); SQLite transactions already hold the write lock (`BEGIN IMMEDIATE`, prote
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import BigInteger, String, bindparam, event, insert, select, text, update
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from protection.db import db
 from protection.fields import utcnow
 
 from . import signing
-from .chain import HASHED_FIELDS, canonical_json, entry_hash, entry_payload, timestamp_text
+from .chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical_json,
+    entry_hash,
+    entry_payload,
+    link_hash,
+    timestamp_text,
+)
 from .models import AuditEntry, ChainHead, Checkpoint
 
 HEAD_ID = 1
+logger = logging.getLogger(__name__)
 
 # Detail values are identifiers, field names, reasons and counts — never free text.
 # A value that does not look like one is refused, so a name or a summary cannot slip
@@ -121,8 +133,9 @@ def record(action: str, *, target_type: str | None = None, target_id: Any = None
 # Why at commit, not at record(): appenders queue on the chain-head lock, and the lock is
 # held until COMMIT. Taken inside record() it was held through the rest of the request
 # (template rendering included) — every audited write in the installation waited on that.
-# Taken here it spans one statement (PostgreSQL) or three (SQLite, whose writers are
-# serialised by BEGIN IMMEDIATE anyway) and the commit itself.
+# On SQLite the entries are linked here (three statements; its writers are serialised by
+# BEGIN IMMEDIATE anyway). On PostgreSQL they are handed to the commit itself
+# (`_link_and_commit`), so the lock is held for no client round trip at all.
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -131,8 +144,7 @@ def _append_pending(session: Session) -> None:
     session.flush()  # the action's own changes first, outside the lock
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        for entry in pending:
-            _append_in_one_statement(connection, entry)
+        connection.info[_UNLINKED] = pending
         return
     head_table = ChainHead.__table__
     seq, prev, last_checkpoint_seq, last_checkpoint_at = connection.execute(
@@ -149,16 +161,27 @@ def _append_pending(session: Session) -> None:
     values = {"seq": seq, "entry_hash": prev}
     now = pending[-1].fields["occurred_at"]
     if _checkpoint_due(seq, last_checkpoint_seq, last_checkpoint_at, now):
-        connection.execute(insert(Checkpoint.__table__), _checkpoint_row(seq, prev, now))
-        values.update(last_checkpoint_seq=seq, last_checkpoint_at=now)
+        checkpoint = _signed_checkpoint_row(seq, prev, now)
+        if checkpoint is not None:
+            connection.execute(insert(Checkpoint.__table__), checkpoint)
+            values.update(last_checkpoint_seq=seq, last_checkpoint_at=now)
     connection.execute(update(head_table).where(head_table.c.id == HEAD_ID).values(**values))
 
 
-# One round trip under the lock: lock the head, link the entry to it (SHA-256 in the
-# server over the very bytes chain.entry_hash hashes: prev_hash, "\n", the canonical JSON
-# made here before the lock), move the head, insert the entry. Data-modifying CTEs see one
-# snapshot; under READ COMMITTED a writer that waited on FOR UPDATE reads the head as its
-# predecessor committed it.
+# --- PostgreSQL: linked by the commit ------------------------------------------------------
+#
+# One statement per entry locks the head, links the entry to it (SHA-256 in the server over
+# the very bytes chain.entry_hash hashes: prev_hash, "\n", the canonical JSON made here
+# before the lock), moves the head and inserts the entry. The statements and the COMMIT go
+# to the server in one pipeline (psycopg pipeline mode), so from the moment the head is
+# locked to the moment it is released the server never waits for this process: the lock is
+# held for the statement and the WAL flush, not for a round trip plus however long a busy
+# machine takes to schedule the client again. If a statement fails, the server skips the
+# COMMIT and the whole transaction — action and entries — is rolled back.
+# Data-modifying CTEs see one snapshot; under READ COMMITTED a writer that waited on FOR
+# UPDATE reads the head as its predecessor committed it.
+_UNLINKED = "hoso.audit.unlinked"
+_HASH_CHECKED = "hoso.audit.server_hash_checked"
 _FIELD_NAMES = tuple(HASHED_FIELDS)
 _APPEND_SQL = f"""
 WITH old AS (
@@ -166,38 +189,101 @@ WITH old AS (
 ), head AS (
     UPDATE audit_chain_head AS h
     SET seq = old.seq + 1,
-        entry_hash = encode(sha256(convert_to(old.entry_hash || E'\\n' || :payload, 'UTF8')), 'hex')
+        entry_hash = encode(sha256(convert_to(old.entry_hash || E'\\n' || %(payload)s, 'UTF8')), 'hex')
     FROM old WHERE h.id = {HEAD_ID}
     RETURNING h.seq, h.entry_hash, old.entry_hash AS prev_hash, h.last_checkpoint_seq, h.last_checkpoint_at
 ), entry AS (
     INSERT INTO audit_entries (seq, prev_hash, entry_hash, {", ".join(_FIELD_NAMES)})
-    SELECT head.seq, head.prev_hash, head.entry_hash, {", ".join(":" + name for name in _FIELD_NAMES)} FROM head
+    SELECT head.seq, head.prev_hash, head.entry_hash, {", ".join(f"%({name})s" for name in _FIELD_NAMES)} FROM head
     RETURNING seq
 )
 SELECT head.seq, head.prev_hash, head.entry_hash, head.last_checkpoint_seq, head.last_checkpoint_at
 FROM head JOIN entry ON entry.seq = head.seq
 """  # noqa: S608 - fixed column names; every value is a bound parameter
+_HASH_PROBE_SQL = "SELECT encode(sha256(convert_to(%(prev)s || E'\\n' || %(payload)s, 'UTF8')), 'hex')"
+_HASH_PROBE = (GENESIS_HASH, '{"đơn thư":"Nguyễn Văn Ấn — ½ ✓ 𝔄"}')
 
 
-def _append_in_one_statement(connection, entry: PendingEntry) -> None:
-    columns = AuditEntry.__table__.c
-    statement = text(_APPEND_SQL).bindparams(
-        bindparam("payload", canonical_json(entry_payload(entry.fields)).decode("utf-8")),
-        *(bindparam(name, entry.fields[name], type_=columns[name].type) for name in _FIELD_NAMES),
-    ).columns(seq=BigInteger, prev_hash=String, entry_hash=String, last_checkpoint_seq=BigInteger,
-              last_checkpoint_at=ChainHead.__table__.c.last_checkpoint_at.type)
-    seq, prev, link, last_checkpoint_seq, last_checkpoint_at = connection.execute(statement).one()
-    # The server's hash must be the definition's, or the trail would not verify: refuse the
-    # whole transaction rather than write an entry that does not.
-    if link != entry_hash(prev, entry.fields):
+def _statement_parameters(entry: PendingEntry) -> dict[str, Any]:
+    parameters = {name: entry.fields[name] for name in _FIELD_NAMES}
+    parameters["occurred_at"] = parameters["occurred_at"].astimezone(UTC).replace(tzinfo=None)  # as UTCDateTime stores it
+    parameters["payload"] = canonical_json(entry_payload(entry.fields)).decode("utf-8")
+    return parameters
+
+
+def _check_server_hash(driver_connection) -> None:
+    """The server's SHA-256 must give chain.entry_hash's bytes, or every entry it links would
+    fail verification: checked once per connection (encodings are per connection), before
+    the first entry it links, inside the transaction and so outside the lock."""
+    prev, payload = _HASH_PROBE
+    server = driver_connection.execute(_HASH_PROBE_SQL, {"prev": prev, "payload": payload}).fetchone()[0]
+    if server != link_hash(prev, payload):
         raise RuntimeError("the database's SHA-256 of an audit entry differs from chain.entry_hash")
-    entry.seq, entry.prev_hash, entry.entry_hash = seq, prev, link
-    now = entry.fields["occurred_at"]
-    if _checkpoint_due(seq, last_checkpoint_seq, last_checkpoint_at, now):
-        connection.execute(insert(Checkpoint.__table__), _checkpoint_row(seq, link, now))
-        head_table = ChainHead.__table__
-        connection.execute(update(head_table).where(head_table.c.id == HEAD_ID)
-                           .values(last_checkpoint_seq=seq, last_checkpoint_at=now))
+
+
+@event.listens_for(Engine, "commit")
+def _link_and_commit(connection) -> None:
+    pending = connection.info.pop(_UNLINKED, None)
+    if not pending:
+        return
+    driver_connection = connection.connection.driver_connection
+    if not connection.info.get(_HASH_CHECKED):
+        _check_server_hash(driver_connection)
+        connection.info[_HASH_CHECKED] = True
+    cursors = []
+    try:
+        with driver_connection.pipeline():
+            for entry in pending:
+                cursor = driver_connection.cursor()
+                cursor.execute(_APPEND_SQL, _statement_parameters(entry))
+                cursors.append(cursor)
+            driver_connection.commit()  # SQLAlchemy's own COMMIT that follows finds nothing to do
+    except connection.dialect.loaded_dbapi.Error as error:
+        # Nothing was committed. Leave the connection idle, as a failed COMMIT would, and
+        # raise what SQLAlchemy raises for a failed statement (IntegrityError, ...).
+        driver_connection.rollback()
+        raise DBAPIError.instance("audit append", None, error, connection.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, dialect=connection.dialect) from error
+    for entry, cursor in zip(pending, cursors, strict=True):
+        entry.seq, entry.prev_hash, entry.entry_hash, last_checkpoint_seq, last_checkpoint_at = cursor.fetchone()
+    last = pending[-1]
+    if last_checkpoint_at is not None:
+        last_checkpoint_at = last_checkpoint_at.replace(tzinfo=UTC)
+    if _checkpoint_due(last.seq, last_checkpoint_seq, last_checkpoint_at, last.fields["occurred_at"]):
+        _checkpoint_after_commit(driver_connection)
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_unlinked(connection) -> None:
+    connection.info.pop(_UNLINKED, None)
+
+
+def _checkpoint_after_commit(driver_connection) -> None:
+    """Sign the head in a short transaction of its own, right after the commit that made
+    a checkpoint due. The entries are committed whatever happens here: a checkpoint attests
+    to committed history, and the next entry retries one that failed."""
+    try:
+        with driver_connection.transaction():
+            seq, link, last_checkpoint_seq, last_checkpoint_at = driver_connection.execute(
+                f"SELECT seq, entry_hash, last_checkpoint_seq, last_checkpoint_at FROM audit_chain_head "  # noqa: S608
+                f"WHERE id = {HEAD_ID} FOR UPDATE").fetchone()
+            now = utcnow()
+            if last_checkpoint_at is not None:
+                last_checkpoint_at = last_checkpoint_at.replace(tzinfo=UTC)
+            if seq == last_checkpoint_seq or not _checkpoint_due(seq, last_checkpoint_seq, last_checkpoint_at, now):
+                return  # another process signed it meanwhile
+            row = _signed_checkpoint_row(seq, link, now)
+            if row is None:
+                return
+            stored_at = now.astimezone(UTC).replace(tzinfo=None)
+            driver_connection.execute(
+                "INSERT INTO audit_checkpoints (seq, entry_hash, signed_at, key_id, signature) "
+                "VALUES (%s, %s, %s, %s, %s)", (seq, link, stored_at, row["key_id"], row["signature"]))
+            driver_connection.execute(
+                f"UPDATE audit_chain_head SET last_checkpoint_seq = %s, last_checkpoint_at = %s WHERE id = {HEAD_ID}",  # noqa: S608
+                (seq, stored_at))
+    except Exception:  # logged, never raised: the action it follows has committed
+        logger.exception("audit: the checkpoint that was due could not be written; the next entry retries it")
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -218,6 +304,18 @@ def _checkpoint_due(seq: int, last_checkpoint_seq: int, last_checkpoint_at, now)
         last_checkpoint_at is None or now - last_checkpoint_at >= timedelta(minutes=every_minutes)
     )
     return bool(due_by_count or due_by_time)
+
+
+def _signed_checkpoint_row(seq: int, link: str, now) -> dict[str, Any] | None:
+    """A checkpoint due at an append, or None when it cannot be signed (the key unreadable):
+    the failure is logged and the next append tries again, and the action is not refused —
+    refusing every action in the installation over a key file would stop the work, while the
+    chain itself still links every entry and the auditor's panel shows the checkpoint is late."""
+    try:
+        return _checkpoint_row(seq, link, now)
+    except Exception:
+        logger.exception("audit: a checkpoint was due at seq %s but could not be signed", seq)
+        return None
 
 
 def _checkpoint_row(seq: int, link: str, now) -> dict[str, Any]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
 from audit import signing
-from audit.models import ChainHead
+from audit.models import ChainHead, Checkpoint
 from audit.service import run_verification
 from audit.trail import AuditDetailError, record
 from protection import accounts
@@ -21,7 +22,7 @@ from protection.db import db
 from protection.identity import Unit, User
 from protection.policy import permission, require
 from protection.sessions import AuthSession
-from tests.conftest import PASSWORD, audit_entries, post_form
+from tests.conftest import PASSWORD, audit_entries, logger_into_caplog, post_form
 
 WRONG_PASSWORD = "Sai-mat-khau-Ha-Long-2026"
 
@@ -106,20 +107,46 @@ def test_an_audit_write_refused_by_the_detail_guard_rolls_its_action_back(app, c
     assert chain_is_sound(app) == before
 
 
-def test_when_the_audit_cannot_sign_the_sign_in_does_not_happen(app, client, make_user, sign_in):
-    """A real action whose audit write fails: a checkpoint is due at every entry and the
-    signing key is unreadable, so recording the sign-in fails — and the sign-in with it."""
-    app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"] = 1  # read at each entry
-    user = make_user("officer")  # the first entries sign fine and create the key
-    key_file = app.instance_path + "/keys/" + signing.PRIVATE_NAME
-    with open(key_file, "rb") as handle:
-        key = handle.read()
-    with open(key_file, "wb") as handle:
-        handle.write(b"not a key")
-    before = chain_is_sound(app)
+@contextmanager
+def audit_inserts_refused(app, action: str):
+    """A database trigger refusing to store entries of `action`: the audit write fails
+    where it fails in production, in the database, at commit."""
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        with db.engine.begin() as connection:
+            if dialect == "postgresql":
+                connection.execute(text(
+                    "CREATE FUNCTION test_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'audit store refused'; END $$"))
+                connection.execute(text(
+                    f"CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_entries FOR EACH ROW "
+                    f"WHEN (NEW.action = '{action}') EXECUTE FUNCTION test_refuse_entry()"))
+            else:
+                connection.execute(text(
+                    f"CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_entries "
+                    f"WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'audit store refused'); END"))
+    try:
+        yield
+    finally:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER test_refuse_entry" +
+                                    (" ON audit_entries" if dialect == "postgresql" else "")))
+            if dialect == "postgresql":
+                connection.execute(text("DROP FUNCTION test_refuse_entry()"))
+        with app.app_context():
+            db.engine.dispose()
 
-    response = sign_in(user)
-    assert response.status_code == 500
+
+def test_when_the_database_refuses_the_entry_the_sign_in_does_not_happen(app, client, make_user, sign_in):
+    """A real action whose audit write fails in the database as the transaction commits:
+    the sign-in — its session row, its timestamp — is rolled back with it."""
+    user = make_user("officer")
+    before = chain_is_sound(app)
+    with audit_inserts_refused(app, "auth.login.succeeded"):
+        response = sign_in(user)
+        assert response.status_code == 500
+        assert "audit store refused" not in response.get_data(as_text=True)
+        assert sign_in(user).status_code == 500  # the pooled connection is usable again
     with app.app_context():
         sessions = db.session.scalar(select(func.count()).select_from(AuthSession)
                                      .where(AuthSession.user_id == user.id))
@@ -128,10 +155,43 @@ def test_when_the_audit_cannot_sign_the_sign_in_does_not_happen(app, client, mak
     assert sessions == 0 and signed_in_at is None
     assert chain_is_sound(app) == before
 
-    with open(key_file, "wb") as handle:
-        handle.write(key)
     assert sign_in(user).status_code == 302
     assert [entry.target_id for entry in audit_entries(app, "auth.login.succeeded")] == [str(user.id)]
+
+
+def test_a_checkpoint_that_cannot_be_signed_is_logged_and_retried_without_stopping_work(
+        app, client, make_user, sign_in, caplog):
+    """A checkpoint attests to committed history; an unreadable signing key must not stop
+    every action in the installation. The failure is logged, the chain still links every
+    entry, and the next entry after the key is back signs the head."""
+    app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"] = 1  # due at every entry
+    user = make_user("officer")  # the first entries sign fine and create the key
+    key_file = app.instance_path + "/keys/" + signing.PRIVATE_NAME
+    with open(key_file, "rb") as handle:
+        key = handle.read()
+    with open(key_file, "wb") as handle:
+        handle.write(b"not a key")
+
+    with logger_into_caplog(caplog, "audit"):
+        assert sign_in(user).status_code == 302
+    assert any("could not be" in record.getMessage() for record in caplog.records)
+    head = chain_is_sound(app)
+    with app.app_context():
+        state = db.session.get(ChainHead, 1)
+        assert state.last_checkpoint_seq < head  # the newest entries are not signed yet
+        db.session.commit()
+
+    with open(key_file, "wb") as handle:
+        handle.write(key)
+    with app.app_context():
+        record("test.after_key_restored", target_type="user", target_id=user.id)
+        db.session.commit()
+    with app.app_context():
+        state = db.session.get(ChainHead, 1)
+        assert state.last_checkpoint_seq == state.seq == head + 1
+        assert db.session.get(Checkpoint, state.seq) is not None
+        db.session.commit()
+    chain_is_sound(app)
 
 
 # --- denials and failed sign-ins are kept ---------------------------------------------------
