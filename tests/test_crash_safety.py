@@ -17,6 +17,7 @@ database is never left behind half-written.
 from __future__ import annotations
 
 import html
+import http.client
 import http.cookiejar
 import os
 import re
@@ -96,7 +97,14 @@ class Client:
                 return response.status, response.read().decode(), ""
         except urllib.error.HTTPError as answer:  # 3xx and errors: read in full all the same
             with answer:
-                return answer.code, answer.read().decode(), answer.headers.get("Location", "")
+                try:
+                    page = answer.read().decode()
+                except http.client.IncompleteRead as cut:
+                    # The kill landed between the headers and the body. The status line and
+                    # Location arrived, and the server sends them only after its commit: that
+                    # is the acknowledgement, whatever happens to the body.
+                    page = cut.partial.decode(errors="replace")
+                return answer.code, page, answer.headers.get("Location", "")
 
     def sign_in(self, username: str) -> None:
         _status, page, _ = self.request("/login")
@@ -152,7 +160,7 @@ def _burst(base: str, officers: list[tuple[str, str]], acknowledged: list[str], 
                     form = client.form_of(case_id)
                 else:
                     return f"HTTP {status}"
-        except (OSError, AssertionError) as error:  # the server died under us: expected after the kill
+        except (OSError, http.client.HTTPException, AssertionError) as error:  # the server died under us: expected after the kill
             return type(error).__name__
         return "done"
 
