@@ -67,6 +67,10 @@ def _on_record_viewed(_app, target_type, target_id, action, **detail):
     record(action, target_type=target_type, target_id=target_id, **detail)
 
 
+def _on_keys_changed(_app, operation, **detail):
+    record(f"keys.{operation}", **detail)
+
+
 CONNECTIONS = (
     (signals.sign_in_succeeded, _on_sign_in_succeeded),
     (signals.sign_in_failed, _on_sign_in_failed),
@@ -80,6 +84,7 @@ CONNECTIONS = (
     (signals.unit_changed, _on_unit_changed),
     (signals.access_denied, _on_access_denied),
     (signals.record_viewed, _on_record_viewed),
+    (signals.keys_changed, _on_keys_changed),
 )
 
 

@@ -142,7 +142,7 @@ def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:
     rows = crypto_bench.run_crypto_bench(app, **sizes)
     with app.app_context():
         db.engine.dispose()
-    crypto_bench.print_crypto_table(rows, crypto_bench.index_bits())
+    crypto_bench.print_crypto_table(rows)
 
 
 def report_requests(rows: list[tuple[str, list[float]]]) -> None:

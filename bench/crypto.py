@@ -5,7 +5,8 @@ sealed under the subject's data key) are written and read through the ORM twice 
 same run: once as Protected models, once as *plain twins* with the same columns in the
 clear. The difference, per field, is what protection costs. Blind-index lookups are timed
 against an indexed plaintext column in tables of 10k rows (and 1M with --full), each lookup
-with a cold data-key cache (a random person is rarely in cache). Re-keying is timed beside
+with a cold data-key cache (a random person is rarely in cache), with the indexes planned
+for each population as `keys reindex --rows N` plans them (12 bits at 10k, 18 at 1M). Re-keying is timed beside
 rewriting the same number of plain values. Figures are printed, never asserted.
 
 The bench tables live in their own MetaData and exist only in the bench database.
@@ -27,10 +28,12 @@ from sqlalchemy import (
     JSON,
     Date,
     ForeignKey,
+    Index,
     MetaData,
     Text,
     Uuid,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -38,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
+from protection import index_plans, reindex
 from protection.crypto import DataKey, index_bits_range, new_key, write_key_file
 from protection.db import db
 from protection.fields import (
@@ -51,7 +55,7 @@ from protection.fields import (
     index_field,
 )
 from protection.keys_cli import rekey
-from protection.search import citizen_id, find, vietnamese_name
+from protection.search import birth_date, citizen_id, find, vietnamese_name
 
 
 class BenchBase(DeclarativeBase):
@@ -82,6 +86,8 @@ class BenchSubject(Protected, BenchBase):
     notes: Mapped[str | None] = mapped_column(EncryptedText)
     full_name_index: Mapped[int | None] = mapped_column(BlindIndex("full_name", normalise=vietnamese_name), index=True)
     id_number_index: Mapped[int | None] = mapped_column(BlindIndex("id_number", normalise=citizen_id), index=True)
+    name_birth_index: Mapped[int | None] = mapped_column(
+        BlindIndex(("full_name", "date_of_birth"), normalise=(vietnamese_name, birth_date)), index=True)
     relatives: Mapped[list[BenchRelative]] = relationship(back_populates="subject")
 
 
@@ -119,6 +125,8 @@ class PlainSubject(BenchBase):
     notes: Mapped[str | None] = mapped_column(Text)
     full_name_folded: Mapped[str | None] = mapped_column(Text, index=True)
     relatives: Mapped[list[PlainRelative]] = relationship(back_populates="subject")
+
+    __table_args__ = (Index("ix_bench_plain_name_birth", "full_name_folded", "date_of_birth"),)
 
 
 class PlainRelative(BenchBase):
@@ -232,13 +240,17 @@ def read_dossiers(*, encrypted: bool, keyring, batch: int = 500) -> int:
     return fields
 
 
-def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[str], list[str]]:
+def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[str], list[tuple[str, date]]]:
     """Subjects (no relatives) up to `total` rows in both tables, written in bulk through the
     keyring directly (setup, not measured); returns some ID numbers and names to look up."""
     have = db.session.scalar(select(func.count()).select_from(BenchSubject))
     db.session.commit()
     index_name = index_field(BenchSubject.full_name_index)
     index_id = index_field(BenchSubject.id_number_index)
+    index_name_birth = index_field(BenchSubject.name_birth_index)
+    name_birth_bits = index_plans.bits_for_write(db.session, index_name_birth.name, index_name_birth.bits)
+    name_bits = index_plans.bits_for_write(db.session, index_name.name, index_name.bits)
+    id_bits = index_plans.bits_for_write(db.session, index_id.name, index_id.bits)
     subjects, plain, keys = BenchSubject.__table__, PlainSubject.__table__, DataKey.__table__
     wanted_ids, wanted_names = [], []
     serial = 10_000_000
@@ -259,53 +271,69 @@ def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[
                 "id": row_id, "data_key_id": data_key.id, "full_name": seal("full_name", values["full_name"]),
                 "id_number": seal("id_number", values["id_number"]),
                 "date_of_birth": seal("date_of_birth", values["date_of_birth"].isoformat()),
-                "full_name_index": compute_index(keyring, index_name, [values["full_name"]]),
-                "id_number_index": compute_index(keyring, index_id, [values["id_number"]]),
+                "full_name_index": compute_index(keyring, index_name, [values["full_name"]], name_bits),
+                "id_number_index": compute_index(keyring, index_id, [values["id_number"]], id_bits),
+                "name_birth_index": compute_index(keyring, index_name_birth,
+                                                  [values["full_name"], values["date_of_birth"]], name_birth_bits),
             })
             plain_rows.append({"id": uuid.uuid4(), "full_name": values["full_name"], "id_number": values["id_number"],
                                "date_of_birth": values["date_of_birth"],
                                "full_name_folded": vietnamese_name(values["full_name"])})
             if rng.random() < 0.01 and len(wanted_ids) < 2000:
                 wanted_ids.append(values["id_number"])
-                wanted_names.append(values["full_name"])
+                wanted_names.append((values["full_name"], values["date_of_birth"]))
         db.session.execute(insert(keys), key_rows)
         db.session.execute(insert(subjects), rows)
         db.session.execute(insert(plain), plain_rows)
         db.session.commit()
         have += chunk
     if not wanted_ids:
-        picked = db.session.execute(select(PlainSubject.id_number, PlainSubject.full_name).limit(200)).all()
+        picked = db.session.execute(select(PlainSubject.id_number, PlainSubject.full_name,
+                                           PlainSubject.date_of_birth).limit(200)).all()
         db.session.commit()
         wanted_ids = [row[0] for row in picked]
-        wanted_names = [row[1] for row in picked]
+        wanted_names = [(row[1], row[2]) for row in picked]
     return wanted_ids, wanted_names
 
 
-def time_lookups(keyring, ids: list[str], names: list[str], lookups: int) -> list[Row]:
+def time_lookups(keyring, ids: list[str], people: list[tuple[str, date]], lookups: int) -> list[Row]:
+    """Each kind of lookup officers make: by ID number, by name with the date of birth (how
+    the search box finds one person by name), and by name alone, whose answer grows with
+    the population (synthetic names repeat, as real ones do), so it is shown per match too."""
     rng = random.Random(11)
     rows = []
-    for label, attribute, plain_column, values, fold in (
-        ("lookup by ID number", BenchSubject.id_number_index, PlainSubject.id_number, ids, citizen_id),
-        ("lookup by name (folded)", BenchSubject.full_name_index, PlainSubject.full_name_folded, names, vietnamese_name),
-    ):
+    kinds = (
+        ("lookup by ID number", BenchSubject.id_number_index, [(value,) for value in ids],
+         lambda value: PlainSubject.id_number == citizen_id(value[0])),
+        ("lookup by name + date of birth", BenchSubject.name_birth_index, people,
+         lambda value: (PlainSubject.full_name_folded == vietnamese_name(value[0]))
+         & (PlainSubject.date_of_birth == value[1])),
+        ("lookup by name alone (folded)", BenchSubject.full_name_index, [(name,) for name, _ in people],
+         lambda value: PlainSubject.full_name_folded == vietnamese_name(value[0])),
+    )
+    for label, attribute, values, plain_criterion in kinds:
         sample = [rng.choice(values) for _ in range(lookups)]
+        index = index_field(attribute)
         encrypted, plain, candidates, matches = [], [], [], []
         for value in sample:
             keyring.forget_all()
             start = time.perf_counter()
-            found = find(attribute, value, also_load=[BenchSubject.date_of_birth])
+            found = find(attribute, *value, also_load=[BenchSubject.date_of_birth])
             encrypted.append(time.perf_counter() - start)
             matches.append(len(found))
             candidates.append(db.session.scalar(
                 select(func.count()).select_from(BenchSubject).where(attribute == compute_index(
-                    keyring, index_field(attribute), [value]))))
+                    keyring, index, value, index_plans.widths(db.session, index.name, index.bits).bits))))
             db.session.rollback()
+            db.session.expunge_all()
             start = time.perf_counter()
-            db.session.scalars(select(PlainSubject).where(plain_column == fold(value))).all()
+            db.session.scalars(select(PlainSubject).where(plain_criterion(value))).all()
             plain.append(time.perf_counter() - start)
             db.session.rollback()
             db.session.expunge_all()
-        note = f"{statistics.mean(candidates):.1f} candidates, {statistics.mean(matches):.1f} matches per lookup"
+        per_match = statistics.mean(encrypted) / max(statistics.mean(matches), 1) * 1000
+        note = (f"{statistics.mean(candidates):.1f} candidates, {statistics.mean(matches):.1f} matches per lookup, "
+                f"{per_match:.2f} ms per match")
         rows.append(Row(f"{label} p50", statistics.median(encrypted) * 1000, statistics.median(plain) * 1000, "ms", note))
         rows.append(Row(f"{label} p95", percentile(encrypted, 0.95) * 1000, percentile(plain, 0.95) * 1000, "ms"))
     return rows
@@ -394,7 +422,15 @@ def run_crypto_bench(app, *, subjects: int, relatives: int, populations: list[in
             rng = random.Random(3)
             smallest: dict[str, float] = {}
             for population in populations:
-                print(f"  preparing: {population} subjects for lookups ...", flush=True)
+                # The installation's plan for this many rows (`keys reindex --rows`): the
+                # rows already there are rebuilt at the new length, the rest written at it.
+                print(f"  preparing: index plan for {population} rows, then {population} subjects for lookups ...",
+                      flush=True)
+                for name in ("bench_subjects.full_name_index", "bench_subjects.id_number_index",
+                             "bench_subjects.name_birth_index"):
+                    job = reindex.start(db.session, name, rows=population)
+                    if job is not None:
+                        reindex.rebuild(db.session, keyring, job)
                 ids, names = populate_for_lookups(keyring, population, rng)
                 low, high = index_bits_range(population)
                 print(f"  measuring: {lookups} lookups of each kind among {population} ...", flush=True)
@@ -402,7 +438,9 @@ def run_crypto_bench(app, *, subjects: int, relatives: int, populations: list[in
                     kind = row.label
                     row.label = f"{row.label} @ {population // 1000}k"
                     if row.note:
-                        row.note += f"; CipherSweet bits for this R: {low}..{high}"
+                        bits = index_plans.widths(db.session, "bench_subjects.id_number_index", 15).bits
+                        db.session.rollback()
+                        row.note += f"; {bits} bits (CipherSweet's range for this R: {low}..{high})"
                     if kind.endswith("p95"):
                         # Issue 3's scaling target: p95 at the largest population no more
                         # than 1.5x its value at the smallest.
@@ -414,16 +452,14 @@ def run_crypto_bench(app, *, subjects: int, relatives: int, populations: list[in
         finally:
             db.session.rollback()
             BenchBase.metadata.drop_all(db.engine)
+            db.session.execute(delete(index_plans.IndexPlan).where(index_plans.IndexPlan.name.like("bench_%")))
+            db.session.commit()
     return rows
 
 
-def index_bits() -> int:
-    return index_field(BenchSubject.id_number_index).bits
-
-
-def print_crypto_table(rows: list[Row], bits: int) -> None:
+def print_crypto_table(rows: list[Row]) -> None:
     print()
-    print(f"Crypto (AES-256-GCM per field, one data key per dossier; blind indexes of {bits} bits)")
+    print("Crypto (AES-256-GCM per field, one data key per dossier; blind indexes planned for each population)")
     print(f"{'operation':<36} {'protected':>12} {'plain':>12} {'ratio':>7}  note")
     for row in rows:
         ratio = row.encrypted / row.plain if row.plain else float("nan")

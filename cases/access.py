@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from audit.trail import record
-from protection import paging, policy
+from protection import index_plans, paging, policy
 from protection.crypto import current_keyring
 from protection.db import db
 from protection.fields import compute_index, index_field, utcnow
@@ -42,7 +42,10 @@ def citizen_index(number: str) -> int | None:
         normalised = citizen_id(number)
     except InvalidCitizenId:
         raise ValueError("not a citizen ID number") from None
-    return compute_index(current_keyring(), index_field(Subject.id_number_index), [normalised])
+    # A length of its own (index_plans.RECUSAL_INDEX): a user's number is never kept, so
+    # their index could not be rebuilt when the dossiers' index changes length.
+    bits = index_plans.widths(db.session, index_plans.RECUSAL_INDEX, index_plans.RECUSAL_BITS).bits
+    return compute_index(current_keyring(), index_field(Subject.id_number_index), [normalised], bits)
 
 
 # --- break-the-glass --------------------------------------------------------------------------

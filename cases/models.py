@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from protection import index_plans
 from protection.blobs import Blob
 from protection.db import db
 from protection.fields import (
@@ -114,8 +115,8 @@ class Relative(Protected, db.Model):
 def subjects_about(citizen_index: int):
     """SELECT of the ids of the dossiers about the holder of this citizen-ID index: their
     own, and those listing them as a relative (recusal in SQL, for lists and exports)."""
-    return select(Subject.id).where(Subject.id_number_index == citizen_index).union(
-        select(Relative.subject_id).where(Relative.id_number_index == citizen_index))
+    return select(Subject.id).where(index_plans.matches_user(db.session, Subject.id_number_index, citizen_index)).union(
+        select(Relative.subject_id).where(index_plans.matches_user(db.session, Relative.id_number_index, citizen_index)))
 
 
 SUBJECT_FIELDS = ("full_name", "other_names", "date_of_birth", "sex", "id_number", "native_place", "residence",

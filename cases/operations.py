@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from audit.trail import record
-from protection import policy
+from protection import index_plans, policy
 from protection.blobs import BlobRefused, store_upload
 from protection.db import db, insert_or_ignore
 from protection.fields import utcnow
@@ -286,7 +286,7 @@ def assignable_officers(case: Case) -> list[User]:
     assigned = {item.user_id for item in case.assignments}
     people = case.people_indexes()
     return [user for user in users if user.id not in assigned and policy.cleared_for(user, case.classification)
-            and user.citizen_index not in people]
+            and not index_plans.same_person(db.session, user.citizen_index, people)]
 
 
 # --- comments, attachments, findings -----------------------------------------------------------

@@ -635,7 +635,7 @@ def index_bits_range(population: int) -> tuple[int, int]:
     decrypts too many candidates to be worth having. Returns (min L, max L).
 
     ====== ======= ========== =====================================
-    R      log2 R  L range    C at L = 15 (Hoso's default, below)
+    R      log2 R  L range    C at L = 15 (the default until planned, below)
     ====== ======= ========== =====================================
     10k    13.3    7 .. 12    0.3  (below 2: a small install leaks more)
     65k    16.0    8 .. 15    2.0
@@ -650,9 +650,10 @@ def index_bits_range(population: int) -> tuple[int, int]:
     return low, high
 
 
-# Hoso's default: designed for one province's subjects, R = 65k .. 1M over the years
-# (about 2 coincidences per value at 65k, 30 at 1M; see index_bits_range). Lookups then
-# decrypt 3 to 31 candidates, so they stay cheap at 1M rows.
+# The length of an index the installation has not planned yet: right for about 65k rows
+# (2 coincidences per value; see index_bits_range). `keys reindex --rows N` plans it for
+# the population expected (index_plans.plan_bits: 12 bits at 10k, 18 at 1M), so lookups
+# decrypt 2 to 4 candidates at any size.
 DEFAULT_INDEX_BITS = 15
 
 

@@ -110,6 +110,13 @@ def _crypto():
     return _CRYPTO
 
 
+def _index_plans():
+    # protection.index_plans imports this module (for UTCDateTime) too.
+    from . import index_plans
+
+    return index_plans
+
+
 # --- sealed values ------------------------------------------------------------------------
 
 class Sealed(bytes):
@@ -280,7 +287,8 @@ class BlindIndex(TypeDecorator[int]):
     ``BlindIndex("id_number", normalise=citizen_id)``, or compound:
     ``BlindIndex(("full_name", "date_of_birth"), normalise=(vietnamese_name, birth_date))``.
     The flush computes it; search with ``protection.search.find``. ``bits`` defaults to
-    crypto.DEFAULT_INDEX_BITS (see crypto.index_bits_range for the numbers). The index key
+    crypto.DEFAULT_INDEX_BITS, until the installation plans the index's length for its
+    population (protection.index_plans, `keys reindex`). The index key
     is derived from the index's own table.column name, so renaming the column means
     rebuilding the index.
     """
@@ -471,7 +479,9 @@ def index_field(attribute: Any) -> IndexField:
     raise TypeError(f"{attribute.class_.__name__}.{attribute.key} is not a BlindIndex")
 
 
-def compute_index(keyring, index: IndexField, values: Iterable[Any]) -> int | None:
+def compute_index(keyring, index: IndexField, values: Iterable[Any], bits: int | None = None) -> int | None:
+    """The index value of `values`, `bits` long (default: the model's length; the
+    installation's plan says which, see index_plans)."""
     parts = []
     for normalise, value in zip(index.normalise, values, strict=True):
         normalised = None if value is None else normalise(value)
@@ -480,7 +490,7 @@ def compute_index(keyring, index: IndexField, values: Iterable[Any]) -> int | No
         encoded = normalised.encode("utf-8")
         # Length-prefixed, so ("ab", "c") and ("a", "bc") differ in a compound index.
         parts.append(len(encoded).to_bytes(4, "big") + encoded)
-    return keyring.blind_index(index.name, b"".join(parts), index.bits)
+    return keyring.blind_index(index.name, b"".join(parts), bits or index.bits)
 
 
 # --- the flush: ids, keys, indexes, sealing -----------------------------------------------
@@ -653,10 +663,11 @@ def _seal_before_flush(session: Session, flush_context, instances) -> None:
             if is_new or any(_changed(state, source) for source in index.sources):
                 sources = [_plain(values.get(source) if is_new else getattr(obj, source), index, session)
                            for source in index.sources]
+                bits = _index_plans().bits_for_write(session, index.name, index.bits)
                 if is_new:
-                    values[index.key] = compute_index(keyring, index, sources)
+                    values[index.key] = compute_index(keyring, index, sources, bits)
                 else:
-                    setattr(obj, index.key, compute_index(keyring, index, sources))
+                    setattr(obj, index.key, compute_index(keyring, index, sources, bits))
 
         first = len(carriers)
         seal = None

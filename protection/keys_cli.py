@@ -1,4 +1,4 @@
-"""`flask --app app keys status | rotate-master | rekey`, and the keys `init` creates.
+"""`flask --app app keys status | rotate-master | rekey | reindex`, and the keys `init` creates.
 
 rotate-master (the master key changes; content and data keys do not)
     1. writes the new key to instance/keys/master.key.new (0600);
@@ -36,7 +36,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import bindparam, func, select, update
 
-from . import blobs  # noqa: F401 - every Protected model must be mapped before rekey/status walk them
+from . import (
+    blobs,  # noqa: F401 - every Protected model must be mapped before rekey/status walk them
+    index_plans,
+    reindex,
+    signals,
+)
 from .crypto import (
     INDEX_KEY_FILE,
     MASTER_KEY_FILE,
@@ -74,6 +79,11 @@ def _ready() -> KeyRing:
         return current_keyring()
     except (SchemaNotReady, KeyConfigurationError) as error:
         raise click.ClickException(str(error)) from None
+
+
+def _announce(operation: str, **detail) -> None:
+    """An audit entry for this step, in the transaction that commits it (audit listens)."""
+    signals.keys_changed.send(current_app._get_current_object(), operation=operation, **detail)
 
 
 def _read_pins(session) -> dict[str, str]:
@@ -241,6 +251,13 @@ def status_command(each: bool) -> None:
         click.echo(f"  generation {number}: {keys} data keys protect {values} values")
     if status.shredded_rows:
         click.echo(f"Rows whose data key was destroyed (unreadable for ever): {status.shredded_rows}")
+    click.echo("Blind indexes (CipherSweet: 2 to sqrt(R) rows per value)")
+    for plan in reindex.plan_status(db.session):
+        lengths = "/".join(str(bits) for bits in plan.widths.all)
+        planned = f", planned for {plan.planned_rows}" if plan.planned_rows else ""
+        click.echo(f"  {plan.name:<32} {lengths:>5} bits  {plan.rows:>9} rows{planned}, "
+                   f"{plan.rows_per_value:.1f} per value  {plan.advice}".rstrip())
+    db.session.rollback()
     if each:
         click.echo("Each data key: id, values")
         for data_key_id, values in sorted(status.values_by_key.items(), key=lambda item: str(item[0])):
@@ -272,6 +289,7 @@ def rotate_master(session, keyring: KeyRing, sources: KeySources, *, batch_size:
     keyring.add_master(new)
 
     keyring.set_pin(session, PIN_MASTER, new.id)
+    _announce("rotate_master.start", master_key=new.id, resumed=resumed)
     session.commit()
 
     keys = DataKey.__table__
@@ -298,6 +316,7 @@ def rotate_master(session, keyring: KeyRing, sources: KeySources, *, batch_size:
              "_wrapped": keyring.wrap(new, row.id, keyring.unwrap(row.id, row.wrapped_key, row.master_key_id))}
             for row in rows
         ])
+        _announce("rotate_master.batch", master_key=new.id, data_keys=len(rows))
         session.commit()
         rewrapped += len(rows)
         if on_batch:
@@ -422,6 +441,7 @@ def rekey(session, keyring: KeyRing, *, batch_size: int = 200, max_batches: int 
             return result
         generation += 1
         keyring.set_pin(session, PIN_GENERATION, str(generation))
+        _announce("rekey.start", generation=generation)
         session.commit()
         older = keys.c.generation < generation
         left = session.scalar(select(func.count()).select_from(keys).where(older))
@@ -453,6 +473,7 @@ def rekey(session, keyring: KeyRing, *, batch_size: int = 200, max_batches: int 
                 for old_id, new_id in replacements.items():
                     connection.execute(update(table).where(table.c.data_key_id == old_id).values(data_key_id=new_id))
         connection.execute(keys.delete().where(keys.c.id.in_(old_ids)))
+        _announce("rekey.batch", generation=generation, data_keys=len(old_ids))
         session.commit()
         for old_id in old_ids:
             keyring.forget(old_id)
@@ -499,3 +520,51 @@ def rekey_command(batch_size: int, max_batches: int | None) -> None:
         click.echo(f"{result.keys_left} data keys of older generations are left: run `keys rekey` again to continue.")
     else:
         click.echo(f"Every value is now sealed under generation {result.generation} keys.")
+
+
+# --- reindex ------------------------------------------------------------------------------
+
+@keys_cli.command("reindex")
+@click.option("--rows", type=click.IntRange(1000, 2_000_000_000), default=None,
+              help="The rows each index is planned for: the dossiers you expect in the next years.")
+@click.option("--index", "only", default=None, help="Only this index (its key name, as `keys status` lists it).")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 50_000),
+              help="Rows recomputed per transaction.")
+def reindex_command(rows: int | None, only: str | None, batch_size: int) -> None:
+    """Give each blind index the length its population needs, and recompute its values; resumable."""
+    keyring = _ready()
+    names = reindex.index_names()
+    if only is not None and only not in names:
+        raise click.ClickException(f"no blind index is named {only!r}; `keys status` lists them")
+    jobs = [job for job in reindex.pending(db.session) if only in (None, job.name)]
+    if rows is None and not jobs:
+        raise click.ClickException("say how many rows to plan for, e.g. --rows 1000000 "
+                                   "(`keys status` shows how many each index holds now)")
+    try:
+        started = {job.name for job in jobs}
+        for name in names:
+            if only not in (None, name) or rows is None:
+                continue
+            job = reindex.start(db.session, name, rows=rows)
+            if job is None:
+                current = index_plans.widths(db.session, name, reindex.default_bits(name)).bits
+                db.session.rollback()
+                click.echo(f"{name}: {current} bits already suit {rows} rows.")
+            elif name not in started:
+                click.echo(f"{name}: {job.previous} -> {job.bits} bits, planned for {rows} rows.")
+                jobs.append(job)
+        for job in jobs:
+            verb = "Continuing" if job.resumed else "Rebuilding"
+            with click.progressbar(length=1, label=f"{verb} {job.name} ({job.bits} bits)") as bar:
+                def start(total: int, bar=bar) -> None:
+                    bar.length = max(total, 1)
+
+                reindex.rebuild(db.session, keyring, job, batch_size=batch_size, on_start=start,
+                                on_batch=bar.update)
+            click.echo(f"{job.name}: {job.done} rows recomputed at {job.bits} bits.")
+    except reindex.ReindexError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except (CryptoError, OSError) as error:
+        db.session.rollback()
+        raise click.ClickException(f"re-indexing stopped ({error}); run it again to continue") from None

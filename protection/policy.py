@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 
-from . import signals
+from . import index_plans, signals
 from .db import db
 from .identity import Role, User
 
@@ -165,7 +165,7 @@ def is_recused(user: Any, case: Any) -> bool:
     person a petition names, neither sees nor works it (issue 6 rule 5). Matched by the
     blind index of the citizen ID number; the case says whose indexes it involves."""
     index = getattr(user, "citizen_index", None)
-    return index is not None and index in case.people_indexes()
+    return index is not None and index_plans.same_person(db.session, index, case.people_indexes())
 
 
 def can_view_case(user: Any, case: Any) -> bool:

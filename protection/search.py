@@ -1,8 +1,8 @@
 """Exact-match search over encrypted fields: normalisers, and lookups through blind indexes.
 
 A blind index holds a few bits of a keyed hash, so a lookup returns *candidates*: every row
-whose value hashes to the same bucket (about 3 at 100k rows with the default 15 bits, see
-crypto.index_bits_range). ``find`` decrypts the candidates' source fields and keeps only
+whose value hashes to the same bucket (2 to 4 rows for the population the installation's
+plan is made for, see index_plans). ``find`` decrypts the candidates' source fields and keeps only
 those equal to the query after normalisation, so callers never see a false positive::
 
     find(Subject.full_name_index, "nguyen van an")          # Nguyễn Văn An, NGUYỄN  VĂN AN, ...
@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import load_only
 
-from .crypto import DataKey, current_keyring
+from . import index_plans
+from .crypto import current_keyring
 from .db import db
 from .fields import compute_index, index_field, low_variety, spec_for
 
@@ -103,42 +104,35 @@ def find(attribute: Any, *values: Any, where: Iterable[Any] = (), also_load: Ite
          session=None) -> list:
     """Rows whose indexed fields equal `values` after normalisation (never a false positive).
 
-    `where` adds SQL criteria (a unit, a state). Candidates are confirmed from one query that
-    brings only their sealed source fields and wrapped data keys; only the real matches are
-    loaded as objects (with `also_load`; other fields load when first touched).
+    `where` adds SQL criteria (a unit, a state). Two queries: the candidates' data keys,
+    unwrapped together, then the candidates themselves as objects with only their source
+    fields (and `also_load`; other fields load when first touched). With an index planned
+    for its population a few candidates are not matches: they are dropped from the session
+    again, unless the caller had already loaded them.
     """
     session = session or db.session
     index = index_field(attribute)
-    spec = spec_for(attribute.class_)
     keyring = current_keyring()
-    value = compute_index(keyring, index, values)
-    if value is None:
+    # Two lengths while the index is being rebuilt (index_plans): rows not reached yet
+    # still hold the old one.
+    lengths = index_plans.widths(session, index.name, index.bits).all
+    wanted_values = {compute_index(keyring, index, values, bits) for bits in lengths} - {None}
+    if not wanted_values:
         return []
     model = attribute.class_
-    primary_key = getattr(model, spec.pk)
-    criteria = [attribute == value, *where]
+    primary_key = getattr(model, spec_for(model).pk)
+    criteria = [attribute.in_(wanted_values) if len(wanted_values) > 1 else attribute == wanted_values.pop(),
+                *where]
     wanted = [normalise(item) for normalise, item in zip(index.normalise, values, strict=True)]
-    sources = [spec.field(source) for source in index.sources]
-    data_keys = DataKey.__table__
-    candidates = session.execute(
-        select(primary_key, *(getattr(model, source) for source in index.sources),
-               data_keys.c.id, data_keys.c.wrapped_key, data_keys.c.master_key_id)
-        .outerjoin(data_keys, data_keys.c.id == model.data_key_id).where(*criteria)
-    ).all()
-    matched = []
-    for row in candidates:
-        row_id, sealed, key_row = row[0], row[1:1 + len(sources)], row[1 + len(sources):]
-        if key_row[0] is None:
-            continue  # shredded
-        keyring.remember_wrapped(*key_row)
-        open_ = keyring.opener(session, row_id)
-        found = [
-            normalise(field.type.decode(open_(item, field))) if item is not None else None
-            for normalise, field, item in zip(index.normalise, sources, sealed, strict=True)
-        ]
-        if found == wanted:
-            matched.append(row_id)
-    if not matched:
-        return []
+    keyring.preload(session, select(model.data_key_id).where(*criteria))
+    known = set(session.identity_map.keys())
     columns = [primary_key, model.data_key_id, *(getattr(model, source) for source in index.sources), *also_load]
-    return list(session.scalars(select(model).where(primary_key.in_(matched)).options(load_only(*columns))))
+    matched = []
+    for candidate in session.scalars(select(model).where(*criteria).options(load_only(*columns))).all():
+        found = [normalise(getattr(candidate, source)) for normalise, source in
+                 zip(index.normalise, index.sources, strict=True)]
+        if found == wanted:
+            matched.append(candidate)
+        elif inspect(candidate).identity_key not in known:
+            session.expunge(candidate)  # a coincidence of the index: its values leave with it
+    return matched

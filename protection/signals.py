@@ -23,3 +23,6 @@ access_denied = _signals.signal("access-denied")  # user, permission, endpoint
 # A read of protected or personal data by the kernel (e.g. an admin opening a user):
 # target_type, target_id, action, plus identifier-only detail.
 record_viewed = _signals.signal("record-viewed")
+# A key or index operation (rotate-master, rekey, reindex), one per transaction it commits:
+# operation ("reindex.batch", ...), plus identifier-only detail (ids, counts, lengths).
+keys_changed = _signals.signal("keys-changed")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import create_app
+from audit.models import AuditEntry
 from protection.blobs import Blob, store_blob
 from protection.crypto import (
     DataKey,
@@ -226,6 +227,13 @@ def test_rotate_master_rewraps_every_data_key_and_keeps_the_old_key_file(initial
     assert pins(writer)["master_key_id"] == new_id
 
     assert read_all(initialised()) == values  # a server started now
+    # Audited step by step (issue 4: key operations), naming the key ids only.
+    with writer.app_context():
+        entries = db.session.execute(select(AuditEntry.action, AuditEntry.detail)
+                                     .where(AuditEntry.action.like("keys.%")).order_by(AuditEntry.seq)).all()
+        db.session.rollback()
+    assert [action for action, _ in entries] == ["keys.rotate_master.start"] + ["keys.rotate_master.batch"] * 2
+    assert all(new_id in detail for _, detail in entries)
     assert read_all(bystander) == values  # finds the new key without a restart
     store(bystander, "sau khi xoay khóa.pdf")
     assert {row.master_key_id for row in raw(writer, DataKey.__table__)} == {new_id}
