@@ -143,7 +143,7 @@ def test_the_rebuild_is_audited_step_by_step_and_names_no_value(app, dossiers):
 
 def test_an_interrupted_rebuild_keeps_lookups_working_and_is_continued(app, dossiers):
     class Interrupted(Exception):
-        pass
+        """Stands for the operator's Ctrl-C, or a lost connection, between two batches."""
 
     with app.app_context():
         job = reindex.start(db.session, "subjects.full_name_index", rows=1_000_000)
