@@ -77,7 +77,13 @@ def row_tuple(row: Any) -> tuple:
 # --- turning driver values into payload form ------------------------------------------
 
 def _fast_occurred(value: Any) -> Any:
-    if value.__class__ is str:  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC
+    if value.__class__ is str:
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC; PostgreSQL's text form
+        # trims the fraction's trailing zeros ("...:05.12", or no fraction at all).
+        if len(value) == 19:
+            value += ".000000"
+        elif 20 < len(value) < 26 and value[19] == ".":
+            value = value.ljust(26, "0")
         return f"{value[:10]}T{value[11:]}Z"
     if value.__class__ is datetime and value.tzinfo is None:  # PostgreSQL `timestamp`, UTC
         return value.isoformat(timespec="microseconds") + "Z"
@@ -171,7 +177,8 @@ def verify(
                 f"{actor[:8]}-{actor[8:12]}-{actor[12:16]}-{actor[16:20]}-{actor[20:]}"
                 if actor.__class__ is str and len(actor) == 32 else _fast_actor(actor),
                 role, unit, address, detail,
-                f"{occurred[:10]}T{occurred[11:]}Z" if occurred.__class__ is str else _fast_occurred(occurred),
+                f"{occurred[:10]}T{occurred[11:]}Z" if occurred.__class__ is str and len(occurred) == 26
+                else _fast_occurred(occurred),
                 outcome, request_id, target_id, target_type)
             computed = sha256(f"{linked_to}\n{payload}".encode()).hexdigest()
         except (TypeError, ValueError, UnicodeError):

@@ -22,7 +22,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from app import create_app
 from audit import parallel, service, signing
@@ -179,8 +179,12 @@ def concurrent_rate(database_url: str | None, instance: Path, audited: bool, ids
     return sum(counts), seconds
 
 
+_SMALL_CHANGE = (update(User.__table__).where(User.__table__.c.id == bindparam("user_id"))
+                 .values(last_sign_in_at=bindparam("moment")))
+
+
 def small_change(user_id: uuid.UUID) -> None:
-    db.session.execute(update(User).where(User.id == user_id).values(last_sign_in_at=utcnow()))
+    db.session.execute(_SMALL_CHANGE, {"user_id": user_id, "moment": utcnow()})
 
 
 def small_change_audited(user_id: uuid.UUID) -> None:

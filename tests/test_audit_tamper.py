@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from audit import parallel
 from audit.chain import entry_hash
 from audit.models import AuditEntry, ChainHead, Checkpoint
+from audit.trail import record
 from protection.db import db
 from tests.conftest import MadeUser, audit_entries, audit_tampering, post_form
 
@@ -50,6 +51,7 @@ IN_PARALLEL_TOO = {
     "test_a_field_edited_in_place", "test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link",
     "test_an_entry_deleted_in_the_middle", "test_an_entry_inserted_in_the_middle",
     "test_two_adjacent_entries_swapped", "test_history_rewritten_wholesale_is_caught_by_the_signed_checkpoint",
+    "test_entries_at_whole_seconds_and_round_fractions_verify",
 }
 
 
@@ -177,6 +179,23 @@ def test_an_intact_trail_passes_with_a_one_line_summary(app, runner, trail):
     assert [(entry.seq, entry.outcome) for entry in recorded] == [(trail.last_seq + 1, "success")]
     code, line, _ = run_verify(runner, "--against", str(trail.line_file))
     assert code == 0 and OK_LINE.match(line).group(1) == str(trail.last_seq + 1), line
+
+
+def test_entries_at_whole_seconds_and_round_fractions_verify(app, runner, trail):
+    """PostgreSQL prints a timestamp's fraction without its trailing zeros (and none at
+    all on a whole second), and the verifier reads it as text there: such entries are as
+    intact as any other, not 'altered'."""
+    moment = audit_entries(app)[-1].occurred_at.replace(microsecond=0) + timedelta(seconds=1)
+    with app.app_context():
+        for microseconds in (0, 500_000, 120_000, 100, 10):
+            entry = record("user.view", target_type="user", target_id=trail.officer.id)
+            entry.fields["occurred_at"] = moment + timedelta(microseconds=microseconds)
+        db.session.commit()
+    stored = [entry.occurred_at.microsecond for entry in audit_entries(app, "user.view")[-5:]]
+    assert stored == [0, 500_000, 120_000, 100, 10]
+    code, line, _ = run_verify(runner)
+    assert code == 0, line
+    assert OK_LINE.match(line).group(1) == str(trail.last_seq + 5), line
 
 
 def test_verify_from_a_sequence_number(app, runner, trail):
