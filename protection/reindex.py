@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, func, select, update
 from . import signals
 from .crypto import DEFAULT_INDEX_BITS, DataKey, KeyRing
 from .fields import IndexField, ProtectedSpec, compute_index, protected_specs, utcnow
-from .index_plans import CITIZEN_INDEX, IndexPlan, Widths, lock_plans_exclusively, plan_bits, widths
+from .index_plans import IndexPlan, Widths, lock_plans_exclusively, plan_bits, widths
 
 
 class ReindexError(Exception):
@@ -203,5 +203,5 @@ def rebuild(session, keyring: KeyRing, job: Rebuild, *, batch_size: int = 1000,
     return job
 
 
-__all__ = ["CITIZEN_INDEX", "Rebuild", "ReindexError", "index_names", "pending", "plan_status", "population",
+__all__ = ["Rebuild", "ReindexError", "index_names", "pending", "plan_status", "population",
            "rebuild", "start"]
