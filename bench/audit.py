@@ -7,7 +7,9 @@
   on a log longer than HOSO_AUDIT_VERIFY_PARALLEL_FROM;
 - audited writes per second with 16 concurrent clients (target ≥ 1,000/s on PostgreSQL),
   each a process of its own as a gunicorn worker is: a small change plus its audit entry,
-  each in its own transaction, beside the same change without the entry.
+  each in its own transaction, beside the same change without the entry; on PostgreSQL
+  also both through psycopg alone (no Flask, no ORM), with audit/trail.py's own append
+  statement: the rate the chain-head lock allows on this machine whatever the app costs.
 
 The synthetic entries are appended to the database's real chain under the chain-head lock
 (so the trail stays valid): use a scratch database.
@@ -159,12 +161,51 @@ def _client_process(database_url, instance, audited, user_id, seconds, start_lin
         results.put(f"{type(error).__name__}: {error}"[:300])
 
 
+def _driver_client_process(database_url, instance, audited, user_id, seconds, start_line, results) -> None:
+    """The same write and the same append statement (audit/trail.py's, with its
+    parameters) straight through psycopg, without Flask or SQLAlchemy: how many appends
+    the chain head lets through on this machine at all, whatever the application costs."""
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        from audit.trail import _APPEND_SQL, PendingEntry, _statement_parameters
+
+        url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = psycopg.connect(url)
+        change = "UPDATE users SET last_sign_in_at = %s WHERE id = %s"
+
+        def operation() -> None:
+            moment = utcnow()
+            with connection.pipeline():
+                connection.execute(change, (moment.replace(tzinfo=None), user_id))
+                if audited:
+                    fields = {"occurred_at": moment, "actor_id": None, "actor_role": None, "actor_unit": None,
+                              "action": "bench.write", "target_type": "user", "target_id": str(user_id),
+                              "outcome": "success", "client_address": "cli", "request_id": None,
+                              "detail": '{"fields":["last_sign_in_at"]}'}
+                    connection.execute(_APPEND_SQL, _statement_parameters(PendingEntry(fields)))
+                connection.commit()
+
+        operation()
+        start_line.wait(timeout=120)
+        count = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            operation()
+            count += 1
+        connection.close()
+        results.put(count)
+    except BaseException as error:  # reported by the parent, never swallowed
+        results.put(f"{type(error).__name__}: {error}"[:300])
+
+
 def concurrent_rate(database_url: str | None, instance: Path, audited: bool, ids: list[uuid.UUID],
-                    seconds: float) -> tuple[int, float]:
+                    seconds: float, *, client=_client_process) -> tuple[int, float]:
     context = multiprocessing.get_context("spawn")
     start_line = context.Barrier(len(ids) + 1)
     results = context.Queue()
-    processes = [context.Process(target=_client_process,
+    processes = [context.Process(target=client,
                                  args=(database_url, str(instance), audited, user_id, seconds, start_line, results))
                  for user_id in ids]
     for process in processes:
@@ -229,6 +270,16 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     with app.app_context():
         before_writes = service.head_seq()
     audited_writes, audited_seconds = concurrent_rate(database_url, instance, True, ids, seconds)
+    driver_rows = []
+    if dialect.startswith("postgresql"):
+        print(f"  measuring: the same writes with {CLIENTS} driver-only clients (no Flask, no ORM) ...", flush=True)
+        driver_bare, _ = concurrent_rate(database_url, instance, False, ids, seconds, client=_driver_client_process)
+        driver_audited, _ = concurrent_rate(database_url, instance, True, ids, seconds, client=_driver_client_process)
+        driver_rows = [
+            (f"{CLIENTS} driver-only clients: small change", driver_bare, driver_bare / seconds, driver_bare / seconds),
+            (f"{CLIENTS} driver-only clients: change + append", driver_audited, driver_audited / seconds,
+             driver_bare / seconds),
+        ]
     with app.app_context():
         after = service.run_verification(from_seq=before_writes + 1)  # what the clients appended
         db.engine.dispose()
@@ -245,6 +296,7 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
         ("reference: ORM rows + chain.entry_hash", reference_count, reference_count / reference_seconds, read_rate),
         (f"{CLIENTS} client processes: small change (baseline)", bare_writes, bare_rate, bare_rate),
         (f"{CLIENTS} client processes: change + audit entry", audited_writes, audited_writes / audited_seconds, bare_rate),
+        *driver_rows,
     ]
     print()
     print(f"{'audit operation':<44} {'count':>9} {'per s':>10} {'× baseline':>11}")
