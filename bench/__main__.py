@@ -3,8 +3,9 @@ request costs of the foundation, then the audit trail's verification speed and a
 rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
 (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
 issue 3's sizes (100k dossiers, 1M rows), the case lists at issue 5's (100k cases, 1M
-subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case lists alone. --load adds the load test
-against gunicorn (bench/load.py, `python -m bench.load` alone): 30 s, 10 s with --quick.
+subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case lists alone.
+--load adds the load test against gunicorn (bench/load.py, `python -m bench.load` alone):
+30 s, 10 s with --quick.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
