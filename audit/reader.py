@@ -99,9 +99,8 @@ class Reader:
         there are not, and verify() names what is missing."""
         driver = self.connection.driver_connection
         with driver.pipeline():
-            batches = range(start_seq, end_seq + 1, VERIFY_BATCH)
             pending = None
-            for first in batches:
+            for first in range(start_seq, end_seq + 1, VERIFY_BATCH):
                 cursor = driver.cursor()
                 cursor.execute(self.batch_sql, (first, min(first + VERIFY_BATCH, end_seq + 1)))
                 if pending is not None:

@@ -137,23 +137,32 @@ def writer_users(app: Flask) -> list[uuid.UUID]:
     return ids
 
 
+def _count_operations(operation, seconds: float, start_line) -> int:
+    """Once to warm up (the first connection, statements compiled), then as many times as
+    `seconds` allow once every client is ready."""
+    operation()
+    start_line.wait(timeout=120)
+    count = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        operation()
+        count += 1
+    return count
+
+
 def _client_process(database_url, instance, audited, user_id, seconds, start_line, results) -> None:
     """One client in a process of its own, as a gunicorn sync worker is: its own app,
     engine and interpreter (threads of one process would measure the GIL instead)."""
     try:
         app = audit_app(database_url, Path(instance))
         operation = small_change_audited if audited else small_change
-        with app.app_context():  # warm: the first connection and statement compile
-            operation(user_id)
-            db.session.commit()
-        start_line.wait(timeout=120)
-        count = 0
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
+
+        def one_write() -> None:
             with app.app_context():
                 operation(user_id)
                 db.session.commit()
-            count += 1
+
+        count = _count_operations(one_write, seconds, start_line)
         with app.app_context():
             db.engine.dispose()
         results.put(count)
@@ -187,13 +196,7 @@ def _driver_client_process(database_url, instance, audited, user_id, seconds, st
                     connection.execute(_APPEND_SQL, _statement_parameters(PendingEntry(fields)))
                 connection.commit()
 
-        operation()
-        start_line.wait(timeout=120)
-        count = 0
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            operation()
-            count += 1
+        count = _count_operations(operation, seconds, start_line)
         connection.close()
         results.put(count)
     except BaseException as error:  # reported by the parent, never swallowed
