@@ -99,9 +99,12 @@ def widths(session: Session, name: str, default: int) -> Widths:
 def bits_for_write(session: Session, name: str, default: int) -> int:
     """The length a new value of index `name` gets; on PostgreSQL the transaction holds
     the writers' shared lock from here on, so a plan cannot switch under it."""
-    if not session.info.get(_LOCKED) and session.get_bind().dialect.name == "postgresql":
-        session.info.pop(_CACHE, None)  # read the plan under the lock, not before it
-        session.connection().execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _ADVISORY_LOCK})
+    if not session.info.get(_LOCKED):
+        # Settled once per transaction, on SQLite too: asking the session for its bind on
+        # every indexed value cost more than computing the index.
+        if session.get_bind().dialect.name == "postgresql":
+            session.info.pop(_CACHE, None)  # read the plan under the lock, not before it
+            session.connection().execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _ADVISORY_LOCK})
         session.info[_LOCKED] = True
     return widths(session, name, default).bits
 
