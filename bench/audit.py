@@ -18,6 +18,7 @@ The synthetic entries are appended to the database's real chain under the chain-
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import uuid
 from datetime import UTC, timedelta
@@ -268,7 +269,10 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     reference_count, reference_seconds = reference_rate(app, sample)
 
     ids = writer_users(app)
-    print(f"  measuring: writes with {CLIENTS} concurrent clients ...", flush=True)
+    # The machine's CPUs, printed with the rates: the clients, and on a local PostgreSQL
+    # its backends too, share them, and the audited rate depends on it (README, "How many
+    # audited writes per second").
+    print(f"  measuring: writes with {CLIENTS} concurrent client processes on {os.cpu_count()} CPUs ...", flush=True)
     bare_writes, bare_seconds = concurrent_rate(database_url, instance, False, ids, seconds)
     with app.app_context():
         before_writes = service.head_seq()
