@@ -27,6 +27,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Each connection's page cache. SQLite's default is 2 MB. Once the random-keyed indexes
+# (UUIDs, data-key ids, blind indexes) outgrow it, every insert reads index pages back from
+# the operating system. With 100k dossiers written, that cost protected writes 4.9 µs per
+# field more than plain ones in SQL; with this cache, 1.0 µs. The cache fills only with
+# pages a connection has used, up to this bound.
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 SQLITE_ANALYSIS_LIMIT = 1000
@@ -81,6 +87,7 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # negative: KiB, not pages
         cursor.close()
 
     @event.listens_for(engine, "first_connect")

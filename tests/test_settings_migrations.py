@@ -13,7 +13,7 @@ from flask_migrate import downgrade
 from sqlalchemy import inspect, text
 
 from app import create_app
-from protection.db import Base, db
+from protection.db import SQLITE_CACHE_KIB, Base, db
 from protection.schema import MIGRATIONS, current_revision, head_revision, upgrade_schema
 from protection.settings import ConfigurationError
 from tests.conftest import scratch_postgresql_database
@@ -127,17 +127,19 @@ def test_secret_key_from_instance_config(app_config, tmp_path):
 
 # --- SQLite pragmas ---------------------------------------------------------------------
 
-def test_sqlite_runs_with_foreign_keys_wal_and_a_busy_timeout(app):
+def test_sqlite_runs_with_foreign_keys_wal_a_busy_timeout_and_a_large_page_cache(app):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             pytest.skip("SQLite pragmas")
         foreign_keys = db.session.execute(text("PRAGMA foreign_keys")).scalar()
         journal_mode = db.session.execute(text("PRAGMA journal_mode")).scalar()
         busy_timeout = db.session.execute(text("PRAGMA busy_timeout")).scalar()
+        cache_size = db.session.execute(text("PRAGMA cache_size")).scalar()
         db.session.rollback()
     assert foreign_keys == 1
     assert journal_mode.lower() == "wal"
     assert busy_timeout > 0
+    assert cache_size == -SQLITE_CACHE_KIB  # SQLite's default is -2000 (2 MB)
 
 
 # --- migrations -------------------------------------------------------------------------
