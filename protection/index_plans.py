@@ -49,7 +49,8 @@ MIN_PLANNED_ROWS = 16
 # "HosoIdxP": the advisory lock writers share and a plan switch takes alone.
 _ADVISORY_LOCK = 0x486F736F49647850
 _CACHE = "hoso.index_plans"
-_LOCKED = "hoso.index_plans.locked"
+# Set once the transaction holds the writers' shared lock (PostgreSQL) or needs none (SQLite).
+_WRITE_LOCK_SETTLED = "hoso.index_plans.write_lock_settled"
 
 
 class IndexPlan(Base):
@@ -99,13 +100,13 @@ def widths(session: Session, name: str, default: int) -> Widths:
 def bits_for_write(session: Session, name: str, default: int) -> int:
     """The length a new value of index `name` gets; on PostgreSQL the transaction holds
     the writers' shared lock from here on, so a plan cannot switch under it."""
-    if not session.info.get(_LOCKED):
+    if not session.info.get(_WRITE_LOCK_SETTLED):
         # Settled once per transaction, on SQLite too: asking the session for its bind on
         # every indexed value cost more than computing the index.
         if session.get_bind().dialect.name == "postgresql":
             session.info.pop(_CACHE, None)  # read the plan under the lock, not before it
             session.connection().execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": _ADVISORY_LOCK})
-        session.info[_LOCKED] = True
+        session.info[_WRITE_LOCK_SETTLED] = True
     return widths(session, name, default).bits
 
 
@@ -120,7 +121,7 @@ def lock_plans_exclusively(session: Session) -> None:
 def _forget(session: Session, transaction) -> None:
     if transaction.parent is None:  # the outermost transaction: its lock is gone too
         session.info.pop(_CACHE, None)
-        session.info.pop(_LOCKED, None)
+        session.info.pop(_WRITE_LOCK_SETTLED, None)
 
 
 # --- recusal: a user's index against the dossiers' --------------------------------------
