@@ -68,7 +68,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -295,6 +295,7 @@ class KeySources:
 
 # --- the keyring --------------------------------------------------------------------------
 
+
 @dataclass
 class NewDataKey:
     id: uuid.UUID
@@ -442,9 +443,11 @@ class KeyRing:
 
     # -- data keys --
 
-    def new_data_key(self, session: Session) -> NewDataKey:
-        """A fresh data key, wrapped under the pinned master; the caller inserts `row`."""
-        pins = self.pins(session)
+    def new_data_key(self, session: Session, *, pins: Mapping[str, str] | None = None) -> NewDataKey:
+        """A fresh data key, wrapped under the pinned master; the caller inserts `row`.
+        `pins`: this transaction's, when the caller already read them."""
+        if pins is None:
+            pins = self.pins(session)
         master = self.master(pins[PIN_MASTER])
         raw = AESGCM.generate_key(bit_length=256)
         data_key_id = uuid.uuid4()
@@ -518,38 +521,9 @@ class KeyRing:
         nonce = os.urandom(NONCE_BYTES)
         return header + nonce + aead.encrypt(nonce, plaintext, header + self._context(table, column, row_id))
 
-    def sealer(self, session: Session, data_key_id: uuid.UUID, row_id: uuid.UUID, table: str, column: str,
-               *, values: int = 1):
-        """seal(plaintext, label) for the values of one row: the key, header and row id are
-        looked up once (label is ``table NUL column NUL``, as _context builds it).
-
-        `values` says how many values the caller expects to seal: their nonces are read
-        from the operating system's CSPRNG in one call instead of one call each (the system
-        call costs as much as sealing a short field). Every nonce is still 96 fresh random
-        bits used once; the unused rest is dropped with the closure, which lives for one
-        row of one flush, so no nonce outlives it or crosses a fork.
-        """
-        aead = self.data_key(session, data_key_id)
-        if aead is None:
-            raise DataKeyDestroyed(table, column, row_id, data_key_id)
-        header = bytes((FORMAT_V1,)) + data_key_id.bytes
-        row = row_id.bytes
-        encrypt = aead.encrypt
-        urandom = os.urandom
-        batch = NONCE_BYTES * max(1, min(values, 64))
-        pool = b""
-        used = 0
-
-        def seal(plaintext: bytes, label: bytes) -> bytes:
-            nonlocal pool, used
-            if used >= len(pool):
-                pool = urandom(batch)
-                used = 0
-            nonce = pool[used:used + NONCE_BYTES]
-            used += NONCE_BYTES
-            return header + nonce + encrypt(nonce, plaintext, header + label + row)
-
-        return seal
+    def batch_sealer(self, session: Session) -> BatchSealer:
+        """A sealer for the rows of one flush (or one batch of `keys rekey`)."""
+        return BatchSealer(self, session)
 
     def seal(self, session: Session, data_key_id: uuid.UUID, plaintext: bytes,
              table: str, column: str, row_id: uuid.UUID) -> bytes:
@@ -624,6 +598,54 @@ class KeyRing:
         mac = keyed.copy()
         mac.update(normalised)
         return int.from_bytes(mac.digest()[:4], "big") >> (32 - bits)
+
+
+# Nonces are read from the operating system's CSPRNG this many bytes at a time (341 nonces):
+# the system call costs as much as sealing a short field.
+NONCE_BLOCK_BYTES = NONCE_BYTES * 341
+
+
+class BatchSealer:
+    """Seals the values of many rows for one flush or one re-keying batch.
+
+    Each data key is looked up once, not once per row, and nonces come from one read of
+    the CSPRNG per block instead of one read each. Every nonce is still 96 fresh random
+    bits used once; the unused rest of a block is dropped with the sealer, which lives for
+    one flush of one session (one transaction), so no nonce outlives it or crosses a fork.
+    """
+
+    __slots__ = ("_keyring", "_session", "_keys", "_nonces", "_used")
+
+    def __init__(self, keyring: KeyRing, session: Session):
+        self._keyring = keyring
+        self._session = session
+        self._keys: dict[uuid.UUID, tuple[bytes, Callable[[bytes, bytes, bytes], bytes]]] = {}
+        self._nonces = b""
+        self._used = 0
+
+    def seal_row(self, data_key_id: uuid.UUID, row_id: uuid.UUID, plaintexts: list[bytes],
+                 labels: list[bytes], into: list[bytes]) -> None:
+        """Seal one row's values, appending them to `into` in order. Each label is its
+        field's ``table NUL column NUL``, as _context builds it."""
+        entry = self._keys.get(data_key_id)
+        if entry is None:
+            aead = self._keyring.data_key(self._session, data_key_id)
+            if aead is None:
+                table, column = labels[0].decode().split("\x00")[:2]
+                raise DataKeyDestroyed(table, column, row_id, data_key_id)
+            entry = self._keys[data_key_id] = (bytes((FORMAT_V1,)) + data_key_id.bytes, aead.encrypt)
+        header, encrypt = entry
+        row = row_id.bytes
+        used, need = self._used, NONCE_BYTES * len(plaintexts)
+        if used + need > len(self._nonces):
+            self._nonces, used = os.urandom(max(need, NONCE_BLOCK_BYTES)), 0
+        nonces = self._nonces
+        self._used = used + need
+        append = into.append
+        for plaintext, label in zip(plaintexts, labels, strict=True):
+            nonce = nonces[used:used + NONCE_BYTES]
+            used += NONCE_BYTES
+            append(header + nonce + encrypt(nonce, plaintext, header + label + row))
 
 
 def index_bits_range(population: int) -> tuple[int, int]:

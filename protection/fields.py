@@ -54,6 +54,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, Uuid, event, inspect, update
@@ -501,14 +502,17 @@ _SEALED_IN_FLUSH = "hoso_sealed_in_flush"
 class _Sealing:
     """What flushes of one session sealed and have not yet put back.
 
-    Flat lists (attribute key, carrier, plaintext) with one ``(state, start, end)`` per row,
-    rather than a tuple per value, for the same reason as carriers are plain bytes.
+    Flat lists, rather than a tuple per value or per row, for the same reason as carriers
+    are plain bytes: the rows' states and how many values each sealed (a row's values are
+    the next run of `keys`, `carriers` and `plaintexts`), and per value its attribute key,
+    carrier and plaintext.
     """
 
-    __slots__ = ("rows", "keys", "carriers", "plaintexts", "_by_carrier")
+    __slots__ = ("states", "counts", "keys", "carriers", "plaintexts", "_by_carrier")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, int, int]] = []
+        self.states: list[Any] = []
+        self.counts: list[int] = []
         self.keys: list[str] = []
         self.carriers: list[bytes] = []
         self.plaintexts: list[Any] = []
@@ -518,8 +522,8 @@ class _Sealing:
         return len(self.carriers)
 
     def extend(self, other: _Sealing) -> None:
-        offset = len(self.carriers)
-        self.rows += [(state, start + offset, end + offset) for state, start, end in other.rows]
+        self.states += other.states
+        self.counts += other.counts
         self.keys += other.keys
         self.carriers += other.carriers
         self.plaintexts += other.plaintexts
@@ -537,34 +541,38 @@ class _Sealing:
 
     def place(self) -> None:
         """List the carriers as in flight and put them in their attributes."""
-        keys, carriers = self.keys, self.carriers
+        carriers = self.carriers
         _IN_FLIGHT.update(zip(map(id, carriers), carriers, strict=True))
-        for state, start, end in self.rows:
+        pairs = zip(self.keys, carriers, strict=True)
+        for state, count in zip(self.states, self.counts, strict=True):
             values = state.dict
-            if state.key is not None:
-                obj = state.obj()
-                for n in range(start, end):
-                    attributes.flag_modified(obj, keys[n])
-            for n in range(start, end):
-                values[keys[n]] = carriers[n]
+            if state.key is None:
+                values.update(islice(pairs, count))
+                continue
+            obj = state.obj()
+            for key, carrier in islice(pairs, count):
+                attributes.flag_modified(obj, key)
+                values[key] = carrier
 
     def put_back(self, *, flushed: bool) -> None:
         """Plaintext back into each attribute that still holds its carrier. After a flush
         that succeeded it becomes the committed value (what set_committed_value would do,
         without its per-attribute bookkeeping)."""
-        keys, carriers, plaintexts = self.keys, self.carriers, self.plaintexts
+        carriers = self.carriers
         try:
-            for state, start, end in self.rows:
+            triples = zip(self.keys, carriers, self.plaintexts, strict=True)
+            for state, count in zip(self.states, self.counts, strict=True):
                 values = state.dict
                 committed = state.committed_state if flushed else ()
-                for n in range(start, end):
-                    key = keys[n]
-                    if values.get(key) is carriers[n] and key not in committed:
-                        values[key] = plaintexts[n]
+                for key, carrier, plaintext in islice(triples, count):
+                    if values.get(key) is carrier and key not in committed:
+                        values[key] = plaintext
         finally:
+            # A listed id is that of a carrier still alive in this list, so no other
+            # object can hold it: drop the entries without comparing them.
+            forget = _IN_FLIGHT.pop
             for carrier in carriers:
-                if _IN_FLIGHT.get(id(carrier)) is carrier:
-                    del _IN_FLIGHT[id(carrier)]
+                forget(id(carrier), None)
 
 
 def _plain(value: Any, field: EncryptedField | IndexField, session: Session | None = None) -> Any:
@@ -592,8 +600,11 @@ class _KeyResolver:
         self.resolved: dict[int, uuid.UUID | None] = {}
         self.new_rows: list[dict] = []
         # Applied only once everything is sealed: a flush that fails half-way must not
-        # leave a row pointing at a data key that was never inserted.
-        self.assignments: list[tuple[Protected, uuid.UUID | None]] = []
+        # leave a row pointing at a data key that was never inserted. The rows' states and
+        # their keys, in two lists (see _Sealing).
+        self.assigned: list[Any] = []
+        self.assigned_keys: list[uuid.UUID | None] = []
+        self._pins: dict[str, str] | None = None
 
     def __call__(self, obj: Protected) -> uuid.UUID | None:
         resolved = self.resolved.get(id(obj), _UNRESOLVED)
@@ -619,13 +630,16 @@ class _KeyResolver:
         elif current is not None:
             key = current
         elif pending:
-            new = self.keyring.new_data_key(self.session)
+            if self._pins is None:
+                self._pins = self.keyring.pins(self.session)
+            new = self.keyring.new_data_key(self.session, pins=self._pins)
             self.new_rows.append(new.row)
             key = new.id
         else:
             key = None  # shredded: its key was destroyed
         if key is not current and key != current:
-            self.assignments.append((obj, key))
+            self.assigned.append(state)
+            self.assigned_keys.append(key)
         self.resolved[id(obj)] = key
         return key
 
@@ -643,9 +657,14 @@ def _seal_before_flush(session: Session, flush_context, instances) -> None:
     crypto = _crypto()
     keyring = crypto.current_keyring()
     resolve = _KeyResolver(session, keyring)
+    sealer = keyring.batch_sealer(session)
     sealing = _Sealing()
-    rows, keys, carriers, plaintexts = sealing.rows, sealing.keys, sealing.carriers, sealing.plaintexts
+    states, counts = sealing.states, sealing.counts
+    keys, carriers, plaintexts = sealing.keys, sealing.carriers, sealing.plaintexts
+    encoded: list[bytes] = []  # one row's values, encoded, and their labels: reused row after row
+    labels: list[bytes] = []
     touched_persistent = []
+    bits_by_index: dict[str, int] = {}  # a plan cannot change during the flush (index_plans)
 
     for obj in work:
         spec = _SPECS[type(obj)]
@@ -663,14 +682,15 @@ def _seal_before_flush(session: Session, flush_context, instances) -> None:
             if is_new or any(_changed(state, source) for source in index.sources):
                 sources = [_plain(values.get(source) if is_new else getattr(obj, source), index, session)
                            for source in index.sources]
-                bits = _index_plans().bits_for_write(session, index.name, index.bits)
+                bits = bits_by_index.get(index.name)
+                if bits is None:
+                    bits = bits_by_index[index.name] = _index_plans().bits_for_write(session, index.name, index.bits)
                 if is_new:
                     values[index.key] = compute_index(keyring, index, sources, bits)
                 else:
                     setattr(obj, index.key, compute_index(keyring, index, sources, bits))
 
         first = len(carriers)
-        seal = None
         for item in spec.encrypted:
             if is_new:
                 value = values.get(item.key)
@@ -682,27 +702,30 @@ def _seal_before_flush(session: Session, flush_context, instances) -> None:
                 continue
             if isinstance(value, Sealed) or type(value) is bytes:
                 value = _plain(value, item, session)
-            if seal is None:
-                if data_key_id is None:
-                    raise crypto.DataKeyDestroyed(item.table, item.column, row_id, None)
-                seal = keyring.sealer(session, data_key_id, row_id, item.table, item.column,
-                                      values=len(spec.encrypted))
-            carriers.append(seal(item.type.encode(value, item.where), item.label))
+            encoded.append(item.type.encode(value, item.where))
+            labels.append(item.label)
             plaintexts.append(value)
             keys.append(item.key)
+        if encoded:
+            if data_key_id is None:
+                item = spec.field(keys[first])
+                raise crypto.DataKeyDestroyed(item.table, item.column, row_id, None)
+            sealer.seal_row(data_key_id, row_id, encoded, labels, carriers)
+            encoded.clear()
+            labels.clear()
         if len(carriers) > first:
-            rows.append((state, first, len(carriers)))
+            states.append(state)
+            counts.append(len(carriers) - first)
             if not is_new:
                 touched_persistent.append(obj)
 
     # Nothing above changed a value the application can see; from here on, write.
     keyring.insert_data_keys(session, resolve.new_rows)
-    for obj, key in resolve.assignments:
-        state = instance_state(obj)
+    for state, key in zip(resolve.assigned, resolve.assigned_keys, strict=True):
         if state.key is None:
             state.dict["data_key_id"] = key  # a pending row: the INSERT takes its dict as it is
         else:
-            obj.data_key_id = key
+            state.obj().data_key_id = key
     for obj in touched_persistent:
         # Every UPDATE that seals also names its key: if `keys rekey` destroyed that key in
         # the meantime, the foreign key refuses the write instead of storing a value sealed

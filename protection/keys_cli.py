@@ -403,24 +403,28 @@ def _reseal_table(session, keyring: KeyRing, spec: ProtectedSpec, replacements: 
         chunks = [connection.execute(
             select(pk, table.c.data_key_id, *columns).where(under_old_keys).with_for_update()).all()]
     fields = [(n, f"_v{n}", item) for n, item in enumerate(spec.encrypted)]
+    sealer = keyring.batch_sealer(session)
     resealed = 0
     for chunk in chunks:
         params = []
         for row in chunk:
             row_id, new_key = row[0], replacements[row[1]]
             open_ = keyring.opener(session, row_id)
-            seal = keyring.sealer(session, new_key, row_id, spec.table, spec.encrypted[0].column,
-                                  values=len(fields))
             values = {"_pk": row_id, "_key": new_key}
+            names, plaintexts, labels, sealed = [], [], [], []
             for n, name, item in fields:
-                sealed = row[n + 2]
-                if sealed is None:
+                if row[n + 2] is None:
                     values[name] = None
                     continue
                 # Same table, column and row binding as the flush's: opener and sealer take
                 # the field's "table NUL column NUL" label.
-                values[name] = Sealed(seal(open_(sealed, item), item.label))
-                resealed += 1
+                names.append(name)
+                plaintexts.append(open_(row[n + 2], item))
+                labels.append(item.label)
+            if names:
+                sealer.seal_row(new_key, row_id, plaintexts, labels, sealed)
+                values.update(zip(names, map(Sealed, sealed), strict=True))
+                resealed += len(names)
             params.append(values)
         if params:
             connection.execute(statement, params)

@@ -207,6 +207,7 @@ def test_an_owner_shares_its_data_key_and_changes_are_resealed(app, fresh_app):
         db.session.commit()
 
 
+
 # --- tampering ------------------------------------------------------------------------------
 
 def test_one_flipped_bit_is_detected_and_names_the_record(app, fresh_app):
