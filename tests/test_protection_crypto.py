@@ -15,6 +15,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import unicodedata
 import uuid
 from datetime import date, datetime
@@ -206,6 +207,21 @@ def test_an_owner_shares_its_data_key_and_changes_are_resealed(app, fresh_app):
         assert db.session.scalar(select(func.count()).select_from(DataKey)) == 1
         db.session.commit()
 
+
+def test_data_key_ids_are_time_ordered_uuid7s(app):
+    """New keys land at the end of every data_key_id index (protection.crypto.new_data_key_id)."""
+    blob_ids = []
+    for n in range(5):
+        blob_ids.append(store(app, name=f"{n}.pdf"))
+        time.sleep(0.002)  # ids of one millisecond share their time and order at random
+    keys = [raw_row(app, blob_id).data_key_id for blob_id in blob_ids]
+    assert [key.version for key in keys] == [7] * 5
+    assert sorted(keys) == keys
+    with app.app_context():
+        for key in keys:
+            created = db.session.get(DataKey, key).created_at
+            assert abs((key.int >> 80) - created.timestamp() * 1000) < 1000  # the id's milliseconds
+        db.session.rollback()
 
 
 # --- tampering ------------------------------------------------------------------------------
