@@ -138,8 +138,9 @@ def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:
     if quick:
         sizes = {"subjects": 500, "relatives": 10, "populations": [10_000], "lookups": 100, "rounds": 2}
     elif full:
+        # Two rounds: each side writes once first and once second (bench/crypto.py).
         sizes = {"subjects": 100_000, "relatives": 10, "populations": [10_000, 1_000_000], "lookups": 500,
-                 "rounds": 1}
+                 "rounds": 2}
     else:
         sizes = {"subjects": 5_000, "relatives": 10, "populations": [10_000], "lookups": 300}
     print()

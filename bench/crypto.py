@@ -3,7 +3,8 @@
 Dossiers shaped like cases.models (a subject with 14 protected fields, relatives with 6,
 sealed under the subject's data key) are written and read through the ORM twice in the
 same run: once as Protected models, once as *plain twins* with the same columns in the
-clear. The difference, per field, is what protection costs. Blind-index lookups are timed
+clear. The difference, per field, is what protection costs (best of the rounds, the side
+that writes first alternating). Blind-index lookups are timed
 against an indexed plaintext column in tables of 10k rows (and 1M with --full), each lookup
 with a cold data-key cache (a random person is rarely in cache), with the indexes planned
 for each population as `keys reindex --rows N` plans them (12 bits at 10k, 18 at 1M). Re-keying is timed beside
@@ -387,13 +388,20 @@ def run_crypto_bench(app, *, subjects: int, relatives: int, populations: list[in
             fields = subjects * (SUBJECT_FIELDS + relatives * RELATIVE_FIELDS)
             label = f"{subjects} dossiers ({fields} fields)"
             # Best of `rounds`, plain and protected alternating, so a busy machine's noise
-            # does not land on one side only.
+            # does not land on one side only. Which side writes first alternates too: the
+            # second to write in a process pays for the heap the first left behind (at 100k
+            # dossiers its garbage collections took 0.7 µs per field longer, whichever side
+            # it was), so with one order only the figure depends on the order.
             plain_write = sealed_write = plain_read = sealed_read = float("inf")
             for round_ in range(rounds):
                 print(f"  measuring: write and read {label}, round {round_ + 1} of {rounds} ...", flush=True)
                 empty_bench_tables()
-                plain_write = min(plain_write, timed(lambda: write_dossiers(subjects, relatives, encrypted=False)))
-                sealed_write = min(sealed_write, timed(lambda: write_dossiers(subjects, relatives, encrypted=True)))
+                for encrypted in (False, True) if round_ % 2 == 0 else (True, False):
+                    took = timed(lambda encrypted=encrypted: write_dossiers(subjects, relatives, encrypted=encrypted))
+                    if encrypted:
+                        sealed_write = min(sealed_write, took)
+                    else:
+                        plain_write = min(plain_write, took)
                 plain_read = min(plain_read, timed(lambda: read_dossiers(encrypted=False, keyring=keyring)))
                 sealed_read = min(sealed_read, timed(lambda: read_dossiers(encrypted=True, keyring=keyring)))
             rows.append(Row("write dossiers, fields/s", fields / sealed_write, fields / plain_write, "/s",
