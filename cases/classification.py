@@ -24,6 +24,7 @@ from sqlalchemy import event, inspect, select
 from audit.trail import record
 from protection import policy
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import Clearance, User
 
 from .models import Attachment, Case, ClassificationReview, Finding
@@ -53,7 +54,7 @@ def protection_end(level: Clearance, classified_on: date) -> date | None:
 
 def _on_insert(mapper, connection, target) -> None:
     if target.protection_ends_on is None and target.classification is not None:
-        created = target.created_at.date() if target.created_at else today()
+        created = local_date(target.created_at) if target.created_at else today()
         target.protection_ends_on = protection_end(target.classification, created)
 
 

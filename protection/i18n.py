@@ -119,11 +119,21 @@ def configure_i18n(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_moment
 
 
-def local_today():
-    """Today in the organisation's time zone: a deadline falls due on a Vietnamese
-    calendar day, not a UTC one."""
+def _local_zone():
     from zoneinfo import ZoneInfo
 
     from flask import current_app
 
-    return datetime.now(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))).date()
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
+
+
+def local_today() -> date:
+    """Today in the organisation's time zone: a deadline falls due on a Vietnamese
+    calendar day, not a UTC one."""
+    return datetime.now(_local_zone()).date()
+
+
+def local_date(moment: datetime) -> date:
+    """The organisation's calendar day of an aware moment (stored in UTC): from 17:00 UTC
+    it is already the next day in Vietnam."""
+    return moment.astimezone(_local_zone()).date()

@@ -517,7 +517,7 @@ def test_the_list_pages_fifty_rows_at_a_time(app, client, officer, subject_id):
         user = db.session.get(User, officer.id)
         for _ in range(51):
             operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="other",
-                                              classification="unclassified", due_on=date.today()), by=user)
+                                              classification="unclassified", due_on=operations.today()), by=user)
         db.session.commit()
     page = client.get("/cases/?view=mine").get_data(as_text=True)
     assert len(re.findall(r'href="/cases/[0-9a-f-]{36}"', page)) == 50

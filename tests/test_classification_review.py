@@ -18,6 +18,7 @@ from cases.operations import FindingData, ReviewData
 from cases.retention import add_years
 from cases.subjects import SubjectData, create_subject
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import Clearance, User
 from tests.conftest import post_form
 
@@ -52,8 +53,9 @@ def test_end_dates_follow_the_level(app, people):
     case_id, finding_id = classified_case(app, people["officer"].id)
     with app.app_context():
         case, finding = db.session.get(Case, case_id), db.session.get(Finding, finding_id)
-        assert case.protection_ends_on == add_years(case.created_at.date(), 20)
-        assert finding.protection_ends_on == add_years(finding.created_at.date(), 10)
+        # The organisation's calendar day: from 17:00 UTC it is the next day in Vietnam.
+        assert case.protection_ends_on == add_years(local_date(case.created_at), 20)
+        assert finding.protection_ends_on == add_years(local_date(finding.created_at), 10)
 
 
 def test_due_items_listed_and_decisions_audited(app, client, people, sign_in):
