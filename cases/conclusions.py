@@ -19,6 +19,7 @@ from audit.trail import record
 from protection import accounts, policy
 from protection.db import db
 from protection.fields import utcnow
+from protection.i18n import local_date
 from protection.identity import User
 
 from . import numbering, signing, workflow
@@ -159,10 +160,7 @@ def _approve(case: Case, submitted: Conclusion, *, by: User, at: datetime | None
     if at is None:
         approved_on = today()
     else:
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
-        approved_on = approved_at.astimezone(zone).date()
+        approved_on = local_date(approved_at)
     submitted.approver_id = by.id
     submitted.approved_at = approved_at
     submitted.document_number = numbering.document_number(case.owner_unit, approved_on.year)

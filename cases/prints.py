@@ -19,9 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -29,6 +27,7 @@ from sqlalchemy import func, select
 from audit.trail import record
 from protection import policy
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import Clearance, User
 
 from . import labels, printing, signing
@@ -88,8 +87,7 @@ def _lock_numbers(conclusion: Conclusion) -> None:
 
 
 def _approved_on(conclusion: Conclusion):
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
-    return conclusion.approved_at.astimezone(zone).date()
+    return local_date(conclusion.approved_at)
 
 
 def _people(case: Case) -> tuple[printing.Person, ...]:

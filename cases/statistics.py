@@ -38,14 +38,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from protection import policy
 from protection.db import db
+from protection.i18n import local_date, local_zone
 from protection.identity import Unit, User
 
 from . import lists, workflow
@@ -73,7 +72,7 @@ class Period:
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """The period as UTC instants: local midnight of `start` to local midnight after `end`
         (approvals are stamped in UTC; a day is a Vietnamese calendar day)."""
-        zone = _zone()
+        zone = local_zone()
         lower = datetime.combine(self.start, time(), zone).astimezone(UTC)
         upper = datetime.combine(self.end + timedelta(days=1), time(), zone).astimezone(UTC)
         return lower, upper
@@ -114,14 +113,6 @@ def viewer_scope(user: User, unit_id: uuid.UUID | None = None) -> Scope:
 def unit_scope(unit_id: uuid.UUID | None) -> Scope:
     """The command line's scope: a unit and its sub-units, or (None) every unit."""
     return Scope(None if unit_id is None else policy.units_under(unit_id))
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
-
-
-def _local_day(moment: datetime) -> date:
-    return moment.astimezone(_zone()).date()
 
 
 def _counted(scope: Scope, *columns) -> Select:
@@ -341,7 +332,7 @@ def coordination_by_body(scope: Scope, period: Period, today: date) -> list[Body
         body.sent += 1
         if answered_at is not None:
             body.answered += 1
-            body.response_days.append(max(0, (_local_day(answered_at) - sent_on).days))
+            body.response_days.append(max(0, (local_date(answered_at) - sent_on).days))
         if state in OPEN_REQUEST_STATES and due_on < today:
             body.overdue += 1
     return sorted(bodies.values(), key=lambda body: (body.name, body.code))

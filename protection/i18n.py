@@ -119,7 +119,7 @@ def configure_i18n(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_moment
 
 
-def _local_zone():
+def local_zone():
     from zoneinfo import ZoneInfo
 
     from flask import current_app
@@ -130,10 +130,10 @@ def _local_zone():
 def local_today() -> date:
     """Today in the organisation's time zone: a deadline falls due on a Vietnamese
     calendar day, not a UTC one."""
-    return datetime.now(_local_zone()).date()
+    return datetime.now(local_zone()).date()
 
 
 def local_date(moment: datetime) -> date:
     """The organisation's calendar day of an aware moment (stored in UTC): from 17:00 UTC
     it is already the next day in Vietnam."""
-    return moment.astimezone(_local_zone()).date()
+    return moment.astimezone(local_zone()).date()

@@ -28,6 +28,7 @@ from cases.petitions import Decision, PetitionData
 from cases.subjects import SubjectData
 from protection import accounts
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import User
 from tests.conftest import PASSWORD
 
@@ -99,7 +100,7 @@ def build_world(app, make_unit, make_user) -> World:
         coordination.acknowledge(request_, by=liaison)
         coordination.answer(request_, "Không có vấn đề.", by=liaison)
         # Sent six days before the answer: a known response time.
-        request_.sent_on = (request_.answered_at.astimezone(statistics._zone()).date() - timedelta(days=6))
+        request_.sent_on = (local_date(request_.answered_at) - timedelta(days=6))
         top_secret = _review(z, "other", "top_secret", officer)
         district = _review(y, "cadre_planning", "secret", huyen_officer)
         other = _review(w, "election", "unclassified", other_officer)
