@@ -5,6 +5,8 @@ Override anything on the command line (e.g. `--bind 0.0.0.0:8000 --workers 4`).
 
 import gunicorn.http.wsgi
 
+from protection.serving import sign_in_lines
+
 # No version banner: gunicorn otherwise sends "Server: gunicorn" on every response.
 gunicorn.http.wsgi.SERVER = "Hoso"
 
@@ -20,3 +22,9 @@ accesslog = "-"
 # Method and path only, never the query string: a search term can be a protected value.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = "127.0.0.1"
+
+
+def when_ready(server):
+    """Say where to sign in once the sockets are bound: the real address, whatever --bind said."""
+    for line in sign_in_lines([str(listener) for listener in server.LISTENERS]):
+        server.log.info(line)

@@ -120,8 +120,9 @@ def demo_cli(ctx: click.Context) -> None:
         click.echo(line)
     click.echo("")
     click.echo("No phone? `flask --app app demo code USERNAME` prints the current code.")
-    click.echo("Sign in at http://127.0.0.1:8000/login once the server is running "
-               "(`gunicorn \"app:create_app()\"`, as the README's quick start does).")
+    click.echo("Start the server (`gunicorn \"app:create_app()\"`, as the README's quick start does): "
+               "once it listens it prints where to sign in (http://127.0.0.1:8000/login unless told "
+               "another --bind).")
 
 
 @demo_cli.command("code")
