@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -213,3 +215,18 @@ def test_the_subjects_export_imports_back_unchanged(app, runner, make_unit, tmp_
         assert [getattr(subject, column) for column in SUBJECT_TEXT_COLUMNS] == [value] * len(SUBJECT_TEXT_COLUMNS)
         assert isinstance(subject.id, uuid.UUID)
         db.session.commit()
+
+
+def test_no_exporter_writes_cells_around_the_helper():
+    """A new CSV or XLSX writer must go through protection/spreadsheets.py: the one place that
+    knows the rule (as the url_map walk does for permissions)."""
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"csv\.writer\(|csv\.DictWriter\(|xlsxwriter\.Workbook\(|import xlsxwriter|\.write_row\(")
+    found = []
+    for package in ("protection", "audit", "cases"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.relative_to(root).as_posix() == "protection/spreadsheets.py":
+                continue
+            found += [f"{path.relative_to(root)}:{number}" for number, line in
+                      enumerate(path.read_text(encoding="utf-8").splitlines(), start=1) if pattern.search(line)]
+    assert found == []
