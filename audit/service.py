@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,6 +15,7 @@ from sqlalchemy import Select, select
 
 from protection.db import db
 from protection.identity import User
+from protection.spreadsheets import csv_writer
 
 from . import parallel, signing
 from .chain import GENESIS_HASH, timestamp_text
@@ -199,7 +199,7 @@ EXPORT_COLUMNS = ("seq", "occurred_at", "actor", "actor_role", "actor_unit", "ac
 def export_csv(statement: Select, batch: int = 2000) -> Iterator[str]:
     """Stream CSV lines in batches: an export over years of entries never sits in memory."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # every cell through spreadsheet_cell: never a formula
     writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
     last_seq = 0

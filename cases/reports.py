@@ -12,7 +12,6 @@ asked to verify vary (those with requests in the period).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from protection.fields import utcnow
+from protection.spreadsheets import csv_writer, write_xlsx_cell, write_xlsx_row, xlsx_workbook
 
 from . import labels, statistics, workflow
 from .statistics import Period, Scope
@@ -235,21 +235,17 @@ def _heading(report: Report) -> list[list[str]]:
             [_("Lập lúc (UTC)"), report.generated_at.strftime("%d/%m/%Y %H:%M")]]
 
 
-def _cell(value):
-    return "" if value is None else value
-
-
 def to_csv(report: Report) -> str:
     """One block per table: its title, a header row, its rows, a blank line."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")  # every cell through spreadsheet_cell
     writer.writerows(_heading(report))
     for section in report.sections:
         writer.writerow([])
         writer.writerow([section.title])
         writer.writerow([_("Chỉ tiêu"), *(column.label for column in section.columns)])
         for row in section.rows:
-            writer.writerow([row.label, *(_cell(row.values[column.key]) for column in section.columns)])
+            writer.writerow([row.label, *(row.values[column.key] for column in section.columns)])
         writer.writerow([section.note])
     return buffer.getvalue()
 
@@ -257,31 +253,25 @@ def to_csv(report: Report) -> str:
 def to_xlsx(report: Report) -> bytes:
     """One worksheet per table: the report's heading, the table's title, a header row
     (the row whose first cell is "Chỉ tiêu"), its rows, then the note."""
-    import xlsxwriter
-
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # Text stays text (a unit name starting with "=" was a live formula on every sheet).
+    workbook = xlsx_workbook(buffer, in_memory=True)
     bold = workbook.add_format({"bold": True})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top", "bottom": 1})
     for section in report.sections:
         sheet = workbook.add_worksheet(section.sheet)
         line = 0
         for line, cells in enumerate(_heading(report)):
-            sheet.write_row(line, 0, cells, bold if line == 0 else None)
+            write_xlsx_row(sheet, line, 0, cells, bold if line == 0 else None)
         line += 2
-        sheet.write(line, 0, section.title, bold)
+        write_xlsx_cell(sheet, line, 0, section.title, bold)
         line += 1
-        sheet.write_row(line, 0, [_("Chỉ tiêu"), *(column.label for column in section.columns)], header)
+        write_xlsx_row(sheet, line, 0, [_("Chỉ tiêu"), *(column.label for column in section.columns)], header)
         for row in section.rows:
             line += 1
-            sheet.write(line, 0, row.label, bold if row.key == TOTAL else None)
-            for number, column in enumerate(section.columns, start=1):
-                value = row.values[column.key]
-                if value is None:
-                    sheet.write_blank(line, number, None)
-                else:
-                    sheet.write_number(line, number, value)
-        sheet.write(line + 2, 0, section.note)
+            write_xlsx_cell(sheet, line, 0, row.label, bold if row.key == TOTAL else None)
+            write_xlsx_row(sheet, line, 1, [row.values[column.key] for column in section.columns])
+        write_xlsx_cell(sheet, line + 2, 0, section.note)
         sheet.set_column(0, 0, 48)
         sheet.set_column(1, len(section.columns), 16)
     workbook.close()

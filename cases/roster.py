@@ -14,6 +14,7 @@ from datetime import date
 
 from protection.forms import parse_date
 from protection.search import InvalidCitizenId, citizen_id
+from protection.spreadsheets import restore_cell
 
 REQUIRED_COLUMNS = ("full_name", "date_of_birth", "id_number", "native_place", "unit", "position")
 OPTIONAL_COLUMNS = ("other_names", "sex", "residence", "ethnicity", "religion")
@@ -115,7 +116,9 @@ def parse_roster(text: str, *, today: date | None = None) -> ParsedRoster:
         if len(values) != len(columns):
             parsed.problems.append(RowProblem(line, f"expected {len(columns)} fields, found {len(values)}"))
             continue
-        record = {name: value.strip() for name, value in zip(columns, values, strict=True)}
+        # A file from `export subjects` quotes text a spreadsheet would run ("'=...");
+        # the quote comes off here, so the export imports back unchanged.
+        record = {name: restore_cell(value).strip() for name, value in zip(columns, values, strict=True)}
         problems = list(_row_problems(record, today))
         id_number = normalise_id_number(record["id_number"])
         if id_number and id_number in first_line_of:

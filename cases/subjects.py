@@ -6,7 +6,6 @@ entry land together. Audit details name fields and counts, never their values.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import uuid
@@ -26,6 +25,7 @@ from protection.db import db
 from protection.forms import parse_date
 from protection.identity import Unit, User
 from protection.search import InvalidCitizenId, citizen_id, find
+from protection.spreadsheets import csv_writer
 
 from .models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject, subjects_about
 from .roster import ALL_COLUMNS, RosterRow
@@ -311,7 +311,7 @@ def export_rows(unit_ids: Iterable[uuid.UUID], *, recused_index: int | None = No
 
 def export_csv(unit_ids: Iterable[uuid.UUID], *, by: User | None) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # every cell through spreadsheet_cell: never a formula
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in export_rows(unit_ids, recused_index=getattr(by, "citizen_index", None)):

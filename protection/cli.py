@@ -50,7 +50,10 @@ def describe_database(url: str) -> str:
 def init_command(exist_ok: bool) -> None:
     """Create instance/config.py with new secrets, instance/keys/ (master.key, index.key), and the schema."""
     instance = Path(current_app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    # Owner-only, like everything in it (config, keys, the SQLite files): a checkout's
+    # instance/ (it holds a README) is 0755 until now.
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(instance, 0o700)
     config_path = instance / "config.py"
     if config_path.exists():
         if not exist_ok:

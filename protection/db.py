@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, MetaData, event, text
@@ -66,6 +68,50 @@ def insert_or_ignore(session, model, **values) -> None:
     session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
 
 
+# The database, its write-ahead log and its shared-memory index are readable by their owner
+# only: besides the ciphertext they hold every plain column and the audit trail.
+SQLITE_FILE_MODE = 0o600
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The database file's path; None for in-memory databases and `file:` URIs."""
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return path
+
+
+def create_sqlite_file_owner_only(path: str) -> None:
+    """Create the empty database file with mode 0600 before SQLite opens it.
+
+    SQLite creates a missing file with 0644 minus the umask, and gives the -wal, -shm and
+    -journal files it makes later the main file's mode (os_unix.c, findCreateFileMode),
+    so the main file's mode at creation decides all of them. An empty file is an empty
+    database to SQLite. O_EXCL: an existing file is left alone here."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # e.g. a missing folder: SQLite's own connect reports it
+
+
+def restrict_sqlite_files(path: str) -> None:
+    """An instance made before files were created owner-only: take away group and other access."""
+    for name in (path + suffix for suffix in SQLITE_COMPANIONS):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+                logging.getLogger(__name__).warning("%s was readable by other users (mode %o): now %o",
+                                                    name, mode, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as error:  # not ours to change: say so, and keep serving
+            logging.getLogger(__name__).warning("cannot make %s owner-only: %s", name, error.strerror)
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
 
@@ -77,6 +123,16 @@ def configure_sqlite(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
+    path = sqlite_file(engine)
+
+    @event.listens_for(engine, "do_connect")
+    def _owner_only(_dialect, _record, _cargs, _cparams):
+        # Before SQLite opens (and so may create) the file. On every new connection (a few
+        # system calls; the pool makes new connections rarely): the file may have been
+        # removed or copied in since the last one.
+        if path is not None:
+            create_sqlite_file_owner_only(path)
+            restrict_sqlite_files(path)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every test

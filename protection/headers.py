@@ -22,7 +22,9 @@ CONTENT_SECURITY_POLICY = "; ".join((
 
 def _apply(response: Response, https: bool) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # The site-wide policy is the default, not an override: a response that sets a stricter
+    # one of its own (attachment downloads: `default-src 'none'; sandbox`) keeps it.
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -190,8 +191,15 @@ def _round_trip(source_app, target_app, tmp_path) -> None:
 def test_sqlite_or_postgres_round_trip_to_the_same_kind(app, instances, fresh_database, database_url, tmp_path):
     seed(app)
     kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
-    target = instances(fresh_database(kind), "target")
-    _round_trip(app, target, tmp_path)
+    previous = os.umask(0o022)  # the usual umask, under which SQLite made its files 0644
+    try:
+        target = instances(fresh_database(kind), "target")
+        _round_trip(app, target, tmp_path)
+    finally:
+        os.umask(previous)
+    if kind == "sqlite":  # the restore created the database file: owner-only, as its -wal and -shm
+        database = target.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        assert stat.S_IMODE(os.stat(database).st_mode) == 0o600
 
 
 def test_sqlite_round_trip_to_postgres(instances, fresh_database, tmp_path):

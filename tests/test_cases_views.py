@@ -543,6 +543,24 @@ def test_case_page_forms_refuse_beside_the_field(app, client, officer, subject_i
     assert "trang.pdf" not in " ".join(entry.detail or "" for entry in audit_entries(app))
 
 
+def test_an_attachment_download_keeps_its_own_sandbox_policy(app, client, officer, subject_id):
+    """The site-wide policy allows the app's own scripts and styles; a downloaded file gets
+    none of that (no script, no plugins, an opaque origin) even if a browser rendered it."""
+    case_id = open_review(client, subject_id)
+    response = case_action(client, case_id, "attachments", {
+        "classification": "unclassified", "file": (BytesIO(PDF), "bien-ban.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = text_of(client.get(f"/cases/{case_id}"))
+    link = re.search(rf'href="(/cases/{case_id}/attachments/[0-9a-f-]{{36}})"', page).group(1)
+    download = client.get(link)
+    assert download.status_code == 200 and download.data == PDF
+    assert download.headers.getlist("Content-Security-Policy") == ["default-src 'none'; sandbox"]
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Disposition"].startswith("attachment; ")
+    # Pages keep the site-wide policy.
+    assert "default-src 'self'" in client.get(f"/cases/{case_id}").headers["Content-Security-Policy"]
+
+
 def test_a_petition_names_people_with_a_dossier_by_id_number(app, client, officer, subject_id):
     """No form lists dossiers: the officer types the ID number read off the petition, and the
     blind index finds the person within the unit; a wrong number is refused beside the field."""

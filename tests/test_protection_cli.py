@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import sqlite3
 import stat
+from contextlib import contextmanager
 
 import pytest
 from click.testing import Result
 from sqlalchemy import func, select
 
 from app import create_app
+from protection import accounts
 from protection.cli import describe_database
 from protection.db import db
 from protection.demo import DEMO_PASSWORD, DEMO_USERS
@@ -86,6 +89,59 @@ def test_second_init_refuses_and_leaves_the_secrets_alone(app, runner):
     assert "Database ready" in result.output
     with open(config_path, "rb") as handle:
         assert handle.read() == original
+
+
+@contextmanager
+def umask(mask: int):
+    """The usual 022, whatever the test runner's: it is what made the files world-readable."""
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_init_creates_the_sqlite_database_and_its_wal_files_owner_only(app_config, tmp_path):
+    """Another local account must not read the database (ciphertext, but also every plain
+    column and the audit trail), its write-ahead log or its shared-memory index."""
+    instance = tmp_path / "fresh-instance"
+    app_config.update(HOSO_INSTANCE_PATH=str(instance), HOSO_DATABASE_URL=None)
+    with umask(0o022):
+        application = create_app(app_config)
+        try:
+            result = run(application.test_cli_runner(), "init")
+            assert result.exit_code == 0, result.output
+            assert mode_of(instance) == 0o700
+            with application.app_context():
+                accounts.create_unit(code="BTCTU", name="Ban Tổ chức Tỉnh ủy", kind="organisation",
+                                     parent_code=None, by=None)
+                db.session.commit()  # a write: the -wal and -shm files exist while the pool holds a connection
+                for suffix in ("", "-wal", "-shm"):
+                    assert mode_of(instance / f"hoso.db{suffix}") == 0o600, suffix
+        finally:
+            with application.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+def test_an_existing_world_readable_database_is_made_owner_only_on_first_connect(app_config, tmp_path):
+    path = tmp_path / "old.db"
+    app_config["HOSO_DATABASE_URL"] = f"sqlite:///{path}"
+    sqlite3.connect(path).close()
+    os.chmod(path, 0o644)
+    application = create_app(app_config)
+    try:
+        with application.app_context():
+            assert current_revision() is None  # connects
+            assert mode_of(path) == 0o600
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_init_never_prints_a_database_password():
