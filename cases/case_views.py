@@ -270,6 +270,7 @@ def _render_case(case, status: int = 200, **forms):
         "versions": versions,
         "current": current,
         "signatures": signatures,
+        "superseded_by": conclusions.superseded_by(versions),
         "requests": [(item, coordination.is_overdue(item)) for item in requests_],
         "can_request": can_work and case.state == "verification",
         "today": operations.today(),

@@ -30,7 +30,7 @@ from protection.db import db
 from protection.i18n import local_date
 from protection.identity import Clearance, User
 
-from . import labels, printing, signing
+from . import conclusions, labels, printing, signing
 from .models import Case, Conclusion, PrintRecord
 from .operations import CaseError
 
@@ -47,6 +47,17 @@ class PrintFailed(RuntimeError):
 class PrintOut:
     pdf: bytes
     record: PrintRecord
+
+
+class SupersededConclusion(CaseError):
+    """A print of a version a correction has replaced: copies of it would circulate as if
+    it were still in force. The message names the replacing document's number only."""
+
+    def __init__(self, replacement: Conclusion):
+        self.replacement = replacement
+        super().__init__(_("Kết luận này đã bị thay thế bởi bản %(version)d (số %(number)s) nên không in thêm bản "
+                           "nào. Hãy in bản đang có hiệu lực.", version=replacement.version_number,
+                           number=replacement.document_number), "copies")
 
 
 def copies_required(case: Case) -> bool:
@@ -140,6 +151,13 @@ def print_conclusion(user: User, case: Case, conclusion: Conclusion, copies: int
         raise CaseError(_("Chỉ in được kết luận đã được phê duyệt."), "copies")
     if not policy.can_print_conclusion(user, case):
         raise CaseError(_("Bạn không được in kết luận của hồ sơ này."), "copies")
+    replacement = conclusions.replacement_of(conclusion)
+    if replacement is not None:
+        # Nothing was changed before this point, so the refusal's entry is all the
+        # request commits.
+        record("conclusion.print", target_type="case", target_id=case.id, actor=user, outcome="refused",
+               conclusion=conclusion.id, reason="superseded", superseded_by=replacement.id)
+        raise SupersededConclusion(replacement)
     count = checked_copies(case, copies)
     _lock_numbers(conclusion)
     first = issued_copies(conclusion) + 1

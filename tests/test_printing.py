@@ -430,3 +430,59 @@ def test_simultaneous_prints_get_distinct_numbers(app, approved):
     assert sorted(given) == [(1, 2), (3, 4)]
     assert register_rows(app, approved.conclusion) == [(2, 1, 2, "confidential"), (2, 3, 4, "confidential")]
     assert sorted((d["first"], d["last"]) for d in print_details(app)) == [(1, 2), (3, 4)]
+
+
+# --- a corrected conclusion --------------------------------------------------------------------
+
+def correct(app, client, supervisor, scene: Approved) -> tuple[str, str]:
+    """Reopen the case, draft, submit and approve version 2: (its id, its number)."""
+    assert case_pages.case_action(client, scene.case, "correction").status_code == 302
+    response = case_pages.page_post(client, f"/cases/{scene.case}/conclusion",
+                                    data={"outcome": "no_issue", "reasoning": REASONING + " Đính chính."})
+    assert response.status_code == 302
+    assert case_pages.case_action(client, scene.case, "conclusion/submit").status_code == 302
+    response = case_pages.page_post(supervisor, f"/cases/{scene.case}/conclusion/approve", data={"secret": PASSWORD})
+    assert response.status_code == 302
+    with app.app_context():
+        latest = db.session.scalars(select(Conclusion).where(Conclusion.case_id == uuid.UUID(scene.case),
+                                                             Conclusion.version_number == 2)).one()
+        values = str(latest.id), latest.document_number
+        db.session.commit()
+    return values
+
+
+def test_a_superseded_version_is_marked_everywhere_and_prints_no_more(app, client, supervisor, approved):
+    assert print_copies(client, approved, "1").status_code == 200
+    replacement, number = correct(app, client, supervisor, approved)
+    page = case_pages.text_of(client.get(f"/cases/{approved.case}"))
+    first = page[page.index('id="conclusion-v1"'):]
+    assert f"Đã bị thay thế bởi bản 2 (số {number})" in first
+    assert f'href="/cases/{approved.case}#conclusion-v2"' in first
+    # The signature still verifies: the version was validly signed, it is just no longer in force.
+    assert "Chữ ký hợp lệ" in first and "Văn bản đã bị thay thế" in first
+    assert f'href="{approved.form}"' not in page and f'href="{approved.register}"' in page
+    assert f'href="/cases/{approved.case}/conclusions/{replacement}/print"' in page
+
+    form_page = case_pages.text_of(client.get(approved.form))
+    assert "Kết luận đã bị thay thế." in form_page and 'name="copies"' not in form_page
+    assert "Kết luận đã bị thay thế." in case_pages.text_of(client.get(approved.register))
+    assert "Đã bị thay thế bởi số" in case_pages.text_of(client.get(f"/subjects/{approved_subject(app, approved)}"))
+
+    token = case_pages.hidden(client.get(f"/cases/{approved.case}").get_data(as_text=True), "csrf_token")
+    refused = client.post(approved.form, data={"csrf_token": token, "copies": "2"})
+    assert refused.status_code == 200 and refused.mimetype == "text/html"
+    assert f"đã bị thay thế bởi bản 2 (số {number}) nên không in thêm" in case_pages.text_of(refused)
+    assert register_rows(app, approved.conclusion) == [(1, 1, 1, "confidential")]
+    entries = audit_entries(app, "conclusion.print")
+    assert entries[-1].outcome == "refused"
+    assert detail_of(entries[-1]) == {"conclusion": approved.conclusion, "reason": "superseded",
+                                      "superseded_by": replacement}
+    # The version in force prints as before.
+    assert print_copies(client, Approved(approved.case, replacement, number, None, None), "1").status_code == 200
+
+
+def approved_subject(app, scene: Approved) -> str:
+    with app.app_context():
+        value = str(db.session.get(Case, uuid.UUID(scene.case)).subject_id)
+        db.session.commit()
+    return value
