@@ -66,6 +66,7 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     if request.method == "GET":
         form.form_token.data = new_form_token()
         form.copies.data = "" if required else "1"
+        form.recipients.data = "\n".join(prints.default_recipients(case))
     if form.validate_on_submit():
         earlier = operations.earlier_submission(form.form_token.data, current_user)
         if earlier is not None:
@@ -74,7 +75,8 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
                     first=issued.first_number, last=issued.last_number), "info")
             return _to_register(case, conclusion)
         try:
-            printed = prints.print_conclusion(current_user, case, conclusion, form.parsed)
+            printed = prints.print_conclusion(current_user, case, conclusion, form.parsed,
+                                             (form.recipients.data or "").splitlines())
         except CaseError as error:
             # No rollback: a refused print of a superseded version keeps its audit entry.
             show_error(form, error.message, error.field)

@@ -26,6 +26,7 @@ from audit.trail import detail_of
 from cases import printing, prints
 from cases.models import Case, Conclusion, PrintRecord
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import User
 from tests import test_cases_subjects as subjects_tests
 from tests import test_cases_views as case_pages
@@ -486,3 +487,42 @@ def approved_subject(app, scene: Approved) -> str:
         value = str(db.session.get(Case, uuid.UUID(scene.case)).subject_id)
         db.session.commit()
     return value
+
+
+# --- the date line's place and the recipients ---------------------------------------------------
+
+def test_the_print_carries_the_place_and_the_recipients_the_form_asked_for(app, client, approved):
+    app.config["HOSO_DOCUMENT_PLACE"] = "Thanh Hóa"
+    form_page = case_pages.text_of(client.get(approved.form))
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(approved.case))
+        unit, reference = case.owner_unit.name, case.reference
+        local = local_date(db.session.get(Conclusion, uuid.UUID(approved.conclusion)).approved_at)
+        db.session.commit()
+    # The form starts from the issuing unit and the archive.
+    assert re.search(rf'<textarea[^>]*name="recipients"[^>]*>\s*{re.escape(unit)}\nLưu: Văn thư, hồ sơ {reference}</textarea>',
+                     form_page), form_page[form_page.find("recipients") - 200:][:600]
+    response = case_pages.page_post(client, approved.form, data={
+        "copies": "1", "recipients": "Như trên\n- Ban Thường vụ Tỉnh ủy (để báo cáo);\n\nLưu: VT, hồ sơ."})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(" ".join(page.text.split()) for page in pages_of(response.data))
+    assert f"Thanh Hóa, ngày {local.day:02d} tháng {local.month:02d} năm {local.year}" in text
+    assert "Nơi nhận: - Như trên; - Ban Thường vụ Tỉnh ủy (để báo cáo); - Lưu: VT, hồ sơ." in text
+    # What was printed to whom is not kept: the audit entry counts the copies only.
+    assert "Thanh Hóa" not in str(print_details(app)) and "Thường vụ" not in str(print_details(app))
+
+
+def test_without_a_place_the_date_line_leaves_it_to_be_filled_in(app):
+    with app.app_context():
+        text = " ".join(page.text for page in pages_of(printing.build_pdf(_document(recipients=("Như trên",)))))
+    assert "…………, ngày 05 tháng 03 năm 2026" in " ".join(text.split())
+    assert "Nơi nhận:" in text and "- Như trên." in text
+
+
+def test_too_many_recipients_are_refused_beside_the_field(app, client, approved):
+    response = case_pages.page_post(client, approved.form, data={
+        "copies": "1", "recipients": "\n".join(f"Nơi {number}" for number in range(20))})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "tối đa 12 dòng" in case_pages.field_errors(response.get_data(as_text=True), "recipients")
+    assert "Nơi 19" in case_pages.text_of(response)  # the input is kept
+    assert register_rows(app, approved.conclusion) == []
