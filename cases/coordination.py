@@ -169,12 +169,12 @@ def inbox(user: User, order: list | None = None) -> list[CoordinationRequest]:
             and not policy.is_recused(user, row.case)]
 
 
-def shared_relatives(request_: CoordinationRequest) -> list[Relative]:
-    """The relatives in the package that are still on the subject's dossier, in its order;
-    none once the request is withdrawn."""
+def shared_relatives(request_: CoordinationRequest, *, for_body: bool = True) -> list[Relative]:
+    """The relatives in the package that are still on the subject's dossier, in its order.
+    The body sees none once the request is withdrawn; the officer still sees what was sent."""
     case = request_.case
     chosen = set(request_.shared_relative_ids or ())
-    if request_.state == "withdrawn" or case.subject is None or not chosen:
+    if (for_body and request_.state == "withdrawn") or case.subject is None or not chosen:
         return []
     return [relative for relative in case.subject.relatives if str(relative.id) in chosen]
 

@@ -174,7 +174,7 @@ def _officer_package(case: Case, request_: CoordinationRequest) -> dict:
         "findings": [item for item in operations.case_findings(case, current_user) if str(item.id) in shared_findings],
         "attachments": [item for item in operations.case_attachments(case, current_user)
                         if str(item.id) in shared_files],
-        "relatives": [operations.person_label(relative) for relative in coordination.shared_relatives(request_)],
+        "relatives": [operations.person_label(relative) for relative in coordination.shared_relatives(request_, for_body=False)],
         "relative_fields": [coordination.SHAREABLE_RELATIVE_FIELDS[name]
                             for name in request_.shared_relative_fields or ()
                             if name in coordination.SHAREABLE_RELATIVE_FIELDS],

@@ -402,7 +402,8 @@ def add_finding(case: Case, data: FindingData, *, by: User, request_id: uuid.UUI
     stamp(case, "finding_added", by)
     db.session.flush()
     record("finding.create", target_type="case", target_id=case.id, actor=by, finding=finding.id,
-           category=finding.category, classification=finding.classification.value, request=request_id)
+           category=finding.category, classification=finding.classification.value, request=request_id,
+           relative=finding.relative_id)  # an id: who it is about, without naming them
     return finding
 
 

@@ -123,6 +123,8 @@ def test_a_liaison_finding_names_the_subject_or_a_disclosed_relative_only(app, s
         assert message and "người thân được chia sẻ" in message, person
         assert MOTHER not in text_of(refused)
     assert body_findings(app, request_id) == [(None, family["father"])]
+    created = json.loads(audit_entries(app, "finding.create")[-1].detail)
+    assert created["relative"] == str(family["father"]) and FATHER not in json.dumps(created, ensure_ascii=False)
 
     # The operation refuses it too, whatever form sends it.
     with app.app_context():
@@ -164,6 +166,8 @@ def test_a_withdrawn_request_shares_no_relative(app, scene, family):
     assert coordination_tests.officer_post(scene, request_id, "withdraw", "withdraw").status_code == 302
     page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
     assert FATHER not in page and "1950" not in page
+    # The officer still sees what was sent.
+    assert f"Cha: {FATHER}" in text_of(scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}"))
 
 
 def test_the_approval_page_says_who_each_finding_is_about(app, scene, family, make_user, sign_in):
