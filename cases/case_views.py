@@ -56,7 +56,6 @@ from .case_forms import (
 )
 from .operations import CaseError, FindingData, ReviewData, StaleCase
 from .petitions import Decision, PetitionData
-from .relations import relation_label
 
 cases_bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -126,13 +125,7 @@ def _versioned(form_class, case, **kwargs):
 
 
 def _finding_people(case) -> list[tuple[str, str]]:
-    people = []
-    for key, person in operations.finding_people(case):
-        if key == "subject":
-            people.append((key, _("Đối tượng: %(name)s", name=person.full_name)))
-        else:
-            people.append((key, f"{relation_label(person.relation)}: {person.full_name}"))
-    return people
+    return [(key, operations.person_label(person)) for key, person in operations.finding_people(case)]
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -246,6 +239,7 @@ def _render_case(case, status: int = 200, **forms):
     signatures = {item.id: (conclusions.verified(item), signing.check_value(item))
                   for item in versions if item.state == "approved"}
     requests_ = coordination.case_requests(case)
+    findings = operations.case_findings(case, user)
     context = {
         "case": case,
         "emergency": access.active_access(case, user) if not policy.is_assigned(user, case) else None,
@@ -263,13 +257,15 @@ def _render_case(case, status: int = 200, **forms):
         "can_decide": can_work and case.kind == "petition" and case.state in ("received", "monitoring"),
         "can_see_petitioner": case.kind == "petition" and policy.can_see_petitioner(user, case),
         "officers": operations.assignable_officers(case) if can_assign else [],
-        "findings": operations.case_findings(case, user),
+        "findings": findings,
+        "finding_people": operations.finding_person_labels(case, findings),
         "attachments": operations.case_attachments(case, user),
         "comments": operations.comments(case),
         "timeline": operations.timeline(case),
         "versions": versions,
         "current": current,
         "signatures": signatures,
+        "superseded_by": conclusions.superseded_by(versions),
         "requests": [(item, coordination.is_overdue(item)) for item in requests_],
         "can_request": can_work and case.state == "verification",
         "today": operations.today(),
@@ -557,7 +553,7 @@ def _render_approval(case, submitted, form, return_form):
     mark_page_classification(*(item.classification for item in findings))
     return render_template("cases/case_approve.html", case=case, conclusion=submitted, form=form,
                            return_form=return_form, is_author=submitted.author_id == current_user.id,
-                           findings=findings)
+                           findings=findings, finding_people=operations.finding_person_labels(case, findings))
 
 
 def _submitted(case):

@@ -50,6 +50,19 @@ def current(case: Case) -> Conclusion | None:
                               .order_by(Conclusion.version_number.desc()).limit(1)).first()
 
 
+def superseded_by(versions: list[Conclusion]) -> dict[uuid.UUID, Conclusion]:
+    """{approved version id: the approved correction that replaces it}. Approved rows never
+    change, so "superseded" is read from the chain (a later approved version pointing at
+    it), not stored; a correction still in draft replaces nothing yet."""
+    return {item.previous_id: item for item in versions if item.state == "approved" and item.previous_id}
+
+
+def replacement_of(conclusion: Conclusion) -> Conclusion | None:
+    """The approved correction that replaces `conclusion`, if there is one."""
+    return db.session.scalars(select(Conclusion).where(Conclusion.previous_id == conclusion.id,
+                                                       Conclusion.state == "approved").limit(1)).first()
+
+
 def _validated(case: Case, data: ConclusionData) -> dict:
     if data.outcome not in workflow.CONCLUSION_OUTCOMES:
         raise CaseError(_("Hãy chọn kết luận."), "outcome")

@@ -26,7 +26,7 @@ from protection.fields import utcnow
 from protection.identity import Role, Unit, UnitKind, User
 
 from . import workflow
-from .models import Attachment, Case, CoordinationRequest, Finding
+from .models import Attachment, Case, CoordinationRequest, Finding, Relative
 from .operations import (
     CaseError,
     FindingData,
@@ -34,6 +34,7 @@ from .operations import (
     add_finding,
     case_attachments,
     case_findings,
+    person_label,
     stamp,
     today,
     version_matches,
@@ -52,6 +53,15 @@ SHAREABLE_SUBJECT_FIELDS = {
     "current_unit": _l("Đơn vị công tác"),
     "position": _l("Chức vụ"),
 }
+# Which fields of a ticked relative may be disclosed besides the relation and the name,
+# which always go with them: a body cannot verify facts about a person it cannot identify.
+SHAREABLE_RELATIVE_FIELDS = {
+    "birth_year": _l("Năm sinh"),
+    "residence": _l("Nơi ở hiện nay"),
+    "occupation": _l("Nghề nghiệp"),
+    "party_member": _l("Là đảng viên"),
+    "id_number": _l("Số định danh"),
+}
 STEP_STATES = {"verification"}  # a case's state in which requests are sent
 
 
@@ -68,6 +78,8 @@ class RequestData:
     subject_fields: list[str] = field(default_factory=list)
     finding_ids: list[uuid.UUID] = field(default_factory=list)
     attachment_ids: list[uuid.UUID] = field(default_factory=list)
+    relative_ids: list[uuid.UUID] = field(default_factory=list)
+    relative_fields: list[str] = field(default_factory=list)
 
 
 def coordinating_bodies(case: Case) -> list[Unit]:
@@ -93,6 +105,11 @@ def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequ
     unknown = set(data.subject_fields) - set(SHAREABLE_SUBJECT_FIELDS)
     if unknown or (data.subject_fields and case.subject is None):
         raise CaseError(_("Trường thông tin chia sẻ không hợp lệ."), "subject_fields")
+    relatives = {relative.id for relative in case.subject.relatives} if case.subject is not None else set()
+    if not set(data.relative_ids) <= relatives:
+        raise CaseError(_("Người thân được chia sẻ không thuộc hồ sơ."), "relative_ids")
+    if set(data.relative_fields) - set(SHAREABLE_RELATIVE_FIELDS):
+        raise CaseError(_("Trường thông tin chia sẻ không hợp lệ."), "relative_fields")
     # Only what the sender may see themselves: the case's accepted findings and files within
     # their clearance (not another body's unaccepted answer, not a guessed id above them).
     findings = {row.id for row in case_findings(case, by)}
@@ -107,13 +124,17 @@ def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequ
                                                    if name in data.subject_fields],
         shared_finding_ids=sorted(str(item) for item in set(data.finding_ids)),
         shared_attachment_ids=sorted(str(item) for item in set(data.attachment_ids)),
+        shared_relative_ids=sorted(str(item) for item in set(data.relative_ids)),
+        shared_relative_fields=[name for name in SHAREABLE_RELATIVE_FIELDS
+                                if name in data.relative_fields] if data.relative_ids else [],
         sent_by_id=by.id, sent_on=today())
     db.session.add(request_)
     stamp(case, "request_sent", by)
     db.session.flush()
     record("coordination.send", target_type="case", target_id=case.id, actor=by, request=request_.id,
            body=body.id, fields=request_.shared_subject_fields, findings=len(request_.shared_finding_ids),
-           attachments=len(request_.shared_attachment_ids))
+           attachments=len(request_.shared_attachment_ids), relatives=len(request_.shared_relative_ids),
+           relative_fields=request_.shared_relative_fields)
     return request_
 
 
@@ -148,12 +169,49 @@ def inbox(user: User, order: list | None = None) -> list[CoordinationRequest]:
             and not policy.is_recused(user, row.case)]
 
 
+def shared_relatives(request_: CoordinationRequest, *, for_body: bool = True) -> list[Relative]:
+    """The relatives in the package that are still on the subject's dossier, in its order.
+    The body sees none once the request is withdrawn; the officer still sees what was sent."""
+    case = request_.case
+    chosen = set(request_.shared_relative_ids or ())
+    if (for_body and request_.state == "withdrawn") or case.subject is None or not chosen:
+        return []
+    return [relative for relative in case.subject.relatives if str(relative.id) in chosen]
+
+
+def disclosed_people(request_: CoordinationRequest) -> dict[str, str]:
+    """{person key: label} of who the body knows of, and so who its findings may name: the
+    subject (by name only when the name was shared) and the relatives in the package."""
+    case = request_.case
+    if case.subject is None:
+        return {}
+    if "full_name" in request_.shared_subject_fields and request_.state != "withdrawn":
+        people = {"subject": person_label(case.subject)}
+    else:
+        people = {"subject": _("Đối tượng")}
+    people.update((str(relative.id), person_label(relative)) for relative in shared_relatives(request_))
+    return people
+
+
+def liaison_person_labels(request_: CoordinationRequest, findings: list[Finding]) -> dict[uuid.UUID, str]:
+    """{finding id: who it is about} as the body may read it: a relative outside the package
+    is named as such, never by relation or name."""
+    people = disclosed_people(request_)
+    labels = {}
+    for finding in findings:
+        if finding.relative_id:
+            labels[finding.id] = people.get(str(finding.relative_id), _("Người thân (không được chia sẻ)"))
+        elif finding.subject_id:
+            labels[finding.id] = people.get("subject", _("Đối tượng"))
+    return labels
+
+
 def package(request_: CoordinationRequest, user: User) -> dict[str, Any]:
-    """What the body may see: the ticked subject fields, findings and files, no more. A
-    withdrawn request shares nothing any longer: the body no longer needs to know."""
+    """What the body may see: the ticked subject fields, relatives, findings and files, no
+    more. A withdrawn request shares nothing any longer: the body no longer needs to know."""
     case = request_.case
     if request_.state == "withdrawn":
-        return {"subject_fields": [], "findings": [], "attachments": []}
+        return {"subject_fields": [], "relatives": [], "findings": [], "attachments": []}
     subject_values = []
     if case.subject is not None:
         for name in request_.shared_subject_fields:
@@ -164,7 +222,12 @@ def package(request_: CoordinationRequest, user: User) -> dict[str, Any]:
                 if policy.cleared_for(user, row.classification)] if finding_ids else []
     attachments = [row for row in db.session.scalars(select(Attachment).where(Attachment.id.in_(attachment_ids)))
                    if policy.cleared_for(user, row.classification)] if attachment_ids else []
-    return {"subject_fields": subject_values, "findings": findings, "attachments": attachments}
+    relatives = [(person_label(relative), [(SHAREABLE_RELATIVE_FIELDS[name], _display(name, getattr(relative, name)))
+                                           for name in request_.shared_relative_fields or ()
+                                           if name in SHAREABLE_RELATIVE_FIELDS])
+                 for relative in shared_relatives(request_)]
+    return {"subject_fields": subject_values, "relatives": relatives, "findings": findings,
+            "attachments": attachments}
 
 
 def _display(name: str, value: Any) -> str:
@@ -173,6 +236,8 @@ def _display(name: str, value: Any) -> str:
         return "—"
     if name == "sex":
         return sex_label(value)
+    if name == "party_member":
+        return _("Có") if value else _("Không")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return str(value)
@@ -227,7 +292,13 @@ def acknowledge(request_: CoordinationRequest, *, by: User) -> None:
 def log_body_finding(request_: CoordinationRequest, data: FindingData, *, by: User) -> Finding:
     if request_.state not in ("acknowledged", "more_requested"):
         raise CaseError(_("Hãy xác nhận đã nhận yêu cầu trước khi ghi kết quả."), "text")
-    data.person = "subject" if request_.case.kind == "review" else data.person
+    if request_.case.kind == "review":
+        # The body names only people it was told about: the subject or a relative in the
+        # package. Any other id (an undisclosed relative, a guess) is refused here, not
+        # only left out of the form.
+        data.person = data.person or "subject"
+        if data.person not in disclosed_people(request_):
+            raise CaseError(_("Chỉ ghi kết quả về đối tượng hoặc người thân được chia sẻ trong yêu cầu."), "person")
     return add_finding(request_.case, data, by=by, request_id=request_.id, accepted=False)
 
 

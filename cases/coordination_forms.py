@@ -24,7 +24,7 @@ from protection.forms import REQUIRED, FlexibleDateField
 from protection.identity import CLEARANCE_ORDER, Clearance
 
 from . import labels, workflow
-from .coordination import SHAREABLE_SUBJECT_FIELDS
+from .coordination import SHAREABLE_RELATIVE_FIELDS, SHAREABLE_SUBJECT_FIELDS
 
 # One vocabulary for both sides: the labels of cases/labels.py.
 FINDING_CATEGORY_LABELS = labels.FINDING_CATEGORIES
@@ -73,26 +73,39 @@ class RequestForm(FlaskForm):
     due_on = FlexibleDateField(_l("Hạn trả lời"), validators=[InputRequired(REQUIRED)],
                                render_kw={"placeholder": "dd/mm/yyyy"})
     subject_fields = CheckboxListField(_l("Thông tin đối tượng được chia sẻ"), validators=[_only_offered])
+    relative_ids = CheckboxListField(_l("Người thân của đối tượng được chia sẻ"), validators=[_only_offered],
+                                     description=_l("Cơ quan được đề nghị thấy quan hệ và họ tên của người thân được "
+                                                    "chọn, cùng các thông tin đánh dấu dưới đây, và có thể ghi kết "
+                                                    "quả xác minh về họ."))
+    relative_fields = CheckboxListField(_l("Thông tin người thân được chia sẻ"), validators=[_only_offered])
     finding_ids = CheckboxListField(_l("Nội dung đã ghi nhận được chia sẻ"), validators=[_only_offered])
     attachment_ids = CheckboxListField(_l("Tệp đính kèm được chia sẻ"), validators=[_only_offered])
     version = HiddenField()
     form_token = HiddenField()
     submit = SubmitField(_l("Gửi yêu cầu"))
 
-    def __init__(self, *args, bodies=(), findings=(), attachments=(), has_subject: bool = True, **kwargs):
+    def __init__(self, *args, bodies=(), findings=(), attachments=(), has_subject: bool = True, relatives=(),
+                 finding_people=None, **kwargs):
         super().__init__(*args, **kwargs)
+        finding_people = finding_people or {}
+        self.relative_ids.choices = [(str(relative.id), label) for relative, label in relatives]
+        self.relative_fields.choices = ([(name, str(label)) for name, label in SHAREABLE_RELATIVE_FIELDS.items()]
+                                        if relatives else [])
         self.body_unit_id.choices = [("", "—")] + [(str(unit.id), f"{unit.code} — {unit.name}") for unit in bodies]
         self.subject_fields.choices = ([(name, str(label)) for name, label in SHAREABLE_SUBJECT_FIELDS.items()]
                                        if has_subject else [])
-        self.finding_ids.choices = [(str(finding.id), _finding_choice(finding)) for finding in findings]
+        self.finding_ids.choices = [(str(finding.id), _finding_choice(finding, finding_people.get(finding.id)))
+                                    for finding in findings]
         self.attachment_ids.choices = [(str(item.id), item.blob.filename) for item in attachments]
 
 
-def _finding_choice(finding) -> str:
-    """Category and the start of the text: this form is only shown to the case's officers."""
+def _finding_choice(finding, person: str | None = None) -> str:
+    """Who it is about, category and the start of the text: this form is only shown to the
+    case's officers."""
     text = " ".join((finding.text or "").split())
     short = text if len(text) <= 80 else text[:80] + "…"
-    return f"{FINDING_CATEGORY_LABELS.get(finding.category, finding.category)}: {short}"
+    about = f"[{person}] " if person else ""
+    return f"{about}{FINDING_CATEGORY_LABELS.get(finding.category, finding.category)}: {short}"
 
 
 class FollowUpForm(VersionedForm):
@@ -106,6 +119,9 @@ class AcknowledgeForm(VersionedForm):
 
 
 class BodyFindingForm(VersionedForm):
+    # Who may be named is decided by coordination.log_body_finding, which refuses with a
+    # message beside this field; the form does not pre-empt it with a generic one.
+    person = SelectField(_l("Người được ghi nhận"), validators=[Optional()], validate_choice=False)
     category = SelectField(_l("Loại nội dung"), validators=[InputRequired(REQUIRED)])
     text = TextAreaField(_l("Nội dung xác minh được"), validators=[InputRequired(REQUIRED), Length(max=10000)],
                          render_kw={"rows": 4})
@@ -116,8 +132,14 @@ class BodyFindingForm(VersionedForm):
     submit = SubmitField(_l("Ghi kết quả"))
 
     def __init__(self, *args, user_clearance=Clearance.UNCLASSIFIED, case_classification=Clearance.UNCLASSIFIED,
-                 **kwargs):
+                 people=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The people the body was told about (coordination.disclosed_people); a petition's
+        # findings are about its content, not a person, so the field goes.
+        if people:
+            self.person.choices = list(people.items())
+        else:
+            del self.person
         self.category.choices = [(code, str(FINDING_CATEGORY_LABELS.get(code, code)))
                                  for code in workflow.FINDING_CATEGORIES]
         self.classification.choices = _clearance_choices(user_clearance, case_classification)

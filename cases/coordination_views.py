@@ -95,8 +95,11 @@ def case_url(case: Case) -> str | None:
 def _request_form(case: Case, formdata=None) -> RequestForm:
     findings = operations.case_findings(case, current_user)
     attachments = operations.case_attachments(case, current_user)
+    relatives = case.subject.relatives if case.subject is not None else []
     return RequestForm(formdata, bodies=coordination.coordinating_bodies(case), findings=findings,
-                       attachments=attachments, has_subject=case.subject is not None)
+                       attachments=attachments, has_subject=case.subject is not None,
+                       relatives=[(relative, operations.person_label(relative)) for relative in relatives],
+                       finding_people=operations.finding_person_labels(case, findings))
 
 
 def _request_data(form: RequestForm) -> RequestData:
@@ -104,7 +107,9 @@ def _request_data(form: RequestForm) -> RequestData:
     return RequestData(body_unit_id=uuid.UUID(body) if body else None, questions=form.questions.data or "",
                        due_on=form.due_on.parsed, subject_fields=list(form.subject_fields.data or ()),
                        finding_ids=parse_ids(form.finding_ids.data),
-                       attachment_ids=parse_ids(form.attachment_ids.data))
+                       attachment_ids=parse_ids(form.attachment_ids.data),
+                       relative_ids=parse_ids(form.relative_ids.data),
+                       relative_fields=list(form.relative_fields.data or ()))
 
 
 @coordination_bp.route("/cases/<uuid:case_id>/requests/new", methods=["GET", "POST"])
@@ -152,6 +157,7 @@ def _officer_page(case: Case, request_: CoordinationRequest, *, more_form: Follo
     return render_template(
         "cases/request_officer.html", case=case, request_=request_, today=operations.today(),
         overdue=coordination.is_overdue(request_), findings=findings,
+        finding_people=operations.finding_person_labels(case, findings + package["findings"]),
         attachments=attachments, package=package,
         can_work=policy.can_work_case(current_user, case), more_form=more_form, accept_form=accept_form,
         withdraw_form=withdraw_form,
@@ -168,6 +174,10 @@ def _officer_package(case: Case, request_: CoordinationRequest) -> dict:
         "findings": [item for item in operations.case_findings(case, current_user) if str(item.id) in shared_findings],
         "attachments": [item for item in operations.case_attachments(case, current_user)
                         if str(item.id) in shared_files],
+        "relatives": [operations.person_label(relative) for relative in coordination.shared_relatives(request_, for_body=False)],
+        "relative_fields": [coordination.SHAREABLE_RELATIVE_FIELDS[name]
+                            for name in request_.shared_relative_fields or ()
+                            if name in coordination.SHAREABLE_RELATIVE_FIELDS],
     }
 
 
@@ -266,7 +276,8 @@ def _liaison_forms(request_: CoordinationRequest, **given) -> dict:
     levels = {"user_clearance": current_user.clearance, "case_classification": case.classification}
     forms = {
         "acknowledge_form": given.get("acknowledge_form") or AcknowledgeForm(formdata=None, prefix="ack"),
-        "finding_form": given.get("finding_form") or BodyFindingForm(formdata=None, prefix="finding", **levels),
+        "finding_form": given.get("finding_form") or BodyFindingForm(formdata=None, prefix="finding",
+                                                                     people=_people(request_), **levels),
         "file_form": given.get("file_form") or AnswerFileForm(formdata=None, prefix="upload", **levels),
         "answer_form": given.get("answer_form") or AnswerForm(formdata=None, prefix="answer"),
     }
@@ -285,6 +296,7 @@ def _liaison_page(request_: CoordinationRequest, **given):
     return render_template(
         "cases/request_liaison.html", request_=request_, reference=request_.case.reference,
         overdue=coordination.is_overdue(request_), package=package, findings=findings, attachments=attachments,
+        finding_people=coordination.liaison_person_labels(request_, findings + package["findings"]),
         today=operations.today(),
         # A refused form stays on the page with its message, whatever the state.
         working=request_.state in ("acknowledged", "more_requested") or bool(given),
@@ -313,6 +325,11 @@ def _liaison_change(request_id: uuid.UUID, name: str, form, change: Callable[[Co
     return _liaison_page(request_, **{name: form})
 
 
+def _people(request_: CoordinationRequest) -> dict[str, str] | None:
+    """Whom a review's finding may name, for the form (the service checks again)."""
+    return coordination.disclosed_people(request_) if request_.case.kind == "review" else None
+
+
 def _levels(request_id: uuid.UUID) -> dict:
     request_ = coordination.load_for_liaison(request_id)
     return {"user_clearance": current_user.clearance, "case_classification": request_.case.classification}
@@ -329,10 +346,12 @@ def acknowledge(request_id: uuid.UUID):
 @coordination_bp.route("/requests/<uuid:request_id>/findings", methods=["POST"])
 @permission("coordination.respond")
 def log_finding(request_id: uuid.UUID):
-    form = BodyFindingForm(prefix="finding", **_levels(request_id))
+    form = BodyFindingForm(prefix="finding", people=_people(coordination.load_for_liaison(request_id)),
+                           **_levels(request_id))
 
     def log(item):
-        data = FindingData(person="subject", category=form.category.data, text=form.text.data or "",
+        person = form.person.data if "person" in form else ""
+        data = FindingData(person=person or "", category=form.category.data, text=form.text.data or "",
                            classification=form.classification.data, source=form.source.data,
                            found_on=form.found_on.parsed)
         coordination.log_body_finding(item, data, by=current_user)

@@ -273,7 +273,8 @@ def review_verification(cast: _Cast) -> Case:
     sent = coordination.send_request(case, RequestData(
         find_unit("DUCA").id, "Đề nghị cho biết ông Lê Văn Tâm (sinh 1958, xã Hải Hà) có liên quan đến vụ "
                               "tụ tập đông người năm 2019 hay không, mức độ và đã xử lý thế nào.",
-        operations.today() + timedelta(days=10), ["full_name", "date_of_birth", "native_place"], [shared.id]),
+        operations.today() + timedelta(days=10), ["full_name", "date_of_birth", "native_place"], [shared.id],
+        relative_ids=[uuid.UUID(_relative(mai, "father"))], relative_fields=["birth_year", "residence"]),
         by=cast.an)
     sent.sent_on, sent.due_on = _days_ago(25), _days_ago(4)  # overdue, not yet acknowledged
     acknowledged = coordination.send_request(case, RequestData(
@@ -297,10 +298,11 @@ def review_verification_answers(cast: _Cast) -> Case:
     answered = coordination.send_request(case, RequestData(
         find_unit("DUCA").id, "Đề nghị xác minh doanh nghiệp vận tải của ông Đào Văn Khiêm (em ruột) có vi phạm "
                               "pháp luật đang bị điều tra hay không.", operations.today() + timedelta(days=7),
-        ["full_name", "native_place"]), by=cast.an)
+        ["full_name", "native_place"], relative_ids=[uuid.UUID(_relative(khai, "sibling"))],
+        relative_fields=["birth_year", "residence", "occupation"]), by=cast.an)
     coordination.acknowledge(answered, by=cast.congan)
     coordination.log_body_finding(answered, FindingData(
-        "subject", "other", "Doanh nghiệp của em ruột bị xử phạt hành chính năm 2022 về tải trọng xe, đã chấp hành; "
+        _relative(khai, "sibling"), "other", "Doanh nghiệp của em ruột bị xử phạt hành chính năm 2022 về tải trọng xe, đã chấp hành; "
                             "không có dấu hiệu hình sự.", "confidential", "Phòng Cảnh sát giao thông",
         _days_ago(6)), by=cast.congan)
     coordination.answer(answered, "Qua xác minh, không phát hiện đương sự và gia đình có liên quan đến hoạt động "

@@ -206,7 +206,9 @@ def subject_history(subject: Subject, user: User) -> dict[str, list]:
     found = list(db.session.scalars(select(Conclusion).where(Conclusion.case_id.in_(review_ids),
                                                              Conclusion.state == "approved")
                                     .order_by(Conclusion.approved_at.desc()))) if review_ids else []
-    return {"reviews": reviews, "petitions": petitions, "conclusions": found,
+    # A correction replaces its previous version: both are approved, only one is in force.
+    superseded = {item.previous_id: item for item in found if item.previous_id}
+    return {"reviews": reviews, "petitions": petitions, "conclusions": found, "superseded": superseded,
             "readable": readable_ids(user, reviews + petitions)}
 
 

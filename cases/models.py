@@ -391,6 +391,10 @@ class CoordinationRequest(Protected, db.Model):
     shared_subject_fields: Mapped[list] = mapped_column(JSON, default=list)
     shared_finding_ids: Mapped[list] = mapped_column(JSON, default=list)
     shared_attachment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # Relatives of the subject in the package (ids) and which of their fields besides
+    # relation and name; NULL on requests from before relatives could be shared.
+    shared_relative_ids: Mapped[list | None] = mapped_column(JSON)
+    shared_relative_fields: Mapped[list | None] = mapped_column(JSON)
     answer: Mapped[str | None] = mapped_column(EncryptedText)
     follow_up: Mapped[str | None] = mapped_column(EncryptedText)
     sent_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

@@ -38,6 +38,7 @@ from .models import (
     Subject,
     TimelineEvent,
 )
+from .relations import relation_label
 
 
 class CaseError(ValueError):
@@ -354,6 +355,25 @@ def finding_people(case: Case) -> list[tuple[str, Subject | Relative]]:
     return [("subject", case.subject)] + [(str(relative.id), relative) for relative in case.subject.relatives]
 
 
+def person_label(person: Subject | Relative) -> str:
+    """How a finding names the person it is about: "Đối tượng: name" or "Cha: name"."""
+    if isinstance(person, Subject):
+        return _("Đối tượng: %(name)s", name=person.full_name)
+    return f"{relation_label(person.relation)}: {person.full_name}"
+
+
+def finding_person_labels(case: Case, findings: list[Finding]) -> dict[uuid.UUID, str]:
+    """{finding id: who it is about}, for the case's own officers and supervisors. A finding
+    about nobody in particular (a petition's) has no entry."""
+    people = {key: person_label(person) for key, person in finding_people(case)}
+    labels = {}
+    for finding in findings:
+        key = str(finding.relative_id) if finding.relative_id else "subject" if finding.subject_id else None
+        if key is not None:
+            labels[finding.id] = people.get(key, _("Người thân đã xóa khỏi hồ sơ"))
+    return labels
+
+
 def _finding_values(case: Case, data: FindingData, by: User) -> dict:
     person_ids = dict(finding_people(case))
     if case.kind == "review" and data.person not in person_ids:
@@ -382,7 +402,8 @@ def add_finding(case: Case, data: FindingData, *, by: User, request_id: uuid.UUI
     stamp(case, "finding_added", by)
     db.session.flush()
     record("finding.create", target_type="case", target_id=case.id, actor=by, finding=finding.id,
-           category=finding.category, classification=finding.classification.value, request=request_id)
+           category=finding.category, classification=finding.classification.value, request=request_id,
+           relative=finding.relative_id)  # an id: who it is about, without naming them
     return finding
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, SubmitField
+from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import ValidationError
 
 from protection.forms import REQUIRED
@@ -17,6 +17,9 @@ class PrintForm(FlaskForm):
     form_token = HiddenField()
     copies = StringField(_l("Số bản in"), render_kw={"inputmode": "numeric", "autocomplete": "off"},
                          description=_l("Mỗi bản được đánh số riêng (Bản số k/N) và ghi vào sổ theo dõi bản in."))
+    recipients = TextAreaField(_l("Nơi nhận"), render_kw={"rows": 4},
+                               description=_l("Mỗi dòng một nơi nhận, in ở cuối văn bản dưới mục “Nơi nhận:”; "
+                                              "dòng cuối thường là nơi lưu."))
     submit = SubmitField(_l("In kết luận (tải tệp PDF)"))
 
     def __init__(self, *args, required: bool = True, **kwargs):

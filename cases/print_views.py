@@ -19,7 +19,7 @@ from protection.errors import render_error
 from protection.forms import show_error
 from protection.policy import permission
 
-from . import operations, prints
+from . import conclusions, operations, prints
 from .case_forms import new_form_token
 from .models import Case, Conclusion, PrintRecord
 from .operations import CaseError
@@ -66,6 +66,7 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     if request.method == "GET":
         form.form_token.data = new_form_token()
         form.copies.data = "" if required else "1"
+        form.recipients.data = "\n".join(prints.default_recipients(case))
     if form.validate_on_submit():
         earlier = operations.earlier_submission(form.form_token.data, current_user)
         if earlier is not None:
@@ -74,8 +75,10 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
                     first=issued.first_number, last=issued.last_number), "info")
             return _to_register(case, conclusion)
         try:
-            printed = prints.print_conclusion(current_user, case, conclusion, form.parsed)
+            printed = prints.print_conclusion(current_user, case, conclusion, form.parsed,
+                                             (form.recipients.data or "").splitlines())
         except CaseError as error:
+            # No rollback: a refused print of a superseded version keeps its audit entry.
             show_error(form, error.message, error.field)
         except prints.PrintFailed:
             db.session.rollback()
@@ -87,7 +90,8 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     form.form_token.data = form.form_token.data or new_form_token()
     prints.record_register_view(case, conclusion, page="print_form")
     return render_template("cases/print_form.html", case=case, conclusion=conclusion, form=form,
-                           required=required, rows=prints.register(conclusion), max_copies=prints.MAX_COPIES)
+                           required=required, rows=prints.register(conclusion), max_copies=prints.MAX_COPIES,
+                           replacement=conclusions.replacement_of(conclusion))
 
 
 @prints_bp.route("/<uuid:case_id>/conclusions/<uuid:conclusion_id>/prints")
@@ -96,4 +100,5 @@ def register(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     case, conclusion = _load(case_id, conclusion_id, "conclusion.print_register")
     rows = prints.register(conclusion)
     prints.record_register_view(case, conclusion, page="register")
-    return render_template("cases/print_register.html", case=case, conclusion=conclusion, rows=rows)
+    return render_template("cases/print_register.html", case=case, conclusion=conclusion, rows=rows,
+                           replacement=conclusions.replacement_of(conclusion))

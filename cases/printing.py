@@ -67,6 +67,28 @@ class PrintableConclusion:
     eligibility: str | None = None
     valid_until: date | None = None
     corrects: str | None = None  # the document number this version corrects
+    place: str = ""  # the date line's place (HOSO_DOCUMENT_PLACE); empty: a dotted line
+    recipients: tuple[str, ...] = field(default_factory=tuple)  # the "Nơi nhận" lines, as given
+
+
+# Where the place is not configured: a dotted line the clerk fills in by hand, as on the
+# printed forms, rather than a place that may be the wrong one.
+PLACE_BLANK = "…………"
+
+
+def date_line(place: str, day: date) -> str:
+    """"Thanh Hóa, ngày 06 tháng 12 năm 2026": the place and date line of an administrative
+    document (Hướng dẫn 36-HD/VPTW, thể thức văn bản của Đảng)."""
+    return _("%(place)s, ngày %(day)02d tháng %(month)02d năm %(year)d", place=_text(place or PLACE_BLANK),
+             day=day.day, month=day.month, year=day.year)
+
+
+def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
+    """Each recipient as a "- " line, ending in ";" and the last one in ".", whatever
+    punctuation was typed."""
+    items = [line.strip().lstrip("-–•").strip().rstrip(";.,").strip() for line in recipients]
+    items = [item for item in items if item]
+    return [f"- {_text(item)}{'.' if number == len(items) - 1 else ';'}" for number, item in enumerate(items)]
 
 
 def _text(value: object) -> str:
@@ -165,9 +187,8 @@ class _ConclusionPdf(FPDF):
         self.set_font(FONT, "B", 11)
         self.cell(right_width, 5, _("ĐẢNG CỘNG SẢN VIỆT NAM"), align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.set_font(FONT, "", 10)
-        day = document.approved_on
-        self.cell(right_width, 8, _("Ngày %(day)02d tháng %(month)02d năm %(year)d", day=day.day, month=day.month,
-                                    year=day.year), align=Align.C, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.multi_cell(right_width, 8, date_line(document.place, document.approved_on), align=Align.C,
+                        new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.set_xy(self.l_margin, max(bottom, self.get_y()) + 8)
 
     def _title(self) -> None:
@@ -224,19 +245,36 @@ class _ConclusionPdf(FPDF):
         self.ln(2)
         self._line(_("Có giá trị đến"), _day(document.valid_until))
 
+    def _recipients(self, lines: list[str], width: float) -> None:
+        """"Nơi nhận:" and its lines, at the left beside the signature block."""
+        if not lines:
+            return
+        self.set_x(self.l_margin)
+        self.set_font(FONT, "B", BODY)
+        self.cell(width, LINE, _("Nơi nhận:"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, "", 10)
+        for line in lines:
+            self.multi_cell(width, 5, line, align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
     def _approval(self) -> None:
         document = self.document
         self.ln(6)
         block_x = self.l_margin + (self.w - self.l_margin - self.r_margin) / 2
         block_width = self.w - self.r_margin - block_x
-        # Kept together: the signature block never starts at the foot of a page.
-        if self.get_y() + 4 * LINE > self.page_break_trigger:
+        lines = recipient_lines(document.recipients)
+        # Kept together: the signature block and the recipients never start at the foot of a page.
+        if self.get_y() + max(4, len(lines) + 1) * LINE > self.page_break_trigger:
             self.add_page()
+        top = self.get_y()
+        self._recipients(lines, block_x - self.l_margin - 4)
+        below_recipients = self.get_y()
+        self.set_y(top)
         for style, text in (("B", _("NGƯỜI PHÊ DUYỆT")), ("", _("(Đã ký số)")), ("B", _text(document.approver)),
                             ("", _("Ngày phê duyệt: %(day)s", day=_day(document.approved_on)))):
             self.set_x(block_x)
             self.set_font(FONT, style, BODY)
             self.multi_cell(block_width, LINE, text, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_y(max(self.get_y(), below_recipients))
         self.ln(6)
         self._line(_("Mã kiểm tra chữ ký số"), document.check_value)
         self.set_font(FONT, "", 9)

@@ -20,6 +20,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -30,13 +31,14 @@ from protection.db import db
 from protection.i18n import local_date
 from protection.identity import Clearance, User
 
-from . import labels, printing, signing
+from . import conclusions, labels, printing, signing
 from .models import Case, Conclusion, PrintRecord
 from .operations import CaseError
 
 log = logging.getLogger(__name__)
 
 MAX_COPIES = 50
+MAX_RECIPIENTS = 12
 
 
 class PrintFailed(RuntimeError):
@@ -47,6 +49,17 @@ class PrintFailed(RuntimeError):
 class PrintOut:
     pdf: bytes
     record: PrintRecord
+
+
+class SupersededConclusion(CaseError):
+    """A print of a version a correction has replaced: copies of it would circulate as if
+    it were still in force. The message names the replacing document's number only."""
+
+    def __init__(self, replacement: Conclusion):
+        self.replacement = replacement
+        super().__init__(_("Kết luận này đã bị thay thế bởi bản %(version)d (số %(number)s) nên không in thêm bản "
+                           "nào. Hãy in bản đang có hiệu lực.", version=replacement.version_number,
+                           number=replacement.document_number), "copies")
 
 
 def copies_required(case: Case) -> bool:
@@ -111,7 +124,16 @@ def _purpose(case: Case) -> str | None:
     return None
 
 
-def printable(case: Case, conclusion: Conclusion, *, first: int, last: int) -> printing.PrintableConclusion:
+def default_recipients(case: Case) -> list[str]:
+    """The "Nơi nhận" a print form starts from: the issuing unit and its archive (Lưu),
+    with the case's reference so a filed copy finds its dossier. In Vietnamese whatever the
+    reader's language: the lines are printed as given."""
+    with force_locale("vi"):
+        return [case.owner_unit.name, _("Lưu: Văn thư, hồ sơ %(reference)s", reference=case.reference)]
+
+
+def printable(case: Case, conclusion: Conclusion, *, first: int, last: int,
+              recipients: tuple[str, ...] = ()) -> printing.PrintableConclusion:
     """The plain values the PDF shows, in Vietnamese whatever the reader's interface
     language: the paper copy is the organisation's document, and its classification marking
     is the one the Law on Protection of State Secrets prescribes."""
@@ -131,20 +153,41 @@ def printable(case: Case, conclusion: Conclusion, *, first: int, last: int) -> p
             approved_on=_approved_on(conclusion), check_value=signing.check_value(conclusion),
             first_copy=first, last_copy=last, copies_issued=last, people=_people(case),
             eligibility=eligibility, valid_until=conclusion.valid_until,
-            corrects=previous.document_number if previous else None)
+            corrects=previous.document_number if previous else None,
+            place=current_app.config.get("HOSO_DOCUMENT_PLACE", ""), recipients=tuple(recipients))
 
 
-def print_conclusion(user: User, case: Case, conclusion: Conclusion, copies: int | None) -> PrintOut:
-    """Number, build and register `copies` copies of an approved conclusion."""
+def checked_recipients(recipients: list[str] | None) -> tuple[str, ...]:
+    """The "Nơi nhận" lines: one recipient a line, blank lines dropped."""
+    lines = tuple(line.strip() for line in recipients or () if line.strip())
+    if len(lines) > MAX_RECIPIENTS:
+        raise CaseError(_("Nơi nhận: tối đa %(max)d dòng.", max=MAX_RECIPIENTS), "recipients")
+    if any(len(line) > 200 for line in lines):
+        raise CaseError(_("Nơi nhận: mỗi dòng tối đa 200 ký tự."), "recipients")
+    return lines
+
+
+def print_conclusion(user: User, case: Case, conclusion: Conclusion, copies: int | None,
+                     recipients: list[str] | None = None) -> PrintOut:
+    """Number, build and register `copies` copies of an approved conclusion, with its
+    "Nơi nhận" lines (printed only: they are not kept, and the audit counts them)."""
     if conclusion.case_id != case.id or conclusion.state != "approved":
         raise CaseError(_("Chỉ in được kết luận đã được phê duyệt."), "copies")
     if not policy.can_print_conclusion(user, case):
         raise CaseError(_("Bạn không được in kết luận của hồ sơ này."), "copies")
+    replacement = conclusions.replacement_of(conclusion)
+    if replacement is not None:
+        # Nothing was changed before this point, so the refusal's entry is all the
+        # request commits.
+        record("conclusion.print", target_type="case", target_id=case.id, actor=user, outcome="refused",
+               conclusion=conclusion.id, reason="superseded", superseded_by=replacement.id)
+        raise SupersededConclusion(replacement)
     count = checked_copies(case, copies)
+    lines = checked_recipients(recipients)
     _lock_numbers(conclusion)
     first = issued_copies(conclusion) + 1
     last = first + count - 1
-    document = printable(case, conclusion, first=first, last=last)
+    document = printable(case, conclusion, first=first, last=last, recipients=lines)
     with force_locale("vi"):
         try:
             pdf = printing.build_pdf(document)

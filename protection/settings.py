@@ -58,6 +58,14 @@ def _text(name: str, raw: Any) -> str:
     return text
 
 
+def _place(name: str, raw: Any) -> str:
+    """A place name for the date line of printed documents: one short line, or empty."""
+    text = " ".join(str(raw or "").split())
+    if len(text) > 60:
+        raise ConfigurationError(f"{name} must be a place name of at most 60 characters")
+    return text
+
+
 def _date_list(name: str, raw: Any) -> tuple:
     """ISO dates, as a list or one comma-separated text (from the environment)."""
     from datetime import date
@@ -142,6 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOSO_DOCUMENT_NUMBER_FORMAT", "{number}-KL/{unit}", _text,
             "conclusion document numbers; {number} runs from 1 per unit and year, {unit} is the unit code, "
             "{year} the year"),
+    Setting("HOSO_DOCUMENT_PLACE", "", _place,
+            "the place in the date line of printed conclusions (\"Thanh Hóa, ngày ...\"); empty: a dotted "
+            "line to fill in by hand"),
     Setting("HOSO_DUE_SOON_DAYS", 7, _positive_int,
             "work due within this many days is listed as due soon"),
     Setting("HOSO_HOLIDAYS", (), _date_list,

@@ -26,6 +26,7 @@ from audit.trail import detail_of
 from cases import printing, prints
 from cases.models import Case, Conclusion, PrintRecord
 from protection.db import db
+from protection.i18n import local_date
 from protection.identity import User
 from tests import test_cases_subjects as subjects_tests
 from tests import test_cases_views as case_pages
@@ -430,3 +431,98 @@ def test_simultaneous_prints_get_distinct_numbers(app, approved):
     assert sorted(given) == [(1, 2), (3, 4)]
     assert register_rows(app, approved.conclusion) == [(2, 1, 2, "confidential"), (2, 3, 4, "confidential")]
     assert sorted((d["first"], d["last"]) for d in print_details(app)) == [(1, 2), (3, 4)]
+
+
+# --- a corrected conclusion --------------------------------------------------------------------
+
+def correct(app, client, supervisor, scene: Approved) -> tuple[str, str]:
+    """Reopen the case, draft, submit and approve version 2: (its id, its number)."""
+    assert case_pages.case_action(client, scene.case, "correction").status_code == 302
+    response = case_pages.page_post(client, f"/cases/{scene.case}/conclusion",
+                                    data={"outcome": "no_issue", "reasoning": REASONING + " Đính chính."})
+    assert response.status_code == 302
+    assert case_pages.case_action(client, scene.case, "conclusion/submit").status_code == 302
+    response = case_pages.page_post(supervisor, f"/cases/{scene.case}/conclusion/approve", data={"secret": PASSWORD})
+    assert response.status_code == 302
+    with app.app_context():
+        latest = db.session.scalars(select(Conclusion).where(Conclusion.case_id == uuid.UUID(scene.case),
+                                                             Conclusion.version_number == 2)).one()
+        values = str(latest.id), latest.document_number
+        db.session.commit()
+    return values
+
+
+def test_a_superseded_version_is_marked_everywhere_and_prints_no_more(app, client, supervisor, approved):
+    assert print_copies(client, approved, "1").status_code == 200
+    replacement, number = correct(app, client, supervisor, approved)
+    page = case_pages.text_of(client.get(f"/cases/{approved.case}"))
+    first = page[page.index('id="conclusion-v1"'):]
+    assert f"Đã bị thay thế bởi bản 2 (số {number})" in first
+    assert f'href="/cases/{approved.case}#conclusion-v2"' in first
+    # The signature still verifies: the version was validly signed, it is just no longer in force.
+    assert "Chữ ký hợp lệ" in first and "Văn bản đã bị thay thế" in first
+    assert f'href="{approved.form}"' not in page and f'href="{approved.register}"' in page
+    assert f'href="/cases/{approved.case}/conclusions/{replacement}/print"' in page
+
+    form_page = case_pages.text_of(client.get(approved.form))
+    assert "Kết luận đã bị thay thế." in form_page and 'name="copies"' not in form_page
+    assert "Kết luận đã bị thay thế." in case_pages.text_of(client.get(approved.register))
+    assert "Đã bị thay thế bởi số" in case_pages.text_of(client.get(f"/subjects/{approved_subject(app, approved)}"))
+
+    token = case_pages.hidden(client.get(f"/cases/{approved.case}").get_data(as_text=True), "csrf_token")
+    refused = client.post(approved.form, data={"csrf_token": token, "copies": "2"})
+    assert refused.status_code == 200 and refused.mimetype == "text/html"
+    assert f"đã bị thay thế bởi bản 2 (số {number}) nên không in thêm" in case_pages.text_of(refused)
+    assert register_rows(app, approved.conclusion) == [(1, 1, 1, "confidential")]
+    entries = audit_entries(app, "conclusion.print")
+    assert entries[-1].outcome == "refused"
+    assert detail_of(entries[-1]) == {"conclusion": approved.conclusion, "reason": "superseded",
+                                      "superseded_by": replacement}
+    # The version in force prints as before.
+    assert print_copies(client, Approved(approved.case, replacement, number, None, None), "1").status_code == 200
+
+
+def approved_subject(app, scene: Approved) -> str:
+    with app.app_context():
+        value = str(db.session.get(Case, uuid.UUID(scene.case)).subject_id)
+        db.session.commit()
+    return value
+
+
+# --- the date line's place and the recipients ---------------------------------------------------
+
+def test_the_print_carries_the_place_and_the_recipients_the_form_asked_for(app, client, approved):
+    app.config["HOSO_DOCUMENT_PLACE"] = "Thanh Hóa"
+    form_page = case_pages.text_of(client.get(approved.form))
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(approved.case))
+        unit, reference = case.owner_unit.name, case.reference
+        local = local_date(db.session.get(Conclusion, uuid.UUID(approved.conclusion)).approved_at)
+        db.session.commit()
+    # The form starts from the issuing unit and the archive.
+    assert re.search(rf'<textarea[^>]*name="recipients"[^>]*>\s*{re.escape(unit)}\nLưu: Văn thư, hồ sơ {reference}</textarea>',
+                     form_page), form_page[form_page.find("recipients") - 200:][:600]
+    response = case_pages.page_post(client, approved.form, data={
+        "copies": "1", "recipients": "Như trên\n- Ban Thường vụ Tỉnh ủy (để báo cáo);\n\nLưu: VT, hồ sơ."})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(" ".join(page.text.split()) for page in pages_of(response.data))
+    assert f"Thanh Hóa, ngày {local.day:02d} tháng {local.month:02d} năm {local.year}" in text
+    assert "Nơi nhận: - Như trên; - Ban Thường vụ Tỉnh ủy (để báo cáo); - Lưu: VT, hồ sơ." in text
+    # What was printed to whom is not kept: the audit entry counts the copies only.
+    assert "Thanh Hóa" not in str(print_details(app)) and "Thường vụ" not in str(print_details(app))
+
+
+def test_without_a_place_the_date_line_leaves_it_to_be_filled_in(app):
+    with app.app_context():
+        text = " ".join(page.text for page in pages_of(printing.build_pdf(_document(recipients=("Như trên",)))))
+    assert "…………, ngày 05 tháng 03 năm 2026" in " ".join(text.split())
+    assert "Nơi nhận:" in text and "- Như trên." in text
+
+
+def test_too_many_recipients_are_refused_beside_the_field(app, client, approved):
+    response = case_pages.page_post(client, approved.form, data={
+        "copies": "1", "recipients": "\n".join(f"Nơi {number}" for number in range(20))})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "tối đa 12 dòng" in case_pages.field_errors(response.get_data(as_text=True), "recipients")
+    assert "Nơi 19" in case_pages.text_of(response)  # the input is kept
+    assert register_rows(app, approved.conclusion) == []

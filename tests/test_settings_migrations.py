@@ -32,6 +32,7 @@ BAD_SETTINGS = [
     ("HOSO_DEADLINE_RULES", "{not json"),
     ("HOSO_DEADLINE_RULES", '[{"key": "reflection", "days": 10}]'),
     ("HOSO_CONCLUSION_VALIDITY_MONTHS", "0"),
+    ("HOSO_DOCUMENT_PLACE", "Thành phố " * 7),
 ]
 
 
