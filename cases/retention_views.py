@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 
 import click
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
@@ -12,11 +13,12 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from protection import accounts
+from protection import accounts, signals
 from protection.db import db
 from protection.policy import permission
+from protection.schema import SchemaNotReady, ensure_schema_current
 
-from . import classification, labels, retention
+from . import classification, labels, purge_ledger, retention
 from .models import Case
 from .operations import CaseError, CaseReadOnly, today
 from .retention_forms import ClassificationDecisionForm, PurgeForm
@@ -135,7 +137,52 @@ def status_command():
         click.echo(f"purge ledger: {appended} missing line(s) appended")
 
 
+@retention_cli.command("replay-ledger")
+@click.argument("ledger", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def replay_ledger_command(ledger: Path | None):
+    """Shred again every case the purge ledger lists that this database still holds readable.
+
+    With LEDGER (a newer copy, e.g. from another server), it first becomes this instance's
+    ledger, if it verifies and extends the one here."""
+    try:
+        ensure_schema_current()
+        if ledger is not None:
+            purge_ledger.adopt(ledger)
+        total = len(purge_ledger.read().entries)
+        with click.progressbar(length=total, label="Replaying the purge ledger", file=sys.stderr) as bar:
+            shredded = retention.replay_purge_ledger(db.session, progress=bar.update)
+    except (retention.LedgerTampered, SchemaNotReady) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(f"cannot read or write the purge ledger: {error.strerror}") from None
+    click.echo(f"Purge ledger replayed: {total} line(s), {shredded} purged case(s) shredded again.")
+
+
+@retention_cli.command("upgrade-ledger")
+def upgrade_ledger_command():
+    """Chain a purge ledger of the old format (each line signed alone); the old file is kept."""
+    try:
+        ensure_schema_current()
+        lines, kept = purge_ledger.upgrade_v1()
+    except (retention.LedgerTampered, SchemaNotReady) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    if kept is None:
+        click.echo(f"The purge ledger is already chained ({lines} line(s)).")
+    else:
+        click.echo(f"Chained {lines} line(s); the old ledger is kept as {kept}.")
+
+
 def configure_retention(app: Flask) -> None:
     app.register_blueprint(retention_bp)
+    # The purge ledger takes part in init, backups and restores (protection/signals.py);
+    # for this app only, as audit's receivers are.
+    for signal, receiver in ((signals.instance_initialised, retention.on_instance_initialised),
+                             (signals.backup_starting, retention.on_backup_starting),
+                             (signals.restore_checking, retention.on_restore_checking),
+                             (signals.restore_loaded, retention.on_restore_loaded)):
+        signal.connect(receiver, sender=app, weak=False)
     app.register_error_handler(CaseReadOnly, _case_read_only)
     app.cli.add_command(retention_cli)

@@ -80,6 +80,10 @@ def share_keys(source_app, target_app, names=("backup.key", "audit-signing.key",
         if (source / name).exists():
             shutil.copy(source / name, keys / name)
             os.chmod(keys / name, 0o600)
+    # ...and the purge ledger, which a restore requires beside the backup.
+    ledger = Path(source_app.instance_path) / "purge-ledger.jsonl"
+    if ledger.exists():
+        shutil.copy(ledger, Path(target_app.instance_path) / ledger.name)
 
 
 # --- content ---------------------------------------------------------------------------------
