@@ -209,3 +209,82 @@ def test_replay_on_a_database_restored_from_before_the_purge(app, app_config, cl
         assert case.data_key_id is None and case.title is None and case.purged_at is not None
         assert db.session.scalar(select(AuditEntry.seq).where(AuditEntry.action == "case.purge")) is not None
         db.engine.dispose()
+
+
+# --- the chained ledger (issue 17) -----------------------------------------------------------------
+
+def test_init_makes_the_ledger_key_and_an_empty_ledger(app, runner):
+    """So that key backups taken at install time hold the ledger key (it used to be made at
+    the first purge)."""
+    keys = app.instance_path + "/keys"
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    assert "purge-ledger.key" in result.output
+    with app.app_context():
+        assert retention.ledger_path().read_text() == ""
+        assert (retention.ledger_path().stat().st_mode & 0o777) == 0o600
+    import os
+    assert (os.stat(f"{keys}/purge-ledger.key").st_mode & 0o777) == 0o600
+    assert os.path.exists(f"{keys}/purge-ledger.pub")
+
+
+def _v1_ledger(app, entries: list[dict]) -> None:
+    """A ledger as the earlier format wrote it: each line signed alone."""
+    import base64
+
+    from audit import signing
+    from audit.trail import keys_dir
+    with app.app_context():
+        key = signing.ensure_signing_key(keys_dir(), retention.PRIVATE_NAME, retention.PUBLIC_NAME)
+        lines = []
+        for entry in entries:
+            entry = {"v": 1, **entry}
+            body = json.dumps({k: entry[k] for k in ("v", "case", "reference", "purged_at", "approver")},
+                              sort_keys=True, separators=(",", ":")).encode()
+            entry["key"] = signing.key_id(key.public_key())
+            entry["sig"] = base64.urlsafe_b64encode(key.sign(body)).decode()
+            lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n")
+        retention.ledger_path().write_text("".join(lines))
+
+
+def test_an_old_format_ledger_is_refused_until_upgraded(app, runner, people):
+    case_id = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    with app.app_context():
+        reference = db.session.get(Case, case_id).reference
+        retention.purge(db.session.get(Case, case_id), by=_user(people["supervisor"].id),
+                        identity_confirmed=True, reference_typed=reference)
+        db.session.commit()
+        purged_at = db.session.get(Case, case_id).purged_at
+    old = [{"case": str(case_id), "reference": reference, "purged_at": purged_at.isoformat(),
+            "approver": str(people["supervisor"].id)},
+           {"case": str(uuid.uuid4()), "reference": "HS-OLD", "purged_at": purged_at.isoformat(), "approver": None}]
+    _v1_ledger(app, old)
+
+    status = runner.invoke(args=["retention", "status"])
+    assert status.exit_code != 0
+    assert status.output.strip().splitlines() == [status.output.strip()]
+    assert "old format" in status.output and "upgrade-ledger" in status.output
+
+    upgraded = runner.invoke(args=["retention", "upgrade-ledger"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "Chained 2 line(s)" in upgraded.output
+    with app.app_context():
+        entries = retention.read_ledger()
+        assert [(entry["n"], entry["reference"]) for entry in entries] == [(1, reference), (2, "HS-OLD")]
+        kept = list(retention.ledger_path().parent.glob("purge-ledger.jsonl.v1-*"))
+        assert len(kept) == 1 and len(kept[0].read_text().splitlines()) == 2
+    assert runner.invoke(args=["retention", "status"]).exit_code == 0
+    assert "already chained (2 line(s))" in runner.invoke(args=["retention", "upgrade-ledger"]).output
+
+
+def test_an_old_format_ledger_with_a_forged_line_is_not_upgraded(app, runner, people):
+    _v1_ledger(app, [{"case": str(uuid.uuid4()), "reference": "HS-1", "purged_at": "2026-01-01T00:00:00+00:00",
+                      "approver": None}])
+    with app.app_context():
+        path = retention.ledger_path()
+        before = path.read_text()
+        path.write_text(before.replace("HS-1", "HS-2"))
+    result = runner.invoke(args=["retention", "upgrade-ledger"])
+    assert result.exit_code != 0 and "line 1 is not a verifiable format-1 entry" in result.output
+    with app.app_context():
+        assert "HS-2" in retention.ledger_path().read_text()  # left as it was
