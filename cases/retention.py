@@ -153,17 +153,25 @@ def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
 def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: str) -> int:
     """Crypto-shred the case. Refused unless its retention has run out and the supervisor
     confirmed twice: re-authenticated and typed the reference. Audited in the request's
-    transaction; the caller commits, then calls ``append_to_ledger``."""
-    if case.purged_at is not None:
-        raise CaseError(_("Hồ sơ này đã được hủy nội dung."))
+    transaction; the caller commits, then calls ``append_to_ledger``. A refusal is audited
+    too (outcome "failure", with the reason's code; the view does not roll it back): an
+    attempt to destroy a case's content is as much the auditors' business as a purge that
+    went through."""
     ends = retention_ends_on(case)
-    if ends is None or ends > today():
-        raise CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy."))
-    if (reference_typed or "").strip() != case.reference:
-        raise CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference")
-    if not identity_confirmed:
-        raise CaseError(_("Xác nhận danh tính không đúng."), field="secret")
-    return _shred(case, by_id=by.id, at=utcnow(), actor=by)
+    if case.purged_at is not None:
+        refusal = ("already_purged", CaseError(_("Hồ sơ này đã được hủy nội dung.")))
+    elif ends is None or ends > today():
+        refusal = ("under_retention", CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy.")))
+    elif (reference_typed or "").strip() != case.reference:
+        refusal = ("reference_mismatch", CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference"))
+    elif not identity_confirmed:
+        refusal = ("identity_not_confirmed", CaseError(_("Xác nhận danh tính không đúng."), field="secret"))
+    else:
+        return _shred(case, by_id=by.id, at=utcnow(), actor=by)
+    reason, error = refusal
+    record("case.purge", target_type="case", target_id=case.id, actor=by, outcome="failure",
+           reference=case.reference, reason=reason)
+    raise error
 
 
 def _shred(case: Case, *, by_id: uuid.UUID | None, at: datetime, actor=None, replayed: bool = False) -> int:

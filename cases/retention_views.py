@@ -20,7 +20,7 @@ from protection.schema import SchemaNotReady, ensure_schema_current
 
 from . import classification, labels, purge_ledger, retention
 from .models import Case
-from .operations import CaseError, CaseReadOnly, today
+from .operations import CaseError, CaseReadOnly, record_case_view, today
 from .retention_forms import ClassificationDecisionForm, PurgeForm
 
 retention_bp = Blueprint("retention", __name__, url_prefix="/retention")
@@ -101,6 +101,9 @@ def decide(item_type: str, item_id: uuid.UUID):
 def _case_read_only(error: CaseReadOnly):
     if error.purged:
         case = db.session.get(Case, error.case_id)
+        # What is left of a purged case (reference, kind, dates) is still a case read: it
+        # is audited like any other view, and the request commits it with the page.
+        record_case_view(case, part="purged")
         return render_template("retention/purged_case.html", case=case,
                                kinds=labels.translated(labels.KINDS_SHORT))
     flash(error.message, "warning")

@@ -128,14 +128,22 @@ def test_purge_confirmed_twice_shreds_the_content_and_signs_the_ledger(app, clie
         assert case.reference == reference and case.closed_on == date(2001, 5, 4)
         assert all(comment.body is None for comment in db.session.scalars(
             select(Comment).where(Comment.case_id == case_id)))
-    purges = _actions(app, "case.purge")
+    purges = [entry for entry in _actions(app, "case.purge") if entry.outcome == "success"]
     assert [entry.target_id for entry in purges] == [str(case_id)]
     assert "Lê Văn" not in purges[0].detail
+    refusals = sorted((entry for entry in _actions(app, "case.purge") if entry.outcome == "failure"),
+                      key=lambda entry: entry.seq)
+    assert [json.loads(entry.detail)["reason"] for entry in refusals] == ["reference_mismatch",
+                                                                           "identity_not_confirmed"]
+    assert all(entry.actor_id == people["supervisor"].id and "Lê Văn" not in entry.detail for entry in refusals)
 
     page = client.get(f"/cases/{case_id}")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "Nội dung đã bị hủy." in body and reference in body
+    views = [json.loads(entry.detail) for entry in _actions(app, "case.view") if entry.target_id == str(case_id)
+             and entry.actor_id == people["supervisor"].id]
+    assert views == [{"part": "purged"}]  # the view of what is left is audited too
     listing = client.get(f"/cases/?view=all&reference={reference}")
     assert listing.status_code == 200 and reference in listing.get_data(as_text=True)
     with app.app_context():
@@ -159,6 +167,9 @@ def test_purge_refused_while_under_retention(app, client, people, sign_in):
     assert reference not in client.get("/retention/").get_data(as_text=True)
     refused = _purge(client, case_id, reference)
     assert "Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy." in refused.get_data(as_text=True)
+    [entry] = _actions(app, "case.purge")  # the refused attempt is audited, nothing else changed
+    assert entry.outcome == "failure" and entry.target_id == str(case_id)
+    assert json.loads(entry.detail) == {"reason": "under_retention", "reference": reference}
     with app.app_context():
         assert db.session.get(Case, case_id).data_key_id is not None
         assert not retention.ledger_path().exists()
