@@ -11,6 +11,7 @@ import click
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from protection import accounts, signals
@@ -84,13 +85,17 @@ def decide(item_type: str, item_id: uuid.UUID):
     form = ClassificationDecisionForm()
     if form.validate_on_submit():
         try:
-            classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
-                                  new_end=form.new_end.parsed, to_level=form.to_level.data)
+            decided = classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
+                                            new_end=form.new_end.parsed, to_level=form.to_level.data)
         except CaseError as error:  # refused before anything changed
             _show_error(form, error)
         else:
             db.session.commit()
             flash(_("Đã ghi quyết định về độ mật."), "success")
+            if decided.lowered:
+                flash(ngettext("Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                               "Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                               decided.lowered), "info")
             return redirect(url_for("retention.classified"), 303)
     return render_template("retention/decide.html", form=form, item_type=item_type, item=item, case=case,
                            levels=labels.translated_levels())
