@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import click
-from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -59,9 +59,17 @@ def purge(case_id: uuid.UUID):
             _show_error(form, error)
         else:
             db.session.commit()
-            # Only after the commit: see the module docstring of cases/retention.py.
-            retention.append_to_ledger([case])
             flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
+            try:
+                # Only after the commit: see the module docstring of cases/retention.py.
+                retention.append_to_ledger([case])
+            except (retention.LedgerTampered, OSError) as error:
+                # The purge stands; `retention status` appends the line once the ledger is
+                # put right. The reason names files and line numbers, never content.
+                db.session.rollback()
+                current_app.logger.error("purge ledger not appended for case %s: %s", case.id, error)
+                flash(_("Chưa ghi được sổ hủy hồ sơ (purge ledger): báo quản trị viên kiểm tra bằng lệnh "
+                        "`retention status` trước khi sao lưu."), "danger")
             return redirect(url_for("retention.index"), 303)
     return render_template("retention/purge.html", case=case, form=form, ends_on=retention.retention_ends_on(case),
                            kinds=labels.translated(labels.KINDS_SHORT), today=today())

@@ -299,3 +299,22 @@ def test_an_old_format_ledger_with_a_forged_line_is_not_upgraded(app, runner, pe
     assert result.exit_code != 0 and "line 1 is not a verifiable format-1 entry" in result.output
     with app.app_context():
         assert "HS-2" in retention.ledger_path().read_text()  # left as it was
+
+
+def test_a_purge_whose_ledger_line_cannot_be_written_says_so(app, client, people, sign_in):
+    first = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    second = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 2))
+    with app.app_context():
+        references = {case_id: db.session.get(Case, case_id).reference for case_id in (first, second)}
+    sign_in(people["supervisor"])
+    assert _purge(client, first, references[first]).status_code == 303
+    with app.app_context():
+        retention.ledger_path().write_text("")  # an old copy put back over the ledger
+    done = post_form(client, f"/retention/{second}/purge", {"reference": references[second], "secret": PASSWORD},
+                     follow_redirects=True)
+    body = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert "Chưa ghi được sổ hủy hồ sơ" in body and "Lê Văn" not in body
+    with app.app_context():
+        assert db.session.get(Case, second).purged_at is not None  # the purge itself stands
+        assert retention.ledger_path().read_text() == ""  # nothing appended to the wrong chain
