@@ -278,7 +278,12 @@ def append(purges: list[tuple[uuid.UUID, str, datetime, uuid.UUID | None]]) -> L
         refuse_unless_extends(ledger, instance_head(), str(path), "this instance")
         head = ledger.head
         lines = []
+        # Under the lock, so that sync_ledger racing a purge's own append cannot list it twice.
+        listed = {entry["case"] for entry in ledger.entries}
         for case_id, reference, purged_at, approver_id in purges:
+            if str(case_id) in listed:
+                continue
+            listed.add(str(case_id))
             line = make_line(key, head, case_id=case_id, reference=reference, purged_at=purged_at,
                              approver_id=approver_id)
             lines.append(line + "\n")
@@ -292,12 +297,18 @@ def append(purges: list[tuple[uuid.UUID, str, datetime, uuid.UUID | None]]) -> L
 
 
 def adopt(source: Path) -> Ledger:
-    """Make a verified copy of `source` the instance's ledger, if it extends both the
-    instance's ledger and the head the database recorded (never a step back)."""
-    current = read()
-    ledger = read(source, expect=current.head, whose="this instance's ledger")
-    refuse_unless_extends(ledger, instance_head(), str(source), "this instance")
+    """Make a verified copy of `source` the instance's ledger, if it extends the head the
+    database recorded and the instance's own ledger (never a step back). An instance
+    ledger that no longer verifies (cut short, tampered) is what this repairs: then the
+    database's head is the only reference."""
+    ledger = read(source, expect=instance_head())
     path = ledger_path()
+    try:
+        current = parse(path.read_text("utf-8"), str(path), _public_key()) if path.exists() else None
+    except LedgerTampered:
+        current = None
+    if current is not None:
+        refuse_unless_extends(ledger, current.head, str(source), "this instance's ledger")
     draft = path.with_name(path.name + ".adopting")
     draft.write_bytes(source.read_bytes())
     os.chmod(draft, 0o600)

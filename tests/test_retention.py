@@ -318,3 +318,27 @@ def test_a_purge_whose_ledger_line_cannot_be_written_says_so(app, client, people
     with app.app_context():
         assert db.session.get(Case, second).purged_at is not None  # the purge itself stands
         assert retention.ledger_path().read_text() == ""  # nothing appended to the wrong chain
+
+
+def test_a_shortened_instance_ledger_is_refused_and_repaired_from_a_good_copy(app, runner, client, people,
+                                                                               sign_in, tmp_path):
+    first = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    second = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 2))
+    sign_in(people["supervisor"])
+    for case_id in (first, second):
+        with app.app_context():
+            reference = db.session.get(Case, case_id).reference
+        assert _purge(client, case_id, reference).status_code == 303
+    with app.app_context():
+        retention.append_to_ledger([db.session.get(Case, first)])  # listed already: not again
+        path = retention.ledger_path()
+        good = tmp_path / "copy.jsonl"
+        good.write_bytes(path.read_bytes())
+        assert len(good.read_text().splitlines()) == 2
+        path.write_text(good.read_text().splitlines()[0] + "\n")  # the last line lost
+    refused = runner.invoke(args=["retention", "status"])
+    assert refused.exit_code != 0 and "reached line 2" in refused.output
+    repaired = runner.invoke(args=["retention", "replay-ledger", str(good)])
+    assert repaired.exit_code == 0, repaired.output
+    assert "2 line(s), 0 purged case(s) shredded again" in repaired.output
+    assert runner.invoke(args=["retention", "status"]).exit_code == 0
