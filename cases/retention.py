@@ -278,9 +278,11 @@ def on_restore_checking(_app, anchors: dict, never_purged: bool) -> None:
         raise BackupError(f"the purge ledger is refused, nothing was restored: {error}") from None
 
 
-def on_restore_loaded(_app) -> tuple[str, dict]:
+def on_restore_loaded(_app, progress_bar) -> tuple[str, dict]:
     try:
-        shredded = replay_purge_ledger(db.session)
+        total = len(purge_ledger.read().entries)
+        with progress_bar("Replaying the purge ledger", total) as bar:
+            shredded = replay_purge_ledger(db.session, progress=bar.update)
     except LedgerTampered as error:
         db.session.rollback()
         raise BackupError(f"the purge ledger was not replayed: {error}") from None

@@ -412,13 +412,15 @@ def check_anchors(content: BackupContent, *, never_purged: bool) -> None:
                                   never_purged=never_purged)
 
 
-def after_restore() -> tuple[list[str], dict[str, Any]]:
+def after_restore(progress_bar: Callable[[str, int], Any]) -> tuple[list[str], dict[str, Any]]:
     """Rows committed: the upper layers bring the restored data up to their files (the
-    purge ledger shreds again what was purged after the backup). Returns the lines to
-    print and identifier-only detail for the restore's audit entry."""
+    purge ledger shreds again what was purged after the backup), each showing its work on
+    `progress_bar(label, length)`. Returns the lines to print and identifier-only detail
+    for the restore's audit entry."""
     printed: list[str] = []
     detail: dict[str, Any] = {}
-    for _receiver, (line, given) in signals.restore_loaded.send(current_app._get_current_object()):
+    for _receiver, (line, given) in signals.restore_loaded.send(current_app._get_current_object(),
+                                                                 progress_bar=progress_bar):
         printed.append(line)
         detail.update(given)
     return printed, detail

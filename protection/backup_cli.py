@@ -112,7 +112,7 @@ def restore_command(file: Path, never_purged: bool) -> None:
     # Straight after the rows, before anything else reads them: the ledger was checked
     # before the first row, so this fails only if its file changed in between.
     try:
-        printed, replay_detail = backup.after_restore()
+        printed, replay_detail = backup.after_restore(_bar)
         ledger_problem = None
     except BackupError as error:
         printed, replay_detail, ledger_problem = [], {}, str(error)

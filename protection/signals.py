@@ -33,4 +33,5 @@ instance_initialised = _signals.signal("instance-initialised")  # keys_dir
 # it (the purge ledger) takes part through these. Receivers refuse with BackupError.
 backup_starting = _signals.signal("backup-starting")  # receivers return {name: anchor} for the header
 restore_checking = _signals.signal("restore-checking")  # anchors, never_purged: refuse before any row
-restore_loaded = _signals.signal("restore-loaded")  # rows committed: receivers return a line to print
+# Rows committed: receivers (given progress_bar(label, length)) return (line to print, detail).
+restore_loaded = _signals.signal("restore-loaded")
