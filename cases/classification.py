@@ -174,7 +174,7 @@ def _lower_items_with_case(case: Case, *, decision: str, level: Clearance, end: 
     add_finding refuse it), because the case's level is what decides who may open it — a
     reader cleared for a Mật case would otherwise meet Tối mật findings inside, or the
     case's marking would understate what it holds (a compilation is marked at the level of
-    its highest part: Luật Bảo vệ bí mật nhà nước 2018, art. 10). The supervisor who lowers
+    its highest part). The supervisor who lowers
     the case has judged its whole content; items already at or below the new level keep
     theirs (and their own protection periods)."""
     lowered = 0
