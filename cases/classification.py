@@ -114,8 +114,14 @@ def load_item(item_type: str, item_id: uuid.UUID, user: User):
     return item, case
 
 
+@dataclass(frozen=True)
+class Decided:
+    review: ClassificationReview
+    lowered: int  # the case's items lowered with it (see _lower_items_with_case)
+
+
 def decide(item_type: str, item, case: Case, *, decision: str, by: User, new_end: date | None = None,
-           to_level: str | None = None) -> ClassificationReview:
+           to_level: str | None = None) -> Decided:
     """Record one decision; refusals name the field to correct. Flushes, the caller commits."""
     if decision not in DECISIONS:
         raise CaseError(_("Hãy chọn một quyết định."), field="decision")
@@ -138,6 +144,15 @@ def decide(item_type: str, item, case: Case, *, decision: str, by: User, new_end
         end = protection_end(level, today())
     else:
         level, end = Clearance.UNCLASSIFIED, None
+    review = _change_level(item_type, item, case, decision=decision, level=level, end=end, by=by)
+    lowered = _lower_items_with_case(case, decision=decision, level=level, end=end, by=by) \
+        if item_type == "case" and level.rank < from_level.rank else 0
+    return Decided(review, lowered)
+
+
+def _change_level(item_type: str, item, case: Case, *, decision: str, level: Clearance, end: date | None,
+                  by: User, with_case: bool = False) -> ClassificationReview:
+    from_level, previous_end = Clearance(item.classification), item.protection_ends_on
     item.classification = level
     item.protection_ends_on = end
     review = ClassificationReview(case_id=case.id, item_type=item_type, item_id=item.id, decision=decision,
@@ -145,10 +160,31 @@ def decide(item_type: str, item, case: Case, *, decision: str, by: User, new_end
                                   decided_by_id=by.id)
     db.session.add(review)
     db.session.flush()
+    detail = {"with_case": True} if with_case else {}
     record("classification.review", target_type=item_type, target_id=item.id, actor=by, case_id=str(case.id),
            decision=decision, from_level=from_level.value, to_level=level.value,
-           new_end=end.isoformat() if end else None)
+           new_end=end.isoformat() if end else None, **detail)
     return review
+
+
+def _lower_items_with_case(case: Case, *, decision: str, level: Clearance, end: date | None, by: User) -> int:
+    """A case downgraded (or declassified) takes down with it every attachment and finding
+    classified above its new level, each a decision of its own in the history and the
+    audit trail. Why: an item is never classified above its case (add_attachment and
+    add_finding refuse it), because the case's level is what decides who may open it — a
+    reader cleared for a Mật case would otherwise meet Tối mật findings inside, or the
+    case's marking would understate what it holds (a compilation is marked at the level of
+    its highest part). The supervisor who lowers
+    the case has judged its whole content; items already at or below the new level keep
+    theirs (and their own protection periods)."""
+    lowered = 0
+    for item_type, model in (("finding", Finding), ("attachment", Attachment)):
+        items = db.session.scalars(select(model).where(model.case_id == case.id).order_by(model.id)).all()
+        for item in items:
+            if Clearance(item.classification).rank > level.rank:
+                _change_level(item_type, item, case, decision=decision, level=level, end=end, by=by, with_case=True)
+                lowered += 1
+    return lowered
 
 
 def recent_decisions(user: User, limit: int = 50) -> list[tuple[ClassificationReview, str]]:

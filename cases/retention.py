@@ -7,10 +7,11 @@ sealed under it — title, summary, findings, conclusions, comments, files — c
 opened again. The plain columns stay: reference, kind, state, dates, outcome categories,
 and the audit trail.
 
-A purge must also reach backups taken before it. Each purge appends a line, signed with
-an Ed25519 key kept in instance/keys/, to ``instance/purge-ledger.jsonl`` — outside the
-database, so it is not rolled back by a restore. ``replay_purge_ledger`` runs after a
-restore and shreds again every listed case the restored database still holds a key for.
+A purge must also reach backups taken before it. Each purge appends a line to the purge
+ledger, ``instance/purge-ledger.jsonl`` — outside the database, so it is not rolled back by
+a restore; cases/purge_ledger.py says how it is chained and signed. ``replay_purge_ledger``
+runs after a restore and shreds again every listed case the restored database still holds
+a key for.
 
 Order of the two writes: the database commits first, the ledger line is written (and
 fsynced) right after. The other order is worse: a line for a purge whose transaction
@@ -24,41 +25,37 @@ taken): every purged case in the database without a ledger line gets one, signed
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from audit import signing
-from audit.trail import keys_dir, record
+from audit.trail import record
 from protection import policy
+from protection.backup_format import BackupError
 from protection.db import db
 from protection.fields import destroy_data_key, utcnow
 from protection.identity import User
 
-from . import workflow
+from . import purge_ledger, workflow
 from .models import Case
 from .operations import CaseError, today
-
-LEDGER_NAME = "purge-ledger.jsonl"
-PRIVATE_NAME = "purge-ledger.key"
-PUBLIC_NAME = "purge-ledger.pub"
+from .purge_ledger import (  # noqa: F401 - the ledger's names, as callers knew them here
+    LEDGER_NAME,
+    PRIVATE_NAME,
+    PUBLIC_NAME,
+    LedgerOutdated,
+    LedgerTampered,
+    ledger_path,
+)
 
 FINAL_STATES = sorted({state for flow in workflow.CASE_WORKFLOWS.values() for state in flow.final})
 RETENTION_SETTINGS = {"review": "HOSO_RETENTION_YEARS_REVIEW", "petition": "HOSO_RETENTION_YEARS_PETITION"}
-
-
-class LedgerTampered(RuntimeError):
-    """The purge ledger does not verify: replay refuses it as a whole."""
 
 
 # --- dates -----------------------------------------------------------------------------------
@@ -156,17 +153,25 @@ def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
 def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: str) -> int:
     """Crypto-shred the case. Refused unless its retention has run out and the supervisor
     confirmed twice: re-authenticated and typed the reference. Audited in the request's
-    transaction; the caller commits, then calls ``append_to_ledger``."""
-    if case.purged_at is not None:
-        raise CaseError(_("Hồ sơ này đã được hủy nội dung."))
+    transaction; the caller commits, then calls ``append_to_ledger``. A refusal is audited
+    too (outcome "failure", with the reason's code; the view does not roll it back): an
+    attempt to destroy a case's content is as much the auditors' business as a purge that
+    went through."""
     ends = retention_ends_on(case)
-    if ends is None or ends > today():
-        raise CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy."))
-    if (reference_typed or "").strip() != case.reference:
-        raise CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference")
-    if not identity_confirmed:
-        raise CaseError(_("Xác nhận danh tính không đúng."), field="secret")
-    return _shred(case, by_id=by.id, at=utcnow(), actor=by)
+    if case.purged_at is not None:
+        refusal = ("already_purged", CaseError(_("Hồ sơ này đã được hủy nội dung.")))
+    elif ends is None or ends > today():
+        refusal = ("under_retention", CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy.")))
+    elif (reference_typed or "").strip() != case.reference:
+        refusal = ("reference_mismatch", CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference"))
+    elif not identity_confirmed:
+        refusal = ("identity_not_confirmed", CaseError(_("Xác nhận danh tính không đúng."), field="secret"))
+    else:
+        return _shred(case, by_id=by.id, at=utcnow(), actor=by)
+    reason, error = refusal
+    record("case.purge", target_type="case", target_id=case.id, actor=by, outcome="failure",
+           reference=case.reference, reason=reason)
+    raise error
 
 
 def _shred(case: Case, *, by_id: uuid.UUID | None, at: datetime, actor=None, replayed: bool = False) -> int:
@@ -183,87 +188,39 @@ def _shred(case: Case, *, by_id: uuid.UUID | None, at: datetime, actor=None, rep
     return rows
 
 
-# --- the signed ledger ---------------------------------------------------------------------------
-
-def ledger_path() -> Path:
-    return Path(current_app.instance_path) / LEDGER_NAME
-
-
-def _content(entry: dict) -> bytes:
-    body = {key: entry[key] for key in ("v", "case", "reference", "purged_at", "approver")}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def _line(case: Case) -> str:
-    key = signing.ensure_signing_key(keys_dir(), PRIVATE_NAME, PUBLIC_NAME)
-    entry = {"v": 1, "case": str(case.id), "reference": case.reference,
-             "purged_at": case.purged_at.astimezone(UTC).isoformat(timespec="microseconds"),
-             "approver": str(case.purged_by_id) if case.purged_by_id else None}
-    entry["key"] = signing.key_id(key.public_key())
-    entry["sig"] = base64.urlsafe_b64encode(key.sign(_content(entry))).decode("ascii")
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
-
+# --- the purge ledger (cases/purge_ledger.py) ----------------------------------------------------
 
 def append_to_ledger(cases: list[Case]) -> None:
-    """Append one signed line per purged case and fsync: the purge must survive a crash
-    of this machine as well as a restore of the database."""
-    if not cases:
-        return
-    lines = "".join(_line(case) + "\n" for case in cases)
-    path = ledger_path()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, lines.encode("utf-8"))  # one write of whole lines: O_APPEND keeps them apart
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Append one chained, signed line per purged case and fsync: the purge must survive a
+    crash of this machine as well as a restore of the database."""
+    if cases:
+        purge_ledger.append([(case.id, case.reference, case.purged_at, case.purged_by_id) for case in cases])
 
 
 def read_ledger(path: Path | None = None) -> list[dict]:
-    """Every entry, each signature verified; LedgerTampered on the first that is not."""
-    path = path or ledger_path()
-    if not path.exists():
-        return []
-    public_key = signing.load_public_key(keys_dir(), PRIVATE_NAME, PUBLIC_NAME)
-    entries = []
-    for number, text in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            entry = json.loads(text)
-            uuid.UUID(entry["case"])
-            content = _content(entry)
-            signature = base64.urlsafe_b64decode(entry["sig"])
-        except (ValueError, KeyError, TypeError):
-            raise LedgerTampered(f"purge ledger {path}: line {number} is not a ledger entry") from None
-        if public_key is None:
-            raise LedgerTampered(f"purge ledger {path}: the key {PUBLIC_NAME} is missing from {keys_dir()}")
-        if entry.get("key") != signing.key_id(public_key):
-            raise LedgerTampered(f"purge ledger {path}: line {number} was signed by another key")
-        try:
-            public_key.verify(signature, content)
-        except InvalidSignature:
-            raise LedgerTampered(f"purge ledger {path}: line {number} has a bad signature (tampered)") from None
-        entries.append(entry)
-    return entries
+    """Every entry of the verified ledger; LedgerTampered if it does not verify or does not
+    reach the head this database recorded."""
+    return purge_ledger.read(path).entries
 
 
-def replay_purge_ledger(session: Session | None = None) -> int:
+def replay_purge_ledger(session: Session | None = None, *, progress=lambda n: None) -> int:
     """After a restore: shred again every case the ledger lists that the restored database
     still holds with a data key; returns how many were shredded. Refuses a ledger that
-    does not verify (LedgerTampered) before changing anything. Commits."""
+    does not verify (LedgerTampered) before changing anything, and records the head it
+    reached. Commits."""
     session = session or db.session
-    entries = read_ledger()
+    ledger = purge_ledger.read()
     shredded = 0
-    for entry in entries:
+    for entry in ledger.entries:
         case = session.get(Case, uuid.UUID(entry["case"]))
-        if case is None or (case.data_key_id is None and case.purged_at is not None):
-            continue
-        approver = uuid.UUID(entry["approver"]) if entry.get("approver") else None
-        if approver is not None and session.get(User, approver) is None:
-            approver = None
-        _shred(case, by_id=approver, at=datetime.fromisoformat(entry["purged_at"]), replayed=True)
-        shredded += 1
+        if case is not None and not (case.data_key_id is None and case.purged_at is not None):
+            approver = uuid.UUID(entry["approver"]) if entry.get("approver") else None
+            if approver is not None and session.get(User, approver) is None:
+                approver = None
+            _shred(case, by_id=approver, at=datetime.fromisoformat(entry["purged_at"]), replayed=True)
+            shredded += 1
+        progress(1)
+    purge_ledger.record_head(ledger.head, session)
     session.commit()
     return shredded
 
@@ -276,6 +233,60 @@ def sync_ledger() -> int:
                if str(case.id) not in listed]
     append_to_ledger(missing)
     return len(missing)
+
+
+# --- the ledger in init, backups and restores (protection.signals) -----------------------------------
+
+def on_instance_initialised(_app, keys_dir: Path) -> str:
+    made = purge_ledger.ensure_ledger()
+    return (f"{'Wrote' if made else 'Using'} the purge ledger {ledger_path()} and its signing key "
+            f"{keys_dir / PRIVATE_NAME} (keep both beside every backup).")
+
+
+def on_backup_starting(_app) -> dict:
+    """The backup records the head of the ledger it was taken under, after the ledger has
+    caught up with the database (sync_ledger), with the key made if it was not yet."""
+    try:
+        purge_ledger.ensure_ledger()
+        sync_ledger()
+        head = purge_ledger.read().head
+    except LedgerTampered as error:
+        db.session.rollback()
+        raise BackupError(f"{error}: no backup taken, as it could not record the ledger's head") from None
+    return {"purge_ledger": head.as_record()}
+
+
+def on_restore_checking(_app, anchors: dict, never_purged: bool) -> None:
+    """Before any row is restored: the ledger beside the instance must verify and extend
+    the head the backup was taken under. Without a ledger the restore is refused (a purge
+    made after the backup would come back), unless the operator states no case was ever
+    purged and the backup agrees."""
+    recorded = purge_ledger.LedgerHead.from_record(anchors["purge_ledger"]) if "purge_ledger" in anchors \
+        else purge_ledger.EMPTY
+    path = ledger_path()
+    if not path.exists():
+        if recorded.position:
+            raise BackupError(f"the backup was taken after {recorded.position} purge(s) and there is no purge "
+                              f"ledger at {path}: copy the newest {LEDGER_NAME} of the backed-up installation there")
+        if not never_purged:
+            raise BackupError(f"there is no purge ledger at {path}: copy the newest {LEDGER_NAME} of the backed-up "
+                              "installation there, or restore with --never-purged if no case was ever purged in it")
+        return
+    try:
+        purge_ledger.read(path, expect=recorded, whose="the backup")
+    except LedgerTampered as error:
+        raise BackupError(f"the purge ledger is refused, nothing was restored: {error}") from None
+
+
+def on_restore_loaded(_app, progress_bar) -> tuple[str, dict]:
+    try:
+        total = len(purge_ledger.read().entries)
+        with progress_bar("Replaying the purge ledger", total) as bar:
+            shredded = replay_purge_ledger(db.session, progress=bar.update)
+    except LedgerTampered as error:
+        db.session.rollback()
+        raise BackupError(f"the purge ledger was not replayed: {error}") from None
+    return f"Purge ledger replayed: {shredded} purged case(s) shredded again.", {"reshredded": shredded}
 
 
 def status_counts(on: date | None = None) -> dict[str, int]:

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 
 import click
-from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
 from flask.cli import AppGroup
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from protection import accounts
+from protection import accounts, signals
 from protection.db import db
 from protection.policy import permission
+from protection.schema import SchemaNotReady, ensure_schema_current
 
-from . import classification, labels, retention
+from . import classification, labels, purge_ledger, retention
 from .models import Case
-from .operations import CaseError, CaseReadOnly, today
+from .operations import CaseError, CaseReadOnly, record_case_view, today
 from .retention_forms import ClassificationDecisionForm, PurgeForm
 
 retention_bp = Blueprint("retention", __name__, url_prefix="/retention")
@@ -56,9 +59,17 @@ def purge(case_id: uuid.UUID):
             _show_error(form, error)
         else:
             db.session.commit()
-            # Only after the commit: see the module docstring of cases/retention.py.
-            retention.append_to_ledger([case])
             flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
+            try:
+                # Only after the commit: see the module docstring of cases/retention.py.
+                retention.append_to_ledger([case])
+            except (retention.LedgerTampered, OSError) as error:
+                # The purge stands; `retention status` appends the line once the ledger is
+                # put right. The reason names files and line numbers, never content.
+                db.session.rollback()
+                current_app.logger.error("purge ledger not appended for case %s: %s", case.id, error)
+                flash(_("Chưa ghi được sổ hủy hồ sơ (purge ledger): báo quản trị viên kiểm tra bằng lệnh "
+                        "`retention status` trước khi sao lưu."), "danger")
             return redirect(url_for("retention.index"), 303)
     return render_template("retention/purge.html", case=case, form=form, ends_on=retention.retention_ends_on(case),
                            kinds=labels.translated(labels.KINDS_SHORT), today=today())
@@ -82,13 +93,17 @@ def decide(item_type: str, item_id: uuid.UUID):
     form = ClassificationDecisionForm()
     if form.validate_on_submit():
         try:
-            classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
-                                  new_end=form.new_end.parsed, to_level=form.to_level.data)
+            decided = classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
+                                            new_end=form.new_end.parsed, to_level=form.to_level.data)
         except CaseError as error:  # refused before anything changed
             _show_error(form, error)
         else:
             db.session.commit()
             flash(_("Đã ghi quyết định về độ mật."), "success")
+            if decided.lowered:
+                flash(ngettext("Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                               "Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                               decided.lowered), "info")
             return redirect(url_for("retention.classified"), 303)
     return render_template("retention/decide.html", form=form, item_type=item_type, item=item, case=case,
                            levels=labels.translated_levels())
@@ -99,6 +114,9 @@ def decide(item_type: str, item_id: uuid.UUID):
 def _case_read_only(error: CaseReadOnly):
     if error.purged:
         case = db.session.get(Case, error.case_id)
+        # What is left of a purged case (reference, kind, dates) is still a case read: it
+        # is audited like any other view, and the request commits it with the page.
+        record_case_view(case, part="purged")
         return render_template("retention/purged_case.html", case=case,
                                kinds=labels.translated(labels.KINDS_SHORT))
     flash(error.message, "warning")
@@ -135,7 +153,52 @@ def status_command():
         click.echo(f"purge ledger: {appended} missing line(s) appended")
 
 
+@retention_cli.command("replay-ledger")
+@click.argument("ledger", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def replay_ledger_command(ledger: Path | None):
+    """Shred again every case the purge ledger lists that this database still holds readable.
+
+    With LEDGER (a newer copy, e.g. from another server), it first becomes this instance's
+    ledger, if it verifies and extends the one here."""
+    try:
+        ensure_schema_current()
+        if ledger is not None:
+            purge_ledger.adopt(ledger)
+        total = len(purge_ledger.read().entries)
+        with click.progressbar(length=total, label="Replaying the purge ledger", file=sys.stderr) as bar:
+            shredded = retention.replay_purge_ledger(db.session, progress=bar.update)
+    except (retention.LedgerTampered, SchemaNotReady) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        db.session.rollback()
+        raise click.ClickException(f"cannot read or write the purge ledger: {error.strerror}") from None
+    click.echo(f"Purge ledger replayed: {total} line(s), {shredded} purged case(s) shredded again.")
+
+
+@retention_cli.command("upgrade-ledger")
+def upgrade_ledger_command():
+    """Chain a purge ledger of the old format (each line signed alone); the old file is kept."""
+    try:
+        ensure_schema_current()
+        lines, kept = purge_ledger.upgrade_v1()
+    except (retention.LedgerTampered, SchemaNotReady) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    if kept is None:
+        click.echo(f"The purge ledger is already chained ({lines} line(s)).")
+    else:
+        click.echo(f"Chained {lines} line(s); the old ledger is kept as {kept}.")
+
+
 def configure_retention(app: Flask) -> None:
     app.register_blueprint(retention_bp)
+    # The purge ledger takes part in init, backups and restores (protection/signals.py);
+    # for this app only, as audit's receivers are.
+    for signal, receiver in ((signals.instance_initialised, retention.on_instance_initialised),
+                             (signals.backup_starting, retention.on_backup_starting),
+                             (signals.restore_checking, retention.on_restore_checking),
+                             (signals.restore_loaded, retention.on_restore_loaded)):
+        signal.connect(receiver, sender=app, weak=False)
     app.register_error_handler(CaseReadOnly, _case_read_only)
     app.cli.add_command(retention_cli)

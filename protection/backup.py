@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import Connection, Table, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
+from . import signals
 from .backup_format import BackupError, SealedWriter, lines, open_content
 from .db import SQLITE_BUSY_TIMEOUT_MS, db
 from .fields import EncryptedType, Sealed
@@ -195,8 +196,18 @@ class DumpSummary:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def gather_anchors() -> dict[str, Any]:
+    """What the upper layers keep outside the database and want this backup to remember
+    (the purge ledger's head): a restore refuses their files unless they extend it.
+    Receivers refuse with BackupError."""
+    anchors: dict[str, Any] = {}
+    for _receiver, given in signals.backup_starting.send(current_app._get_current_object()):
+        anchors.update(given or {})
+    return anchors
+
+
 def dump(out: BinaryIO, raw_key: bytes, progress: Callable[[int], None] | None = None,
-         on_total: Callable[[int], None] | None = None) -> DumpSummary:
+         on_total: Callable[[int], None] | None = None, anchors: dict[str, Any] | None = None) -> DumpSummary:
     """Write every row of every table, from one snapshot, sealed under the backup key."""
     summary = DumpSummary()
     writer = SealedWriter(out, raw_key)
@@ -211,7 +222,7 @@ def dump(out: BinaryIO, raw_key: bytes, progress: Callable[[int], None] | None =
         if on_total is not None:
             on_total(sum(totals.values()))
         writer.write(_line({"kind": "hoso-backup", "format": FORMAT, "revision": summary.revision,
-                            "dialect": connection.dialect.name,
+                            "dialect": connection.dialect.name, "anchors": anchors or {},
                             "tables": [[table.name, [column.name for column in table.columns]]
                                        for table in all_tables]}))
         for table in all_tables:
@@ -243,6 +254,7 @@ class BackupContent:
     counts: dict[str, int]
     pins: dict[str, str]
     checkpoint_key: str | None = None  # the signing key id of the newest checkpoint
+    anchors: dict[str, Any] = field(default_factory=dict)  # see gather_anchors
 
 
 def _records(source: Callable[[], BinaryIO], raw_key: bytes, name: str) -> Iterator[dict]:
@@ -293,7 +305,10 @@ def check_file(source: Callable[[], BinaryIO], raw_key: bytes, name: str,
             progress(1)
     if end is None or {key: value for key, value in end.get("rows", {}).items() if value} != counts:
         raise BackupError(f"{name} is incomplete: its row counts do not match its end marker")
-    return BackupContent(first["revision"], counts, pins, checkpoint_key)
+    anchors = first.get("anchors", {})
+    if not isinstance(anchors, dict):
+        raise BackupError(f"{name} holds content that is not a Hoso backup")
+    return BackupContent(first["revision"], counts, pins, checkpoint_key, anchors)
 
 
 def prepare_target() -> None:
@@ -389,28 +404,26 @@ def load(source: Callable[[], BinaryIO], raw_key: bytes, name: str,
     return inserted
 
 
-def replay_purges() -> int | None:
-    """Shred again what was purged after the backup was taken (cases/retention.py's ledger),
-    or None when this code has no purge ledger."""
-    try:
-        from cases import retention
-    except ImportError:
-        return None
-    replay = getattr(retention, "replay_purge_ledger", None)
-    if replay is None:
-        return None
-    refused = getattr(retention, "LedgerTampered", None)
-    try:
-        result = replay(db.session)
-    except Exception as error:
-        db.session.rollback()
-        if refused is not None and isinstance(error, refused):
-            raise BackupError(f"the purge ledger was not replayed: {error}") from None
-        raise
-    db.session.commit()
-    if isinstance(result, int):
-        return result
-    return len(result) if hasattr(result, "__len__") else 0
+def check_anchors(content: BackupContent, *, never_purged: bool) -> None:
+    """Before any row is written: the upper layers check their files outside the database
+    (the purge ledger) against what the backup recorded; a receiver refuses with
+    BackupError."""
+    signals.restore_checking.send(current_app._get_current_object(), anchors=content.anchors,
+                                  never_purged=never_purged)
+
+
+def after_restore(progress_bar: Callable[[str, int], Any]) -> tuple[list[str], dict[str, Any]]:
+    """Rows committed: the upper layers bring the restored data up to their files (the
+    purge ledger shreds again what was purged after the backup), each showing its work on
+    `progress_bar(label, length)`. Returns the lines to print and identifier-only detail
+    for the restore's audit entry."""
+    printed: list[str] = []
+    detail: dict[str, Any] = {}
+    for _receiver, (line, given) in signals.restore_loaded.send(current_app._get_current_object(),
+                                                                 progress_bar=progress_bar):
+        printed.append(line)
+        detail.update(given)
+    return printed, detail
 
 
 def keys_dir() -> Path:

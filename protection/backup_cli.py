@@ -34,7 +34,8 @@ def create_command(file: Path) -> None:
     try:
         ensure_schema_current()
         raw_key = load_backup_key(backup.keys_dir(), os.environ, create=True)
-    except (SchemaNotReady, KeyConfigurationError) as error:
+        anchors = backup.gather_anchors()
+    except (SchemaNotReady, KeyConfigurationError, BackupError) as error:
         raise click.ClickException(str(error)) from None
     partial = file.with_name(file.name + ".partial")
     try:
@@ -53,7 +54,8 @@ def create_command(file: Path) -> None:
                 nonlocal bar
                 bar = bars.enter_context(_bar("Backing up rows", total))
 
-            summary = backup.dump(out, raw_key, on_total=start, progress=lambda n: bar.update(n))
+            summary = backup.dump(out, raw_key, on_total=start, progress=lambda n: bar.update(n),
+                                  anchors=anchors)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, file)
@@ -75,8 +77,14 @@ def create_command(file: Path) -> None:
 
 @backup_cli.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def restore_command(file: Path) -> None:
-    """Restore FILE into this instance's EMPTY database, then verify the audit trail."""
+@click.option("--never-purged", is_flag=True,
+              help="No case was ever purged in the backed-up installation: restore without a purge ledger.")
+def restore_command(file: Path, never_purged: bool) -> None:
+    """Restore FILE into this instance's EMPTY database, then verify the audit trail.
+
+    The newest purge ledger of the backed-up installation (instance/purge-ledger.jsonl, with
+    keys/purge-ledger.pub) must be in place first: it is checked before any row is written,
+    and replayed after the rows, so that cases purged after the backup stay shredded."""
     name = file.name
 
     def source():
@@ -88,6 +96,7 @@ def restore_command(file: Path) -> None:
         content = backup.check_file(source, raw_key, name)
         backup.prepare_target()
         backup.refuse_unless_empty(content)
+        backup.check_anchors(content, never_purged=never_purged)
         total = sum(content.counts.values())
         with _bar("Restoring rows", total) as bar:
             inserted = backup.load(source, raw_key, name, progress=bar.update)
@@ -100,21 +109,24 @@ def restore_command(file: Path) -> None:
     refresh_statistics(db.session)
     db.session.commit()
     click.echo(f"Restored {inserted} rows in {len(content.counts)} tables (schema {content.revision}).")
-    report = run_verification()
-    ledger_problem = None
+    # Straight after the rows, before anything else reads them: the ledger was checked
+    # before the first row, so this fails only if its file changed in between.
     try:
-        reshredded = backup.replay_purges()
+        printed, replay_detail = backup.after_restore(_bar)
+        ledger_problem = None
     except BackupError as error:
-        reshredded, ledger_problem = None, str(error)
+        printed, replay_detail, ledger_problem = [], {}, str(error)
+    report = run_verification()
     record("backup.restore", target_type="database", rows=inserted, tables=len(content.counts),
            revision=content.revision, verified=report.ok, entries=report.entries_checked,
-           reshredded=reshredded, ledger_replayed=ledger_problem is None)
+           ledger_replayed=ledger_problem is None, **replay_detail)
     db.session.commit()
-    if reshredded is not None:
-        click.echo(f"Purge ledger replayed: {reshredded} purged case(s) shredded again.")
+    for line in printed:
+        click.echo(line)
     if ledger_problem is not None:
         raise click.ClickException(f"{ledger_problem}; cases purged after this backup may be readable "
-                                   "again: do not serve from this instance until the ledger is replayed")
+                                   "again: do not serve from this instance until `flask --app app retention "
+                                   "replay-ledger` succeeds")
     if not report.ok:
         problem = report.problem
         raise click.ClickException(

@@ -17,7 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from . import accounts
+from . import accounts, signals
 from .accounts import AccountError, NewUser
 from .backup_cli import backup_cli
 from .db import db
@@ -74,6 +74,11 @@ def init_command(exist_ok: bool) -> None:
         raise click.ClickException(f"could not create the schema: {type(error).__name__}") from None
     for line in provision_keys(current_app):
         click.echo(line)
+    # The keys upper layers own (the purge ledger's), made now rather than at first use so
+    # that a copy of instance/keys taken after `init` already holds them.
+    for _receiver, line in signals.instance_initialised.send(current_app._get_current_object(), keys_dir=keys):
+        if line:
+            click.echo(line)
     click.echo(f"Database ready: {describe_database(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
 
 

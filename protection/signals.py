@@ -26,3 +26,12 @@ record_viewed = _signals.signal("record-viewed")
 # A key or index operation (rotate-master, rekey, reindex), one per transaction it commits:
 # operation ("reindex.batch", ...), plus identifier-only detail (ids, counts, lengths).
 keys_changed = _signals.signal("keys-changed")
+# `init` made or checked the instance's keys: upper layers create the key files they own
+# (so key backups taken at install time hold them). Receivers return a line to print.
+instance_initialised = _signals.signal("instance-initialised")  # keys_dir
+# Backups and restores. The kernel copies the database; what an upper layer keeps outside
+# it (the purge ledger) takes part through these. Receivers refuse with BackupError.
+backup_starting = _signals.signal("backup-starting")  # receivers return {name: anchor} for the header
+restore_checking = _signals.signal("restore-checking")  # anchors, never_purged: refuse before any row
+# Rows committed: receivers (given progress_bar(label, length)) return (line to print, detail).
+restore_loaded = _signals.signal("restore-loaded")

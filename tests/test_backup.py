@@ -81,6 +81,10 @@ def share_keys(source_app, target_app, names=("backup.key", "audit-signing.key",
         if (source / name).exists():
             shutil.copy(source / name, keys / name)
             os.chmod(keys / name, 0o600)
+    # ...and the purge ledger, which a restore requires beside the backup.
+    ledger = Path(source_app.instance_path) / "purge-ledger.jsonl"
+    if ledger.exists():
+        shutil.copy(ledger, Path(target_app.instance_path) / ledger.name)
 
 
 # --- content ---------------------------------------------------------------------------------
@@ -139,8 +143,8 @@ def create_backup(application, path: Path):
     return result
 
 
-def restore(application, path: Path):
-    return application.test_cli_runner().invoke(args=["backup", "restore", str(path)])
+def restore(application, path: Path, *options: str):
+    return application.test_cli_runner().invoke(args=["backup", "restore", str(path), *options])
 
 
 def assert_refused(result, *words: str) -> None:
@@ -249,6 +253,182 @@ def test_a_case_purged_after_the_backup_stays_shredded_after_the_restore(app, in
         restored = db.session.get(Case, case_id)
         assert restored.data_key_id is None and restored.purged_at is not None and restored.title is None
         db.session.rollback()
+
+
+# --- the purge ledger beside a backup (issue 17) ---------------------------------------------------
+
+def _closed_cases(application, count: int) -> list[tuple]:
+    """`count` closed cases of the demo, dated long past retention: (id, reference)."""
+    from datetime import date
+    with application.app_context():
+        cases = db.session.scalars(select(Case).where(Case.closed_on.is_not(None), Case.data_key_id.is_not(None))
+                                   .order_by(Case.id).limit(count)).all()
+        assert len(cases) == count
+        for case in cases:
+            case.closed_on = date(2000, 1, 3)
+        db.session.commit()
+        return [(case.id, case.reference) for case in cases]
+
+
+def _purge(application, case_id, reference) -> None:
+    from cases import retention
+    from protection.identity import Role, User
+    with application.app_context():
+        case = db.session.get(Case, case_id)
+        supervisor = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).limit(1)).one()
+        retention.purge(case, by=supervisor, identity_confirmed=True, reference_typed=reference)
+        db.session.commit()
+        retention.append_to_ledger([case])
+
+
+def _readable(application, case_id) -> bool:
+    with application.app_context():
+        case = db.session.get(Case, case_id)
+        readable = case.data_key_id is not None and case.title is not None
+        db.session.rollback()
+    return readable
+
+
+def _ledger(application) -> Path:
+    return Path(application.instance_path) / "purge-ledger.jsonl"
+
+
+@pytest.fixture
+def purged_after_backup(app, tmp_path):
+    """The demo; backup `before` taken before any purge; case 1 purged; backup `between`;
+    case 2 purged. Returns the app, both backups and the two cases."""
+    seed(app)
+    first, second = _closed_cases(app, 2)
+    before = tmp_path / "before.bak"
+    create_backup(app, before)
+    _purge(app, *first)
+    between = tmp_path / "between.bak"
+    create_backup(app, between)
+    _purge(app, *second)
+    return {"before": before, "between": between, "first": first[0], "second": second[0]}
+
+
+def _target(app, instances, fresh_database, name="target"):
+    kind = "postgresql" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else "sqlite"
+    target = instances(fresh_database(kind), name)
+    share_keys(app, target)
+    return target
+
+
+def test_restore_without_the_ledger_is_refused_and_writes_nothing(app, instances, fresh_database,
+                                                                  purged_after_backup):
+    """(a) A backup from before the purge, restored without the ledger: refused, not
+    "0 purged case(s) shredded again" with the purged case readable."""
+    target = _target(app, instances, fresh_database)
+    _ledger(target).unlink()
+    assert_refused(restore(target, purged_after_backup["before"]), "no purge ledger", "--never-purged")
+    assert row_count(target) == 0
+    # A backup taken after a purge knows one happened: the flag does not override it.
+    assert_refused(restore(target, purged_after_backup["between"], "--never-purged"), "after 1 purge(s)")
+    assert row_count(target) == 0
+    # With the newest ledger in place the same backup restores, the purged cases shredded again.
+    shutil.copy(_ledger(app), _ledger(target))
+    result = restore(target, purged_after_backup["before"])
+    assert result.exit_code == 0, result.output
+    assert "2 purged case(s) shredded again" in result.output
+    assert not _readable(target, purged_after_backup["first"])
+    assert not _readable(target, purged_after_backup["second"])
+
+
+def test_never_purged_restores_an_installation_without_a_ledger(app, make_user, instances, fresh_database,
+                                                                tmp_path):
+    make_user("officer")
+    path = tmp_path / "plain.bak"
+    create_backup(app, path)
+    target = _target(app, instances, fresh_database)
+    _ledger(target).unlink()
+    assert_refused(restore(target, path), "no purge ledger")
+    result = restore(target, path, "--never-purged")
+    assert result.exit_code == 0, result.output
+    assert "0 purged case(s) shredded again" in result.output
+
+
+@pytest.mark.parametrize("damage", ["tampered", "foreign_key"])
+def test_a_bad_ledger_refuses_the_restore_before_any_row(app, instances, fresh_database, purged_after_backup,
+                                                         damage):
+    """(b) Refused with nothing committed: no row for the app to serve the purged case from."""
+    target = _target(app, instances, fresh_database)
+    ledger = _ledger(target)
+    if damage == "tampered":
+        lines = ledger.read_text().splitlines()
+        entry = json.loads(lines[1])
+        entry["reference"] = "HS-0000"
+        lines[1] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+        ledger.write_text("\n".join(lines) + "\n")
+        words = ("line 2", "bad signature")
+    else:  # the target holds another ledger key than the one that signed the lines
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        other = Ed25519PrivateKey.generate()
+        keys = Path(target.instance_path) / "keys"
+        (keys / "purge-ledger.key").write_bytes(other.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (keys / "purge-ledger.pub").write_bytes(other.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        words = ("line 1", "another key")
+    assert_refused(restore(target, purged_after_backup["before"]), "nothing was restored", *words)
+    assert row_count(target) == 0
+    with target.app_context():
+        assert db.session.get(Case, purged_after_backup["first"]) is None
+        db.session.rollback()
+
+
+def test_a_ledger_with_a_line_removed_or_cut_short_is_refused(app, instances, fresh_database,
+                                                              purged_after_backup):
+    """(c) Lines are chained: removing one breaks the chain; cutting the end is caught by
+    the head the backup recorded (and by the one the live database recorded)."""
+    target = _target(app, instances, fresh_database)
+    first_line, second_line = _ledger(app).read_text().splitlines()
+    _ledger(target).write_text(second_line + "\n")  # line 1 (case 1's purge) removed
+    assert_refused(restore(target, purged_after_backup["before"]), "line 1", "does not follow")
+    assert row_count(target) == 0
+    _ledger(target).write_text("")  # an old copy: from before the purge `between` was taken after
+    assert_refused(restore(target, purged_after_backup["between"]), "0 line(s)", "reached line 1",
+                   "old or shortened")
+    assert row_count(target) == 0
+
+    # The live instance knows its own head: a shortened ledger there is refused too.
+    _ledger(app).write_text(first_line + "\n")
+    status = app.test_cli_runner().invoke(args=["retention", "status"])
+    assert_refused(status, "1 line(s)", "reached line 2", "old or shortened")
+    created = app.test_cli_runner().invoke(args=["backup", "create", str(Path(app.instance_path) / "x.bak")])
+    assert_refused(created, "old or shortened", "no backup taken")
+
+
+def test_replay_ledger_brings_a_restored_instance_up_to_a_newer_ledger(app, instances, fresh_database,
+                                                                       purged_after_backup, tmp_path):
+    target = _target(app, instances, fresh_database)
+    _ledger(target).write_text("")  # the ledger as it was when `before` was taken
+    result = restore(target, purged_after_backup["before"])
+    assert result.exit_code == 0, result.output
+    assert _readable(target, purged_after_backup["first"])
+
+    runner = target.test_cli_runner()
+    shortened = tmp_path / "shortened.jsonl"
+    shortened.write_text(_ledger(app).read_text().splitlines()[1] + "\n")
+    assert_refused(runner.invoke(args=["retention", "replay-ledger", str(shortened)]), "does not follow")
+    assert _readable(target, purged_after_backup["first"])
+
+    newest = tmp_path / "newest.jsonl"
+    shutil.copy(_ledger(app), newest)
+    replayed = runner.invoke(args=["retention", "replay-ledger", str(newest)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "2 line(s), 2 purged case(s) shredded again" in replayed.output
+    assert _ledger(target).read_bytes() == newest.read_bytes()
+    assert not _readable(target, purged_after_backup["first"])
+    assert not _readable(target, purged_after_backup["second"])
+    again = runner.invoke(args=["retention", "replay-ledger"])
+    assert again.exit_code == 0 and "0 purged case(s)" in again.output
+    # The instance now knows head 2: the empty ledger it started from is refused.
+    _ledger(target).write_text("")
+    assert_refused(runner.invoke(args=["retention", "replay-ledger"]), "reached line 2")
+    entries = audit_entries(target, "case.purge")
+    assert len(entries) == 2 and all(json.loads(entry.detail)["replayed"] for entry in entries)
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from audit.models import AuditEntry
 from cases import operations
-from cases.models import Case, ClassificationReview, Finding
+from cases.models import Attachment, Case, ClassificationReview, Finding
 from cases.operations import FindingData, ReviewData
 from cases.retention import add_years
 from cases.subjects import SubjectData, create_subject
@@ -117,3 +117,47 @@ def test_other_units_and_officers_are_refused(app, client, people, sign_in, make
     sign_in(people["officer"], target=officer_client)
     assert officer_client.get("/retention/classified").status_code == 403
     assert officer_client.get("/retention/").status_code == 403
+
+
+def test_a_case_downgraded_takes_its_higher_items_down_with_it(app, client, make_user, sign_in):
+    """Issue 17: a case downgraded to Mật kept findings marked Tối mật. The items above the
+    new level are lowered to it, each recorded; the others keep their level."""
+    import io
+    officer = make_user("officer", clearance="secret")
+    supervisor = make_user("supervisor", clearance="top_secret")
+    with app.app_context():
+        officer = db.session.get(User, officer.id)
+        subject = create_subject(SubjectData("Đỗ Văn Hạ", date(1971, 2, 2), f"0380{uuid.uuid4().int % 10**8:08d}"),
+                                 owner_unit=officer.unit, by=officer)
+        case = operations.open_review(ReviewData(subject.id, "appointment", "secret"), by=officer)
+        high = operations.add_finding(case, FindingData("subject", "other", "Nội dung tối mật.", "secret"), by=officer)
+        low = operations.add_finding(case, FindingData("subject", "other", "Nội dung mật.", "confidential"),
+                                     by=officer)
+        attachment = operations.add_attachment(case, io.BytesIO(b"%PDF-1.4\n% bien ban\n"), "bien-ban.pdf",
+                                               "secret", by=officer)
+        db.session.commit()
+        case_id, high_id, low_id, attachment_id = case.id, high.id, low.id, attachment.id
+        low_end = low.protection_ends_on
+    _due(app, Case, case_id)
+    sign_in(supervisor)
+    done = post_form(client, f"/retention/classified/case/{case_id}",
+                     {"decision": "downgrade", "to_level": "confidential"}, follow_redirects=True)
+    assert done.status_code == 200
+    assert "Độ mật của 2 tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo." in done.get_data(as_text=True)
+    with app.app_context():
+        new_end = add_years(operations.today(), 10)
+        assert db.session.get(Case, case_id).classification == Clearance.CONFIDENTIAL
+        for model, item_id in ((Finding, high_id), (Attachment, attachment_id)):
+            item = db.session.get(model, item_id)
+            assert item.classification == Clearance.CONFIDENTIAL and item.protection_ends_on == new_end
+        low = db.session.get(Finding, low_id)
+        assert low.classification == Clearance.CONFIDENTIAL and low.protection_ends_on == low_end  # untouched
+        reviews = db.session.scalars(select(ClassificationReview).where(ClassificationReview.case_id == case_id)).all()
+        assert sorted((review.item_type, review.from_level.value, review.to_level.value) for review in reviews) == [
+            ("attachment", "secret", "confidential"), ("case", "secret", "confidential"),
+            ("finding", "secret", "confidential")]
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "classification.review")
+                                     .order_by(AuditEntry.seq)).all()
+        assert [(entry.target_id, json.loads(entry.detail).get("with_case")) for entry in entries] == [
+            (str(case_id), None), (str(high_id), True), (str(attachment_id), True)]
+        assert all("Nội dung" not in entry.detail for entry in entries)

@@ -128,14 +128,22 @@ def test_purge_confirmed_twice_shreds_the_content_and_signs_the_ledger(app, clie
         assert case.reference == reference and case.closed_on == date(2001, 5, 4)
         assert all(comment.body is None for comment in db.session.scalars(
             select(Comment).where(Comment.case_id == case_id)))
-    purges = _actions(app, "case.purge")
+    purges = [entry for entry in _actions(app, "case.purge") if entry.outcome == "success"]
     assert [entry.target_id for entry in purges] == [str(case_id)]
     assert "Lê Văn" not in purges[0].detail
+    refusals = sorted((entry for entry in _actions(app, "case.purge") if entry.outcome == "failure"),
+                      key=lambda entry: entry.seq)
+    assert [json.loads(entry.detail)["reason"] for entry in refusals] == ["reference_mismatch",
+                                                                           "identity_not_confirmed"]
+    assert all(entry.actor_id == people["supervisor"].id and "Lê Văn" not in entry.detail for entry in refusals)
 
     page = client.get(f"/cases/{case_id}")
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "Nội dung đã bị hủy." in body and reference in body
+    views = [json.loads(entry.detail) for entry in _actions(app, "case.view") if entry.target_id == str(case_id)
+             and entry.actor_id == people["supervisor"].id]
+    assert views == [{"part": "purged"}]  # the view of what is left is audited too
     listing = client.get(f"/cases/?view=all&reference={reference}")
     assert listing.status_code == 200 and reference in listing.get_data(as_text=True)
     with app.app_context():
@@ -159,6 +167,9 @@ def test_purge_refused_while_under_retention(app, client, people, sign_in):
     assert reference not in client.get("/retention/").get_data(as_text=True)
     refused = _purge(client, case_id, reference)
     assert "Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy." in refused.get_data(as_text=True)
+    [entry] = _actions(app, "case.purge")  # the refused attempt is audited, nothing else changed
+    assert entry.outcome == "failure" and entry.target_id == str(case_id)
+    assert json.loads(entry.detail) == {"reason": "under_retention", "reference": reference}
     with app.app_context():
         assert db.session.get(Case, case_id).data_key_id is not None
         assert not retention.ledger_path().exists()
@@ -209,3 +220,125 @@ def test_replay_on_a_database_restored_from_before_the_purge(app, app_config, cl
         assert case.data_key_id is None and case.title is None and case.purged_at is not None
         assert db.session.scalar(select(AuditEntry.seq).where(AuditEntry.action == "case.purge")) is not None
         db.engine.dispose()
+
+
+# --- the chained ledger (issue 17) -----------------------------------------------------------------
+
+def test_init_makes_the_ledger_key_and_an_empty_ledger(app, runner):
+    """So that key backups taken at install time hold the ledger key (it used to be made at
+    the first purge)."""
+    keys = app.instance_path + "/keys"
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    assert "purge-ledger.key" in result.output
+    with app.app_context():
+        assert retention.ledger_path().read_text() == ""
+        assert (retention.ledger_path().stat().st_mode & 0o777) == 0o600
+    import os
+    assert (os.stat(f"{keys}/purge-ledger.key").st_mode & 0o777) == 0o600
+    assert os.path.exists(f"{keys}/purge-ledger.pub")
+
+
+def _v1_ledger(app, entries: list[dict]) -> None:
+    """A ledger as the earlier format wrote it: each line signed alone."""
+    import base64
+
+    from audit import signing
+    from audit.trail import keys_dir
+    with app.app_context():
+        key = signing.ensure_signing_key(keys_dir(), retention.PRIVATE_NAME, retention.PUBLIC_NAME)
+        lines = []
+        for entry in entries:
+            entry = {"v": 1, **entry}
+            body = json.dumps({k: entry[k] for k in ("v", "case", "reference", "purged_at", "approver")},
+                              sort_keys=True, separators=(",", ":")).encode()
+            entry["key"] = signing.key_id(key.public_key())
+            entry["sig"] = base64.urlsafe_b64encode(key.sign(body)).decode()
+            lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n")
+        retention.ledger_path().write_text("".join(lines))
+
+
+def test_an_old_format_ledger_is_refused_until_upgraded(app, runner, people):
+    case_id = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    with app.app_context():
+        reference = db.session.get(Case, case_id).reference
+        retention.purge(db.session.get(Case, case_id), by=_user(people["supervisor"].id),
+                        identity_confirmed=True, reference_typed=reference)
+        db.session.commit()
+        purged_at = db.session.get(Case, case_id).purged_at
+    old = [{"case": str(case_id), "reference": reference, "purged_at": purged_at.isoformat(),
+            "approver": str(people["supervisor"].id)},
+           {"case": str(uuid.uuid4()), "reference": "HS-OLD", "purged_at": purged_at.isoformat(), "approver": None}]
+    _v1_ledger(app, old)
+
+    status = runner.invoke(args=["retention", "status"])
+    assert status.exit_code != 0
+    assert status.output.strip().splitlines() == [status.output.strip()]
+    assert "old format" in status.output and "upgrade-ledger" in status.output
+
+    upgraded = runner.invoke(args=["retention", "upgrade-ledger"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "Chained 2 line(s)" in upgraded.output
+    with app.app_context():
+        entries = retention.read_ledger()
+        assert [(entry["n"], entry["reference"]) for entry in entries] == [(1, reference), (2, "HS-OLD")]
+        kept = list(retention.ledger_path().parent.glob("purge-ledger.jsonl.v1-*"))
+        assert len(kept) == 1 and len(kept[0].read_text().splitlines()) == 2
+    assert runner.invoke(args=["retention", "status"]).exit_code == 0
+    assert "already chained (2 line(s))" in runner.invoke(args=["retention", "upgrade-ledger"]).output
+
+
+def test_an_old_format_ledger_with_a_forged_line_is_not_upgraded(app, runner, people):
+    _v1_ledger(app, [{"case": str(uuid.uuid4()), "reference": "HS-1", "purged_at": "2026-01-01T00:00:00+00:00",
+                      "approver": None}])
+    with app.app_context():
+        path = retention.ledger_path()
+        before = path.read_text()
+        path.write_text(before.replace("HS-1", "HS-2"))
+    result = runner.invoke(args=["retention", "upgrade-ledger"])
+    assert result.exit_code != 0 and "line 1 is not a verifiable format-1 entry" in result.output
+    with app.app_context():
+        assert "HS-2" in retention.ledger_path().read_text()  # left as it was
+
+
+def test_a_purge_whose_ledger_line_cannot_be_written_says_so(app, client, people, sign_in):
+    first = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    second = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 2))
+    with app.app_context():
+        references = {case_id: db.session.get(Case, case_id).reference for case_id in (first, second)}
+    sign_in(people["supervisor"])
+    assert _purge(client, first, references[first]).status_code == 303
+    with app.app_context():
+        retention.ledger_path().write_text("")  # an old copy put back over the ledger
+    done = post_form(client, f"/retention/{second}/purge", {"reference": references[second], "secret": PASSWORD},
+                     follow_redirects=True)
+    body = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert "Chưa ghi được sổ hủy hồ sơ" in body and "Lê Văn" not in body
+    with app.app_context():
+        assert db.session.get(Case, second).purged_at is not None  # the purge itself stands
+        assert retention.ledger_path().read_text() == ""  # nothing appended to the wrong chain
+
+
+def test_a_shortened_instance_ledger_is_refused_and_repaired_from_a_good_copy(app, runner, client, people,
+                                                                               sign_in, tmp_path):
+    first = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 1))
+    second = closed_case(app, people["officer"].id, people["supervisor"].id, closed_on=date(2000, 6, 2))
+    sign_in(people["supervisor"])
+    for case_id in (first, second):
+        with app.app_context():
+            reference = db.session.get(Case, case_id).reference
+        assert _purge(client, case_id, reference).status_code == 303
+    with app.app_context():
+        retention.append_to_ledger([db.session.get(Case, first)])  # listed already: not again
+        path = retention.ledger_path()
+        good = tmp_path / "copy.jsonl"
+        good.write_bytes(path.read_bytes())
+        assert len(good.read_text().splitlines()) == 2
+        path.write_text(good.read_text().splitlines()[0] + "\n")  # the last line lost
+    refused = runner.invoke(args=["retention", "status"])
+    assert refused.exit_code != 0 and "reached line 2" in refused.output
+    repaired = runner.invoke(args=["retention", "replay-ledger", str(good)])
+    assert repaired.exit_code == 0, repaired.output
+    assert "2 line(s), 0 purged case(s) shredded again" in repaired.output
+    assert runner.invoke(args=["retention", "status"]).exit_code == 0
