@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from protection.db import db
@@ -89,12 +90,16 @@ def _unit_lookup(text: str) -> uuid.UUID:
 
 
 def configure_target_kinds(app: Flask) -> None:
-    register_target_kind(app, TargetKind("user", _l("Người dùng"), url_arg="user_id", describe=_usernames,
-                                         lookup=_user_lookup))
-    register_target_kind(app, TargetKind("unit", _l("Đơn vị"), describe=_unit_codes, lookup=_unit_lookup))
-    register_target_kind(app, TargetKind("audit_log", _l("Nhật ký kiểm toán")))
-    register_target_kind(app, TargetKind("database", _l("Cơ sở dữ liệu")))
-    register_target_kind(app, TargetKind("report", _l("Báo cáo thống kê")))
+    kinds = (
+        TargetKind("user", lazy_pgettext("audit target", "Người dùng"), url_arg="user_id",
+                   describe=_usernames, lookup=_user_lookup),
+        TargetKind("unit", lazy_pgettext("audit target", "Đơn vị"), describe=_unit_codes, lookup=_unit_lookup),
+        TargetKind("audit_log", lazy_pgettext("audit target", "Nhật ký kiểm toán")),
+        TargetKind("database", lazy_pgettext("audit target", "Cơ sở dữ liệu")),
+        TargetKind("report", lazy_pgettext("audit target", "Báo cáo thống kê")),
+    )
+    for kind in kinds:
+        register_target_kind(app, kind)
 
 
 # --- a refusal's target ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from audit.targets import TargetKind, TargetLookupError, register_target_kind
@@ -50,11 +51,14 @@ def case_id_for_reference(text: str) -> uuid.UUID:
 
 
 def configure_audit_targets(app: Flask) -> None:
-    register_target_kind(app, TargetKind(
-        "case", _l("Hồ sơ"), url_arg="case_id", describe=_case_references, lookup=case_id_for_reference,
-        claims=lambda text: bool(LOOKS_LIKE_REFERENCE.match(text.strip()))))
-    register_target_kind(app, TargetKind("subject", _l("Đối tượng thẩm định"), url_arg="subject_id"))
-    register_target_kind(app, TargetKind("coordination_request", _l("Yêu cầu phối hợp"), url_arg="request_id",
-                                         describe=_references_via_case(CoordinationRequest)))
-    register_target_kind(app, TargetKind("break_glass", _l("Truy cập khẩn cấp"), url_arg="access_id",
-                                         describe=_references_via_case(BreakGlassAccess)))
+    kinds = (
+        TargetKind("case", lazy_pgettext("audit target", "Hồ sơ"), url_arg="case_id", describe=_case_references,
+                   lookup=case_id_for_reference, claims=lambda text: bool(LOOKS_LIKE_REFERENCE.match(text.strip()))),
+        TargetKind("subject", lazy_pgettext("audit target", "Đối tượng thẩm định"), url_arg="subject_id"),
+        TargetKind("coordination_request", lazy_pgettext("audit target", "Yêu cầu phối hợp"), url_arg="request_id",
+                   describe=_references_via_case(CoordinationRequest)),
+        TargetKind("break_glass", lazy_pgettext("audit target", "Truy cập khẩn cấp"), url_arg="access_id",
+                   describe=_references_via_case(BreakGlassAccess)),
+    )
+    for kind in kinds:
+        register_target_kind(app, kind)

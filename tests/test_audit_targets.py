@@ -217,6 +217,9 @@ def test_the_view_speaks_english_to_an_english_reader(app, sign_in, scene):
     page = text_of(auditor.get("/audit/?action=case.create", headers=english))
     row = re.search(r"<tr>\s*<td>\d+</td>.*?</tr>", page, re.S).group(0)
     assert "Opened a case" in row and f"Case {scene.reference}" in row
+    # Labels of their own (msgctxt), not the button texts that share the Vietnamese words.
+    signed_in = text_of(auditor.get("/audit/?action=auth.login.succeeded", headers=english))
+    assert "Signed in" in signed_in and f"User {scene.auditor.username}</a>" in signed_in
     response = post_form(auditor, "/audit/verify", token_from="/audit/", headers=english)
     assert response.status_code == 302
     page = text_of(auditor.get("/audit/", headers=english))
