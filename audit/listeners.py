@@ -6,6 +6,7 @@ from flask import Flask
 
 from protection import signals
 
+from .targets import denied_target
 from .trail import record
 
 
@@ -58,9 +59,12 @@ def _on_unit_changed(_app, unit, by, change, fields=(), **_):
     record(f"unit.{change}", target_type="unit", target_id=unit.id, actor=by, fields=list(fields))
 
 
-def _on_access_denied(_app, user, permission, endpoint, status, **_):
-    record("access.denied", outcome="denied", actor=user, permission=permission, endpoint=endpoint,
-           status=status)
+def _on_access_denied(_app, user, permission, endpoint, status, view_args=None, **_):
+    # The record asked for, when the URL names one: refused attempts then show in that
+    # record's history ("who tried to open this dossier"). Ids only.
+    target_type, target_id, other_ids = denied_target(view_args or {})
+    record("access.denied", target_type=target_type, target_id=target_id, outcome="denied", actor=user,
+           permission=permission, endpoint=endpoint, status=status, **other_ids)
 
 
 def _on_record_viewed(_app, target_type, target_id, action, **detail):

@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, select
 
+from protection import paging
 from protection.db import db
 from protection.identity import User
 from protection.spreadsheets import csv_writer
@@ -135,7 +136,7 @@ def chain_status() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TrailFilter:
-    actor: str | None = None  # username
+    actor: uuid.UUID | None = None  # the user's id (the form turned the username into it)
     action: str | None = None  # exact or prefix ending in "."
     target_type: str | None = None
     target_id: str | None = None
@@ -162,8 +163,7 @@ def _local_midnight_utc(day: date) -> datetime:
 def filtered(trail_filter: TrailFilter) -> Select:
     statement = select(AuditEntry)
     if trail_filter.actor:
-        user_id = db.session.scalar(select(User.id).where(User.username == trail_filter.actor.strip().lower()))
-        statement = statement.where(AuditEntry.actor_id == (user_id or uuid.UUID(int=0)))
+        statement = statement.where(AuditEntry.actor_id == trail_filter.actor)
     if trail_filter.action:
         action = trail_filter.action.strip()
         if action.endswith("."):
@@ -182,6 +182,22 @@ def filtered(trail_filter: TrailFilter) -> Select:
         statement = statement.where(
             AuditEntry.occurred_at < _local_midnight_utc(trail_filter.date_to + timedelta(days=1)))
     return statement
+
+
+@dataclass(frozen=True)
+class RecordHistory:
+    """The trail filtered on one record: its access history, refused attempts included."""
+
+    target: tuple[str, str]
+    refusals: int
+
+
+def record_history(trail_filter: TrailFilter) -> RecordHistory | None:
+    if not (trail_filter.target_type and trail_filter.target_id):
+        return None
+    refusals = paging.exact_count(filtered(TrailFilter(target_type=trail_filter.target_type,
+                                                       target_id=trail_filter.target_id, outcome="denied")))
+    return RecordHistory((trail_filter.target_type, trail_filter.target_id), refusals)
 
 
 def usernames_for(entries: Sequence[AuditEntry]) -> dict[uuid.UUID, str]:

@@ -7,10 +7,12 @@ from flask import Flask
 from . import models  # noqa: F401 - registers the audit tables on the metadata
 from .cli import audit_cli
 from .listeners import connect_listeners
+from .targets import configure_target_kinds
 from .views import audit_bp
 
 
 def configure_audit(app: Flask) -> None:
     connect_listeners(app)
+    configure_target_kinds(app)
     app.register_blueprint(audit_bp)
     app.cli.add_command(audit_cli)

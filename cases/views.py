@@ -24,6 +24,7 @@ def configure_cases(app: Flask) -> None:
         models,  # noqa: F401 - registers the domain tables
     )
     from .access_views import access_bp
+    from .audit_targets import configure_audit_targets
     from .case_views import cases_bp
     from .cli import export_cli, import_cli
     from .coordination_views import coordination_bp
@@ -44,6 +45,7 @@ def configure_cases(app: Flask) -> None:
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
     app.extensions.setdefault("hoso.demo_seeders", []).append(seed_demo_subjects)
+    configure_audit_targets(app)  # the trail shows and accepts case references
     app.register_blueprint(subjects_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(coordination_bp)

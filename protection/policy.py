@@ -252,8 +252,11 @@ def record_denial(name: str, *, status: int = 403) -> None:
     with a page of its own, such as the break-the-glass offer)."""
     db.session.rollback()
     user = current_user if current_user.is_authenticated else None
+    # The URL's arguments (ids from the path, never a protected value) say which record was
+    # asked for: "who tried to open this dossier" must be answerable from the trail.
     signals.access_denied.send(current_app._get_current_object(), user=user,
-                               permission=name, endpoint=request.endpoint, status=status)
+                               permission=name, endpoint=request.endpoint, status=status,
+                               view_args=dict(request.view_args or {}))
     db.session.commit()
     log.info("access denied: permission=%s endpoint=%s status=%s", name, request.endpoint, status)
 

@@ -19,7 +19,7 @@ second_factor_changed = _signals.signal("second-factor-changed")  # user, change
 password_changed = _signals.signal("password-changed")  # user, by
 user_changed = _signals.signal("user-changed")  # user, by, change, fields
 unit_changed = _signals.signal("unit-changed")  # unit, by, change, fields
-access_denied = _signals.signal("access-denied")  # user, permission, endpoint
+access_denied = _signals.signal("access-denied")  # user, permission, endpoint, status, view_args
 # A read of protected or personal data by the kernel (e.g. an admin opening a user):
 # target_type, target_id, action, plus identifier-only detail.
 record_viewed = _signals.signal("record-viewed")

@@ -135,7 +135,10 @@ def test_filter_by_actor_username(app, client, scene):
     expected = [e for e in audit_entries(app) if e.actor_id == scene.careless.id]
     assert [seq for seq, _ in shown(page)] == sorted((e.seq for e in expected), reverse=True)
     assert {action for _, action in shown(page)} == {"auth.login.failed"}
-    assert total(page_of(client, "?actor=nobody.here")) == 0
+    # A username that names nobody says so beside the field (it used to be an empty table).
+    unknown = page_of(client, "?actor=nobody.here")
+    assert field_errors(unknown, "actor") == "Không có người dùng nào có tên đăng nhập này."
+    assert input_value(unknown, "actor") == "nobody.here" and shown(unknown) == []
 
 
 def test_filter_by_exact_action_and_by_prefix(app, client, scene):
@@ -272,7 +275,9 @@ def test_verify_now_records_the_check_and_shows_the_summary(app, client, scene):
     response = post_form(client, "/audit/verify", token_from="/audit/")
     assert response.status_code == 302
     page = page_of(client)
-    assert re.search(r'alert-success[^>]*>OK: \d+ entries verified, last seq \d+, \d+ checkpoints verified', page)
+    # In the interface language (the CLI prints the English summary).
+    assert re.search(r'alert-success[^>]*>\s*Toàn vẹn: đã kiểm tra \d+ bản ghi \(bản ghi cuối #\d+\)', page)
+    assert "entries verified" not in page
     assert "Toàn vẹn" in page
     verified = audit_entries(app, "audit.verify")
     assert len(verified) == 1
@@ -286,7 +291,8 @@ def test_verify_now_on_a_tampered_trail(app, client, scene):
                            .values(outcome="success"))
     assert post_form(client, "/audit/verify", token_from="/audit/").status_code == 302
     page = page_of(client)
-    assert f"TAMPERED at seq {failed_seq}: altered" in page
+    assert f"Phát hiện sai lệch tại bản ghi #{failed_seq}: bản ghi bị sửa." in page
+    assert "TAMPERED" not in page
     assert "Phát hiện sai lệch" in page
     assert audit_entries(app, "audit.verify")[-1].outcome == "failure"
 

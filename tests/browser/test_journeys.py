@@ -238,11 +238,12 @@ def test_auditor_reads_the_trail_and_reviews_emergency_access_without_case_conte
     # The case's own access history: everything recorded against it, and only that.
     rows.first.get_by_title("Ai đã truy cập đối tượng này").click()
     expect(page.get_by_label("Loại đối tượng")).to_have_value("case")
-    case_id = page.get_by_label("Mã đối tượng").input_value()
+    case_id = page.get_by_label("Đối tượng", exact=True).input_value()
     history = page.locator("main tbody tr")
     expect(history.filter(has_text="case.create")).to_have_count(1)
     expect(history.filter(has_text="case.break_glass")).to_have_count(1)
-    assert history.count() == history.filter(has_text=f"case {case_id[:8]}").count()
+    reference = re.search(r"Lịch sử truy cập: Hồ sơ (\S+)", page.locator("main").inner_text()).group(1)
+    assert history.count() == history.filter(has_text=f"Hồ sơ {reference}").count()
     assert_no_case_content(page)
 
     nav(page, "Truy cập khẩn cấp").click()

@@ -1,0 +1,136 @@
+"""The trail in the interface language: a label for every action code the application
+records, and the result of a verification in words.
+
+The codes stay English and stable (they are hashed into the chain, filtered on, exported);
+only what the auditor reads is translated. tests/test_audit_labels.py walks the code for
+every action recorded and fails on one missing here; a code not in the table (an older
+installation's, a test's) is shown as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+
+from protection.identity import Role
+
+from .verify import Report
+
+ACTION_LABELS: dict[str, Any] = {
+    # Signing in and accounts
+    "auth.password_ok": lazy_pgettext("audit action", "Đúng mật khẩu (chưa hoàn tất đăng nhập)"),
+    "auth.login.succeeded": lazy_pgettext("audit action", "Đăng nhập"),
+    "auth.login.failed": lazy_pgettext("audit action", "Đăng nhập thất bại"),
+    "auth.lockout": lazy_pgettext("audit action", "Tạm khóa tài khoản do nhập sai nhiều lần"),
+    "auth.logout": lazy_pgettext("audit action", "Đăng xuất"),
+    "auth.session.end": lazy_pgettext("audit action", "Kết thúc phiên làm việc"),
+    "auth.second_factor.enrolled": lazy_pgettext("audit action", "Kích hoạt xác thực hai lớp"),
+    "auth.second_factor.failed": lazy_pgettext("audit action", "Sai mã xác thực hai lớp"),
+    "auth.second_factor.reset": lazy_pgettext("audit action", "Đặt lại xác thực hai lớp"),
+    "auth.password.changed": lazy_pgettext("audit action", "Đổi mật khẩu"),
+    "auth.password.reset": lazy_pgettext("audit action", "Đặt lại mật khẩu cho người dùng"),
+    "user.list": lazy_pgettext("audit action", "Xem danh sách người dùng"),
+    "user.view": lazy_pgettext("audit action", "Xem tài khoản người dùng"),
+    "user.created": lazy_pgettext("audit action", "Tạo tài khoản"),
+    "user.updated": lazy_pgettext("audit action", "Sửa tài khoản"),
+    "user.enabled": lazy_pgettext("audit action", "Mở lại tài khoản"),
+    "user.disabled": lazy_pgettext("audit action", "Vô hiệu hóa tài khoản"),
+    "user.language": lazy_pgettext("audit action", "Đổi ngôn ngữ giao diện"),
+    "unit.created": lazy_pgettext("audit action", "Tạo đơn vị"),
+    "access.denied": lazy_pgettext("audit action", "Bị từ chối truy cập"),
+    # Dossiers of people under review
+    "subject.search": lazy_pgettext("audit action", "Tìm đối tượng thẩm định"),
+    "subject.view": lazy_pgettext("audit action", "Xem hồ sơ đối tượng"),
+    "subject.create": lazy_pgettext("audit action", "Tạo hồ sơ đối tượng"),
+    "subject.update": lazy_pgettext("audit action", "Sửa hồ sơ đối tượng"),
+    "subject.import": lazy_pgettext("audit action", "Nhập hồ sơ đối tượng từ tệp"),
+    "subject.export": lazy_pgettext("audit action", "Xuất hồ sơ đối tượng"),
+    "relative.view": lazy_pgettext("audit action", "Xem thông tin thân nhân"),
+    "relative.create": lazy_pgettext("audit action", "Thêm thân nhân"),
+    "relative.update": lazy_pgettext("audit action", "Sửa thông tin thân nhân"),
+    "relative.delete": lazy_pgettext("audit action", "Xóa thân nhân"),
+    # Cases
+    "case.list": lazy_pgettext("audit action", "Xem danh sách hồ sơ"),
+    "case.view": lazy_pgettext("audit action", "Xem hồ sơ"),
+    "case.create": lazy_pgettext("audit action", "Mở hồ sơ"),
+    "case.assign": lazy_pgettext("audit action", "Phân công cán bộ"),
+    "case.unassign": lazy_pgettext("audit action", "Thôi phân công cán bộ"),
+    "case.transition": lazy_pgettext("audit action", "Chuyển bước hồ sơ"),
+    "case.comment": lazy_pgettext("audit action", "Thêm ý kiến trao đổi"),
+    "case.extend": lazy_pgettext("audit action", "Gia hạn hồ sơ"),
+    "case.due_change": lazy_pgettext("audit action", "Đổi hạn giải quyết"),
+    "case.break_glass": lazy_pgettext("audit action", "Mở hồ sơ khẩn cấp"),
+    "case.archive": lazy_pgettext("audit action", "Chuyển hồ sơ vào lưu trữ"),
+    "case.purge": lazy_pgettext("audit action", "Hủy nội dung hồ sơ hết thời hạn lưu trữ"),
+    "finding.create": lazy_pgettext("audit action", "Ghi kết quả xác minh"),
+    "attachment.upload": lazy_pgettext("audit action", "Tải lên tệp đính kèm"),
+    "attachment.download": lazy_pgettext("audit action", "Tải xuống tệp đính kèm"),
+    "petition.petitioner_view": lazy_pgettext("audit action", "Xem thông tin người gửi đơn"),
+    "conclusion.create": lazy_pgettext("audit action", "Soạn dự thảo kết luận"),
+    "conclusion.update": lazy_pgettext("audit action", "Sửa dự thảo kết luận"),
+    "conclusion.approve": lazy_pgettext("audit action", "Phê duyệt kết luận"),
+    "conclusion.print": lazy_pgettext("audit action", "In kết luận"),
+    "print_register.view": lazy_pgettext("audit action", "Xem sổ theo dõi bản in"),
+    "classification.review": lazy_pgettext("audit action", "Rà soát độ mật"),
+    "break_glass.list": lazy_pgettext("audit action", "Xem danh sách truy cập khẩn cấp"),
+    "break_glass.review": lazy_pgettext("audit action", "Đánh giá lượt truy cập khẩn cấp"),
+    # Coordination with partner bodies
+    "coordination.list": lazy_pgettext("audit action", "Xem danh sách yêu cầu phối hợp"),
+    "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),
+    "coordination.send": lazy_pgettext("audit action", "Gửi yêu cầu phối hợp"),
+    "coordination.transition": lazy_pgettext("audit action", "Chuyển bước yêu cầu phối hợp"),
+    # Reports, the trail itself, backups and keys
+    "report.view": lazy_pgettext("audit action", "Xem báo cáo thống kê"),
+    "report.export": lazy_pgettext("audit action", "Xuất báo cáo thống kê"),
+    "audit.search": lazy_pgettext("audit action", "Tra cứu nhật ký kiểm toán"),
+    "audit.export": lazy_pgettext("audit action", "Xuất nhật ký kiểm toán"),
+    "audit.verify": lazy_pgettext("audit action", "Kiểm tra toàn vẹn nhật ký"),
+    "backup.create": lazy_pgettext("audit action", "Tạo bản sao lưu"),
+    "backup.restore": lazy_pgettext("audit action", "Khôi phục từ bản sao lưu"),
+    "keys.rotate_master.start": lazy_pgettext("audit action", "Bắt đầu thay khóa chủ"),
+    "keys.rotate_master.batch": lazy_pgettext("audit action", "Thay khóa chủ (một đợt)"),
+    "keys.rekey.start": lazy_pgettext("audit action", "Bắt đầu mã hóa lại khóa dữ liệu"),
+    "keys.rekey.batch": lazy_pgettext("audit action", "Mã hóa lại khóa dữ liệu (một đợt)"),
+    "keys.reindex.start": lazy_pgettext("audit action", "Bắt đầu dựng lại chỉ mục tìm kiếm"),
+    "keys.reindex.batch": lazy_pgettext("audit action", "Dựng lại chỉ mục tìm kiếm (một đợt)"),
+    "keys.reindex.finish": lazy_pgettext("audit action", "Hoàn tất dựng lại chỉ mục tìm kiếm"),
+}
+
+def action_label(code: str) -> Any:
+    """The action in the interface language; an unknown code as it is."""
+    return ACTION_LABELS.get(code, code)
+
+
+def role_label(code: str | None) -> Any:
+    """An actor's role as recorded (a code) in the interface language."""
+    try:
+        return Role(code).label
+    except ValueError:
+        return code
+
+
+# What each kind of tampering is called (audit/verify.py's Problem.kind).
+PROBLEM_LABELS: dict[str, Any] = {
+    "altered": _l("bản ghi bị sửa"),
+    "inserted": _l("bản ghi bị chèn thêm ngoài ứng dụng"),
+    "missing": _l("thiếu bản ghi"),
+    "reordered": _l("bản ghi bị đảo thứ tự"),
+    "truncated": _l("nhật ký bị cắt bớt phần cuối"),
+    "bad_checkpoint": _l("điểm ký không hợp lệ"),
+}
+
+
+def verification_summary(report: Report) -> str:
+    """The web page's words for a verification (the CLI prints Report.summary())."""
+    if report.problem is not None:
+        return _("Phát hiện sai lệch tại bản ghi #%(seq)d: %(problem)s.", seq=report.problem.seq,
+                 problem=PROBLEM_LABELS.get(report.problem.kind, report.problem.kind))
+    if report.last_checkpoint_seq is None:
+        return _("Toàn vẹn: đã kiểm tra %(n)d bản ghi (bản ghi cuối #%(last)d); chưa có điểm ký nào.",
+                 n=report.entries_checked, last=report.last_seq or 0)
+    return _("Toàn vẹn: đã kiểm tra %(n)d bản ghi (bản ghi cuối #%(last)d) và %(checkpoints)d điểm ký "
+             "(điểm ký cuối tại bản ghi #%(checkpoint)d).", n=report.entries_checked, last=report.last_seq or 0,
+             checkpoints=report.checkpoints_checked, checkpoint=report.last_checkpoint_seq)
