@@ -7,3 +7,12 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 }, true);
+
+// A form sent back with errors: its summary (templates/_forms.html, error_summary) takes the
+// focus, so the whole list is read out and in view, whatever autofocus a field asks for.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+});
