@@ -4,6 +4,7 @@ the operations in cases.* make the real checks and name the field they refuse.""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
@@ -56,6 +57,14 @@ def clearance_choices(user, *, blank: bool = False) -> list[tuple[str, str]]:
 
 def new_form_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+FORM_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def form_token_in(text: str | None) -> str | None:
+    """A one-time form token carried in a page's address (?form=...), if it looks like one."""
+    return text if text and FORM_TOKEN_SHAPE.fullmatch(text) else None
 
 
 # --- lists --------------------------------------------------------------------------------

@@ -412,7 +412,7 @@ def test_double_submit_creates_one_case(app, client, officer, subject_id):
     assert "Biểu mẫu này đã được gửi" in text_of(client.get(second.headers["Location"]))
     assert count(app, Case) == 1
 
-    page = client.get("/cases/petitions/new").get_data(as_text=True)
+    page = client.get("/cases/petitions/new", follow_redirects=True).get_data(as_text=True)
     data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
             "received_on": today_text(), "channel": "post", "petition_type": "reflection",
             "anonymous": "y", "named_people": "Lê Văn C", "summary": PETITION_SUMMARY,
@@ -494,7 +494,7 @@ def test_case_pages_hold_no_inline_script_or_style(app, client, officer, subject
     case_id = open_review(client, subject_id)
     for path in (f"/cases/{case_id}", "/cases/", "/cases/reviews/new", "/cases/petitions/new",
                  f"/cases/{case_id}/findings/new", "/"):
-        page = client.get(path).get_data(as_text=True)
+        page = client.get(path, follow_redirects=True).get_data(as_text=True)
         assert "<script>" not in page and " style=" not in page, path
 
 
