@@ -16,3 +16,16 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 });
+
+// A link of the error summary puts the focus in its field, not only the page's scroll, so
+// the next keystroke corrects it (the GOV.UK error summary does the same).
+document.addEventListener("click", function (event) {
+  var link = event.target.closest ? event.target.closest("[data-error-summary] a[href^='#']") : null;
+  var field = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+  if (field) {
+    event.preventDefault();
+    field.scrollIntoView({block: "center"});
+    field.focus();
+    history.replaceState(null, "", link.getAttribute("href"));
+  }
+});
