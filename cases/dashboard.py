@@ -156,7 +156,7 @@ def _about(user: User, rows: list[Case]) -> dict[uuid.UUID, str]:
         text = " · ".join(str(part) for part in parts if part)
         if text:
             about[case_id] = text
-    record("case.list", target_type="case", view="home", results=len(rows), readable=len(cases))
+    record("case.list", target_type="case", view="home", results=len({row.id for row in rows}), readable=len(cases))
     return about
 
 
