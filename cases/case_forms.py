@@ -4,6 +4,7 @@ the operations in cases.* make the real checks and name the field they refuse.""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
@@ -21,7 +22,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
-from protection.forms import REQUIRED, FlexibleDateField
+from protection.forms import REQUIRED, FlexibleDateField, WholeForm
+from protection.i18n import local_today
 from protection.identity import CLEARANCE_ORDER, Clearance
 
 from . import labels
@@ -57,6 +59,14 @@ def new_form_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+FORM_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def form_token_in(text: str | None) -> str | None:
+    """A one-time form token carried in a page's address (?form=...), if it looks like one."""
+    return text if text and FORM_TOKEN_SHAPE.fullmatch(text) else None
+
+
 # --- lists --------------------------------------------------------------------------------
 
 class CaseFilterForm(FlaskForm):
@@ -88,7 +98,7 @@ class CaseFilterForm(FlaskForm):
 
 # --- opening ------------------------------------------------------------------------------
 
-class ReviewForm(FlaskForm):
+class ReviewForm(WholeForm):
     form_token = HiddenField()
     # Chosen on the subject's dossier ("Mở thẩm định"): the form never lists dossiers.
     subject_id = HiddenField()
@@ -106,8 +116,13 @@ class ReviewForm(FlaskForm):
         self.purpose.choices = [("", _l("— Chọn mục đích —"))] + labels.choices(labels.PURPOSES)
         self.classification.choices = clearance_choices(user)
 
+    def cross_checks(self):
+        # The case opens today (operations.open_review says the same).
+        if self.due_on.parsed and self.due_on.parsed < local_today():
+            yield "due_on", _l("Hạn xử lý không được trước ngày mở hồ sơ.")
 
-class PetitionForm(FlaskForm):
+
+class PetitionForm(WholeForm):
     form_token = HiddenField()
     received_on = FlexibleDateField(_l("Ngày nhận đơn"), validators=[InputRequired(REQUIRED)],
                                     render_kw={"placeholder": "dd/mm/yyyy"})
@@ -134,10 +149,20 @@ class PetitionForm(FlaskForm):
         self.petition_type.choices = [("", _l("— Chọn —"))] + labels.choices(labels.PETITION_TYPES)
         self.classification.choices = clearance_choices(user)
 
+    def cross_checks(self):
+        # As petitions.receive_petition refuses them, but all in one pass.
+        if self.received_on.parsed and self.received_on.parsed > local_today():
+            yield "received_on", _l("Ngày nhận đơn không được ở tương lai.")
+        if not self.anonymous.data:
+            if not (self.petitioner_name.data or "").strip():
+                yield "petitioner_name", _l("Hãy nhập họ tên người gửi đơn, hoặc đánh dấu đơn không ký tên.")
+            if not (self.subject_id_numbers.data or "").strip() and not (self.named_people.data or "").strip():
+                yield "named_people", _l("Hãy cho biết đơn liên quan đến ai (chọn đối tượng hoặc ghi tên).")
+
 
 # --- the case page's actions ------------------------------------------------------------------
 
-class VersionedForm(FlaskForm):
+class VersionedForm(WholeForm):
     """Every form that changes a case says which version of it the user saw."""
 
     version = HiddenField()
@@ -146,6 +171,14 @@ class VersionedForm(FlaskForm):
 
 class TransitionForm(VersionedForm):
     action = HiddenField()
+
+
+# The ways of handling a petition that need the officer's reason (petitions.decide).
+NOTE_NEEDED = {
+    "accept": _l("Hãy ghi lý do thụ lý."),
+    "forward": _l("Hãy ghi lý do chuyển đơn."),
+    "keep_for_monitoring": _l("Hãy ghi lý do lưu theo dõi."),
+}
 
 
 class DecisionForm(VersionedForm):
@@ -161,6 +194,16 @@ class DecisionForm(VersionedForm):
         self.action.choices = labels.choices(labels.DECISIONS)
         self.reason.choices = [("", "—")] + labels.choices(labels.FILING_REASONS)
         self.forwarded_to.choices = [("", "—")] + [(str(unit.id), f"{unit.code} — {unit.name}") for unit in units]
+
+    def cross_checks(self):
+        # What each way of handling needs (petitions.decide), asked for all at once.
+        action, note = self.action.data, (self.note.data or "").strip()
+        if action == "forward" and not self.forwarded_to.data:
+            yield "forwarded_to", _l("Hãy chọn cơ quan có thẩm quyền để chuyển đơn.")
+        if action == "file" and not self.reason.data:
+            yield "reason", _l("Hãy chọn lý do lưu đơn không xử lý.")
+        if not note and action in NOTE_NEEDED:
+            yield "note", NOTE_NEEDED[action]
 
 
 class ExtendForm(VersionedForm):
@@ -210,6 +253,10 @@ class FindingForm(VersionedForm):
         self.person.choices = [("", _l("— Chọn —"))] + list(people)
         self.category.choices = [("", _l("— Chọn —"))] + labels.choices(labels.FINDING_CATEGORIES)
         self.classification.choices = clearance_choices(user)
+
+    def cross_checks(self):
+        if self.found_on.parsed and self.found_on.parsed > local_today():
+            yield "found_on", _l("Ngày ghi nhận không được ở tương lai.")
 
 
 class ConclusionForm(VersionedForm):

@@ -52,8 +52,10 @@ from .case_forms import (
     ReviewForm,
     TransitionForm,
     VersionedForm,
+    form_token_in,
     new_form_token,
 )
+from .models import Case
 from .operations import CaseError, FindingData, ReviewData, StaleCase
 from .petitions import Decision, PetitionData
 
@@ -161,7 +163,9 @@ def _earlier(token):
     earlier = operations.earlier_submission(token, current_user)
     if earlier is None:
         return None
-    flash(_("Biểu mẫu này đã được gửi."), "info")
+    case = db.session.get(Case, earlier.target_id)
+    flash(_("Biểu mẫu này đã được gửi: hồ sơ %(reference)s đã được tạo từ lần gửi trước, không tạo thêm hồ sơ trùng.",
+            reference=case.reference) if case is not None else _("Biểu mẫu này đã được gửi."), "info")
     return redirect(url_for("cases.view", case_id=earlier.target_id))
 
 
@@ -196,9 +200,15 @@ def new_review():
 @cases_bp.route("/petitions/new", methods=["GET", "POST"])
 @permission("case.create")
 def new_petition():
+    # The one-time token lives in the page's address too: Back (the page is never cached,
+    # so the browser fetches it again) returns to the same token, and a second submit of
+    # the same petition finds the first instead of making a twin (issue 17).
+    token = form_token_in(request.args.get("form"))
+    if request.method == "GET" and token is None:
+        return redirect(url_for("cases.new_petition", form=new_form_token()))
     form = PetitionForm(user=current_user)
     if request.method == "GET":
-        form.form_token.data = new_form_token()
+        form.form_token.data = token
         form.received_on.process_data(operations.today())
     if form.validate_on_submit():
         if (earlier := _earlier(form.form_token.data)) is not None:
@@ -219,8 +229,9 @@ def new_petition():
             operations.remember_submission(form.form_token.data, current_user, "case", case.id)
             flash(_("Đã tiếp nhận đơn %(reference)s.", reference=case.reference), "success")
             return _to_case(case)
-    form.form_token.data = form.form_token.data or new_form_token()
-    return render_template("cases/case_petition_form.html", form=form)
+    form.form_token.data = form.form_token.data or token or new_form_token()
+    return render_template("cases/case_petition_form.html", form=form,
+                           already=operations.submitted_with(form.form_token.data, current_user))
 
 
 # --- the case page --------------------------------------------------------------------------
@@ -262,6 +273,7 @@ def _render_case(case, status: int = 200, **forms):
         "attachments": operations.case_attachments(case, user),
         "comments": operations.comments(case),
         "timeline": operations.timeline(case),
+        "extensions": petitions.extensions_of(case) if case.extensions else {},
         "versions": versions,
         "current": current,
         "signatures": signatures,

@@ -8,28 +8,35 @@
   coordination inbox's own scoping.
 - Auditors and admins: nothing of cases, not even counts.
 
-Lists show reference, kind, state and due date only (plain columns: nothing decrypted);
-charts come from cases.statistics over the viewer's scope, so they count only cases the
+Lists show reference, kind, state and due date, and whose case it is (the subject's name
+and the review's purpose; a petition's title, or its type and the people it concerns when
+it was given no title) for the cases whose content the viewer may read, the rule of the
+case lists (lists.readable_ids); that read is recorded as the lists' reads are (`case.list`,
+view "home"). Charts come from cases.statistics over the viewer's scope, so they count only cases the
 viewer may know exist. Every figure is a GROUP BY over indexed plain columns.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask_babel import format_decimal
+from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import lazyload, load_only
 
+from audit.trail import record
 from protection import policy
+from protection.crypto import current_keyring
 from protection.db import db
+from protection.i18n import LANGUAGE_NAMES
 from protection.identity import Role, User
 
 from . import charts, coordination, labels, lists, statistics, workflow
 from .deadlines import due_soon_limit
-from .models import Assignment, Case
+from .models import Assignment, Case, ConcernedPerson, Petition, Subject
 from .operations import today as local_today
 
 LIST_LENGTH = 5
@@ -51,6 +58,8 @@ class Dashboard:
     charts: dict[str, charts.Chart] = field(default_factory=dict)
     requests_open: int = 0
     requests_overdue: int = 0
+    # Whose case each listed case is, for those the viewer may read; the others have none.
+    about: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 def for_user(user: User) -> Dashboard:
@@ -62,6 +71,7 @@ def for_user(user: User) -> Dashboard:
         board.requests_overdue = sum(1 for row in rows if coordination.is_overdue(row, today))
     elif policy.can(user, "case.view"):
         board.work = _work(user, today, board.soon)
+        board.about = _about(user, [row for work in board.work.values() for row in work.rows])
         board.charts = _charts(statistics.viewer_scope(user), today)
     return board
 
@@ -98,6 +108,75 @@ def _short(statement: Select, view: str, *, whole_scope: bool = False) -> WorkLi
     total = lists.Count(len(rows), lists.BADGE_CAP) if len(rows) < LIST_LENGTH \
         else lists.bounded_count(statement, lists.BADGE_CAP)
     return WorkList(rows, total, view)
+
+
+# --- whose case -----------------------------------------------------------------------------
+
+NAMES_SHOWN = 2
+
+
+def _about(user: User, rows: list[Case]) -> dict[uuid.UUID, str]:
+    """A short line per readable case: "Nguyễn Văn An · Bổ nhiệm" for a review; the title
+    of a petition, or "Tố cáo · Lê Văn C, Trần Thị D" when it was given none. Decrypted in
+    a few queries (keys, titles, names), and the read recorded in the request's transaction."""
+    readable = lists.readable_ids(user, rows)
+    if not readable:
+        return {}
+    cases = {row.id: row for row in rows if row.id in readable}
+    lists.open_titles(set(cases))
+    petition_ids = [case_id for case_id, case in cases.items() if case.kind == "petition"]
+    concerned = list(db.session.scalars(
+        select(ConcernedPerson).where(ConcernedPerson.case_id.in_(petition_ids))
+        .options(load_only(ConcernedPerson.id, ConcernedPerson.case_id, ConcernedPerson.subject_id,
+                           ConcernedPerson.named_as, ConcernedPerson.data_key_id))
+        .order_by(ConcernedPerson.case_id, ConcernedPerson.id))) if petition_ids else []
+    subject_ids = {case.subject_id for case in cases.values() if case.subject_id} | \
+        {person.subject_id for person in concerned if person.subject_id and not person.named_as}
+    names = _subject_names(subject_ids)
+    types = dict(db.session.execute(select(Petition.case_id, Petition.petition_type)
+                                    .where(Petition.case_id.in_(petition_ids))).all()) if petition_ids else {}
+    people: dict[uuid.UUID, list[str]] = {}
+    for person in concerned:
+        name = person.named_as or names.get(person.subject_id)
+        if name:
+            people.setdefault(person.case_id, []).append(name)
+    untitled = _default_petition_titles()
+    about = {}
+    for case_id, case in cases.items():
+        if case.kind == "review":
+            parts = [names.get(case.subject_id), labels.of(labels.PURPOSES, case.purpose) if case.purpose else None]
+        elif case.title and case.title not in untitled:
+            parts = [case.title]
+        else:
+            named = people.get(case_id, [])
+            shown = ", ".join(named[:NAMES_SHOWN])
+            if len(named) > NAMES_SHOWN:
+                shown = _("%(names)s và %(count)d người khác", names=shown, count=len(named) - NAMES_SHOWN)
+            parts = [labels.of(labels.PETITION_TYPES, types.get(case_id)) if types.get(case_id) else None, shown]
+        text = " · ".join(str(part) for part in parts if part)
+        if text:
+            about[case_id] = text
+    record("case.list", target_type="case", view="home", results=len({row.id for row in rows}), readable=len(cases))
+    return about
+
+
+def _subject_names(ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    current_keyring().preload(db.session, select(Subject.data_key_id).where(Subject.id.in_(ids)))
+    subjects = db.session.scalars(select(Subject).where(Subject.id.in_(ids))
+                                  .options(load_only(Subject.id, Subject.full_name, Subject.data_key_id)))
+    return {subject.id: subject.full_name for subject in subjects if subject.full_name}
+
+
+def _default_petition_titles() -> set[str]:
+    """The title a petition gets when none is typed (petitions.receive_petition), in each
+    language it may have been received in: such a title says nothing of whose it is."""
+    titles = set()
+    for code in LANGUAGE_NAMES:
+        with force_locale(code):
+            titles.add(_("Đơn thư"))
+    return titles
 
 
 # --- charts -------------------------------------------------------------------------------

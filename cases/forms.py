@@ -72,7 +72,8 @@ class RelativeForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.relation.choices = list(RELATIONS.items())
+        # A blank first choice, required: a preselected "Ông nội" was saved unread (issue 17).
+        self.relation.choices = [("", _l("— Chọn quan hệ —")), *RELATIONS.items()]
 
 
 class SubjectSearchForm(FlaskForm):

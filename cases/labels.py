@@ -13,8 +13,10 @@ KINDS = {
     "review": _l("Thẩm định tiêu chuẩn chính trị"),
     "petition": _l("Đơn thư"),
 }
+# A kind is never named like a step: "Thẩm định" alone is also the fourth step of a review,
+# and a card read "Thẩm định [Thẩm định]" (issue 17).
 KINDS_SHORT = {
-    "review": _l("Thẩm định"),
+    "review": _l("Thẩm định chính trị"),
     "petition": _l("Đơn thư"),
 }
 
@@ -22,7 +24,7 @@ CASE_STATES = {
     "records_review": _l("Rà soát"),
     "examination": _l("Thẩm tra"),
     "verification": _l("Xác minh"),
-    "appraisal": _l("Thẩm định"),
+    "appraisal": _l("Thẩm định, đánh giá"),
     "concluding": _l("Kết luận"),
     "submitted": _l("Chờ phê duyệt"),
     "closed": _l("Đã kết thúc"),

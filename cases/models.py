@@ -532,3 +532,23 @@ class ClassificationReview(db.Model):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     decided_by: Mapped[User] = relationship(lazy="joined")
+
+
+class DeadlineExtension(Protected, db.Model):
+    """One extension of a petition's deadline: the dates before and after (plain, as the
+    case's own due date is) and the officer's reason, sealed under the case's key since a
+    reason may name people ("chờ kết quả xác minh về ông A"). Linked to its timeline event,
+    so the case's history shows it with its reason."""
+
+    __tablename__ = "case_extensions"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_events.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    due_before: Mapped[date | None] = mapped_column(Date)
+    due_after: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(EncryptedText)
+
+    case: Mapped[Case] = relationship()

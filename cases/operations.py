@@ -143,6 +143,17 @@ def earlier_submission(token: str | None, user: User) -> FormSubmission | None:
     return claim
 
 
+def submitted_with(token: str | None, user: User) -> Case | None:
+    """The case an earlier submit of this form (its one-time token) created, without
+    claiming the token: for a form page opened again with it (the browser's Back)."""
+    if not token:
+        return None
+    claim = db.session.get(FormSubmission, token[:64])
+    if claim is None or claim.user_id != user.id or claim.target_type != "case":
+        return None
+    return db.session.get(Case, claim.target_id)
+
+
 def remember_submission(token: str | None, user: User, target_type: str, target_id: uuid.UUID) -> None:
     if not token:
         return

@@ -18,7 +18,7 @@ from protection.identity import Unit, User
 from protection.search import InvalidCitizenId, citizen_id, find
 
 from . import deadlines, numbering, workflow
-from .models import Case, ConcernedPerson, Petition, Subject
+from .models import Case, ConcernedPerson, DeadlineExtension, Petition, Subject
 from .operations import CaseError, _classification, stamp, today, transition
 
 
@@ -191,13 +191,24 @@ def extend_deadline(case: Case, *, by: User, note: str | None) -> date:
         raise CaseError(_("Đã hết số lần gia hạn theo quy định."), "note")
     if not (note or "").strip():
         raise CaseError(_("Hãy ghi lý do gia hạn."), "note")
+    due_before = case.due_on
     case.extensions += 1
     case.due_on = deadlines.due(case.deadline_rule, case.deadline_start, case.extensions)
-    stamp(case, "deadline_extended", by)
+    event = stamp(case, "deadline_extended", by)
+    db.session.add(DeadlineExtension(id=uuid.uuid4(), case=case, case_id=case.id, event_id=event.id,
+                                     number=case.extensions, due_before=due_before, due_after=case.due_on,
+                                     reason=note.strip()[:4000]))
     db.session.flush()
     record("case.extend", target_type="case", target_id=case.id, actor=by, extensions=case.extensions,
            due_on=case.due_on.isoformat())
     return case.due_on
+
+
+def extensions_of(case: Case) -> dict[uuid.UUID, DeadlineExtension]:
+    """The case's extensions by their timeline event (their reasons decrypted: the caller
+    shows them on the case page, whose read is recorded)."""
+    rows = db.session.scalars(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
+    return {row.event_id: row for row in rows}
 
 
 def can_extend(case: Case) -> bool:

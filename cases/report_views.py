@@ -63,7 +63,7 @@ def index():
         _audit("report.view", report, "html")
     query = {"start": form.start.data, "end": form.end.data, "unit": form.unit.data}
     return render_template("reports/report.html", form=form, report=report, query=query, number=_number,
-                           formats=list(reports.FORMATS))
+                           formats=list(reports.FORMATS), shortcuts=reports.period_shortcuts(today()))
 
 
 @reports_bp.route("/export.<any(json, csv, xlsx):fmt>")
@@ -73,7 +73,7 @@ def download(fmt: str):
     if not form.validate():
         query = {"start": form.start.data, "end": form.end.data, "unit": form.unit.data}
         return render_template("reports/report.html", form=form, report=None, query=query, number=_number,
-                               formats=list(reports.FORMATS)), 400
+                               formats=list(reports.FORMATS), shortcuts=reports.period_shortcuts(today())), 400
     report = _report(form)
     body = reports.render(report, fmt)
     _audit("report.export", report, fmt)

@@ -89,6 +89,41 @@ def all_units_label() -> str:
     return _("Tất cả đơn vị")
 
 
+# --- period shortcuts -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shortcut:
+    key: str
+    label: str
+    period: Period
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _months_before(first: date, months: int) -> date:
+    """The first day of the month `months` before the month starting on `first`."""
+    index = first.year * 12 + first.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_shortcuts(today: date) -> list[Shortcut]:
+    """The periods reports are usually made for (quý, 6 tháng, năm): this quarter, the last,
+    the last six months and this year so far (each up to today), and the whole of last
+    year. Offered as links on the report page: no script, the query string does it."""
+    this_quarter = _quarter_start(today)
+    last_quarter = _months_before(this_quarter, 3)
+    return [
+        Shortcut("quarter", _("Quý này"), Period(this_quarter, today)),
+        Shortcut("last_quarter", _("Quý trước"),
+                 Period(last_quarter, date.fromordinal(this_quarter.toordinal() - 1))),
+        Shortcut("six_months", _("6 tháng gần đây"), Period(_months_before(today.replace(day=1), 5), today)),
+        Shortcut("year", _("Năm nay"), Period(date(today.year, 1, 1), today)),
+        Shortcut("last_year", _("Năm trước"), Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))),
+    ]
+
+
 def build_report(scope: Scope, period: Period, *, unit_code: str | None, unit_name: str, today: date) -> Report:
     petitions = statistics.petitions_by_type(scope, period, today)
     sections = [_cases(scope, period), _reviews(scope, period), _petition_decisions(petitions),

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
-from protection.forms import REQUIRED, FlexibleDateField
+from protection.forms import REQUIRED, FlexibleDateField, WholeForm
 from protection.identity import CLEARANCE_LABELS, Clearance
 
 
@@ -23,7 +23,7 @@ class PurgeForm(FlaskForm):
     submit = SubmitField(_l("Hủy vĩnh viễn nội dung hồ sơ"))
 
 
-class ClassificationDecisionForm(FlaskForm):
+class ClassificationDecisionForm(WholeForm):
     decision = RadioField(_l("Quyết định"), validators=[InputRequired(REQUIRED)])
     new_end = FlexibleDateField(_l("Ngày hết hạn bảo vệ mới (khi gia hạn)"))
     to_level = SelectField(_l("Độ mật mới (khi giảm độ mật)"), validate_choice=False)
@@ -37,3 +37,10 @@ class ClassificationDecisionForm(FlaskForm):
                                  ("declassify", _l("Giải mật"))]
         self.to_level.choices = [("", "—")] + [(level.value, label) for level, label in CLEARANCE_LABELS.items()
                                                if level not in (Clearance.UNCLASSIFIED, Clearance.TOP_SECRET)]
+
+    def cross_checks(self):
+        # What each decision needs (classification.decide), asked together with the rest.
+        if self.decision.data == "extend" and not self.new_end.errors and self.new_end.parsed is None:
+            yield "new_end", _l("Hãy nhập ngày hết hạn bảo vệ mới.")
+        if self.decision.data == "downgrade" and not self.to_level.data:
+            yield "to_level", _l("Hãy chọn độ mật mới.")

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask import flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField, widgets
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from .i18n import LANGUAGE_NAMES
@@ -36,22 +36,64 @@ def parse_date(text: str | None) -> date | None:
     return None
 
 
-class FlexibleDateField(StringField):
-    """A date typed dd/mm/yyyy (or ISO); `parsed` holds the date once the form is read."""
+class WholeForm(FlaskForm):
+    """A form whose checks across fields ("a name, unless the petition is unsigned") run in
+    the same pass as each field's own: one submit shows every error at once (issue 17),
+    where the operation, run only once the form passes, would name its first refusal, and
+    the next only after another submit. The operations keep their checks: they are the rule,
+    these are the courtesy. `cross_checks` yields (field name, message)."""
 
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        for name, message in self.cross_checks():
+            field = getattr(self, name)
+            field.errors = [*field.errors, message]
+            valid = False
+        return valid
+
+    def cross_checks(self):
+        return ()
+
+
+class BrowserDateInput(widgets.Input):
+    """The browser's own date input: no script, a calendar to pick from, and the day shown
+    in the page's language (<html lang="vi">: dd/mm/yyyy). It submits yyyy-mm-dd, and its
+    value must be written so. A value that is not a date (typed dd/mm/yyyy by a client
+    without date inputs, and wrong) comes back in a text box as typed: a date input would
+    show it blank, and the error beside it would point at nothing."""
+
+    input_type = "date"
+    validation_attrs = ["required", "max", "min", "step"]
+
+    def __call__(self, field, **kwargs):
+        if field.parsed is None and (field.data or "").strip():
+            kwargs["type"] = "text"
+            kwargs.setdefault("placeholder", "dd/mm/yyyy")
+        return super().__call__(field, **kwargs)
+
+
+class FlexibleDateField(StringField):
+    """A date from the browser's date input (yyyy-mm-dd) or typed dd/mm/yyyy; `parsed`
+    holds the date once the form is read."""
+
+    widget = BrowserDateInput()
     parsed: date | None = None
 
     def process_data(self, value):
         if isinstance(value, date):
             self.parsed = value
-            self.data = value.strftime("%d/%m/%Y")
+            self.data = value.isoformat()
         else:
             super().process_data(value)
-            self.parsed = None
+            self.parsed = parse_date(self.data) if isinstance(self.data, str) else None
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         self.parsed = parse_date(self.data)
+
+    def _value(self):
+        # A date is written as the date input reads it (ISO), whichever way it was typed.
+        return self.parsed.isoformat() if self.parsed else (self.data or "")
 
     def pre_validate(self, form):
         if (self.data or "").strip() and self.parsed is None:

@@ -689,7 +689,7 @@ def test_ids_changed_in_form_fields_are_refused(scene):
             assert db.session.scalar(select(func.count()).select_from(CoordinationRequest)) == requests_before
             db.session.commit()
     # A petition marked as the repeat of another unit's petition.
-    page = s.get(officer, "/cases/petitions/new").get_data(as_text=True)
+    page = s.get(officer, "/cases/petitions/new", follow_redirects=True).get_data(as_text=True)
     with s.app.app_context():
         cases_before = db.session.scalar(select(func.count()).select_from(Case))
         db.session.commit()
