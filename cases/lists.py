@@ -147,8 +147,9 @@ def list_cases(user: User, filters: Filters) -> Page:
         statement = statement.where(Case.reference == filters.reference.strip().upper())
     subject_search = None
     if filters.subject_query:
-        subject_search, found = search_subjects(user, filters.subject_query)
-        ids = [subject.id for subject in found]
+        searched = search_subjects(user, filters.subject_query)
+        subject_search = searched.kind
+        ids = [subject.id for subject in searched.results]
         statement = statement.where(or_(Case.subject_id.in_(ids), exists().where(
             ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id.in_(ids))))
 

@@ -26,3 +26,6 @@ record_viewed = _signals.signal("record-viewed")
 # A key or index operation (rotate-master, rekey, reindex), one per transaction it commits:
 # operation ("reindex.batch", ...), plus identifier-only detail (ids, counts, lengths).
 keys_changed = _signals.signal("keys-changed")
+# Sent by fields.destroy_data_key before the rows lose their key: upper layers delete what
+# they derived from those rows' plaintext (a name's word index). session, data_key_id.
+data_key_destroying = _signals.signal("data-key-destroying")
