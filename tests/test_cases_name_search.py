@@ -7,18 +7,23 @@ import html
 import json
 import re
 import uuid
+from datetime import date
 
 import pytest
+from flask_migrate import downgrade
 from sqlalchemy import func, select, text
 
+from app import create_app
 from audit.trail import detail_of
 from cases import name_search
 from cases.models import Subject
 from cases.name_search import WORD_INDEX, SubjectNameToken
+from protection import accounts
 from protection.db import db
 from protection.fields import destroy_data_key
 from protection.index_plans import IndexPlan
-from tests.conftest import audit_entries, post_form
+from protection.schema import MIGRATIONS, upgrade_schema
+from tests.conftest import audit_entries, post_form, scratch_postgresql_database
 
 SUBJECT_LINK = re.compile(r'href="/subjects/([0-9a-f-]{36})"')
 TOO_COMMON = "Thêm một từ nữa"
@@ -228,3 +233,55 @@ def test_keys_reindex_names_the_word_index(app, runner, people):
     result = runner.invoke(args=["keys", "reindex", "--index", WORD_INDEX])
     assert result.exit_code == 0, result.output
     assert len(token_rows(app)) == before
+
+
+# --- the migration --------------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scratch_database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    with scratch_postgresql_database("hoso_words", "set TEST_DATABASE_URL to a PostgreSQL database") as url:
+        yield url
+
+
+def test_the_migration_marks_existing_dossiers_for_keys_reindex(app_config, scratch_database_url):
+    """An installation with dossiers, upgraded to this revision: no word rows (a migration
+    cannot compute keyed hashes), a marker the search page and `keys status` show, and
+    `keys reindex` builds the rows. An empty installation needs nothing."""
+    application = create_app({**app_config, "HOSO_DATABASE_URL": scratch_database_url})
+    previous = "b1d3a5c70002"
+    try:
+        with application.app_context():
+            upgrade_schema()
+            downgrade(directory=str(MIGRATIONS), revision=previous)
+            upgrade_schema()
+            assert db.session.get(IndexPlan, WORD_INDEX) is None  # nothing to build
+            db.session.commit()
+            unit = accounts.create_unit(code="BTCTU", name="Ban Tổ chức", kind="organisation", parent_code=None,
+                                        by=None)
+            subject = Subject(owner_unit=unit, full_name="Trần Thị Hòa", other_names="Út",
+                              date_of_birth=date(1980, 2, 1), id_number="001080000001")
+            db.session.add(subject)
+            db.session.commit()
+            subject_id = subject.id
+            assert db.session.scalar(select(func.count()).select_from(SubjectNameToken)) == 4
+            db.session.commit()
+
+            downgrade(directory=str(MIGRATIONS), revision=previous)
+            upgrade_schema()
+            assert db.session.scalar(select(func.count()).select_from(SubjectNameToken)) == 0
+            assert name_search.tokens_incomplete()
+            db.session.commit()
+
+        result = application.test_cli_runner().invoke(args=["keys", "reindex"])
+        assert result.exit_code == 0, result.output
+        with application.app_context():
+            assert not name_search.tokens_incomplete()
+            assert [subject.id for subject in name_search.find_by_words("hoa tran")] == [subject_id]
+            db.session.commit()
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
