@@ -121,32 +121,34 @@ def subject_token_rows(keyring: KeyRing, subject_id: uuid.UUID, full_name: str |
 
 # --- search -----------------------------------------------------------------------------
 
-def _bounded_rows(session: Session, value: int) -> int:
-    table = SubjectNameToken.__table__
+def _bounded_rows(session: Session, table, value: int) -> int:
     capped = select(literal(1)).select_from(table).where(table.c.value == value).limit(PROBE_LIMIT + 1)
     return session.scalar(select(func.count()).select_from(capped.subquery()))
 
 
 def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] = (),
-                  session: Session | None = None) -> list[Subject]:
+                  also_load: Iterable[Any] = (), session: Session | None = None, model: type = Subject,
+                  words_table=None) -> list:
     """Subjects having every word of `text` among the words of their names (and born on
     `born`); `where` narrows in SQL (a unit scope). Raises NameTooCommon rather than read
-    or decrypt more than the bounds above."""
+    or decrypt more than the bounds above. Only the fields compared, and `also_load`, are
+    decrypted now (as protection.search.find does); `model` and `words_table`: the bench's
+    twins."""
     session = session or db.session
+    table = SubjectNameToken.__table__ if words_table is None else words_table
     words = name_words(text)
     if not words:
         return []
     keyring = current_keyring()
     values = {word_value(keyring, word) for word in words}
-    counts = {value: _bounded_rows(session, value) for value in values}
+    counts = {value: _bounded_rows(session, table, value) for value in values}
     rarest = min(counts, key=counts.get)
     if counts[rarest] == 0:
         return []
     if counts[rarest] > PROBE_LIMIT:
         raise NameTooCommon
-    table = SubjectNameToken.__table__
     driver = table.alias("word0")
-    candidates = (select(driver.c.subject_id).join_from(driver, Subject, Subject.id == driver.c.subject_id)
+    candidates = (select(driver.c.subject_id).join_from(driver, model, model.id == driver.c.subject_id)
                   .where(driver.c.value == rarest, *where))
     for number, value in enumerate(sorted(values - {rarest}), start=1):
         other = table.alias(f"word{number}")
@@ -156,10 +158,11 @@ def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] =
         raise NameTooCommon
     if not ids:
         return []
-    keyring.preload(session, select(Subject.data_key_id).where(Subject.id.in_(ids)))
+    keyring.preload(session, select(model.data_key_id).where(model.id.in_(ids)))
     known = set(session.identity_map.keys())
     matched = []
-    for subject in session.scalars(select(Subject).where(Subject.id.in_(ids))).all():
+    columns = [model.id, model.data_key_id, model.full_name, model.other_names, model.date_of_birth, *also_load]
+    for subject in session.scalars(select(model).where(model.id.in_(ids)).options(load_only(*columns))).all():
         if words <= name_words(subject.full_name, subject.other_names) and born in (None, subject.date_of_birth):
             matched.append(subject)
         elif inspect(subject).identity_key not in known:

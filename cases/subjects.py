@@ -154,7 +154,8 @@ def search_subjects(user: User, query: str) -> SubjectSearch:
         results = find(Subject.full_name_index, name, where=scope)
     if name is not None:
         try:
-            by_words = name_search.find_by_words(name, born=born, where=scope)
+            by_words = name_search.find_by_words(name, born=born, where=scope,
+                                                 also_load=[Subject.id_number, Subject.current_unit])
         except name_search.NameTooCommon:
             # Exact matches of the whole name are still worth showing; with none, ask for
             # another word rather than read or decrypt thousands of dossiers.
