@@ -46,6 +46,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import (
     ForeignKey,
     Integer,
@@ -97,6 +98,12 @@ class SubjectNameToken(db.Model):
 
 class NameTooCommon(Exception):
     """The words typed are shared by too many people to list: the officer adds a word."""
+
+
+def too_common_message() -> str:
+    """What the officer reads beside the search box when NameTooCommon was raised."""
+    return _("Thêm một từ nữa (họ, tên đệm hoặc tên) hoặc ngày sinh: quá nhiều người có "
+             "những từ này trong họ tên để liệt kê.")
 
 
 def name_words(*names: str | None) -> set[str]:

@@ -14,7 +14,7 @@ from protection.forms import ConfirmForm, show_error
 from protection.marking import mark_page_classification
 from protection.policy import permission
 
-from . import lists, operations, subjects
+from . import lists, name_search, operations, subjects
 from .forms import RelativeForm, SubjectForm, SubjectSearchForm
 from .relations import relation_label, sex_label
 from .subjects import RelativeData, SubjectData, SubjectError
@@ -59,8 +59,7 @@ def index():
     searched = bool((form.q.data or "").strip()) and form.validate()
     found = subjects.search_subjects(current_user, form.q.data) if searched else None
     if found is not None and found.too_common:
-        show_error(form, _("Thêm một từ nữa (họ, tên đệm hoặc tên) hoặc ngày sinh: quá nhiều người có "
-                           "những từ này trong họ tên để liệt kê."), "q")
+        show_error(form, name_search.too_common_message(), "q")
     page = paging.paginate_rows(paging.sort_rows(found.results if found else [], sort, RESULT_SORTS), number)
     return render_template("cases/subjects.html", form=form, results=page.rows, page=page, sorting=sort,
                            searched=searched, too_common=bool(found and found.too_common),

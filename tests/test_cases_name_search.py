@@ -167,6 +167,14 @@ def test_a_common_word_is_refused_with_the_reason_beside_the_field(app, client, 
         assert word not in dump
 
 
+def test_the_case_lists_subject_filter_says_so_too(client, people, monkeypatch):
+    monkeypatch.setattr(name_search, "PROBE_LIMIT", 2)
+    response = client.get("/cases/", query_string={"view": "unit", "subject": "hòa"})
+    assert response.status_code == 200
+    match = re.search(r'id="subject-errors">(.*?)</div>', response.get_data(as_text=True), re.S)
+    assert match and TOO_COMMON in html.unescape(match.group(1))
+
+
 def test_too_many_people_for_the_words_is_refused_before_decrypting(client, people, monkeypatch):
     monkeypatch.setattr(name_search, "CANDIDATE_LIMIT", 2)
     assert TOO_COMMON in q_errors(page(client, "hoa"))
