@@ -27,7 +27,8 @@ Bounded work at any size (issue 3's lookup bounds): a search first counts each w
 with a LIMIT (never more than ``PROBE_LIMIT + 1`` index entries per word), is refused as too
 common when even its rarest word has more than ``PROBE_LIMIT`` rows, walks the rarest word's
 rows probing the others through the primary key (value, subject id), and is refused again
-when more than ``CANDIDATE_LIMIT`` people remain; only those few are decrypted.
+when more than ``CANDIDATE_LIMIT`` people remain (``BORN_CANDIDATE_LIMIT`` with a date of
+birth, of whom only the date is decrypted until it matches); only those few are decrypted.
 
 Rows are written at flush time whenever a name changes (after the sealing flush has put the
 plaintext back), deleted with the subject (ON DELETE CASCADE, and explicitly before an ORM
@@ -77,6 +78,8 @@ WORD_BITS = 16
 PROBE_LIMIT = 1000
 # ... and decrypts at most this many people; beyond, "add a word" too.
 CANDIDATE_LIMIT = 100
+# With a date of birth, this many: only their date is decrypted to narrow them down.
+BORN_CANDIDATE_LIMIT = 500
 
 _WORD = re.compile(r"\w+")
 # compute_index's encoding and key derivation, for one word at a time.
@@ -160,17 +163,22 @@ def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] =
     for number, value in enumerate(sorted(values - {rarest}), start=1):
         other = table.alias(f"word{number}")
         candidates = candidates.where(exists().where(other.c.value == value, other.c.subject_id == driver.c.subject_id))
-    ids = session.scalars(candidates.limit(CANDIDATE_LIMIT + 1)).all()
-    if len(ids) > CANDIDATE_LIMIT:
+    limit = CANDIDATE_LIMIT if born is None else BORN_CANDIDATE_LIMIT
+    ids = session.scalars(candidates.limit(limit + 1)).all()
+    if len(ids) > limit:
         raise NameTooCommon
     if not ids:
         return []
     keyring.preload(session, select(model.data_key_id).where(model.id.in_(ids)))
     known = set(session.identity_map.keys())
-    matched = []
     columns = [model.id, model.data_key_id, model.full_name, model.other_names, model.date_of_birth, *also_load]
+    if born is not None:
+        # The date first, one field per candidate; the few born that day load the rest
+        # when first touched.
+        columns = [model.id, model.data_key_id, model.date_of_birth]
+    matched = []
     for subject in session.scalars(select(model).where(model.id.in_(ids)).options(load_only(*columns))).all():
-        if words <= name_words(subject.full_name, subject.other_names) and born in (None, subject.date_of_birth):
+        if born in (None, subject.date_of_birth) and words <= name_words(subject.full_name, subject.other_names):
             matched.append(subject)
         elif inspect(subject).identity_key not in known:
             session.expunge(subject)  # a coincidence, or another birth date: its values leave with it

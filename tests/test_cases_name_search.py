@@ -179,6 +179,13 @@ def test_too_many_people_for_the_words_is_refused_before_decrypting(client, peop
     monkeypatch.setattr(name_search, "CANDIDATE_LIMIT", 2)
     assert TOO_COMMON in q_errors(page(client, "hoa"))
     assert search(client, "hoa tran") == {people["hoa"], people["tran_van"]}
+    # A date of birth narrows more candidates, decrypting only their dates first; the one
+    # born that day is listed with every column of the list.
+    text_ = page(client, "hoa 03/04/1990")
+    assert set(SUBJECT_LINK.findall(text_)) == {people["duc"]}
+    assert "Đỗ Đức Hòa" in text_ and "001080000004" in text_
+    monkeypatch.setattr(name_search, "BORN_CANDIDATE_LIMIT", 2)
+    assert TOO_COMMON in q_errors(page(client, "hoa 03/04/1990"))
 
 
 def test_an_exact_full_name_is_still_listed_when_its_words_are_common(client, people, monkeypatch):
