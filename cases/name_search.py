@@ -131,9 +131,12 @@ def subject_token_rows(keyring: KeyRing, subject_id: uuid.UUID, full_name: str |
 
 # --- search -----------------------------------------------------------------------------
 
-def _bounded_rows(session: Session, table, value: int) -> int:
-    capped = select(literal(1)).select_from(table).where(table.c.value == value).limit(PROBE_LIMIT + 1)
-    return session.scalar(select(func.count()).select_from(capped.subquery()))
+def _bounded_rows(session: Session, table, values: list[int]) -> dict[int, int]:
+    """Each value's rows, counted no further than PROBE_LIMIT + 1, in one statement."""
+    counts = [select(func.count()).select_from(
+        select(literal(1)).select_from(table).where(table.c.value == value).limit(PROBE_LIMIT + 1).subquery()
+    ).scalar_subquery() for value in values]
+    return dict(zip(values, session.execute(select(*counts)).one(), strict=True))
 
 
 def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] = (),
@@ -151,7 +154,7 @@ def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] =
         return []
     keyring = current_keyring()
     values = {word_value(keyring, word) for word in words}
-    counts = {value: _bounded_rows(session, table, value) for value in values}
+    counts = _bounded_rows(session, table, sorted(values))
     rarest = min(counts, key=counts.get)
     if counts[rarest] == 0:
         return []
