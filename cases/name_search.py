@@ -14,8 +14,9 @@ shows.
 What it leaks, beyond the exact indexes (README, "Encryption"): who shares a name *word*
 with whom (equal values), and how many words each name has. No plaintext, and nothing about
 prefixes or substrings: "hoa" and "hoan" are unrelated values. Frequency analysis can guess
-the commonest words ("nguyen", "van", "thi" are ~40% of the people each), as it could guess
-the commonest full names from the full-name index.
+the commonest words ("nguyen" alone is borne by about 38% of Vietnamese; "van" and "thi"
+are the commonest middle names), as it could guess the commonest full names from the
+full-name index.
 
 Why a fixed length and not a plan (index_plans): the number of distinct values is the
 vocabulary of name words — a few thousand folded syllables however many dossiers there are —
