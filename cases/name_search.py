@@ -65,7 +65,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, lazyload, load_only, mapped_column
 
 from protection import reindex, signals
-from protection.crypto import KeyRing, current_keyring
+from protection.crypto import DataKey, KeyRing, current_keyring
 from protection.db import db
 from protection.fields import IndexField, compute_index, utcnow
 from protection.index_plans import IndexPlan
@@ -162,18 +162,25 @@ def find_by_words(text: str, *, born: date | None = None, where: Iterable[Any] =
     if counts[rarest] > PROBE_LIMIT:
         raise NameTooCommon
     driver = table.alias("word0")
-    candidates = (select(driver.c.subject_id).join_from(driver, model, model.id == driver.c.subject_id)
+    keys = DataKey.__table__
+    # Each candidate's wrapped data key comes with it: one statement fewer than preloading.
+    candidates = (select(driver.c.subject_id, keys.c.id, keys.c.wrapped_key, keys.c.master_key_id)
+                  .join_from(driver, model, model.id == driver.c.subject_id)
+                  .outerjoin(keys, keys.c.id == model.data_key_id)
                   .where(driver.c.value == rarest, *where))
     for number, value in enumerate(sorted(values - {rarest}), start=1):
         other = table.alias(f"word{number}")
         candidates = candidates.where(exists().where(other.c.value == value, other.c.subject_id == driver.c.subject_id))
     limit = CANDIDATE_LIMIT if born is None else BORN_CANDIDATE_LIMIT
-    ids = session.scalars(candidates.limit(limit + 1)).all()
-    if len(ids) > limit:
+    found = session.execute(candidates.limit(limit + 1)).all()
+    if len(found) > limit:
         raise NameTooCommon
-    if not ids:
+    if not found:
         return []
-    keyring.preload(session, select(model.data_key_id).where(model.id.in_(ids)))
+    ids = [row[0] for row in found]
+    for _subject_id, *key in found:
+        if key[0] is not None:  # None: shredded, nothing to open
+            keyring.remember_wrapped(*key)
     known = set(session.identity_map.keys())
     columns = [model.id, model.data_key_id, model.full_name, model.other_names, model.date_of_birth, *also_load]
     if born is not None:
