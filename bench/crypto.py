@@ -7,8 +7,10 @@ clear. The difference, per field, is what protection costs (best of the rounds, 
 that writes first alternating). Blind-index lookups are timed
 against an indexed plaintext column in tables of 10k rows (and 1M with --full), each lookup
 with a cold data-key cache (a random person is rarely in cache), with the indexes planned
-for each population as `keys reindex --rows N` plans them (12 bits at 10k, 18 at 1M). Re-keying is timed beside
-rewriting the same number of plain values. Figures are printed, never asserted.
+for each population as `keys reindex --rows N` plans them (12 bits at 10k, 18 at 1M). Searches by
+words of a name (issue 17, cases/name_search.py) are timed at the same populations, beside
+the plain ID lookup of the same run. Re-keying is timed beside rewriting the same number of
+plain values. Figures are printed, never asserted.
 
 The bench tables live in their own MetaData and exist only in the bench database.
 """
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 from sqlalchemy import (
@@ -30,6 +33,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Text,
     Uuid,
@@ -42,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
+from cases import name_search
 from protection import index_plans, reindex
 from protection.crypto import DataKey, index_bits_range, new_key, write_key_file
 from protection.db import db
@@ -90,6 +95,15 @@ class BenchSubject(Protected, BenchBase):
     name_birth_index: Mapped[int | None] = mapped_column(
         BlindIndex(("full_name", "date_of_birth"), normalise=(vietnamese_name, birth_date)), index=True)
     relatives: Mapped[list[BenchRelative]] = relationship(back_populates="subject")
+
+
+class BenchNameWord(BenchBase):
+    """cases.name_search.SubjectNameToken's twin: one row per word of a bench subject's names."""
+
+    __tablename__ = "bench_subject_name_tokens"
+    value: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bench_subjects.id", ondelete="CASCADE"),
+                                                  primary_key=True, index=True)
 
 
 class BenchRelative(Protected, BenchBase):
@@ -154,6 +168,18 @@ MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Quang", "Thanh", "Ngọc"
 GIVEN = ["An", "Bình", "Cường", "Dũng", "Đào", "Giang", "Hà", "Hải", "Hạnh", "Hiếu", "Hoa", "Hùng", "Hương",
          "Khánh", "Lan", "Linh", "Long", "Mai", "Minh", "Nam", "Nga", "Phong", "Phúc", "Quân", "Sơn", "Tâm",
          "Thảo", "Thắng", "Thành", "Trang", "Trung", "Tuấn", "Tùng", "Vân", "Việt", "Yến", "Đạt", "Lâm"]
+# Other names for the word searches: single syllables built from Vietnamese onsets and rhymes
+# (folded, 960 of them), drawn with Zipf's law (s = 1.1) as name words are: the commonest
+# is borne by ~18% of the people, the rarest by ~0.01%. A bench query is a person's family
+# name and other name, as an officer types "Trần Khuê"; at 1M people the commonest
+# pairings are refused as too common, as they should be.
+_ONSETS = ["b", "c", "ch", "d", "đ", "g", "gi", "h", "k", "kh", "l", "m", "n", "ng", "nh", "ph", "qu", "r",
+           "s", "t", "th", "tr", "v", "x"]
+_RHYMES = ["a", "ai", "am", "an", "ang", "anh", "ao", "au", "ay", "e", "em", "en", "eo", "i", "im", "in", "inh",
+           "o", "oa", "oai", "oan", "oang", "oanh", "oc", "oi", "om", "on", "ong", "u", "ui", "um", "un", "ung",
+           "uy", "uyen", "uyet", "y", "ua", "uong", "uoi"]
+ALIASES = [(onset + rhyme).capitalize() for rhyme in _RHYMES for onset in _ONSETS]
+_ALIAS_WEIGHTS = list(accumulate(1 / rank ** 1.1 for rank in range(1, len(ALIASES) + 1)))
 PLACES = ["xã Sơn Hà, huyện Sơn Hà", "phường Bình Minh, thị xã Bình Minh", "xã Đức Phong, huyện Lâm Sơn",
           "thị trấn Tân Lập, huyện Tân Lập"]
 RELATIONS = ["Ông nội", "Bà nội", "Ông ngoại", "Bà ngoại", "Bố đẻ", "Mẹ đẻ", "Vợ", "Con", "Anh ruột", "Em ruột"]
@@ -241,9 +267,11 @@ def read_dossiers(*, encrypted: bool, keyring, batch: int = 500) -> int:
     return fields
 
 
-def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[str], list[tuple[str, date]]]:
+def populate_for_lookups(keyring, total: int, rng: random.Random
+                         ) -> tuple[list[str], list[tuple[str, date]], list[str]]:
     """Subjects (no relatives) up to `total` rows in both tables, written in bulk through the
-    keyring directly (setup, not measured); returns some ID numbers and names to look up."""
+    keyring directly (setup, not measured), each with an other name and the rows of its name
+    words; returns some ID numbers, names and word queries to look up."""
     have = db.session.scalar(select(func.count()).select_from(BenchSubject))
     db.session.commit()
     index_name = index_field(BenchSubject.full_name_index)
@@ -253,14 +281,16 @@ def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[
     name_bits = index_plans.bits_for_write(db.session, index_name.name, index_name.bits)
     id_bits = index_plans.bits_for_write(db.session, index_id.name, index_id.bits)
     subjects, plain, keys = BenchSubject.__table__, PlainSubject.__table__, DataKey.__table__
-    wanted_ids, wanted_names = [], []
+    words_table = BenchNameWord.__table__
+    wanted_ids, wanted_names, wanted_words = [], [], []
     serial = 10_000_000
     while have < total:
         chunk = min(5000, total - have)
-        key_rows, rows, plain_rows = [], [], []
+        key_rows, rows, plain_rows, word_rows = [], [], [], []
         for _ in range(chunk):
             serial += 1
             values = person(rng, serial)
+            alias = rng.choices(ALIASES, cum_weights=_ALIAS_WEIGHTS)[0]
             data_key = keyring.new_data_key(db.session)
             key_rows.append(data_key.row)
             row_id = uuid.uuid4()
@@ -270,7 +300,7 @@ def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[
 
             rows.append({
                 "id": row_id, "data_key_id": data_key.id, "full_name": seal("full_name", values["full_name"]),
-                "id_number": seal("id_number", values["id_number"]),
+                "id_number": seal("id_number", values["id_number"]), "other_names": seal("other_names", alias),
                 "date_of_birth": seal("date_of_birth", values["date_of_birth"].isoformat()),
                 "full_name_index": compute_index(keyring, index_name, [values["full_name"]], name_bits),
                 "id_number_index": compute_index(keyring, index_id, [values["id_number"]], id_bits),
@@ -280,11 +310,14 @@ def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[
             plain_rows.append({"id": uuid.uuid4(), "full_name": values["full_name"], "id_number": values["id_number"],
                                "date_of_birth": values["date_of_birth"],
                                "full_name_folded": vietnamese_name(values["full_name"])})
+            word_rows += name_search.subject_token_rows(keyring, row_id, values["full_name"], alias)
             if rng.random() < 0.01 and len(wanted_ids) < 2000:
                 wanted_ids.append(values["id_number"])
                 wanted_names.append((values["full_name"], values["date_of_birth"]))
+                wanted_words.append(f"{values['full_name'].split()[0]} {alias}")
         db.session.execute(insert(keys), key_rows)
         db.session.execute(insert(subjects), rows)
+        db.session.execute(insert(words_table), word_rows)
         db.session.execute(insert(plain), plain_rows)
         db.session.commit()
         have += chunk
@@ -294,7 +327,8 @@ def populate_for_lookups(keyring, total: int, rng: random.Random) -> tuple[list[
         db.session.commit()
         wanted_ids = [row[0] for row in picked]
         wanted_names = [(row[1], row[2]) for row in picked]
-    return wanted_ids, wanted_names
+        wanted_words = [row[1].split()[0] for row in picked]
+    return wanted_ids, wanted_names, wanted_words
 
 
 def time_lookups(keyring, ids: list[str], people: list[tuple[str, date]], lookups: int) -> list[Row]:
@@ -337,6 +371,60 @@ def time_lookups(keyring, ids: list[str], people: list[tuple[str, date]], lookup
                 f"{per_match:.2f} ms per match")
         rows.append(Row(f"{label} p50", statistics.median(encrypted) * 1000, statistics.median(plain) * 1000, "ms", note))
         rows.append(Row(f"{label} p95", percentile(encrypted, 0.95) * 1000, percentile(plain, 0.95) * 1000, "ms"))
+    return rows
+
+
+SELECTIVE_MATCHES = 10
+
+
+def time_word_searches(keyring, queries: list[str], lookups: int, plain_p50: float, plain_p95: float) -> list[Row]:
+    """Searches by words of a name (cases.name_search.find_by_words, the search box's path):
+    a family name and an other name, as officers type them, and one common middle name
+    alone, which must be refused without reading its rows. Beside each, the plain ID
+    lookup's p50 or p95 from the same run, in ms."""
+    rng = random.Random(13)
+    answered, refused, matches = [], [], []
+    for query in [rng.choice(queries) for _ in range(lookups)]:
+        keyring.forget_all()
+        start = time.perf_counter()
+        try:
+            found = name_search.find_by_words(query, model=BenchSubject, words_table=BenchNameWord.__table__)
+        except name_search.NameTooCommon:
+            refused.append(time.perf_counter() - start)
+        else:
+            answered.append(time.perf_counter() - start)
+            matches.append(len(found))
+        db.session.rollback()
+        db.session.expunge_all()
+    common, common_refused = [], 0
+    for _ in range(max(20, lookups // 10)):
+        start = time.perf_counter()
+        try:
+            name_search.find_by_words("Văn", model=BenchSubject, words_table=BenchNameWord.__table__)
+        except name_search.NameTooCommon:
+            common_refused += 1
+        common.append(time.perf_counter() - start)
+        db.session.rollback()
+        db.session.expunge_all()
+    rows = []
+    if answered:
+        per_match = statistics.mean(answered) / max(statistics.mean(matches), 1) * 1000
+        note = (f"{len(answered)} of {lookups} answered, {statistics.mean(matches):.1f} matches each, "
+                f"{per_match:.2f} ms per match; plain column: ID lookup")
+        rows.append(Row("search by name words p50", statistics.median(answered) * 1000, plain_p50, "ms", note))
+        rows.append(Row("search by name words p95", percentile(answered, 0.95) * 1000, plain_p95, "ms"))
+        # Selective: a short list to pick from, what the issue's p95 bound is about.
+        selective = [took for took, count in zip(answered, matches, strict=True) if count <= SELECTIVE_MATCHES]
+        if selective:
+            rows.append(Row(f"  selective (≤{SELECTIVE_MATCHES} matches) p50", statistics.median(selective) * 1000,
+                            plain_p50, "ms", f"{len(selective)} of {lookups} queries"))
+            rows.append(Row(f"  selective (≤{SELECTIVE_MATCHES} matches) p95", percentile(selective, 0.95) * 1000,
+                            plain_p95, "ms"))
+    if refused:
+        rows.append(Row("  refused as too common p95", percentile(refused, 0.95) * 1000, plain_p95, "ms",
+                        f"{len(refused)} of {lookups} queries (family name + a common other name)"))
+    rows.append(Row("  common word alone (văn) p95", percentile(common, 0.95) * 1000, plain_p95, "ms",
+                    f"refused {common_refused} of {len(common)} times"))
     return rows
 
 
@@ -442,13 +530,18 @@ def run_crypto_bench(app, *, subjects: int, relatives: int, populations: list[in
                     job = reindex.start(db.session, name, rows=population)
                     if job is not None:
                         reindex.rebuild(db.session, keyring, job)
-                ids, names = populate_for_lookups(keyring, population, rng)
+                ids, names, word_queries = populate_for_lookups(keyring, population, rng)
                 low, high = index_bits_range(population)
                 print(f"  measuring: {lookups} lookups of each kind among {population} ...", flush=True)
-                for row in time_lookups(keyring, ids, names, lookups):
+                measured = time_lookups(keyring, ids, names, lookups)
+                by_id = {row.label: row for row in measured}
+                measured += time_word_searches(keyring, word_queries, lookups,
+                                               by_id["lookup by ID number p50"].plain,
+                                               by_id["lookup by ID number p95"].plain)
+                for row in measured:
                     kind = row.label
                     row.label = f"{row.label} @ {population // 1000}k"
-                    if row.note:
+                    if row.note and kind.startswith("lookup"):
                         bits = index_plans.widths(db.session, "bench_subjects.id_number_index", 15).bits
                         db.session.rollback()
                         row.note += f"; {bits} bits (CipherSweet's range for this R: {low}..{high})"

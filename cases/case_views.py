@@ -31,6 +31,7 @@ from . import (
     coordination,
     labels,
     lists,
+    name_search,
     operations,
     petitions,
     signing,
@@ -149,6 +150,8 @@ def index():
             subject_query=(form.subject.data or "").strip() or None,
             page=paging.page_number(request.args), sort=sort))
         mark_page_classification(*(row.classification for row in page.rows))
+        if page.subject_too_common:
+            show_error(form, name_search.too_common_message(), "subject")
     today = operations.today()
     return render_template("cases/case_list.html", form=form, page=page, view=view, today=today,
                            soon=lists.due_soon_limit(today), counts=lists.counts(current_user),

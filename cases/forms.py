@@ -81,5 +81,5 @@ class SubjectSearchForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Tìm theo họ tên, số định danh, hoặc họ tên kèm ngày sinh"), validators=[Optional(), Length(max=200)],
-                    render_kw={"placeholder": _l("Ví dụ: nguyen van an; 001080000001; nguyen van an 01/02/1980")})
+                    render_kw={"placeholder": _l("Ví dụ: trần văn; hòa 01/02/1980; 001080000001")})
     submit = SubmitField(_l("Tìm"))

@@ -79,6 +79,7 @@ class Filters:
 class Page(paging.Page):
     readable: set[uuid.UUID] = field(default_factory=set)
     subject_search: str | None = None
+    subject_too_common: bool = False  # the subject filter's words are shared by too many people
 
 
 def _cleared_levels(user: User) -> list:
@@ -145,10 +146,11 @@ def list_cases(user: User, filters: Filters) -> Page:
         statement = statement.where(Case.opened_on <= filters.opened_to)
     if filters.reference:
         statement = statement.where(Case.reference == filters.reference.strip().upper())
-    subject_search = None
+    subject_search, too_common = None, False
     if filters.subject_query:
-        subject_search, found = search_subjects(user, filters.subject_query)
-        ids = [subject.id for subject in found]
+        searched = search_subjects(user, filters.subject_query)
+        subject_search, too_common = searched.kind, searched.too_common
+        ids = [subject.id for subject in searched.results]
         statement = statement.where(or_(Case.subject_id.in_(ids), exists().where(
             ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id.in_(ids))))
 
@@ -160,7 +162,7 @@ def list_cases(user: User, filters: Filters) -> Page:
     record("case.list", target_type="case", view=filters.view, results=len(shown.rows), total=shown.total,
            subject_search=subject_search)
     return Page(rows=shown.rows, total=shown.total, page=shown.page, pages=shown.pages, per_page=shown.per_page,
-                readable=readable, subject_search=subject_search)
+                readable=readable, subject_search=subject_search, subject_too_common=too_common)
 
 
 def readable_ids(user: User, rows: list[Case]) -> set[uuid.UUID]:

@@ -14,7 +14,7 @@ from protection.forms import ConfirmForm, show_error
 from protection.marking import mark_page_classification
 from protection.policy import permission
 
-from . import lists, operations, subjects
+from . import lists, name_search, operations, subjects
 from .forms import RelativeForm, SubjectForm, SubjectSearchForm
 from .relations import relation_label, sex_label
 from .subjects import RelativeData, SubjectData, SubjectError
@@ -57,10 +57,14 @@ def index():
     sort = paging.sort_choice(request.args, RESULT_SORTS, DEFAULT_RESULT_SORT)
     number = paging.page_number(request.args)
     searched = bool((form.q.data or "").strip()) and form.validate()
-    found = subjects.search_subjects(current_user, form.q.data)[1] if searched else []
-    page = paging.paginate_rows(paging.sort_rows(found, sort, RESULT_SORTS), number)
+    found = subjects.search_subjects(current_user, form.q.data) if searched else None
+    if found is not None and found.too_common:
+        show_error(form, name_search.too_common_message(), "q")
+    page = paging.paginate_rows(paging.sort_rows(found.results if found else [], sort, RESULT_SORTS), number)
     return render_template("cases/subjects.html", form=form, results=page.rows, page=page, sorting=sort,
-                           searched=searched, can_export=policy.can(current_user, "subject.export"))
+                           searched=searched, too_common=bool(found and found.too_common),
+                           words_incomplete=bool(found and found.words_incomplete),
+                           can_export=policy.can(current_user, "subject.export"))
 
 
 @subjects_bp.route("/new", methods=["GET", "POST"])

@@ -27,6 +27,7 @@ from protection.identity import Unit, User
 from protection.search import InvalidCitizenId, citizen_id, find
 from protection.spreadsheets import csv_writer
 
+from . import name_search
 from .models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject, subjects_about
 from .roster import ALL_COLUMNS, RosterRow
 
@@ -118,28 +119,56 @@ def record_relative_view(relative: Relative) -> None:
 _TRAILING_DATE = re.compile(r"^(?P<name>.*?)[,;\s]+(?P<date>\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})\s*$")
 
 
-def search_subjects(user: User, query: str) -> tuple[str, list[Subject]]:
-    """Exact match by citizen ID, by full name, or by full name and date of birth.
+@dataclass
+class SubjectSearch:
+    kind: str
+    results: list[Subject]
+    # The words typed are shared by too many people to list (name_search's bounds).
+    too_common: bool = False
+    # Dossiers written before the word index may still lack their rows (`keys reindex`).
+    words_incomplete: bool = False
 
-    Returns (kind, results) with results limited to the user's unit scope. The search
-    is recorded with its kind and count, never the term."""
+
+def search_subjects(user: User, query: str) -> SubjectSearch:
+    """By citizen ID (exact); by name: every dossier whose names contain all the words
+    typed (name_search), plus the exact full-name index, which also finds dossiers whose
+    word rows are not built yet; a trailing date of birth narrows either.
+
+    Results are limited to the user's unit scope. The search is recorded with its kind and
+    count (and a refusal), never the term."""
     query = (query or "").strip()
     scope = [Subject.owner_unit_id.in_(policy.unit_scope(user))]
-    kind, results = "none", []
+    kind, results, too_common = "none", [], False
     try:
         id_number = citizen_id(query) if any(ch.isdigit() for ch in query) and not _TRAILING_DATE.match(query) else None
     except InvalidCitizenId:
         id_number = None
+    name, born = None, None
     if id_number:
         kind, results = "id_number", find(Subject.id_number_index, id_number, where=scope)
     elif (match := _TRAILING_DATE.match(query)) and parse_date(match["date"]):
-        kind = "name_birth"
-        results = find(Subject.name_birth_index, match["name"], parse_date(match["date"]), where=scope)
+        kind, name, born = "name_birth", match["name"], parse_date(match["date"])
+        results = find(Subject.name_birth_index, name, born, where=scope)
     elif query and not any(ch.isdigit() for ch in query):
-        kind, results = "full_name", find(Subject.full_name_index, query, where=scope)
+        kind, name = "full_name", query
+        results = find(Subject.full_name_index, name, where=scope)
+    if name is not None:
+        try:
+            by_words = name_search.find_by_words(name, born=born, where=scope,
+                                                 also_load=[Subject.id_number, Subject.current_unit])
+        except name_search.NameTooCommon:
+            # Exact matches of the whole name are still worth showing; with none, ask for
+            # another word rather than read or decrypt thousands of dossiers.
+            too_common = not results
+        else:
+            seen = {subject.id for subject in results}
+            results += [subject for subject in by_words if subject.id not in seen]
     results = [subject for subject in results if not policy.is_recused(user, subject)]
-    record("subject.search", target_type="subject", kind=kind, results=len(results))
-    return kind, sorted(results, key=lambda subject: (subject.full_name, subject.date_of_birth))
+    detail = {"refused": "too_common"} if too_common else {}
+    record("subject.search", target_type="subject", kind=kind, results=len(results), **detail)
+    return SubjectSearch(kind, sorted(results, key=lambda subject: (subject.full_name, subject.date_of_birth)),
+                         too_common=too_common,
+                         words_incomplete=name is not None and name_search.tokens_incomplete())
 
 
 def find_in_unit(id_number: str, unit_id: uuid.UUID) -> Subject | None:

@@ -803,8 +803,9 @@ def destroy_data_key(session: Session, data_key_id: uuid.UUID) -> int:
     of the key live on in backups taken before this: retention decides how long those
     are kept. Other processes drop their cached copy when they restart.
     """
-    from . import crypto
+    from . import crypto, signals
 
+    signals.data_key_destroying.send(None, session=session, data_key_id=data_key_id)
     affected = 0
     for spec in protected_specs():
         table = spec.class_.__table__

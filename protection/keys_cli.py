@@ -257,6 +257,9 @@ def status_command(each: bool) -> None:
         planned = f", planned for {plan.planned_rows}" if plan.planned_rows else ""
         click.echo(f"  {plan.name:<32} {lengths:>5} bits  {plan.rows:>9} rows{planned}, "
                    f"{plan.rows_per_value:.1f} per value  {plan.advice}".rstrip())
+    for side in reindex.side_indexes():
+        if side.needs_rebuild():
+            click.echo(f"  {side.name:<32} rows missing for older records: run `keys reindex`")
     db.session.rollback()
     if each:
         click.echo("Each data key: id, values")
@@ -538,10 +541,17 @@ def reindex_command(rows: int | None, only: str | None, batch_size: int) -> None
     """Give each blind index the length its population needs, and recompute its values; resumable."""
     keyring = _ready()
     names = reindex.index_names()
-    if only is not None and only not in names:
+    sides = {side.name: side for side in reindex.side_indexes()}
+    if only is not None and only not in names and only not in sides:
         raise click.ClickException(f"no blind index is named {only!r}; `keys status` lists them")
     jobs = [job for job in reindex.pending(db.session) if only in (None, job.name)]
-    if rows is None and not jobs:
+    # A side index (one row per word of a name) has a fixed length: it is rebuilt when
+    # named, or when rows are missing (dossiers written before it existed).
+    side_jobs = [side for name, side in sides.items() if only == name or (only is None and side.needs_rebuild())]
+    db.session.rollback()
+    if only in sides:
+        rows = None
+    if rows is None and not jobs and not side_jobs:
         raise click.ClickException("say how many rows to plan for, e.g. --rows 1000000 "
                                    "(`keys status` shows how many each index holds now)")
     try:
@@ -566,6 +576,14 @@ def reindex_command(rows: int | None, only: str | None, batch_size: int) -> None
                 reindex.rebuild(db.session, keyring, job, batch_size=batch_size, on_start=start,
                                 on_batch=bar.update)
             click.echo(f"{job.name}: {job.done} rows recomputed at {job.bits} bits.")
+        for side in side_jobs:
+            with click.progressbar(length=1, label=f"Rebuilding {side.name}") as bar:
+                def start_side(total: int, bar=bar) -> None:
+                    bar.length = max(total, 1)
+
+                done = side.rebuild(db.session, keyring, batch_size=batch_size, on_start=start_side,
+                                    on_batch=bar.update)
+            click.echo(f"{side.name}: rebuilt for {done} rows.")
     except reindex.ReindexError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None

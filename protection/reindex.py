@@ -40,6 +40,29 @@ class Rebuild:
     resumed: bool = False
 
 
+@dataclass(frozen=True)
+class SideIndex:
+    """A blind index an upper layer keeps in a table of its own (one value per word of a
+    name: cases/name_search.py), rebuilt by `keys reindex` beside the column indexes.
+    `needs_rebuild()`: rows are missing (in db.session); `rebuild(session, keyring, batch_size=,
+    on_start=, on_batch=)` recomputes them all and returns the rows done."""
+
+    name: str
+    needs_rebuild: Callable[..., bool]
+    rebuild: Callable[..., int]
+
+
+_SIDE_INDEXES: dict[str, SideIndex] = {}
+
+
+def register_side_index(index: SideIndex) -> None:
+    _SIDE_INDEXES[index.name] = index
+
+
+def side_indexes() -> list[SideIndex]:
+    return [_SIDE_INDEXES[name] for name in sorted(_SIDE_INDEXES)]
+
+
 def indexes_named(name: str) -> list[tuple[ProtectedSpec, IndexField]]:
     """Every index column whose key is `name` (a shared key spans tables), in a fixed order."""
     found = [(spec, index) for spec in protected_specs() for index in spec.indexes if index.name == name]
@@ -203,5 +226,5 @@ def rebuild(session, keyring: KeyRing, job: Rebuild, *, batch_size: int = 1000,
     return job
 
 
-__all__ = ["Rebuild", "ReindexError", "index_names", "pending", "plan_status", "population",
-           "rebuild", "start"]
+__all__ = ["Rebuild", "ReindexError", "SideIndex", "index_names", "pending", "plan_status", "population",
+           "rebuild", "register_side_index", "side_indexes", "start"]

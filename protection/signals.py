@@ -35,3 +35,6 @@ backup_starting = _signals.signal("backup-starting")  # receivers return {name: 
 restore_checking = _signals.signal("restore-checking")  # anchors, never_purged: refuse before any row
 # Rows committed: receivers (given progress_bar(label, length)) return (line to print, detail).
 restore_loaded = _signals.signal("restore-loaded")
+# Sent by fields.destroy_data_key before the rows lose their key: upper layers delete what
+# they derived from those rows' plaintext (a name's word index). session, data_key_id.
+data_key_destroying = _signals.signal("data-key-destroying")
