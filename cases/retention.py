@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from audit import signing
 from audit.trail import keys_dir, record
-from protection import policy
+from protection import accounts, policy
 from protection.db import db
 from protection.fields import destroy_data_key, utcnow
 from protection.identity import User
@@ -153,7 +153,7 @@ def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
     return case
 
 
-def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: str) -> int:
+def purge(case: Case, *, by: User, secret: str, reference_typed: str) -> int:
     """Crypto-shred the case. Refused unless its retention has run out and the supervisor
     confirmed twice: re-authenticated and typed the reference. Audited in the request's
     transaction; the caller commits, then calls ``append_to_ledger``."""
@@ -164,8 +164,11 @@ def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: st
         raise CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy."))
     if (reference_typed or "").strip() != case.reference:
         raise CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference")
-    if not identity_confirmed:
-        raise CaseError(_("Xác nhận danh tính không đúng."), field="secret")
+    # Re-authentication last: a refused purge consumes no TOTP code and counts no failure.
+    try:
+        accounts.confirm_identity(by, secret, purpose="case_purge")
+    except accounts.AccountError as error:
+        raise CaseError(error.message, field="secret") from None
     return _shred(case, by_id=by.id, at=utcnow(), actor=by)
 
 
