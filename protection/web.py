@@ -266,7 +266,8 @@ def language():
             refresh_locale()  # this answer already speaks the new language
             if changed:
                 flash(_("Đã lưu ngôn ngữ giao diện."), "success")
-            return redirect(url_for("account.overview"))
+            # The top bar's switch sends the page it was on: back there, if it is ours.
+            return redirect(_safe_next(request.form.get("next")) or url_for("account.overview"))
     return render_template("account/overview.html", confirm_form=ConfirmForm(), language_form=form)
 
 
