@@ -21,21 +21,22 @@ OFFICER, SUPERVISOR, LIAISON, AUDITOR, ADMIN = (
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
               "resultTypes": ["violations"]}
 
-# The main pages of each role: its menu, its lists, its account pages, and for the roles
-# that read cases, the first case and subject of their lists.
+# The main pages of each role: its menu, its lists and forms, its account pages, and the
+# pages it reaches from its lists ("first-..." names a step below); an error page too.
 ROLE_PAGES = {
-    OFFICER: ["/", "/cases/", "/cases/?view=all", "/subjects/", "/subjects/new", "/cases/reviews/new",
-              "/cases/petitions/new", "/account/", "/account/password", "/account/sessions",
-              "/account/two-factor/enrol", "first-case", "first-subject"],
+    OFFICER: ["/", "/cases/", "/cases/?view=unit", "/cases/?view=due", "/subjects/", "/subjects/new",
+              "/cases/reviews/new", "/cases/petitions/new", "/account/", "/account/password",
+              "/account/sessions", "/account/two-factor/enrol", "first-case", "first-subject", "/no-such-page"],
     SUPERVISOR: ["/", "/cases/", "/cases/?view=approval", "/reports/", "/retention/", "/retention/classified",
-                 "/subjects/", "first-case", "first-subject"],
-    LIAISON: ["/", "/requests/", "/account/"],
-    AUDITOR: ["/", "/audit/", "/access/break-glass", "/account/"],
-    ADMIN: ["/", "/admin/users", "/admin/users/new", "/admin/units", "/account/"],
+                 "/subjects/", "first-case", "first-subject", "first-approval"],
+    LIAISON: ["/", "/requests/", "first-request", "/account/"],
+    AUDITOR: ["/", "/audit/", "/access/break-glass", "/account/", "/account/sessions"],
+    ADMIN: ["/", "/admin/users", "/admin/users/new", "first-user", "/admin/units", "/account/"],
 }
 
-CASE_PAGE = r"/cases/[0-9a-f-]{36}"
-SUBJECT_PAGE = r"/subjects/[0-9a-f-]{36}"
+UUID = r"[0-9a-f-]{36}"
+CASE_PAGE = rf"/cases/{UUID}"
+SUBJECT_PAGE = rf"/subjects/{UUID}"
 
 _axe = Axe()
 
@@ -56,15 +57,16 @@ def links(page, pattern: str) -> list[str]:
     return [href for href in hrefs if re.fullmatch(pattern, href)]
 
 
-def open_first_case(page) -> None:
-    page.goto("/cases/?view=unit")  # a supervisor has no cases of their own
-    cases = links(page, CASE_PAGE)
-    assert cases, "no case in the unit's list"
-    page.goto(cases[0])
+def open_first(page, list_path: str, pattern: str, suffix: str = "") -> None:
+    """The first link of a list whose path matches `pattern` (plus `suffix`: a page of it)."""
+    page.goto(list_path)
+    found = links(page, pattern)
+    assert found, f"no link matching {pattern} on {list_path}"
+    page.goto(found[0] + suffix)
 
 
 def open_first_subject(page) -> None:
-    """A subject's page, reached from the first case of the list that is about one."""
+    """A subject's page, reached from the first case of the unit's list that is about one."""
     page.goto("/cases/?view=unit")
     for case in links(page, CASE_PAGE)[:10]:
         page.goto(case)
@@ -75,16 +77,24 @@ def open_first_subject(page) -> None:
     raise AssertionError("no case of the list links to a subject")
 
 
+STEPS = {
+    "first-case": lambda page: open_first(page, "/cases/?view=unit", CASE_PAGE),
+    "first-subject": open_first_subject,
+    "first-approval": lambda page: open_first(page, "/cases/?view=approval", CASE_PAGE, "/conclusion/approve"),
+    "first-request": lambda page: open_first(page, "/requests/", rf"/requests/{UUID}"),
+    "first-user": lambda page: open_first(page, "/admin/users", rf"/admin/users/{UUID}"),
+}
+
+
 @pytest.mark.parametrize("username", list(ROLE_PAGES))
 def test_main_pages_of_each_role_meet_wcag_21_aa(pages, sign_in, username):
     page = pages.new()
     sign_in(page, username)
     problems = []
+    pages.allow_console(r"404 \(NOT FOUND\)")  # /no-such-page: the error page is checked too
     for path in ROLE_PAGES[username]:
-        if path == "first-case":
-            open_first_case(page)
-        elif path == "first-subject":
-            open_first_subject(page)
+        if path in STEPS:
+            STEPS[path](page)
         else:
             page.goto(path)
         problems += violations(page)
