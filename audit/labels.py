@@ -22,7 +22,8 @@ from .verify import Report
 ACTION_LABELS: dict[str, Any] = {
     # Signing in and accounts
     "auth.password_ok": lazy_pgettext("audit action", "Đúng mật khẩu (chưa hoàn tất đăng nhập)"),
-    "auth.login.succeeded": lazy_pgettext("audit action", "Đăng nhập"),
+    "auth.signed_in": lazy_pgettext("audit action", "Đăng nhập"),
+    "auth.recheck.failed": lazy_pgettext("audit action", "Xác nhận lại mật khẩu hoặc mã không thành công"),
     "auth.login.failed": lazy_pgettext("audit action", "Đăng nhập thất bại"),
     "auth.lockout": lazy_pgettext("audit action", "Tạm khóa tài khoản do nhập sai nhiều lần"),
     "auth.logout": lazy_pgettext("audit action", "Đăng xuất"),

@@ -11,8 +11,14 @@ from .trail import record
 
 
 def _on_sign_in_succeeded(_app, user, auth_session, **_):
-    record("auth.login.succeeded", target_type="user", target_id=user.id, actor=user,
+    # Only once every step is done: "signed in" means fully signed in.
+    record("auth.signed_in", target_type="user", target_id=user.id, actor=user,
            session=auth_session.id)
+
+
+def _on_password_step_passed(_app, user, auth_session, next_step, **_):
+    record("auth.password_ok", target_type="user", target_id=user.id, actor=user,
+           session=auth_session.id, next=next_step)
 
 
 def _on_sign_in_failed(_app, user, reason, **_):
@@ -29,8 +35,14 @@ def _on_account_locked(_app, user, **_):
     record("auth.lockout", target_type="user", target_id=user.id, actor=user, outcome="failure")
 
 
-def _on_second_factor_failed(_app, user, **_):
-    record("auth.second_factor.failed", target_type="user", target_id=user.id, actor=user, outcome="failure")
+def _on_second_factor_failed(_app, user, reason="wrong_code", **_):
+    record("auth.second_factor.failed", target_type="user", target_id=user.id, actor=user, outcome="failure",
+           reason=reason)
+
+
+def _on_recheck_failed(_app, user, purpose, reason, **_):
+    record("auth.recheck.failed", target_type="user", target_id=user.id, actor=user, outcome="failure",
+           purpose=purpose, reason=reason)
 
 
 def _on_second_factor_changed(_app, user, change, by=None, **_):
@@ -77,9 +89,11 @@ def _on_keys_changed(_app, operation, **detail):
 
 CONNECTIONS = (
     (signals.sign_in_succeeded, _on_sign_in_succeeded),
+    (signals.password_step_passed, _on_password_step_passed),
     (signals.sign_in_failed, _on_sign_in_failed),
     (signals.account_locked, _on_account_locked),
     (signals.second_factor_failed, _on_second_factor_failed),
+    (signals.recheck_failed, _on_recheck_failed),
     (signals.second_factor_changed, _on_second_factor_changed),
     (signals.signed_out, _on_signed_out),
     (signals.session_ended, _on_session_ended),

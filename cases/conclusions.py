@@ -150,10 +150,13 @@ def approve(case: Case, secret: str, *, by: User) -> Conclusion:
         record("conclusion.approve", target_type="case", target_id=case.id, actor=by, outcome="denied",
                conclusion=submitted.id, reason="own_conclusion")
         raise CaseError(_("Không ai được phê duyệt kết luận do chính mình soạn."), "secret")
-    if not accounts.confirm_identity(by, secret):
+    try:
+        # A refusal is counted, limited and audited there; LockedOut goes up to the web layer.
+        accounts.confirm_identity(by, secret, purpose="conclusion_approval")
+    except accounts.AccountError as error:
         record("conclusion.approve", target_type="case", target_id=case.id, actor=by, outcome="failure",
                conclusion=submitted.id, reason="reauth_failed")
-        raise CaseError(_("Mật khẩu hoặc mã xác thực không đúng."), "secret")
+        raise CaseError(error.message, "secret") from None
     return _approve(case, submitted, by=by)
 
 

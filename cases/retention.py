@@ -36,7 +36,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from audit.trail import record
-from protection import policy
+from protection import accounts, policy
 from protection.backup_format import BackupError
 from protection.db import db
 from protection.fields import destroy_data_key, utcnow
@@ -150,7 +150,7 @@ def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
     return case
 
 
-def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: str) -> int:
+def purge(case: Case, *, by: User, secret: str, reference_typed: str) -> int:
     """Crypto-shred the case. Refused unless its retention has run out and the supervisor
     confirmed twice: re-authenticated and typed the reference. Audited in the request's
     transaction; the caller commits, then calls ``append_to_ledger``. A refusal is audited
@@ -164,10 +164,16 @@ def purge(case: Case, *, by: User, identity_confirmed: bool, reference_typed: st
         refusal = ("under_retention", CaseError(_("Hồ sơ còn trong thời hạn lưu trữ; chưa được hủy.")))
     elif (reference_typed or "").strip() != case.reference:
         refusal = ("reference_mismatch", CaseError(_("Số hồ sơ nhập lại không khớp."), field="reference"))
-    elif not identity_confirmed:
-        refusal = ("identity_not_confirmed", CaseError(_("Xác nhận danh tính không đúng."), field="secret"))
     else:
-        return _shred(case, by_id=by.id, at=utcnow(), actor=by)
+        # Re-authentication last: a refused purge consumes no TOTP code and counts no failure.
+        # A wrong secret is counted and audited by accounts.recheck in a transaction of its
+        # own; LockedOut passes through to the web layer, which signs the browser out.
+        try:
+            accounts.confirm_identity(by, secret, purpose="case_purge")
+        except accounts.AccountError as error:
+            refusal = ("identity_not_confirmed", CaseError(error.message, field="secret"))
+        else:
+            return _shred(case, by_id=by.id, at=utcnow(), actor=by)
     reason, error = refusal
     record("case.purge", target_type="case", target_id=case.id, actor=by, outcome="failure",
            reference=case.reference, reason=reason)

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from protection import accounts, signals
+from protection import signals
 from protection.db import db
 from protection.policy import permission
 from protection.schema import SchemaNotReady, ensure_schema_current
@@ -52,10 +52,10 @@ def purge(case_id: uuid.UUID):
     if case.purged_at is None and form.validate_on_submit():
         try:
             retention.purge(case, by=current_user, reference_typed=form.reference.data,
-                            identity_confirmed=accounts.confirm_identity(current_user, form.secret.data))
+                            secret=form.secret.data)
         except CaseError as error:
-            # No rollback: purge refuses before it changes anything, and a wrong password
-            # must still count towards the lockout (the request commits it).
+            # No rollback: purge refuses before it changes anything (a wrong password was
+            # counted and audited in a transaction of its own: accounts.recheck).
             _show_error(form, error)
         else:
             db.session.commit()

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import lockout, notices, passwords, signals, totp
+from . import lockout, notices, passwords, ratelimit, signals, totp
 from .db import db
 from .fields import utcnow
 from .i18n import SUPPORTED_LOCALES
@@ -38,6 +38,12 @@ class AccountError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class LockedOut(Exception):  # noqa: N818 - an outcome, as the user reads it
+    """A wrong password or code typed by a signed-in user locked the account, and every
+    session of it has ended. Not an AccountError: no form shows it; the web layer signs
+    the browser out and sends it to the sign-in page (protection/web.py)."""
 
 
 def _app():
@@ -75,6 +81,23 @@ def second_factor_required(user: User) -> bool:
     return user.second_factor_enabled or user.role.requires_second_factor
 
 
+def unfinished_step(user: User, auth_session: AuthSession) -> str | None:
+    """What the user must still do before they are signed in: "second_factor",
+    "enrolment", "password_change" (a temporary password), or None when signed in."""
+    if not auth_session.second_factor_passed:
+        return "second_factor" if user.second_factor_enabled else "enrolment"
+    if user.must_change_password:
+        return "password_change"
+    return None
+
+
+def _after_step(user: User, auth_session: AuthSession) -> None:
+    """The sign-in is complete only when no step is left: "signed in" in the trail means
+    fully signed in, never "the password was right, a code is still to come"."""
+    if unfinished_step(user, auth_session) is None:
+        _complete(user, auth_session)
+
+
 def sign_in(username: str, password: str, *, client_address: str | None,
             user_agent: str | None) -> SignInResult:
     user = find_user(username)
@@ -100,8 +123,11 @@ def sign_in(username: str, password: str, *, client_address: str | None,
         user, client_address=client_address, user_agent=user_agent,
         second_factor_passed=not second_factor_required(user),
     )
-    if auth_session.second_factor_passed:
+    next_step = unfinished_step(user, auth_session)
+    if next_step is None:
         _complete(user, auth_session)
+    else:
+        signals.password_step_passed.send(_app(), user=user, auth_session=auth_session, next_step=next_step)
     return SignInResult(SignInOutcome.OK, user, auth_session, token)
 
 
@@ -109,10 +135,8 @@ def _count_failure(user: User, stage: str) -> bool:
     locked_now = lockout.record_failure(user, stage)
     if stage == "password":
         signals.sign_in_failed.send(_app(), user=user, reason="bad_password")
-    elif stage == "reauth":
-        signals.sign_in_failed.send(_app(), user=user, reason="reauth_failed")
     else:
-        signals.second_factor_failed.send(_app(), user=user)
+        signals.second_factor_failed.send(_app(), user=user, reason="wrong_code")
     if locked_now:
         # The owner's open sessions stay open: otherwise anyone could sign any officer
         # out by typing five wrong passwords for them. New sign-ins wait for the lock.
@@ -133,13 +157,29 @@ def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> st
     if lockout.is_locked(user):
         end_session(auth_session, EndReason.LOCKED)  # only this half-finished sign-in
         raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "code")
-    if not totp.consume_code(user, code):
+    check = totp.check_code(user, code)
+    if check.outcome is totp.CodeOutcome.REUSED:
+        # Not counted towards the lock (see _code_reused), but recorded: a replayed code
+        # is worth seeing in the trail.
+        signals.second_factor_failed.send(_app(), user=user, reason="code_reused")
+        raise AccountError(_code_reused(check), "code")
+    if not check.accepted:
         if _count_failure(user, "totp"):
             end_session(auth_session, EndReason.LOCKED)  # the half-finished sign-in ends with the lock
-        raise AccountError(_("Mã xác thực không đúng, đã hết hạn hoặc đã được dùng."), "code")
+        raise AccountError(_("Mã xác thực không đúng hoặc đã hết hạn."), "code")
     auth_session.second_factor_passed = True
-    _complete(user, auth_session)
+    _after_step(user, auth_session)
     return rotate_token(auth_session)
+
+
+def _code_reused(check: totp.CodeCheck) -> str:
+    """A right code whose time step was already used (most often: the code that signed
+    the user in a moment ago, typed again to approve). It does NOT count towards the
+    lock: it is not a guess (only someone who holds the factor, or saw a code, can type
+    one), counting it would lock out a supervisor who approves right after signing in,
+    and telling "used" from "wrong" gives a guesser nothing, since a used step never
+    opens again. Re-checks are still rate-limited and audited."""
+    return _("Mã này đã được dùng; hãy chờ mã tiếp theo (còn %(n)d giây).", n=check.wait_seconds)
 
 
 def begin_enrolment(auth_session: AuthSession) -> str:
@@ -158,8 +198,11 @@ def confirm_enrolment(user: User, auth_session: AuthSession, code: str,
     secret = auth_session.pending_totp_secret
     if not secret:
         raise AccountError(_("Phiên thiết lập đã hết. Hãy quét lại mã QR mới."), "code")
-    if current_password is not None and not passwords.verify_password(user.password_hash, current_password):
-        raise AccountError(_("Mật khẩu hiện tại không đúng."), "current_password")
+    if current_password is not None:
+        recheck(user, current_password, purpose="second_factor_enrolment", field="current_password",
+                accept_code=False)
+    # A wrong code here is not counted: it is checked against the new secret on the
+    # user's screen, not against anything that guards the account.
     counter = totp.matching_counter(secret, code)
     if counter is None:
         raise AccountError(_("Mã xác thực không đúng hoặc đã hết hạn."), "code")
@@ -173,7 +216,7 @@ def confirm_enrolment(user: User, auth_session: AuthSession, code: str,
     notices.notify(user, notices.NoticeKind.SECOND_FACTOR_ENROLLED)
     signals.second_factor_changed.send(_app(), user=user, change="enrolled")
     if was_completing_sign_in:
-        _complete(user, auth_session)
+        _after_step(user, auth_session)
     return rotate_token(auth_session)
 
 
@@ -194,17 +237,19 @@ def _check_new_password(user_inputs: tuple[str, ...], new_password: str, confirm
 
 def change_password(user: User, auth_session: AuthSession, current_password: str,
                     new_password: str, confirm: str) -> str:
-    if not passwords.verify_password(user.password_hash, current_password):
-        raise AccountError(_("Mật khẩu hiện tại không đúng."), "current_password")
+    recheck(user, current_password, purpose="password_change", field="current_password", accept_code=False)
     if new_password == current_password:
         raise AccountError(_("Mật khẩu mới phải khác mật khẩu hiện tại."), "new_password")
     _check_new_password((user.username, user.display_name), new_password, confirm)
+    was_signing_in = unfinished_step(user, auth_session) == "password_change"
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     user.must_change_password = False
     end_user_sessions(user, EndReason.PASSWORD_CHANGED, keep=auth_session)
     notices.notify(user, notices.NoticeKind.PASSWORD_CHANGED)
     signals.password_changed.send(_app(), user=user, by=user)
+    if was_signing_in:
+        _after_step(user, auth_session)  # the temporary password was the last step of the sign-in
     return rotate_token(auth_session)
 
 
@@ -420,19 +465,68 @@ def create_unit(*, code: str, name: str, kind: str, parent_code: str | None, by:
     return unit
 
 
-def confirm_identity(user: User, secret: str) -> bool:
-    """Re-authentication before a weighty act (approving a conclusion): the user's
-    password, or a fresh TOTP code when they have a second factor. A wrong answer counts
-    towards the account's lockout like a failed sign-in, so the prompt cannot be used to
-    guess a password without limit."""
-    secret = (secret or "").strip()
-    if not secret or lockout.is_locked(user):
-        return False
-    compact = secret.replace(" ", "")
-    if user.totp_secret and user.totp_enabled_at and compact.isdigit() and len(compact) == 6:
-        if totp.consume_code(user, compact):
-            return True
-    elif passwords.verify_password(user.password_hash, secret):
-        return True
-    _count_failure(user, "reauth")
-    return False
+def confirm_identity(user: User, secret: str, *, purpose: str) -> None:
+    """Re-authentication before a weighty act (approving a conclusion, purging a case):
+    the user's password, or a fresh TOTP code when they have a second factor. Raises
+    AccountError (beside the field "secret") or LockedOut, as recheck() does."""
+    recheck(user, secret, purpose=purpose, field="secret", accept_code=True)
+
+
+# --- re-checks of a signed-in user ---------------------------------------------------------
+
+def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: bool) -> None:
+    """Check the password (or, with accept_code, a TOTP code) of a user who is already
+    signed in: before changing the password or the second factor, approving, purging.
+
+    Every such prompt is a way to guess the password of whoever left a session open, so
+    a refusal is treated as a failed sign-in: rate-limited per account, counted towards
+    the lockout, and audited in a short transaction of its own (committed here, so that
+    neither a later rollback of the request nor an error page loses it; whatever the
+    request had done before the check is rolled back, as every caller checks first).
+    The failure that locks the account ends all its sessions and raises LockedOut.
+
+    `purpose` names the prompt in the trail ("password_change", "conclusion_approval"...).
+    """
+    user = getattr(user, "_get_current_object", lambda: user)()  # never the current_user proxy
+    if not ratelimit.allow_recheck(user):
+        _refuse_recheck(user, purpose, "rate_limited", count=False)
+        raise AccountError(_("Bạn đã thử quá nhiều lần trong thời gian ngắn. Hãy đợi một lát rồi thử lại."), field)
+    if lockout.is_locked(user):
+        # Locked by failed sign-ins elsewhere: refuse without checking. This session stays
+        # open, as the owner's sessions do when strangers lock the account (_count_failure).
+        _refuse_recheck(user, purpose, "locked", count=False)
+        raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), field)
+    compact = (secret or "").strip().replace(" ", "")
+    if accept_code and user.second_factor_enabled and compact.isdigit() and len(compact) == 6:
+        check = totp.check_code(user, compact)
+        if check.accepted:
+            return
+        if check.outcome is totp.CodeOutcome.REUSED:
+            _refuse_recheck(user, purpose, "code_reused", count=False)  # why not counted: _code_reused
+            raise AccountError(_code_reused(check), field)
+        reason = "wrong_code"
+    elif secret and passwords.verify_password(user.password_hash, secret):
+        return
+    else:
+        reason = "wrong_password"  # noqa: S105 - a reason code, not a password
+    if _refuse_recheck(user, purpose, reason, count=True):
+        raise LockedOut()
+    if accept_code:
+        raise AccountError(_("Mật khẩu hoặc mã xác thực không đúng."), field)
+    raise AccountError(_("Mật khẩu hiện tại không đúng."), field)
+
+
+def _refuse_recheck(user: User, purpose: str, reason: str, *, count: bool) -> bool:
+    """Record a refused re-check in its own transaction; True when it locked the account."""
+    db.session.rollback()
+    locked_now = lockout.record_failure(user, "recheck") if count else False
+    signals.recheck_failed.send(_app(), user=user, purpose=purpose, reason=reason)
+    if locked_now:
+        # Unlike failed sign-ins (see _count_failure), these guesses come from inside a
+        # session of the account: it and every other session of the account end.
+        end_user_sessions(user, EndReason.LOCKED)
+        notices.notify(user, notices.NoticeKind.ACCOUNT_LOCKED)
+        signals.account_locked.send(_app(), user=user)
+        signals.session_ended.send(_app(), user=user, auth_session=None, reason="locked")
+    db.session.commit()
+    return locked_now

@@ -114,7 +114,7 @@ def configure_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(_install_wtforms_messages)
-    app.context_processor(lambda: {"current_locale": current_language()})
+    app.context_processor(lambda: {"current_locale": current_language(), "language_names": LANGUAGE_NAMES})
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["datetime"] = format_moment
 

@@ -9,12 +9,17 @@ from blinker import Namespace
 
 _signals = Namespace()
 
+# Fully signed in: password, second factor and any forced password change done.
 sign_in_succeeded = _signals.signal("sign-in-succeeded")  # sender: app; user, auth_session
+# The password was right; next_step ("second_factor", "enrolment", "password_change") remains.
+password_step_passed = _signals.signal("password-step-passed")  # user, auth_session, next_step
 sign_in_failed = _signals.signal("sign-in-failed")  # user (or None), reason
 account_locked = _signals.signal("account-locked")  # user
 signed_out = _signals.signal("signed-out")  # user, auth_session, reason
 session_ended = _signals.signal("session-ended")  # user, auth_session, reason
-second_factor_failed = _signals.signal("second-factor-failed")  # user
+second_factor_failed = _signals.signal("second-factor-failed")  # user, reason
+# A signed-in user's password or code re-check refused (wrong, reused code, rate limit).
+recheck_failed = _signals.signal("recheck-failed")  # user, purpose, reason
 second_factor_changed = _signals.signal("second-factor-changed")  # user, change
 password_changed = _signals.signal("password-changed")  # user, by
 user_changed = _signals.signal("user-changed")  # user, by, change, fields

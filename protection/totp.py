@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import hmac
+import math
+from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 
 import pyotp
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from .db import db
 from .fields import utcnow
@@ -52,15 +55,46 @@ def current_code(secret: str) -> str:
     return pyotp.TOTP(secret).now()
 
 
-def consume_code(user: User, code: str, *, secret: str | None = None) -> bool:
+class CodeOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"  # no code of the window matches: a guess, or a typo
+    REUSED = "reused"  # a right code, but its time step was already used (replay or re-typing)
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    outcome: CodeOutcome
+    # For REUSED: seconds until the authenticator shows a code the server will accept.
+    wait_seconds: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is CodeOutcome.ACCEPTED
+
+
+def _seconds_until_fresh_code(secret: str, last_counter: int, at: datetime) -> int:
+    """How long until the authenticator shows a step after `last_counter` (at least 1 s;
+    if that step is already showing, the rest of the current step, after which a fresh
+    code certainly appears)."""
+    totp = pyotp.TOTP(secret)
+    now = at.timestamp()
+    fresh_from = (last_counter + 1) * totp.interval
+    if fresh_from <= now:
+        fresh_from = (totp.timecode(at) + 1) * totp.interval
+    return max(1, math.ceil(fresh_from - now))
+
+
+def check_code(user: User, code: str, *, secret: str | None = None) -> CodeCheck:
     """Accept `code` for `user` once. The compare-and-set UPDATE makes two workers that
-    receive the same code at the same moment agree: only one row update succeeds."""
+    receive the same code at the same moment agree: only one row update succeeds, and the
+    other is told the code was already used."""
     secret = secret or user.totp_secret
     if not secret:
-        return False
-    counter = matching_counter(secret, code)
+        return CodeCheck(CodeOutcome.WRONG)
+    at = utcnow()
+    counter = matching_counter(secret, code, at)
     if counter is None:
-        return False
+        return CodeCheck(CodeOutcome.WRONG)
     result = db.session.execute(
         update(User)
         .where(User.id == user.id)
@@ -69,6 +103,7 @@ def consume_code(user: User, code: str, *, secret: str | None = None) -> bool:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        return False
+        last = db.session.scalar(select(User.totp_last_counter).where(User.id == user.id))
+        return CodeCheck(CodeOutcome.REUSED, _seconds_until_fresh_code(secret, max(last or counter, counter), at))
     user.totp_last_counter = counter
-    return True
+    return CodeCheck(CodeOutcome.ACCEPTED)

@@ -21,8 +21,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 
 from . import accounts, notices, totp
@@ -39,11 +37,11 @@ from .forms import (
 )
 from .identity import User
 from .policy import SIGN_IN_STEP, permission, public
+from .ratelimit import limiter, login_rate_limit
 from .sessions import AuthSession, EndReason, find_own_session, open_sessions, resolve_session
 
 login_manager = LoginManager()
 login_manager.session_protection = None  # the server-side session is the authority
-limiter = Limiter(key_func=get_remote_address)
 
 auth = Blueprint("auth", __name__)
 account = Blueprint("account", __name__, url_prefix="/account")
@@ -60,6 +58,10 @@ END_MESSAGES = {
     EndReason.IDLE: lambda: _("Phiên làm việc đã kết thúc vì không hoạt động quá lâu. Hãy đăng nhập lại."),
     EndReason.EXPIRED: lambda: _("Phiên làm việc đã hết thời hạn tối đa. Hãy đăng nhập lại."),
     EndReason.ACCOUNT_DISABLED: lambda: _("Phiên làm việc đã kết thúc. Hãy đăng nhập lại."),
+    EndReason.LOCKED: lambda: _(
+        "Tài khoản đã bị tạm khóa %(m)d phút vì nhập sai mật khẩu hoặc mã xác thực nhiều lần; "
+        "mọi phiên làm việc của tài khoản đã kết thúc. Hãy đăng nhập lại sau.",
+        m=current_app.config["HOSO_LOCKOUT_WINDOW_MINUTES"]),
 }
 
 
@@ -70,6 +72,7 @@ def configure_auth(app: Flask) -> None:
     app.register_blueprint(auth)
     app.register_blueprint(account)
     app.context_processor(_inject_notices)
+    app.register_error_handler(accounts.LockedOut, _signed_out_by_lockout)
 
 
 def pending_step(user: User, auth_session: AuthSession) -> str | None:
@@ -95,6 +98,15 @@ def _load_user(token: str) -> User | None:
     g.sign_in_step = step
     g.sign_in_step_endpoints = SIGN_IN_STEPS.get(step, frozenset())
     return user
+
+
+def _signed_out_by_lockout(_error: accounts.LockedOut):
+    """Whichever form re-checked the password or code, the lock that it caused ends this
+    browser's session too (the sessions were ended in the database already)."""
+    logout_user()
+    session.clear()
+    flash(END_MESSAGES[EndReason.LOCKED](), "danger")
+    return redirect(url_for("auth.login"), 303)
 
 
 def _inject_notices():
@@ -135,7 +147,7 @@ def _after_sign_in_redirect(user: User, auth_session: AuthSession):
 
 @auth.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["HOSO_LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated and g.get("sign_in_step") is None:
         return redirect(url_for("home"))
@@ -163,6 +175,7 @@ def login():
 
 @auth.route("/login/second-factor", methods=["GET", "POST"])
 @permission(SIGN_IN_STEP)
+@limiter.limit(login_rate_limit, methods=["POST"])
 def second_factor():
     if g.get("sign_in_step") != "auth.second_factor":
         return redirect(url_for("home"))
@@ -253,7 +266,8 @@ def language():
             refresh_locale()  # this answer already speaks the new language
             if changed:
                 flash(_("Đã lưu ngôn ngữ giao diện."), "success")
-            return redirect(url_for("account.overview"))
+            # The top bar's switch sends the page it was on: back there, if it is ours.
+            return redirect(_safe_next(request.form.get("next")) or url_for("account.overview"))
     return render_template("account/overview.html", confirm_form=ConfirmForm(), language_form=form)
 
 

@@ -142,7 +142,7 @@ def test_when_the_database_refuses_the_entry_the_sign_in_does_not_happen(app, cl
     the sign-in — its session row, its timestamp — is rolled back with it."""
     user = make_user("officer")
     before = chain_is_sound(app)
-    with audit_inserts_refused(app, "auth.login.succeeded"):
+    with audit_inserts_refused(app, "auth.signed_in"):
         response = sign_in(user)
         assert response.status_code == 500
         assert "audit store refused" not in response.get_data(as_text=True)
@@ -156,7 +156,7 @@ def test_when_the_database_refuses_the_entry_the_sign_in_does_not_happen(app, cl
     assert chain_is_sound(app) == before
 
     assert sign_in(user).status_code == 302
-    assert [entry.target_id for entry in audit_entries(app, "auth.login.succeeded")] == [str(user.id)]
+    assert [entry.target_id for entry in audit_entries(app, "auth.signed_in")] == [str(user.id)]
 
 
 def test_a_checkpoint_that_cannot_be_signed_is_logged_and_retried_without_stopping_work(
@@ -231,7 +231,7 @@ def test_failed_sign_ins_and_the_lockout_are_on_record(app, client, make_user, s
     lockouts = audit_entries(app, "auth.lockout")
     assert [(e.target_id, e.outcome) for e in lockouts] == [(str(user.id), "failure")]
     assert failed[4].seq < lockouts[0].seq < failed[5].seq
-    assert audit_entries(app, "auth.login.succeeded") == []
+    assert audit_entries(app, "auth.signed_in") == []
     chain_is_sound(app)
 
 

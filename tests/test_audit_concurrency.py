@@ -118,7 +118,7 @@ def test_a_verification_holds_up_no_one(app, make_user, sign_in):
     assert report.ok, report.summary()
     assert report.entries_checked == before
     entries = assert_gap_free_and_verified(app)
-    assert entries[-1].action == "auth.login.succeeded"
+    assert entries[-1].action == "auth.signed_in"
 
 
 def _cli_env(app_config: dict) -> dict:
@@ -165,8 +165,8 @@ def test_sign_ins_on_several_gunicorn_workers_and_cli_checkpoints_leave_one_chai
 
     entries = assert_gap_free_and_verified(app)
     count = {action: sum(1 for e in entries if e.action == action)
-             for action in ("auth.login.failed", "auth.login.succeeded", "access.denied")}
-    assert count == {"auth.login.failed": 16, "auth.login.succeeded": 16, "access.denied": 32}
+             for action in ("auth.login.failed", "auth.signed_in", "access.denied")}
+    assert count == {"auth.login.failed": 16, "auth.signed_in": 16, "access.denied": 32}
 
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output

@@ -65,7 +65,7 @@ def test_sign_in_success_failure_and_sign_out(app, client, make_user, sign_in):
     assert unknown.detail == '{"reason":"unknown_user"}'
 
     assert sign_in(officer).status_code == 302
-    succeeded = only(app, "auth.login.succeeded")
+    succeeded = only(app, "auth.signed_in")
     assert_entry(succeeded, actor=officer, target=user_target(officer))
     assert re.fullmatch(r'\{"session":"[0-9a-f-]{36}"\}', succeeded.detail)
 
@@ -86,11 +86,16 @@ def test_second_factor_enrolment_failure_and_reset(app, client, make_user, sign_
     supervisor = make_user("supervisor", totp=False)
     response = sign_in(supervisor)
     assert response.headers["Location"] == "/account/two-factor/enrol"
+    # The password step is recorded as such; "signed in" waits for the second factor.
+    password_ok = only(app, "auth.password_ok")
+    assert_entry(password_ok, actor=supervisor, target=user_target(supervisor))
+    assert '"next":"enrolment"' in password_ok.detail
+    assert audit_entries(app, "auth.signed_in") == []
     page = client.get("/account/two-factor/enrol").get_data(as_text=True)
     secret = re.search(r'<p class="hoso-secret">([A-Z2-7]+)</p>', page).group(1)
     assert post_form(client, "/account/two-factor/enrol", {"code": pyotp.TOTP(secret).now()}).status_code == 302
     assert_entry(only(app, "auth.second_factor.enrolled"), actor=supervisor, target=user_target(supervisor))
-    assert_entry(only(app, "auth.login.succeeded"), actor=supervisor, target=user_target(supervisor))
+    assert_entry(only(app, "auth.signed_in"), actor=supervisor, target=user_target(supervisor))
 
     other = app.test_client()
     assert sign_in(supervisor, target=other, with_code=False).headers["Location"] == "/login/second-factor"

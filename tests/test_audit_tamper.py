@@ -292,7 +292,7 @@ def test_an_entry_inserted_in_the_middle(app, runner, trail):
         forged = {
             "occurred_at": before["occurred_at"] + timedelta(milliseconds=1),
             "actor_id": trail.officer.id, "actor_role": "officer", "actor_unit": "BTCTU",
-            "action": "auth.login.succeeded", "target_type": "user", "target_id": str(trail.officer.id),
+            "action": "auth.signed_in", "target_type": "user", "target_id": str(trail.officer.id),
             "outcome": "success", "client_address": "127.0.0.1", "request_id": "FEEDBEEF",
             "detail": '{"session":"' + str(uuid.uuid4()) + '"}',
         }

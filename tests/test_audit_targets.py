@@ -194,7 +194,7 @@ def test_rows_show_references_usernames_and_labels_not_ids_or_codes(app, sign_in
     assert f"case {scene.case_id[:8]}" not in row
     assert "Mở hồ sơ" in row  # the action's label
     assert scene.opener.username in row and "Cán bộ thẩm định" in row  # role in words
-    users = text_of(auditor.get("/audit/?action=auth.login.succeeded"))
+    users = text_of(auditor.get("/audit/?action=auth.signed_in"))
     assert f"Người dùng {scene.auditor.username}</a>" in users
     assert not [value for value in PROTECTED if value in page + users]
 
@@ -218,7 +218,7 @@ def test_the_view_speaks_english_to_an_english_reader(app, sign_in, scene):
     row = re.search(r"<tr>\s*<td>\d+</td>.*?</tr>", page, re.S).group(0)
     assert "Opened a case" in row and f"Case {scene.reference}" in row
     # Labels of their own (msgctxt), not the button texts that share the Vietnamese words.
-    signed_in = text_of(auditor.get("/audit/?action=auth.login.succeeded", headers=english))
+    signed_in = text_of(auditor.get("/audit/?action=auth.signed_in", headers=english))
     assert "Signed in" in signed_in and f"User {scene.auditor.username}</a>" in signed_in
     response = post_form(auditor, "/audit/verify", token_from="/audit/", headers=english)
     assert response.status_code == 302

@@ -146,7 +146,7 @@ def test_filter_by_exact_action_and_by_prefix(app, client, scene):
     exact = shown(page_of(client, "?action=auth.login.failed"))
     assert len(exact) == 2 and {action for _, action in exact} == {"auth.login.failed"}
     prefix = shown(page_of(client, "?action=auth."))
-    assert {action for _, action in prefix} == {"auth.login.failed", "auth.login.succeeded"}
+    assert {action for _, action in prefix} == {"auth.login.failed", "auth.password_ok", "auth.signed_in"}
     assert len(prefix) == len(audit_entries(app, "auth."))
     assert shown(page_of(client, "?action=auth")) == []  # not a prefix without the dot
     assert shown(page_of(client, "?action=auth_login%25")) == []  # LIKE wildcards are escaped
@@ -156,7 +156,7 @@ def test_filter_by_target_is_the_access_history_of_a_record(app, client, scene):
     query = f"?target_type=user&target_id={scene.officer.id}"
     page = page_of(client, query)
     actions = sorted(action for _, action in shown(page))
-    assert actions == ["auth.login.succeeded", "user.created", "user.view"]
+    assert actions == ["auth.signed_in", "user.created", "user.view"]
     link = f'href="/audit/?target_type=user&amp;target_id={scene.officer.id}"'
     assert link in page, "each row links to its target's history"
 
@@ -239,7 +239,7 @@ def test_export_streams_the_filtered_rows_and_is_itself_audited(app, client, sce
     rows = export(client, "?action=auth.")
     expected = audit_entries(app, "auth.")
     assert [int(row["seq"]) for row in rows] == [entry.seq for entry in expected]
-    assert {row["action"] for row in rows} == {"auth.login.failed", "auth.login.succeeded"}
+    assert {row["action"] for row in rows} == {"auth.login.failed", "auth.password_ok", "auth.signed_in"}
     by_seq = {entry.seq: entry for entry in expected}
     for row in rows:
         entry = by_seq[int(row["seq"])]

@@ -26,6 +26,7 @@ from protection.backup_format import HEADER_BYTES, open_content
 from protection.blobs import store_blob
 from protection.crypto import decode_key, new_key, write_key_file
 from protection.db import Base, db
+from protection.demo import DEMO_PASSWORD
 from tests.conftest import _config, audit_entries, audit_tampering, scratch_postgresql_database
 
 CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"
@@ -238,7 +239,7 @@ def test_a_case_purged_after_the_backup_stays_shredded_after_the_restore(app, in
     with app.app_context():
         case = db.session.get(Case, case_id)
         supervisor = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).limit(1)).one()
-        retention.purge(case, by=supervisor, identity_confirmed=True, reference_typed=reference)
+        retention.purge(case, by=supervisor, secret=DEMO_PASSWORD, reference_typed=reference)
         db.session.commit()
         retention.append_to_ledger([case])
 
@@ -276,7 +277,7 @@ def _purge(application, case_id, reference) -> None:
     with application.app_context():
         case = db.session.get(Case, case_id)
         supervisor = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).limit(1)).one()
-        retention.purge(case, by=supervisor, identity_confirmed=True, reference_typed=reference)
+        retention.purge(case, by=supervisor, secret=DEMO_PASSWORD, reference_typed=reference)
         db.session.commit()
         retention.append_to_ledger([case])
 
@@ -537,7 +538,7 @@ def test_an_existing_file_is_not_overwritten(made_backup, app):
 def test_a_restored_trail_that_does_not_verify_fails_the_restore(app, make_user, empty_target, tmp_path):
     make_user("officer")
     with audit_tampering(app) as connection:
-        connection.execute(update(AuditEntry).where(AuditEntry.seq == 1).values(action="auth.login.succeeded"))
+        connection.execute(update(AuditEntry).where(AuditEntry.seq == 1).values(action="auth.signed_in"))
     path = tmp_path / "tampered.bak"
     create_backup(app, path)
     share_keys(app, empty_target)

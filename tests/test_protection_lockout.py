@@ -25,7 +25,7 @@ GENERIC_REFUSAL = (
     "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đang bị tạm khóa. "
     "Sau 5 lần sai trong 15 phút, tài khoản bị khóa 15 phút."
 )
-WRONG_CODE_MESSAGE = "Mã xác thực không đúng, đã hết hạn hoặc đã được dùng."
+WRONG_CODE_MESSAGE = "Mã xác thực không đúng hoặc đã hết hạn."
 LOCKED_NOTICE = "Tài khoản của bạn đã bị tạm khóa vì đăng nhập sai nhiều lần."
 
 

@@ -109,7 +109,7 @@ def test_purge_confirmed_twice_shreds_the_content_and_signs_the_ledger(app, clie
     assert wrong_reference.status_code == 200
     assert "Số hồ sơ nhập lại không khớp." in wrong_reference.get_data(as_text=True)
     wrong_password = _purge(client, case_id, reference, secret="not-my-password")
-    assert "Xác nhận danh tính không đúng." in wrong_password.get_data(as_text=True)
+    assert "Mật khẩu hoặc mã xác thực không đúng." in wrong_password.get_data(as_text=True)
     assert f'value="{reference}"' in wrong_password.get_data(as_text=True)  # the input is kept
     with app.app_context():
         assert db.session.get(Case, case_id).purged_at is None
@@ -263,7 +263,7 @@ def test_an_old_format_ledger_is_refused_until_upgraded(app, runner, people):
     with app.app_context():
         reference = db.session.get(Case, case_id).reference
         retention.purge(db.session.get(Case, case_id), by=_user(people["supervisor"].id),
-                        identity_confirmed=True, reference_typed=reference)
+                        secret=PASSWORD, reference_typed=reference)
         db.session.commit()
         purged_at = db.session.get(Case, case_id).purged_at
     old = [{"case": str(case_id), "reference": reference, "purged_at": purged_at.isoformat(),
