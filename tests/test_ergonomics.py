@@ -214,7 +214,7 @@ def test_one_page_needs_no_pager(app, client, officer, subject_id):
 def test_empty_lists_say_what_to_do_next(app, client, make_user, sign_in):
     expected = {
         "officer": {"/cases/?view=mine": "Mở một hồ sơ thẩm định", "/cases/?view=unit&kind=petition": "bỏ bớt",
-                    "/subjects/": "Nhập họ tên đầy đủ", "/subjects/?q=Kh%C3%B4ng+C%C3%B3+Ai": "thêm đối tượng mới"},
+                    "/subjects/": "Nhập một phần họ tên", "/subjects/?q=Kh%C3%B4ng+C%C3%B3+Ai": "thêm đối tượng mới"},
         "liaison": {"/requests/": "Khi cán bộ thẩm định gửi yêu cầu"},
         "auditor": {"/access/break-glass": "Các lượt đã đánh giá", "/access/break-glass?show=all": "Khi cán bộ",
                     "/audit/?action=case.nothing": "nới rộng"},
