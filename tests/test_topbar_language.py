@@ -61,6 +61,14 @@ def test_switching_stays_on_the_page_and_is_audited(app, client, login_as):
     assert re.search(r'name="locale" value="vi" lang="vi"[^>]*>Tiếng Việt</button>', switch_form(english))
 
 
+def test_the_switch_never_writes_the_query_string_into_the_page(app, client, login_as):
+    """A search term in the address can be a name: the form returns to the path alone."""
+    login_as("officer")
+    page = client.get("/subjects/", query_string={"q": "Qzhoten Bimat"}).get_data(as_text=True)
+    form = switch_form(page)
+    assert 'name="next" value="/subjects/"' in form and "qzhoten" not in form.casefold()
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil", ""])
 def test_only_a_page_of_this_site_is_returned_to(app, client, login_as, target):
     login_as("officer")
