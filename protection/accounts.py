@@ -488,7 +488,7 @@ def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: b
     `purpose` names the prompt in the trail ("password_change", "conclusion_approval"...).
     """
     user = getattr(user, "_get_current_object", lambda: user)()  # never the current_user proxy
-    if not ratelimit.allow_recheck(user):
+    if not ratelimit.recheck_allowed(user):
         _refuse_recheck(user, purpose, "rate_limited", count=False)
         raise AccountError(_("Bạn đã thử quá nhiều lần trong thời gian ngắn. Hãy đợi một lát rồi thử lại."), field)
     if lockout.is_locked(user):
@@ -509,6 +509,7 @@ def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: b
         return
     else:
         reason = "wrong_password"  # noqa: S105 - a reason code, not a password
+    ratelimit.count_failed_recheck(user)
     if _refuse_recheck(user, purpose, reason, count=True):
         raise LockedOut()
     if accept_code:

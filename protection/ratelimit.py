@@ -21,13 +21,22 @@ def login_rate_limit() -> str:
     return current_app.config["HOSO_LOGIN_RATE_LIMIT"]
 
 
-def allow_recheck(user: User) -> bool:
-    """Count one re-check attempt of `user`'s password or code; False once the sign-in
-    limit is used up. Keyed by account, not address: whoever guesses behind a signed-in
-    session guesses for that one account, from wherever."""
+def recheck_allowed(user: User) -> bool:
+    """Whether `user` may try a re-check of their password or code now: False once the
+    failed re-checks of the account have used up the sign-in limit. Keyed by account, not
+    address: whoever guesses behind a signed-in session guesses for that one account, from
+    wherever. Only failures are counted (count_failed_recheck): a supervisor approving a
+    congress campaign's conclusions one after another is not guessing, and must not wait."""
     if not limiter.enabled:  # RATELIMIT_ENABLED=False turns every limit off, this one too
         return True
     strategy = limiter.limiter
-    # Every window is hit (no short-circuit), as the sign-in route's limits all are.
-    hits = [strategy.hit(item, "recheck", str(user.id)) for item in parse_many(login_rate_limit())]
-    return all(hits)
+    return all(strategy.test(item, "recheck", str(user.id)) for item in parse_many(login_rate_limit()))
+
+
+def count_failed_recheck(user: User) -> None:
+    """One failed re-check of `user`'s password or code, in every window of the limit."""
+    if not limiter.enabled:
+        return
+    strategy = limiter.limiter
+    for item in parse_many(login_rate_limit()):
+        strategy.hit(item, "recheck", str(user.id))

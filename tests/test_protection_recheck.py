@@ -193,6 +193,19 @@ def test_rechecks_are_rate_limited_per_account(three_attempts_a_minute, app, cli
     assert recheck_failures(app)[-1] == ("password_change", "rate_limited")
 
 
+def test_right_answers_are_not_held_back_by_the_limit(three_attempts_a_minute, app, client, make_user,
+                                                      sign_in):
+    """Only failures count: a supervisor approving one conclusion after another is not guessing."""
+    officer, supervisor = make_user("officer"), make_user("supervisor")
+    cases = [submitted_case(app, officer.id) for _ in range(4)]
+    assert sign_in(supervisor).headers["Location"] == "/"
+    for case_id in cases:
+        response = post_form(client, f"/cases/{case_id}/conclusion/approve", {"secret": supervisor.password})
+        assert response.status_code in (302, 303), field_errors(response.get_data(as_text=True), "secret")
+    assert [conclusion_state(app, case_id) for case_id in cases] == ["approved"] * 4
+    assert recheck_failures(app) == []
+
+
 # --- item 3: a code already used is not "wrong" ----------------------------------------------
 
 def test_approving_with_the_code_just_used_to_sign_in_says_it_was_used(app, client, make_user):
