@@ -20,6 +20,7 @@ from audit.trail import record
 from cases.models import Subject
 from cases.subjects import SubjectData, create_subject
 from protection.db import db
+from protection.i18n import local_today
 from protection.identity import Unit
 from protection.spreadsheets import (
     FORMULA_TRIGGERS,
@@ -95,8 +96,9 @@ def name_unit(app, value: str) -> None:
         db.session.commit()
 
 
-def report_period() -> list[str]:
-    today = date.today()
+def report_period(app) -> list[str]:
+    with app.app_context():
+        today = local_today()  # the organisation's calendar day, as the reports count days
     return ["--from", (today - timedelta(days=30)).strftime("%d/%m/%Y"), "--to", today.strftime("%d/%m/%Y"),
             "--unit", "BTCTU"]
 
@@ -136,7 +138,7 @@ def test_report_csv_on_the_command_line(app, runner, make_unit, tmp_path, trigge
     make_unit()
     name_unit(app, payload(trigger))
     target = tmp_path / "report.csv"
-    result = runner.invoke(args=["report", *report_period(), "--format", "csv", "--output", str(target)])
+    result = runner.invoke(args=["report", *report_period(app), "--format", "csv", "--output", str(target)])
     assert result.exit_code == 0, result.output
     assert_neutralised_csv(read_csv_file(target), payload(trigger), 1)
 
@@ -155,7 +157,7 @@ def test_report_xlsx_on_the_command_line(app, runner, make_unit, tmp_path, trigg
     make_unit()
     name_unit(app, payload(trigger))
     target = tmp_path / "report.xlsx"
-    result = runner.invoke(args=["report", *report_period(), "--format", "xlsx", "--output", str(target)])
+    result = runner.invoke(args=["report", *report_period(app), "--format", "xlsx", "--output", str(target)])
     assert result.exit_code == 0, result.output
     assert_neutralised_xlsx(target.read_bytes(), payload(trigger))
 
