@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import select
 
 from protection import signals
+from protection.backup_format import BackupError
+from protection.db import db
 
+from . import signing
+from .models import ChainHead
+from .service import run_verification
 from .targets import denied_target
-from .trail import record
+from .trail import keys_dir, record
 
 
 def _on_sign_in_succeeded(_app, user, auth_session, **_):
@@ -87,6 +93,37 @@ def _on_keys_changed(_app, operation, **detail):
     record(f"keys.{operation}", **detail)
 
 
+def _on_restore_target_checking(_app, checkpoint_key):
+    """Refuse a restore target whose trail has entries, or that cannot verify (and go on
+    signing) the backup's checkpoints because it holds another signing key."""
+    with db.engine.connect() as connection:
+        head_seq = connection.execute(select(ChainHead.__table__.c.seq)).scalar()
+        connection.rollback()
+    if head_seq:
+        raise BackupError("the target database is not empty: its audit trail has entries")
+    if checkpoint_key is not None:
+        public_key = signing.load_public_key(keys_dir())
+        held = signing.key_id(public_key) if public_key is not None else None
+        if held != checkpoint_key:
+            raise BackupError(
+                f"the backup's audit checkpoints are signed with key {checkpoint_key}, and this "
+                f"instance holds {held or 'no audit signing key'}: copy {signing.PRIVATE_NAME} and "
+                f"{signing.PUBLIC_NAME} from the backed-up instance's keys into {keys_dir()}")
+
+
+def _on_backup_created(_app, **summary):
+    record("backup.create", target_type="database", **summary)
+
+
+def _on_restore_completed(_app, **detail):
+    """Verify the restored trail, record the restore with the outcome, and hand the
+    report back to the command that prints it."""
+    report = run_verification()
+    record("backup.restore", target_type="database", **detail, verified=report.ok,
+           entries=report.entries_checked)
+    return report
+
+
 CONNECTIONS = (
     (signals.sign_in_succeeded, _on_sign_in_succeeded),
     (signals.password_step_passed, _on_password_step_passed),
@@ -103,6 +140,9 @@ CONNECTIONS = (
     (signals.access_denied, _on_access_denied),
     (signals.record_viewed, _on_record_viewed),
     (signals.keys_changed, _on_keys_changed),
+    (signals.restore_target_checking, _on_restore_target_checking),
+    (signals.backup_created, _on_backup_created),
+    (signals.restore_completed, _on_restore_completed),
 )
 
 

@@ -321,8 +321,6 @@ def prepare_target() -> None:
 
 
 def refuse_unless_empty(content: BackupContent) -> None:
-    from audit import signing
-    from audit.models import ChainHead
     from protection.crypto import current_keyring
 
     with db.engine.connect() as connection:
@@ -331,25 +329,17 @@ def refuse_unless_empty(content: BackupContent) -> None:
                 continue
             if connection.execute(select(table).limit(1)).first() is not None:
                 raise BackupError("the target database is not empty: restore only into a new instance")
-        head_seq = connection.execute(select(ChainHead.__table__.c.seq)).scalar()
         pins = dict(connection.execute(text("SELECT name, value FROM keyring")).all())
         connection.rollback()
-    if head_seq:
-        raise BackupError("the target database is not empty: its audit trail has entries")
     for pin, value in pins.items():
         if content.pins.get(pin, value) != value:
             raise BackupError(f"the target database is pinned to other keys ({pin} differs from the backup's)")
     # The keys this instance holds must open the backup's data keys and indexes...
     current_keyring().check_pins(content.pins)
-    # ...and verify its audit checkpoints (and go on signing them under the same key).
-    if content.checkpoint_key is not None:
-        public_key = signing.load_public_key(keys_dir())
-        held = signing.key_id(public_key) if public_key is not None else None
-        if held != content.checkpoint_key:
-            raise BackupError(
-                f"the backup's audit checkpoints are signed with key {content.checkpoint_key}, and this "
-                f"instance holds {held or 'no audit signing key'}: copy {signing.PRIVATE_NAME} and "
-                f"{signing.PUBLIC_NAME} from the backed-up instance's keys into {keys_dir()}")
+    # ...and the audit trail's own checks (its chain head at genesis, its checkpoint
+    # signing key the backup's): audit/listeners.py raises BackupError.
+    signals.restore_target_checking.send(current_app._get_current_object(),
+                                         checkpoint_key=content.checkpoint_key)
 
 
 def _reset_sequences(connection: Connection) -> None:

@@ -8,13 +8,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.service import run_verification
-from audit.trail import record
-
-from . import backup
+from . import backup, signals
 from .backup_format import BackupError, load_backup_key
 from .crypto import KeyConfigurationError
 from .db import db, refresh_statistics
@@ -68,8 +66,8 @@ def create_command(file: Path) -> None:
     except SQLAlchemyError as error:
         partial.unlink(missing_ok=True)
         raise click.ClickException(f"the database could not be read: {type(error).__name__}") from None
-    record("backup.create", target_type="database", tables=summary.tables, rows=summary.rows,
-           bytes=summary.bytes, revision=summary.revision)
+    signals.backup_created.send(current_app._get_current_object(), tables=summary.tables, rows=summary.rows,
+                                bytes=summary.bytes, revision=summary.revision)  # audited: audit/listeners.py
     db.session.commit()
     click.echo(f"Wrote {file}: {summary.tables} tables, {summary.rows} rows, {summary.bytes} bytes "
                f"(schema {summary.revision}).")
@@ -116,10 +114,10 @@ def restore_command(file: Path, never_purged: bool) -> None:
         ledger_problem = None
     except BackupError as error:
         printed, replay_detail, ledger_problem = [], {}, str(error)
-    report = run_verification()
-    record("backup.restore", target_type="database", rows=inserted, tables=len(content.counts),
-           revision=content.revision, verified=report.ok, entries=report.entries_checked,
-           ledger_replayed=ledger_problem is None, **replay_detail)
+    # The audit layer verifies the restored trail and records the restore (audit/listeners.py).
+    reports = [report for _receiver, report in signals.restore_completed.send(
+        current_app._get_current_object(), rows=inserted, tables=len(content.counts), revision=content.revision,
+        ledger_replayed=ledger_problem is None, **replay_detail) if report is not None]
     db.session.commit()
     for line in printed:
         click.echo(line)
@@ -127,11 +125,13 @@ def restore_command(file: Path, never_purged: bool) -> None:
         raise click.ClickException(f"{ledger_problem}; cases purged after this backup may be readable "
                                    "again: do not serve from this instance until `flask --app app retention "
                                    "replay-ledger` succeeds")
-    if not report.ok:
+    report = reports[0] if reports else None
+    if report is not None and not report.ok:
         problem = report.problem
         raise click.ClickException(
             f"the restored audit trail does NOT verify (entry {problem.seq}: {problem.kind}); the data "
             "was restored as the backup held it: investigate with `flask --app app audit verify` "
             "before serving from it")
-    click.echo(f"Audit trail verified: {report.entries_checked} entries, "
-               f"{report.checkpoints_checked} checkpoints.")
+    if report is not None:
+        click.echo(f"Audit trail verified: {report.entries_checked} entries, "
+                   f"{report.checkpoints_checked} checkpoints.")

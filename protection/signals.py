@@ -40,6 +40,13 @@ backup_starting = _signals.signal("backup-starting")  # receivers return {name: 
 restore_checking = _signals.signal("restore-checking")  # anchors, never_purged: refuse before any row
 # Rows committed: receivers (given progress_bar(label, length)) return (line to print, detail).
 restore_loaded = _signals.signal("restore-loaded")
+# The audit trail's part in backups, announced so the kernel never imports audit:
+# before any row, receivers refuse a target whose trail is not empty or whose checkpoint
+# signing key is not the backup's (BackupError); after a backup is written or restored,
+# receivers record it, and on restore return the trail's verification report.
+restore_target_checking = _signals.signal("restore-target-checking")  # checkpoint_key
+backup_created = _signals.signal("backup-created")  # tables, rows, bytes, revision
+restore_completed = _signals.signal("restore-completed")  # rows, tables, revision, ledger detail
 # Sent by fields.destroy_data_key before the rows lose their key: upper layers delete what
 # they derived from those rows' plaintext (a name's word index). session, data_key_id.
 data_key_destroying = _signals.signal("data-key-destroying")
