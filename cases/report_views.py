@@ -8,12 +8,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask_babel import format_decimal
 from flask_login import current_user
-from sqlalchemy import select
 
 from audit.trail import record
-from protection import policy
-from protection.db import db
-from protection.identity import Unit
 from protection.policy import permission
 
 from . import reports, statistics
@@ -23,17 +19,11 @@ from .report_forms import ReportForm
 reports_bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
-def _units_in_scope() -> list[Unit]:
-    """The units the viewer may report on: their own first, then the others by name."""
-    units = db.session.scalars(select(Unit).where(Unit.id.in_(policy.unit_scope(current_user)))).all()
-    return sorted(units, key=lambda unit: (unit.id != current_user.unit_id, unit.name, unit.code))
-
-
 def _form() -> ReportForm:
     """The query string's period and unit; what it leaves out defaults to this month so
     far and the viewer's own unit."""
     now = today()
-    return ReportForm(request.args, units=_units_in_scope(),
+    return ReportForm(request.args, units=reports.units_in_scope(current_user),
                       data={"start": now.replace(day=1), "end": now, "unit": current_user.unit.code})
 
 

@@ -19,12 +19,22 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from protection import policy
+from protection.db import db
 from protection.fields import utcnow
+from protection.identity import Unit, User
 from protection.spreadsheets import csv_writer, write_xlsx_cell, write_xlsx_row, xlsx_workbook
 
 from . import labels, statistics, workflow
 from .statistics import Period, Scope
+
+
+def units_in_scope(user: User) -> list[Unit]:
+    """The units `user` may report on: their own first, then the others by name."""
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(policy.unit_scope(user)))).all()
+    return sorted(units, key=lambda unit: (unit.id != user.unit_id, unit.name, unit.code))
 
 FORMATS = {
     "json": "application/json",
