@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.setup import configure_audit
-from cases.views import configure_cases
+from cases.setup import configure_cases
 from protection.admin import admin
 from protection.cli import configure_cli
 from protection.crypto import configure_crypto

@@ -37,7 +37,8 @@ import pyotp
 from flask import Flask, render_template_string
 from sqlalchemy import Engine, exists, func, insert, select
 
-from cases import lists, workflow
+from cases import workflow
+from cases.casework import lists
 from cases.models import Assignment, Case, Subject
 from protection import accounts, policy
 from protection.accounts import NewUser
@@ -243,7 +244,7 @@ BARE_TEMPLATE = """<table><tbody>{% for row in rows %}<tr><td>{{ row.reference }
 
 
 def bare_statement(user: User, scope: frozenset, view: str, kind: str | None, state: str | None):
-    """The page's rows by plain SQL on unencrypted columns: the filters of cases.lists."""
+    """The page's rows by plain SQL on unencrypted columns: the filters of cases.casework.lists."""
     table = Case.__table__
     cleared = [level.value for level in CLEARANCE_ORDER if Clearance(user.clearance).covers(level)]
     statement = select(table.c.reference, table.c.kind, table.c.state, table.c.classification, table.c.opened_on,

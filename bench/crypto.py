@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
-from cases import name_search
+from cases.subjects import name_search
 from protection import index_plans, reindex
 from protection.crypto import DataKey, index_bits_range, new_key, write_key_file
 from protection.db import db
@@ -98,7 +98,7 @@ class BenchSubject(Protected, BenchBase):
 
 
 class BenchNameWord(BenchBase):
-    """cases.name_search.SubjectNameToken's twin: one row per word of a bench subject's names."""
+    """cases.subjects.name_search.SubjectNameToken's twin: one row per word of a bench subject's names."""
 
     __tablename__ = "bench_subject_name_tokens"
     value: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -378,7 +378,7 @@ SELECTIVE_MATCHES = 10
 
 
 def time_word_searches(keyring, queries: list[str], lookups: int, plain_p50: float, plain_p95: float) -> list[Row]:
-    """Searches by words of a name (cases.name_search.find_by_words, the search box's path):
+    """Searches by words of a name (cases.subjects.name_search.find_by_words, the search box's path):
     a family name and an other name, as officers type them, and one common middle name
     alone, which must be refused without reading its rows. Beside each, the plain ID
     lookup's p50 or p95 from the same run, in ms."""

@@ -16,10 +16,9 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from audit.targets import TargetKind, TargetLookupError, register_target_kind
+from cases.models import BreakGlassAccess, Case, CoordinationRequest
+from cases.numbering import REFERENCE_PREFIX
 from protection.db import db
-
-from .models import BreakGlassAccess, Case, CoordinationRequest
-from .numbering import REFERENCE_PREFIX
 
 _PREFIXES = "|".join(sorted(REFERENCE_PREFIX.values()))
 # BVCT-2026-000014 (cases/numbering.py: prefix, year, six digits).

@@ -9,9 +9,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from cases import workflow
 from protection.i18n import local_today
-
-from . import workflow
 
 
 def rules() -> tuple[workflow.DeadlineRule, ...]:

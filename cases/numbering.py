@@ -12,10 +12,9 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from cases.models import DocumentCounter
 from protection.db import db, insert_or_ignore
 from protection.identity import Unit
-
-from .models import DocumentCounter
 
 REFERENCE_PREFIX = {"review": "BVCT", "petition": "DT"}
 GLOBAL = "*"

@@ -26,12 +26,16 @@ from sqlalchemy import func, select, text, update
 
 from audit.models import AuditEntry
 from audit.trail import detail_of
-from cases import access, coordination, operations, petitions, subjects
-from cases.coordination import RequestData
+from cases.access import operations as access
+from cases.casework import operations
+from cases.casework.operations import FindingData, ReviewData
+from cases.coordination import operations as coordination
+from cases.coordination.operations import RequestData
 from cases.models import Assignment, BreakGlassAccess, Case, CoordinationRequest, Subject
-from cases.operations import FindingData, ReviewData
-from cases.petitions import PetitionData
-from cases.subjects import RelativeData, SubjectData
+from cases.petitions import operations as petitions
+from cases.petitions.operations import PetitionData
+from cases.subjects import operations as subjects
+from cases.subjects.operations import RelativeData, SubjectData
 from protection import accounts
 from protection.db import Base, db
 from protection.identity import User
@@ -248,7 +252,7 @@ def _fresh_relative(scene, _who):
 def _approved_conclusion(page):
     """Printing needs an approved conclusion of R, which stays in verification for the other
     rows: one is written on first use as approval leaves it (numbered, signed)."""
-    from cases import signing
+    from cases.conclusions import signing
     from cases.models import Conclusion
     from protection.fields import utcnow
 

@@ -10,11 +10,13 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from cases import access, operations, petitions
+from cases.access import operations as access
+from cases.casework import operations
+from cases.casework.operations import CaseError, ReviewData
 from cases.models import Case
-from cases.operations import CaseError, ReviewData
-from cases.petitions import PetitionData
-from cases.subjects import RelativeData, SubjectData, add_relative, create_subject
+from cases.petitions import operations as petitions
+from cases.petitions.operations import PetitionData
+from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
 from protection.db import db
 from protection.identity import User
 from tests.conftest import audit_entries, post_form

@@ -20,9 +20,10 @@ from datetime import date, timedelta
 import pytest
 
 from audit.trail import detail_of
-from cases import operations, subjects
-from cases.operations import ReviewData
-from cases.subjects import SubjectData
+from cases.casework import operations
+from cases.casework.operations import ReviewData
+from cases.subjects import operations as subjects
+from cases.subjects.operations import SubjectData
 from protection.db import db
 from protection.identity import User
 from tests.conftest import MadeUser, audit_entries, post_form

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import select, update
 
 from audit.models import AuditEntry
-from cases import conclusions, operations
-from cases.conclusions import ConclusionData, ImmutableConclusion
+from cases.casework import operations
+from cases.casework.operations import CaseError, ReviewData
+from cases.conclusions import operations as conclusions
+from cases.conclusions.operations import ConclusionData, ImmutableConclusion
 from cases.models import Case, Conclusion
-from cases.operations import CaseError, ReviewData
-from cases.subjects import SubjectData, create_subject
+from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.identity import User
 from tests.conftest import PASSWORD

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from cases import conclusions, operations, workflow
+from cases import workflow
+from cases.casework import operations
+from cases.conclusions import operations as conclusions
 from cases.models import (
     BreakGlassAccess,
     Case,

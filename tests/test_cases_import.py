@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from audit.trail import detail_of
 from cases.models import Subject
-from cases.roster import ALL_COLUMNS
+from cases.subjects.roster import ALL_COLUMNS
 from protection.accounts import find_unit
 from protection.db import db
 from protection.search import find

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cases import lists, operations
-from cases.lists import Count
+from cases.casework import lists, operations
+from cases.casework.lists import Count
+from cases.casework.operations import ReviewData
 from cases.models import Case
-from cases.operations import ReviewData
-from cases.subjects import SubjectData, create_subject
+from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.identity import User
 

@@ -15,9 +15,9 @@ from sqlalchemy import func, select, text
 
 from app import create_app
 from audit.trail import detail_of
-from cases import name_search
 from cases.models import Subject
-from cases.name_search import WORD_INDEX, SubjectNameToken
+from cases.subjects import name_search
+from cases.subjects.name_search import WORD_INDEX, SubjectNameToken
 from protection import accounts
 from protection.db import db
 from protection.fields import destroy_data_key

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from cases import operations, petitions
+from cases.casework import operations
+from cases.casework.operations import CaseError
 from cases.models import Case, TimelineEvent
-from cases.operations import CaseError
-from cases.petitions import Decision, PetitionData
+from cases.petitions import operations as petitions
+from cases.petitions.operations import Decision, PetitionData
 from protection.db import db
 from protection.identity import Unit, User
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from audit.trail import detail_of
 from cases.models import Relative, Subject
-from cases.roster import ALL_COLUMNS
+from cases.subjects.roster import ALL_COLUMNS
 from protection.crypto import DataKey
 from protection.db import db
 from protection.forms import parse_date
@@ -846,7 +846,7 @@ def test_the_export_command_writes_a_private_file_and_never_overwrites(app, clie
 # --- demo -----------------------------------------------------------------------------------
 
 def test_the_demo_command_creates_the_demo_dossiers_once(app, runner):
-    from cases.demo import DEMO_CASE_SUBJECTS, DEMO_SUBJECTS
+    from cases.demo.seed import DEMO_CASE_SUBJECTS, DEMO_SUBJECTS
 
     everyone = DEMO_SUBJECTS + DEMO_CASE_SUBJECTS
     people, family = len(everyone), sum(len(relatives) for _unit, _data, relatives in everyone)

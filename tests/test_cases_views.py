@@ -510,8 +510,8 @@ def test_nothing_protected_reaches_flash_or_audit(app, client, officer, subject_
 
 
 def test_the_list_pages_fifty_rows_at_a_time(app, client, officer, subject_id):
-    from cases import operations
-    from cases.operations import ReviewData
+    from cases.casework import operations
+    from cases.casework.operations import ReviewData
     from protection.identity import User
 
     with app.app_context():

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select, update
 
 from audit.models import AuditEntry
-from cases import operations
+from cases.casework import operations
+from cases.casework.operations import FindingData, ReviewData
 from cases.models import Attachment, Case, ClassificationReview, Finding
-from cases.operations import FindingData, ReviewData
-from cases.retention import add_years
-from cases.subjects import SubjectData, create_subject
+from cases.retention.operations import add_years
+from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.i18n import local_date
 from protection.identity import Clearance, User

@@ -19,9 +19,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from cases import operations, petitions
+from cases.casework import operations
+from cases.casework.operations import FindingData, ReviewData
 from cases.models import Case, CoordinationRequest, Finding
-from cases.operations import FindingData, ReviewData
+from cases.petitions import operations as petitions
 from protection.db import db
 from protection.identity import User
 from tests import test_cases_subjects as subjects_tests

@@ -14,10 +14,12 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from cases import conclusions, coordination, operations
+from cases.casework import operations
+from cases.casework.operations import CaseError, FindingData
+from cases.conclusions import operations as conclusions
+from cases.coordination import operations as coordination
 from cases.models import Case, CoordinationRequest, Finding, Subject
-from cases.operations import CaseError, FindingData
-from cases.subjects import RelativeData, add_relative
+from cases.subjects.operations import RelativeData, add_relative
 from protection.db import db
 from protection.identity import User
 from tests import test_coordination as coordination_tests

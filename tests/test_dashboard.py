@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from cases import charts
+from cases.dashboard import charts
 from cases.models import Case, CoordinationRequest
 from protection.db import db
 from tests.test_statistics import NAMES, TITLES, build_world

@@ -17,9 +17,10 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select, update
 
-from cases import deadlines, operations
+from cases import deadlines
+from cases.casework import operations
+from cases.casework.operations import ReviewData
 from cases.models import Case
-from cases.operations import ReviewData
 from protection.db import db
 from protection.demo import DEMO_PASSWORD
 from protection.identity import User

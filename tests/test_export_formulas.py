@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from audit.trail import record
 from cases.models import Subject
-from cases.subjects import SubjectData, create_subject
+from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.i18n import local_today
 from protection.identity import Unit

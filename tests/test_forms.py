@@ -18,8 +18,9 @@ from flask_babel import force_locale
 from sqlalchemy import func, select, text
 
 from audit.trail import detail_of
-from cases import labels, reports
+from cases import labels
 from cases.models import Case, Subject
+from cases.reports import report as reports
 from protection.db import db
 from protection.i18n import local_today
 from tests import test_cases_subjects as subjects_tests

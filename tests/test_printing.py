@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from audit.trail import detail_of
-from cases import printing, prints
 from cases.models import Case, Conclusion, PrintRecord
+from cases.printing import operations as prints
+from cases.printing import pdf as printing
 from protection.db import db
 from protection.i18n import local_date
 from protection.identity import User

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.trail import detail_of
-from cases import conclusions, operations
-from cases.conclusions import ConclusionData
+from cases.casework import operations
+from cases.casework.operations import ReviewData
+from cases.conclusions import operations as conclusions
+from cases.conclusions.operations import ConclusionData
 from cases.models import Case
-from cases.operations import ReviewData
-from cases.subjects import SubjectData, create_subject
+from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.fields import utcnow
 from protection.identity import User

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from cases import access, operations
+from cases.access import operations as access
+from cases.casework import operations
+from cases.casework.operations import ReviewData
 from cases.models import Case, Relative, Subject
-from cases.operations import ReviewData
-from cases.subjects import RelativeData, SubjectData, add_relative, create_subject
+from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
 from protection import index_plans, reindex
 from protection.crypto import current_keyring
 from protection.db import db

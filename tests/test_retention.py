@@ -14,11 +14,13 @@ from sqlalchemy import select, text
 
 from app import create_app
 from audit.models import AuditEntry
-from cases import conclusions, operations, retention
-from cases.conclusions import ConclusionData
+from cases.casework import operations
+from cases.casework.operations import ReviewData
+from cases.conclusions import operations as conclusions
+from cases.conclusions.operations import ConclusionData
 from cases.models import Case, Comment
-from cases.operations import ReviewData
-from cases.subjects import SubjectData, create_subject
+from cases.retention import operations as retention
+from cases.subjects.operations import SubjectData, create_subject
 from protection.crypto import DataKey
 from protection.db import db
 from protection.identity import User

@@ -18,14 +18,19 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from cases import conclusions, coordination, operations, petitions, statistics, subjects
-from cases.access import citizen_index
-from cases.conclusions import ConclusionData
-from cases.coordination import RequestData
+from cases.access.operations import citizen_index
+from cases.casework import operations
+from cases.casework.operations import ReviewData
+from cases.conclusions import operations as conclusions
+from cases.conclusions.operations import ConclusionData
+from cases.coordination import operations as coordination
+from cases.coordination.operations import RequestData
 from cases.models import Conclusion, CoordinationRequest, Subject
-from cases.operations import ReviewData
-from cases.petitions import Decision, PetitionData
-from cases.subjects import SubjectData
+from cases.petitions import operations as petitions
+from cases.petitions.operations import Decision, PetitionData
+from cases.reports import statistics
+from cases.subjects import operations as subjects
+from cases.subjects.operations import SubjectData
 from protection import accounts
 from protection.db import db
 from protection.i18n import local_date

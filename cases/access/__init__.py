@@ -1,0 +1,1 @@
+"""Need-to-know beyond assignment: recusal, break-the-glass access and its review queue."""

@@ -1,0 +1,53 @@
+"""The auditors' review queue of break-the-glass accesses (issue 6 rule 7): who opened
+which case, when, until when, and why; each marked justified or not. Auditors read the
+stated reason, never the case."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+
+from cases.access import operations as access
+from cases.casework.operations import CaseError
+from protection import paging
+from protection.policy import permission
+
+access_bp = Blueprint("access", __name__, url_prefix="/access")
+
+DECISION_LABELS = {"justified": _l("Có lý do chính đáng"), "unjustified": _l("Không chính đáng")}
+
+
+class ReviewForm(FlaskForm):
+    decision = HiddenField()
+
+
+@access_bp.route("/break-glass")
+@permission("access.review")
+def queue():
+    pending_only = request.args.get("show") != "all"
+    sort = paging.sort_choice(request.args, access.QUEUE_SORTS, access.QUEUE_DEFAULT_SORT)
+    page = access.review_queue(pending_only=pending_only, sort=sort, page=paging.page_number(request.args))
+    return render_template("cases/access_queue.html", page=page, accesses=page.rows, sorting=sort,
+                           pending_only=pending_only, form=ReviewForm(), decisions=DECISION_LABELS)
+
+
+@access_bp.route("/break-glass/<uuid:access_id>/review", methods=["POST"])
+@permission("access.review")
+def review(access_id: uuid.UUID):
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        abort(400)
+    item = access.load_access(access_id)
+    try:
+        access.review(item, form.decision.data, by=current_user)
+    except CaseError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("Đã ghi đánh giá."), "success")
+    return redirect(url_for("access.queue"))

@@ -1,0 +1,1 @@
+"""Conclusions: drafted, submitted, returned or approved, signed, corrected by new versions."""

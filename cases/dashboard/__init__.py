@@ -1,0 +1,1 @@
+"""What the home page shows each role, with its server-side charts."""

@@ -1,0 +1,1 @@
+"""Fictional dossiers and case work for the demo organisation."""

@@ -1,0 +1,1 @@
+"""Petitions (đơn thư): intake, decision, deadlines, petitioner identity."""

@@ -1,0 +1,1 @@
+"""Printing approved conclusions as numbered copies, and the copy register."""

@@ -1,0 +1,1 @@
+"""The periodic statistics report and the counts behind it."""

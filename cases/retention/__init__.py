@@ -1,0 +1,1 @@
+"""Archiving, retention, purging with its ledger, and the lifetime of classified items."""

@@ -1,0 +1,49 @@
+"""Wiring of the domain into the app: its tables, rules, blueprints, commands and hooks.
+
+`create_app` calls `configure_cases` once; nothing else in `cases/` touches the app object.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cases import (
+    deadlines,
+    models,  # noqa: F401 - registers the domain tables
+)
+from cases.access.operations import citizen_index
+from cases.access.views import access_bp
+from cases.audit_targets import configure_audit_targets
+from cases.casework.views import cases_bp
+from cases.conclusions import operations as _conclusions  # noqa: F401 - the flush guard that keeps approved conclusions immutable
+from cases.coordination.views import coordination_bp
+from cases.dashboard.views import home
+from cases.demo.seed import seed_demo_subjects
+from cases.printing.views import prints_bp
+from cases.reports.cli import report_command
+from cases.reports.views import reports_bp
+from cases.retention import classification  # noqa: F401 - the protection end date follows classification
+from cases.retention.views import configure_retention
+from cases.subjects.cli import export_cli, import_cli
+from cases.subjects.views import subjects_bp
+from cases.workflow import parse_rules
+from protection.settings import ConfigurationError
+
+
+def configure_cases(app: Flask) -> None:
+    try:
+        app.extensions["hoso.deadline_rules"] = parse_rules(app.config["HOSO_DEADLINE_RULES"])
+    except ValueError as error:
+        raise ConfigurationError(f"HOSO_DEADLINE_RULES: {error}") from None
+
+    # The admin's user form records a citizen ID as the dossiers' blind index (recusal).
+    app.extensions["hoso.citizen_index"] = citizen_index
+    app.add_url_rule("/", "home", home)
+    app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
+    app.extensions.setdefault("hoso.demo_seeders", []).append(seed_demo_subjects)
+    configure_audit_targets(app)  # the trail shows and accepts case references
+    for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp):
+        app.register_blueprint(blueprint)
+    for command in (import_cli, export_cli, report_command):
+        app.cli.add_command(command)
+    configure_retention(app)

@@ -1,0 +1,1 @@
+"""The people under review (subjects) and their relatives: dossiers, name search, roster import and export."""
