@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from protection.clock import UTCDateTime
 from protection.db import db
-from protection.fields import UTCDateTime
 
 
 class AuditEntry(db.Model):

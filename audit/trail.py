@@ -25,8 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 
 from . import signing
 from .chain import (

@@ -32,8 +32,8 @@ from audit import parallel, service, signing
 from audit.chain import HASHED_FIELDS, entry_hash, link_hash, payload_of_text
 from audit.models import AuditEntry
 from audit.trail import _lock_head, keys_dir, record
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import Clearance, Role, Unit, User
 
 CLIENTS = 16

@@ -42,8 +42,9 @@ from cases.casework import lists
 from cases.models import Assignment, Case, Subject
 from protection import accounts, policy
 from protection.accounts import NewUser
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import Sealed, compute_index, index_field, utcnow
+from protection.fields import Sealed, compute_index, index_field
 from protection.identity import CLEARANCE_ORDER, Clearance, Role, Unit, User
 
 from .crypto import GIVEN, MIDDLE, PLACES, SURNAMES, percentile

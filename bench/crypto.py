@@ -48,19 +48,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from cases.subjects import name_search
 from protection import index_plans, reindex
-from protection.crypto import DataKey, index_bits_range, new_key, write_key_file
 from protection.db import db
 from protection.fields import (
     BlindIndex,
     EncryptedDate,
     EncryptedJSON,
     EncryptedText,
-    Protected,
     Sealed,
     compute_index,
     index_field,
 )
+from protection.index_plans import index_bits_range
 from protection.keys_cli import rekey
+from protection.keystore import DataKey, new_key, write_key_file
+from protection.sealing import Protected
 from protection.search import birth_date, citizen_id, find, vietnamese_name
 
 

@@ -22,17 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from protection import index_plans
 from protection.blobs import Blob
+from protection.clock import UTCDateTime, utcnow
 from protection.db import db
-from protection.fields import (
-    BlindIndex,
-    EncryptedDate,
-    EncryptedJSON,
-    EncryptedText,
-    Protected,
-    UTCDateTime,
-    utcnow,
-)
+from protection.fields import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
 from protection.identity import Clearance, Unit, User
+from protection.sealing import Protected
 from protection.search import birth_date, citizen_id, vietnamese_name
 
 

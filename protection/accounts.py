@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import lockout, notices, passwords, ratelimit, signals, totp
+from .clock import utcnow
 from .db import db
-from .fields import utcnow
 from .i18n import SUPPORTED_LOCALES
 from .identity import Clearance, Role, Unit, UnitKind, User
 from .sessions import (

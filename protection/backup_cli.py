@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import backup, signals
 from .backup_format import BackupError, load_backup_key
-from .crypto import KeyConfigurationError
 from .db import db, refresh_statistics
+from .keystore import KeyConfigurationError
 from .schema import SchemaNotReady, ensure_schema_current
 
 backup_cli = AppGroup("backup", help="Encrypted, consistent backups of the whole database, and their restore.")

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .crypto import KeyConfigurationError, decode_key, new_key, read_key_file, write_key_file
+from .keystore import KeyConfigurationError, decode_key, new_key, read_key_file, write_key_file
 
 MAGIC = b"HOSOBKP\n"
 VERSION = 1

@@ -33,8 +33,10 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .clock import UTCDateTime, utcnow
 from .db import Base, db
-from .fields import EncryptedBytes, EncryptedText, Protected, UTCDateTime, utcnow
+from .fields import EncryptedBytes, EncryptedText
+from .sealing import Protected
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"

@@ -11,12 +11,8 @@ Key hierarchy
     index root key    instance/keys/index.key or HOSO_INDEX_KEY; a separate secret
       └─ one HMAC key per blind index, derived with HKDF under the index's name
 
-* Key files hold 32 random bytes as one line of standard base64 (44 characters), the same
-  text HOSO_MASTER_KEY / HOSO_INDEX_KEY take, so a key moves between a file and a secret
-  store unchanged and can be written on paper. A file readable by group or others is
-  refused, as ssh refuses a private key with loose permissions.
-* A key's id is the first 8 bytes of HMAC-SHA256(key, "hoso/key-id/v1"), in hex. It
-  names a key without revealing anything about it (HMAC is a PRF).
+* Key files, key ids, the data_keys and keyring tables and the errors raised here live in
+  protection.keystore.
 * **Data keys** are wrapped with AES-256-GCM under the master key: ``nonce(12) ||
   ciphertext+tag``, with associated data ``"hoso/data-key/v1" || DEK id || master key id``,
   so a wrapped key moved to another row or relabelled with another master fails to
@@ -31,7 +27,7 @@ Key hierarchy
   Random 96-bit nonces are safe up to 2**32 messages per key (NIST SP 800-38D, 8.3);
   a data key seals one record's values, many orders of magnitude fewer.
 * **Blind indexes**: HMAC-SHA256 under ``HKDF-SHA256(index root, info="hoso/blind-index/v1|"
-  + table.column)``, truncated to a few bits (see ``index_bits_range``). The index root is
+  + table.column)``, truncated to a few bits (see ``index_plans.index_bits_range``). The index root is
   neither the master key nor a data key, so rotating the master key or re-keying content
   never changes an index, and a leaked index key does not decrypt anything.
 
@@ -58,20 +54,14 @@ is being retired (on SQLite, BEGIN IMMEDIATE already serialises the two).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
-import math
 import os
-import stat
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -80,35 +70,46 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, abort, current_app
-from sqlalchemy import Engine, Integer, LargeBinary, String, Uuid, exc, insert, select
+from sqlalchemy import Engine, exc, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
+from sqlalchemy.orm import Session, scoped_session
 
-from .db import Base, db
-from .fields import UTCDateTime, utcnow
+from .clock import utcnow
+from .db import db
+from .keystore import (
+    INDEX_KEY_ENV,
+    INDEX_KEY_FILE,
+    KEY_BYTES,
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE,
+    PIN_GENERATION,
+    PIN_INDEX,
+    PIN_MASTER,
+    DataKey,
+    DataKeyDestroyed,
+    KeyConfigurationError,
+    KeyringEntry,
+    KeySources,
+    MasterKey,
+    MissingIndexKey,
+    MissingMasterKey,
+    TamperedCiphertext,
+    WrongIndexKey,
+    WrongMasterKey,
+    key_id,
+    new_data_key_id,
+    read_key_file,
+)
 from .settings import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 FORMAT_V1 = 1
 HEADER_BYTES = 1 + 16
 SEALED_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
 
-MASTER_KEY_FILE = "master.key"
-PENDING_MASTER_KEY_FILE = "master.key.new"
-RETIRED_MASTER_KEY_PREFIX = "master.key.old-"
-INDEX_KEY_FILE = "index.key"
-MASTER_KEY_ENV = "HOSO_MASTER_KEY"
-INDEX_KEY_ENV = "HOSO_INDEX_KEY"
-
-PIN_MASTER = "master_key_id"
-PIN_INDEX = "index_key_id"
-PIN_GENERATION = "dek_generation"
-
-_KEY_ID_LABEL = b"hoso/key-id/v1"
 _DATA_KEY_AAD = b"hoso/data-key/v1"
 _INDEX_KEY_INFO = b"hoso/blind-index/v1|"
 
@@ -117,205 +118,7 @@ _INDEX_KEY_INFO = b"hoso/blind-index/v1|"
 DATA_KEY_CACHE_LIMIT = 200_000
 
 
-# --- exceptions ---------------------------------------------------------------------------
-
-class CryptoError(Exception):
-    """Base of every error this module raises. Messages never contain a protected value."""
-
-
-class KeyConfigurationError(CryptoError, ConfigurationError):
-    """A key is missing, malformed or not the database's: start-up stops with this one line."""
-
-
-class MissingMasterKey(KeyConfigurationError):
-    pass
-
-
-class WrongMasterKey(KeyConfigurationError):
-    pass
-
-
-class MissingIndexKey(KeyConfigurationError):
-    pass
-
-
-class WrongIndexKey(KeyConfigurationError):
-    pass
-
-
-class TamperedCiphertext(CryptoError):
-    """A sealed value (or a wrapped data key) failed authentication.
-
-    Names the record so an operator can find it; never includes the value.
-    """
-
-    def __init__(self, table: str, column: str, row_id: object, reason: str = "failed authentication"):
-        self.table = table
-        self.column = column
-        self.row_id = row_id
-        super().__init__(
-            f"{table}.{column} of row {row_id}: ciphertext {reason} "
-            "(tampered, corrupted, or copied from another row or column)"
-        )
-
-
-class DataKeyDestroyed(CryptoError):
-    """The data key a value was sealed under no longer exists (crypto-shredded)."""
-
-    def __init__(self, table: str, column: str, row_id: object, key_id: uuid.UUID | None):
-        self.table = table
-        self.column = column
-        self.row_id = row_id
-        self.key_id = key_id
-        super().__init__(f"{table}.{column} of row {row_id}: its data key {key_id or ''} was destroyed")
-
-
-# --- tables -------------------------------------------------------------------------------
-
-class DataKey(Base):
-    """A data key, wrapped by the master key. Deleting the row crypto-shreds its values."""
-
-    __tablename__ = "data_keys"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    master_key_id: Mapped[str] = mapped_column(String(16), index=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    # Keys of an older generation than keyring.dek_generation are being replaced by
-    # `keys rekey`; new keys always get the current one.
-    generation: Mapped[int] = mapped_column(Integer, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    def __repr__(self) -> str:
-        return f"<DataKey {self.id} generation={self.generation}>"
-
-
-class KeyringEntry(Base):
-    """Pins: which master and index key this database belongs to; the current generation."""
-
-    __tablename__ = "keyring"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# --- key material -------------------------------------------------------------------------
-
-def key_id(raw: bytes) -> str:
-    return hmac.new(raw, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
-
-
-def decode_key(text: str, source: str, error: type[KeyConfigurationError]) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise error(f"{source} is not a base64 key (expected 44 characters of base64)") from None
-    if len(raw) != KEY_BYTES:
-        raise error(f"{source} must hold {KEY_BYTES} bytes in base64, found {len(raw)}")
-    return raw
-
-
-def encode_key(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii") + "\n"
-
-
-def new_key() -> bytes:
-    return os.urandom(KEY_BYTES)
-
-
-def read_key_file(path: Path, error: type[KeyConfigurationError]) -> bytes:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise error(f"{path} is readable by other users (mode {mode:o}): run `chmod 600 {path}`")
-    return decode_key(path.read_text(encoding="ascii"), str(path), error)
-
-
-def write_key_file(path: Path, raw: bytes) -> None:
-    """Create with mode 0600, refusing to replace an existing file, and make it durable."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, encode_key(raw).encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fsync_directory(path.parent)
-
-
-def fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@dataclass(frozen=True)
-class MasterKey:
-    id: str
-    source: str
-    aead: AESGCM = field(repr=False)
-
-    @classmethod
-    def from_raw(cls, raw: bytes, source: str) -> MasterKey:
-        return cls(key_id(raw), source, AESGCM(raw))
-
-
-@dataclass(frozen=True)
-class KeySources:
-    """Where the keys come from: tests inject them, the environment, then instance/keys/."""
-
-    keys_dir: Path
-    environ: Mapping[str, str]
-    injected: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def master(self) -> tuple[bytes, str] | None:
-        return self._find(MASTER_KEY_ENV, MASTER_KEY_FILE, MissingMasterKey)
-
-    def index(self) -> tuple[bytes, str] | None:
-        return self._find(INDEX_KEY_ENV, INDEX_KEY_FILE, MissingIndexKey)
-
-    def master_from_file(self) -> bool:
-        return MASTER_KEY_ENV not in self.injected and MASTER_KEY_ENV not in self.environ
-
-    def pending_master(self) -> MasterKey | None:
-        path = self.keys_dir / PENDING_MASTER_KEY_FILE
-        if not path.exists():
-            return None
-        return MasterKey.from_raw(read_key_file(path, WrongMasterKey), str(path))
-
-    def _find(self, env: str, filename: str, error: type[KeyConfigurationError]):
-        if env in self.injected:
-            return decode_key(self.injected[env], env, error), env
-        if env in self.environ:
-            return decode_key(self.environ[env], env, error), env
-        path = self.keys_dir / filename
-        if path.exists():
-            return read_key_file(path, error), str(path)
-        return None
-
-
 # --- the keyring --------------------------------------------------------------------------
-
-
-def new_data_key_id() -> uuid.UUID:
-    """A UUIDv7 (RFC 9562, 5.7): the creation time in milliseconds, then 74 random bits.
-
-    Data key ids are time-ordered so that each new key lands at the end of every index on
-    a ``data_key_id`` column (the data_keys primary key, and each protected table's
-    foreign key, which a dossier's relatives repeat) instead of on a random page of each:
-    writing 20k dossiers through the bench then wrote 1.33 GB to disk instead of 1.70 GB
-    (1.17 GB for the same dossiers in the clear), as each commit had fewer pages to log.
-    The time an id reveals is no secret: data_keys.created_at holds it beside the id.
-    Row ids stay random (UUIDv4): they appear in addresses and must not date a record.
-    """
-    native = getattr(uuid, "uuid7", None)  # Python 3.14
-    if native is not None:
-        return native()
-    value = time.time_ns() // 1_000_000 << 80 | int.from_bytes(os.urandom(10), "big")
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10 (RFC 9562)
-    return uuid.UUID(int=value)
-
 
 @dataclass
 class NewDataKey:
@@ -669,35 +472,6 @@ class BatchSealer:
             append(header + nonce + encrypt(nonce, plaintext, header + label + row))
 
 
-def index_bits_range(population: int) -> tuple[int, int]:
-    """CipherSweet's bounds on a blind index's length L for `population` rows.
-
-    Each value of a blind index should be shared by C = R / 2**L rows with 2 <= C <= sqrt(R)
-    (paragonie/ciphersweet, "Blind Index Planning" and src/Planner/FieldIndexPlanner.php):
-    fewer than 2 and an index value points at one row; more than sqrt(R) and a lookup
-    decrypts too many candidates to be worth having. Returns (min L, max L).
-
-    ====== ======= ========== =====================================
-    R      log2 R  L range    C at L = 15 (the default until planned, below)
-    ====== ======= ========== =====================================
-    10k    13.3    7 .. 12    0.3  (below 2: a small install leaks more)
-    65k    16.0    8 .. 15    2.0
-    100k   16.6    9 .. 15    3.1
-    1M     19.9    10 .. 18   30.5 (≤ √R = 1000)
-    ====== ======= ========== =====================================
-    """
-    if population < 4:
-        raise ValueError("a blind index needs an expected population of at least 4 rows")
-    low = math.ceil(math.log2(population) / 2)
-    high = math.floor(math.log2(population / 2))
-    return low, high
-
-
-# The length of an index the installation has not planned yet: right for about 65k rows
-# (2 coincidences per value; see index_bits_range). `keys reindex --rows N` plans it for
-# the population expected (index_plans.plan_bits: 12 bits at 10k, 18 at 1M), so lookups
-# decrypt 2 to 4 candidates at any size.
-DEFAULT_INDEX_BITS = 15
 
 
 # --- wiring -------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from flask.cli import with_appcontext
 
 from . import accounts, totp
 from .accounts import NewUser
+from .clock import utcnow
 from .db import db
-from .fields import utcnow
 from .schema import SchemaNotReady, ensure_schema_current
 
 DEMO_PASSWORD = "Demo-Hoso-Lam-Son-2026"  # noqa: S105 - printed on purpose; demo only

@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .clock import UTCDateTime, utcnow
 from .db import db
-from .fields import UTCDateTime, utcnow
 
 
 def _enum_column(enum_cls: type[enum.Enum], length: int = 16) -> Enum:

@@ -1,7 +1,7 @@
 """How many bits each blind index keeps in this installation, and rebuilding an index when
 the population it was planned for has changed.
 
-CipherSweet's rule (crypto.index_bits_range) ties an index's length to the number of rows
+CipherSweet's rule (index_bits_range, below) ties an index's length to the number of rows
 R: every index value should be shared by between 2 and √R rows. A fixed length cannot
 follow a province from its first 10k dossiers to 1M: at 15 bits a 10k install shares a
 value among 0.3 rows (it points at one person: too much leakage) and a 1M install among
@@ -35,8 +35,43 @@ from datetime import datetime
 from sqlalchemy import Integer, String, and_, event, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .clock import UTCDateTime, utcnow
 from .db import Base
-from .fields import UTCDateTime, utcnow
+
+# --- how long an index is -------------------------------------------------------------
+
+def index_bits_range(population: int) -> tuple[int, int]:
+    """CipherSweet's bounds on a blind index's length L for `population` rows.
+
+    Each value of a blind index should be shared by C = R / 2**L rows with 2 <= C <= sqrt(R)
+    (paragonie/ciphersweet, "Blind Index Planning" and src/Planner/FieldIndexPlanner.php):
+    fewer than 2 and an index value points at one row; more than sqrt(R) and a lookup
+    decrypts too many candidates to be worth having. Returns (min L, max L).
+
+    ====== ======= ========== =====================================
+    R      log2 R  L range    C at L = 15 (the default until planned, below)
+    ====== ======= ========== =====================================
+    10k    13.3    7 .. 12    0.3  (below 2: a small install leaks more)
+    65k    16.0    8 .. 15    2.0
+    100k   16.6    9 .. 15    3.1
+    1M     19.9    10 .. 18   30.5 (≤ √R = 1000)
+    ====== ======= ========== =====================================
+    """
+    if population < 4:
+        raise ValueError("a blind index needs an expected population of at least 4 rows")
+    low = math.ceil(math.log2(population) / 2)
+    high = math.floor(math.log2(population / 2))
+    return low, high
+
+
+# The length of an index the installation has not planned yet: right for about 65k rows
+# (2 coincidences per value; see index_bits_range). `keys reindex --rows N` plans it for
+# the population expected (plan_bits: 12 bits at 10k, 18 at 1M), so lookups
+# decrypt 2 to 4 candidates at any size.
+DEFAULT_INDEX_BITS = 15
+
+
+# --- this installation's plans ----------------------------------------------------------
 
 # The citizen-ID index of the dossiers (subjects and relatives share its key and length).
 CITIZEN_INDEX = "subjects.id_number_index"
@@ -131,8 +166,6 @@ def _prefix(value: int, bits: int, keep: int) -> int:
 
 
 def recusal_widths(session: Session) -> tuple[int, Widths]:
-    from .crypto import DEFAULT_INDEX_BITS
-
     return widths(session, RECUSAL_INDEX, RECUSAL_BITS).bits, widths(session, CITIZEN_INDEX, DEFAULT_INDEX_BITS)
 
 

@@ -42,7 +42,11 @@ from . import (
     reindex,
     signals,
 )
-from .crypto import (
+from .clock import utcnow
+from .crypto import KeyRing, current_keyring, install_keyring, key_sources
+from .db import db
+from .fields import ProtectedSpec, Sealed, protected_specs
+from .keystore import (
     INDEX_KEY_FILE,
     MASTER_KEY_FILE,
     PENDING_MASTER_KEY_FILE,
@@ -53,21 +57,15 @@ from .crypto import (
     CryptoError,
     DataKey,
     KeyConfigurationError,
-    KeyRing,
     KeyringEntry,
     KeySources,
     MasterKey,
-    current_keyring,
     fsync_directory,
-    install_keyring,
     key_id,
-    key_sources,
     new_key,
     read_key_file,
     write_key_file,
 )
-from .db import db
-from .fields import ProtectedSpec, Sealed, protected_specs, utcnow
 from .schema import SchemaNotReady, ensure_schema_current
 
 keys_cli = AppGroup("keys", help="Show, rotate and re-key the encryption keys.")

@@ -13,8 +13,8 @@ from flask import current_app
 from sqlalchemy import ForeignKey, Index, String, Uuid, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .clock import UTCDateTime, utcnow
 from .db import db
-from .fields import UTCDateTime, utcnow
 from .identity import User
 
 

@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, Uuid, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .clock import UTCDateTime, utcnow
 from .db import db
-from .fields import UTCDateTime, utcnow
 from .identity import User
 
 

@@ -21,9 +21,18 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
 from . import signals
-from .crypto import DEFAULT_INDEX_BITS, DataKey, KeyRing
-from .fields import IndexField, ProtectedSpec, compute_index, protected_specs, utcnow
-from .index_plans import IndexPlan, Widths, lock_plans_exclusively, plan_bits, widths
+from .clock import utcnow
+from .crypto import KeyRing
+from .fields import IndexField, ProtectedSpec, compute_index, protected_specs
+from .index_plans import (
+    DEFAULT_INDEX_BITS,
+    IndexPlan,
+    Widths,
+    lock_plans_exclusively,
+    plan_bits,
+    widths,
+)
+from .keystore import DataKey
 
 
 class ReindexError(Exception):

@@ -17,8 +17,8 @@ from flask import current_app
 from sqlalchemy import Boolean, ForeignKey, String, Uuid, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .clock import UTCDateTime, utcnow
 from .db import db
-from .fields import UTCDateTime, utcnow
 from .identity import User
 
 # last_seen_at is written at most this often, so a page of parallel requests does not

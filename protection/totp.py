@@ -14,8 +14,8 @@ import qrcode
 import qrcode.image.svg
 from sqlalchemy import or_, select, update
 
+from .clock import utcnow
 from .db import db
-from .fields import utcnow
 from .identity import User
 
 ISSUER = "Hoso"

@@ -25,8 +25,8 @@ from app import create_app
 from audit.models import AuditEntry
 from protection import accounts
 from protection.accounts import NewUser
+from protection.clock import utcnow
 from protection.db import Base, db
-from protection.fields import utcnow
 from protection.identity import Role, User
 from protection.schema import upgrade_schema
 from protection.sessions import AuthSession

@@ -254,7 +254,7 @@ def _approved_conclusion(page):
     rows: one is written on first use as approval leaves it (numbered, signed)."""
     from cases.conclusions import signing
     from cases.models import Conclusion
-    from protection.fields import utcnow
+    from protection.clock import utcnow
 
     def url(scene, _who):
         if "conclusion" not in scene.ids:

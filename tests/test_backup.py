@@ -24,9 +24,9 @@ from cases.models import Case, Subject
 from protection import backup as backup_module
 from protection.backup_format import HEADER_BYTES, open_content
 from protection.blobs import store_blob
-from protection.crypto import decode_key, new_key, write_key_file
 from protection.db import Base, db
 from protection.demo import DEMO_PASSWORD
+from protection.keystore import decode_key, new_key, write_key_file
 from tests.conftest import _config, audit_entries, audit_tampering, scratch_postgresql_database
 
 CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"

@@ -20,9 +20,9 @@ from cases.subjects import name_search
 from cases.subjects.name_search import WORD_INDEX, SubjectNameToken
 from protection import accounts
 from protection.db import db
-from protection.fields import destroy_data_key
 from protection.index_plans import IndexPlan
 from protection.schema import MIGRATIONS, upgrade_schema
+from protection.sealing import destroy_data_key
 from tests.conftest import audit_entries, post_form, scratch_postgresql_database
 
 SUBJECT_LINK = re.compile(r'href="/subjects/([0-9a-f-]{36})"')

@@ -25,9 +25,9 @@ from sqlalchemy.engine import make_url
 from audit.trail import detail_of
 from cases.models import Relative, Subject
 from cases.subjects.roster import ALL_COLUMNS
-from protection.crypto import DataKey
 from protection.db import db
 from protection.forms import parse_date
+from protection.keystore import DataKey
 from protection.search import vietnamese_name
 from tests.conftest import audit_entries, post_form
 

@@ -29,17 +29,6 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from app import create_app
 from protection.blobs import Blob, store_blob
-from protection.crypto import (
-    DataKey,
-    DataKeyDestroyed,
-    KeyringEntry,
-    MissingIndexKey,
-    MissingMasterKey,
-    TamperedCiphertext,
-    WrongIndexKey,
-    WrongMasterKey,
-    index_bits_range,
-)
 from protection.db import Base, db
 from protection.fields import (
     BlindIndex,
@@ -51,8 +40,19 @@ from protection.fields import (
     Sealed,
     UnsealedValue,
     compute_index,
-    destroy_data_key,
 )
+from protection.index_plans import index_bits_range
+from protection.keystore import (
+    DataKey,
+    DataKeyDestroyed,
+    KeyringEntry,
+    MissingIndexKey,
+    MissingMasterKey,
+    TamperedCiphertext,
+    WrongIndexKey,
+    WrongMasterKey,
+)
+from protection.sealing import destroy_data_key
 from protection.search import InvalidCitizenId, birth_date, citizen_id, vietnamese_name
 from protection.settings import ConfigurationError
 
@@ -587,7 +587,7 @@ def test_index_bit_lengths_follow_ciphersweet(population, bounds):
 
 
 def test_the_key_files_init_writes_are_private(tmp_path):
-    from protection.crypto import write_key_file
+    from protection.keystore import write_key_file
 
     path = tmp_path / "k"
     write_key_file(path, os.urandom(32))
@@ -629,7 +629,7 @@ def test_a_wrongly_declared_model_fails_when_mappers_are_configured(case, expect
     script = (
         "import uuid\nfrom sqlalchemy import Integer, MetaData, Uuid\n"
         "from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column\n"
-        "from protection.fields import BlindIndex, EncryptedText, Protected\nimport protection.crypto\n"
+        "from protection.fields import BlindIndex, EncryptedText\nfrom protection.sealing import Protected\n"
         "class Base(DeclarativeBase):\n    metadata = MetaData()\n"
         + MODEL_ERRORS[case] + "configure_mappers()\n"
     )

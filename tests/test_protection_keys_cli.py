@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from app import create_app
 from audit.models import AuditEntry
 from protection.blobs import Blob, store_blob
-from protection.crypto import (
+from protection.db import db
+from protection.keystore import (
     DataKey,
     DataKeyDestroyed,
     KeyringEntry,
@@ -27,7 +28,6 @@ from protection.crypto import (
     WrongMasterKey,
     key_id,
 )
-from protection.db import db
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 

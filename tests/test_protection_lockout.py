@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app import create_app
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.lockout import LoginFailure
 from protection.notices import SecurityNotice
 from protection.sessions import AuthSession

@@ -22,8 +22,8 @@ from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData
 from cases.models import Case
 from cases.subjects.operations import SubjectData, create_subject
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import User
 from protection.lockout import LoginFailure
 from protection.sessions import AuthSession

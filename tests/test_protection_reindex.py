@@ -87,7 +87,7 @@ def plan(app, name: str):
 
 
 def test_plan_bits_follow_ciphersweet_for_the_planned_rows():
-    from protection.crypto import index_bits_range
+    from protection.index_plans import index_bits_range
 
     for rows in (1_000, 10_000, 65_536, 100_000, 1_000_000, 10_000_000):
         low, high = index_bits_range(rows)

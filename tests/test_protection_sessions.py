@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from protection import accounts
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import User
 from protection.sessions import AuthSession
 from tests.conftest import CSRF_PATTERN, post_form

@@ -11,8 +11,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import User
 from protection.sessions import AuthSession
 from tests.conftest import MadeUser, next_totp_code, post_form

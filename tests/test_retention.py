@@ -21,9 +21,9 @@ from cases.conclusions.operations import ConclusionData
 from cases.models import Case, Comment
 from cases.retention import operations as retention
 from cases.subjects.operations import SubjectData, create_subject
-from protection.crypto import DataKey
 from protection.db import db
 from protection.identity import User
+from protection.keystore import DataKey
 from tests.conftest import PASSWORD, post_form
 
 

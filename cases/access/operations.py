@@ -22,9 +22,10 @@ from audit.trail import record
 from cases.casework.operations import CaseError, stamp
 from cases.models import BreakGlassAccess, Case, Subject
 from protection import index_plans, paging, policy
+from protection.clock import utcnow
 from protection.crypto import current_keyring
 from protection.db import db
-from protection.fields import compute_index, index_field, utcnow
+from protection.fields import compute_index, index_field
 from protection.identity import User
 from protection.search import InvalidCitizenId, citizen_id
 

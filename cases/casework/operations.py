@@ -34,8 +34,8 @@ from cases.models import (
 from cases.subjects.relations import relation_label
 from protection import index_plans, policy
 from protection.blobs import BlobRefused, store_upload
+from protection.clock import utcnow
 from protection.db import db, insert_or_ignore
-from protection.fields import utcnow
 from protection.identity import Clearance, Role, User
 from protection.marking import mark_page_classification
 

@@ -21,8 +21,8 @@ from cases.casework.operations import CaseError, stamp, today, transition
 from cases.conclusions import signing
 from cases.models import Case, Conclusion
 from protection import accounts, policy
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.i18n import local_date
 from protection.identity import User
 

@@ -36,8 +36,8 @@ from cases.casework.operations import (
 from cases.models import Attachment, Case, CoordinationRequest, Finding, Relative
 from cases.subjects.relations import sex_label
 from protection import policy
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import Role, Unit, UnitKind, User
 
 # Which subject fields may be disclosed, in the order a form lists them.

@@ -25,8 +25,8 @@ from cases import labels, workflow
 from cases.reports import statistics
 from cases.reports.statistics import Period, Scope
 from protection import policy
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import utcnow
 from protection.identity import Unit, User
 from protection.spreadsheets import csv_writer, write_xlsx_cell, write_xlsx_row, xlsx_workbook
 

@@ -50,9 +50,10 @@ from cases.retention.purge_ledger import (  # noqa: F401 - the ledger's names, a
 )
 from protection import accounts, policy
 from protection.backup_format import BackupError
+from protection.clock import utcnow
 from protection.db import db
-from protection.fields import destroy_data_key, utcnow
 from protection.identity import User
+from protection.sealing import destroy_data_key
 
 FINAL_STATES = sorted({state for flow in workflow.CASE_WORKFLOWS.values() for state in flow.final})
 RETENTION_SETTINGS = {"review": "HOSO_RETENTION_YEARS_REVIEW", "petition": "HOSO_RETENTION_YEARS_PETITION"}

@@ -50,8 +50,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from audit import signing
 from audit.trail import keys_dir
+from protection.clock import UTCDateTime, utcnow
 from protection.db import db
-from protection.fields import UTCDateTime, utcnow
 
 LEDGER_NAME = "purge-ledger.jsonl"
 PRIVATE_NAME = "purge-ledger.key"

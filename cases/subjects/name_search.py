@@ -66,10 +66,12 @@ from sqlalchemy.orm import Mapped, Session, lazyload, load_only, mapped_column
 
 from cases.models import Subject
 from protection import reindex, signals
-from protection.crypto import DataKey, KeyRing, current_keyring
+from protection.clock import utcnow
+from protection.crypto import KeyRing, current_keyring
 from protection.db import db
-from protection.fields import IndexField, compute_index, utcnow
+from protection.fields import IndexField, compute_index
 from protection.index_plans import IndexPlan
+from protection.keystore import DataKey
 from protection.search import vietnamese_name
 
 WORD_INDEX = "subjects.name_tokens"  # the name its HMAC key is derived under
