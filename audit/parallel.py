@@ -21,8 +21,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from .reader import Reader
 from .signing import CheckpointLine
-from .verify import Report
+from .verify import Report, verify
 
 MAX_WORKERS = 8
 
@@ -59,13 +64,6 @@ def cuts(first: int, last: int, pieces: int) -> list[tuple[int, int]]:
 def _verify_range(database_url: str, public_key_bytes: bytes | None, item: Range, final_head: tuple | None,
                   read_to: int) -> Outcome:
     # A process of its own: its own engine and connection, nothing shared with the parent.
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    from .reader import Reader
-    from .verify import verify
-
     engine = create_engine(database_url, poolclass=NullPool)
     connection = engine.raw_connection()
     try:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, select
@@ -154,8 +155,6 @@ class TrailFilter:
 
 
 def _local_midnight_utc(day: date) -> datetime:
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
     return datetime.combine(day, time.min, tzinfo=zone)
 

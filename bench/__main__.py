@@ -24,17 +24,13 @@ from pathlib import Path
 
 from flask import Flask
 
-from app import create_app
 from bench import audit as audit_bench
 from bench import cases as cases_bench
 from bench import crypto as crypto_bench
 from bench import load as load_bench
-from protection import accounts
-from protection.accounts import NewUser
+from bench.instance import PASSWORD, build_hoso
 from protection.db import db
-from protection.schema import upgrade_schema
 
-PASSWORD = "Bench-mark-song-Hong-2026"  # noqa: S105 - a throwaway bench account
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -52,24 +48,6 @@ def bare_baseline_app() -> Flask:
     bare = Flask("bare")
     bare.add_url_rule("/", "ok", lambda: "ok")
     return bare
-
-
-def build_hoso(database_url: str | None, instance: Path) -> Flask:
-    config = {"SECRET_KEY": "bench", "HOSO_INSTANCE_PATH": str(instance),
-              "HOSO_LOGIN_RATE_LIMIT": "1000000 per minute", "HOSO_LOG_LEVEL": "WARNING"}
-    if database_url:
-        config["HOSO_DATABASE_URL"] = database_url
-    crypto_bench.write_bench_keys(instance)
-    app = create_app(config)
-    with app.app_context():
-        upgrade_schema()
-        if accounts.find_unit("BENCH") is None:
-            accounts.create_unit(code="BENCH", name="Bench unit", kind="organisation", parent_code=None, by=None)
-        if accounts.find_user("bench.officer") is None:
-            accounts.create_user(NewUser("bench.officer", "Bench Officer", "BENCH", "officer", "secret"),
-                                 password=PASSWORD, by=None, must_change_password=False)
-        db.session.commit()
-    return app
 
 
 def sign_in(client) -> None:

@@ -24,14 +24,23 @@ import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import psycopg
 from flask import Flask
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from audit import parallel, service, signing
 from audit.chain import HASHED_FIELDS, entry_hash, link_hash, payload_of_text
 from audit.models import AuditEntry
-from audit.trail import _lock_head, keys_dir, record
+from audit.trail import (
+    _APPEND_SQL,
+    PendingEntry,
+    _lock_head,
+    _statement_parameters,
+    keys_dir,
+    record,
+)
 from protection.clock import utcnow
 from protection.db import db
 from protection.identity import Clearance, Role, Unit, User
@@ -176,11 +185,6 @@ def _driver_client_process(database_url, instance, audited, user_id, seconds, st
     parameters) straight through psycopg, without Flask or SQLAlchemy: how many appends
     the chain head lets through on this machine at all, whatever the application costs."""
     try:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        from audit.trail import _APPEND_SQL, PendingEntry, _statement_parameters
-
         url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         connection = psycopg.connect(url)
         change = "UPDATE users SET last_sign_in_at = %s WHERE id = %s"

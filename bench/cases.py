@@ -25,13 +25,16 @@ fresh scratch database each run (its keys live in the run's temporary instance f
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 import statistics
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pyotp
 from flask import Flask, render_template_string
@@ -48,8 +51,8 @@ from protection.fields import Sealed, compute_index, index_field
 from protection.identity import CLEARANCE_ORDER, Clearance, Role, Unit, User
 
 from .crypto import GIVEN, MIDDLE, PLACES, SURNAMES, percentile
+from .instance import PASSWORD, build_hoso
 
-PASSWORD = "Bench-mark-song-Hong-2026"  # noqa: S105 - throwaway bench accounts (as bench/__main__.py)
 OFFICER, SUPERVISOR = "bench.officer", "bench.supervisor"
 UNITS = 20
 CHILD_UNITS = 4  # below the bench unit: in its supervisor's scope
@@ -379,12 +382,6 @@ def sizes(*, quick: bool, full: bool) -> dict:
 
 def main() -> None:
     """`python -m bench.cases [--quick | --full] [--database-url URL]`: this section alone."""
-    import argparse
-    import tempfile
-    from pathlib import Path
-
-    from bench.__main__ import build_hoso
-
     parser = argparse.ArgumentParser(prog="python -m bench.cases")
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
     parser.add_argument("--cases", type=int)

@@ -41,6 +41,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEMO_PASSWORD = "Demo-Hoso-Lam-Son-2026"  # noqa: S105 - printed by `flask --app app demo`; demo only
@@ -65,9 +68,6 @@ def scratch_database(url: str | None) -> Iterator[tuple[str | None, str]]:
     if url and not url.startswith("postgresql"):
         yield url, f"{url.split(':')[0]} ({url})"
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     server = make_url(url or DEFAULT_SERVER)
     connect = {"host": server.host or "127.0.0.1", "port": server.port or 5432, "user": server.username,
                "password": server.password, "dbname": server.database or "postgres", "autocommit": True,

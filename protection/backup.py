@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
-from sqlalchemy import Connection, Table, create_engine, func, insert, select, text
+from sqlalchemy import Connection, Table, create_engine, event, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
 from . import signals
 from .backup_format import BackupError, SealedWriter, lines, open_content
+from .crypto import current_keyring
 from .db import SQLITE_BUSY_TIMEOUT_MS, db
 from .fields import EncryptedType, Sealed
 from .schema import current_revision, head_revision, upgrade_schema
@@ -113,8 +114,6 @@ def _sqlite_snapshot_engine(url):
     """A private engine whose transactions are plain deferred BEGINs: in WAL mode a reader
     sees one snapshot for its whole transaction and never blocks the writers (the app's
     own engine begins IMMEDIATE, which would hold the write lock for the whole backup)."""
-    from sqlalchemy import event
-
     engine = create_engine(url, poolclass=NullPool)
 
     @event.listens_for(engine, "connect")
@@ -321,8 +320,6 @@ def prepare_target() -> None:
 
 
 def refuse_unless_empty(content: BackupContent) -> None:
-    from protection.crypto import current_keyring
-
     with db.engine.connect() as connection:
         for table in tables():
             if table.name in PRESET_TABLES:

@@ -9,6 +9,7 @@ import stat
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are identical on SQLite and PostgreSQL
@@ -62,8 +63,6 @@ def refresh_statistics(session) -> None:
 def insert_or_ignore(session, model, **values) -> None:
     """INSERT ... ON CONFLICT DO NOTHING in the session's dialect: the row exists afterwards,
     whoever inserted it (on PostgreSQL a concurrent inserter's row is waited for)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.support import NullTranslations, Translations
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel, format_date, format_datetime, get_locale
 from flask_login import current_user
 from wtforms.i18n import messages_path
@@ -120,10 +121,6 @@ def configure_i18n(app: Flask) -> None:
 
 
 def local_zone():
-    from zoneinfo import ZoneInfo
-
-    from flask import current_app
-
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh"))
 
 

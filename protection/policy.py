@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from . import index_plans, signals
 from .db import db
-from .identity import Role, User
+from .identity import Clearance, Role, Unit, User
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,6 @@ def _supervised_units(user: User) -> frozenset:
 
 def units_under(unit_id) -> frozenset:
     """A unit and every unit below it (a report for a unit counts its sub-units too)."""
-    from sqlalchemy import select
-
-    from .identity import Unit
-
     children: dict = {}
     for child_id, parent_id in db.session.execute(select(Unit.id, Unit.parent_id)):
         children.setdefault(parent_id, []).append(child_id)
@@ -151,8 +148,6 @@ def can_reach_unit_record(user: Any, name: str, owner_unit_id) -> bool:
 def cleared_for(user: Any, classification: Any) -> bool:
     """Clearance against classification: nobody opens what is classified above them,
     whatever their role (issue 6 rule 3)."""
-    from .identity import Clearance
-
     return Clearance(user.clearance).covers(Clearance(classification))
 
 

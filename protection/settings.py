@@ -7,9 +7,11 @@ in instance/config.py mean the same thing. A bad value stops start-up with one l
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +70,6 @@ def _place(name: str, raw: Any) -> str:
 
 def _date_list(name: str, raw: Any) -> tuple:
     """ISO dates, as a list or one comma-separated text (from the environment)."""
-    from datetime import date
-
     items = raw if isinstance(raw, (list, tuple)) else [part for part in str(raw).split(",") if part.strip()]
     try:
         return tuple(sorted(item if isinstance(item, date) else date.fromisoformat(str(item).strip())
@@ -79,8 +79,6 @@ def _date_list(name: str, raw: Any) -> tuple:
 
 
 def _json_list(name: str, raw: Any) -> list:
-    import json
-
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
