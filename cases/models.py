@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from protection import index_plans
 from protection.blobs import Blob
 from protection.clock import UTCDateTime, utcnow
-from protection.db import db
+from protection.db import db, enum_column
 from protection.fields import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
 from protection.identity import Clearance, Unit, User
 from protection.sealing import Protected
@@ -129,9 +129,7 @@ RELATIVE_FIELDS = ("relation", "full_name", "birth_year", "residence", "occupati
 # petitioners, questions, answers, file names and files — is sealed under the case's key.
 
 def _classification_column():
-    from protection.identity import _enum_column
-
-    return _enum_column(Clearance)
+    return enum_column(Clearance)
 
 
 class Case(Protected, db.Model):

@@ -27,6 +27,7 @@ from cases.retention.views import configure_retention
 from cases.subjects.cli import export_cli, import_cli
 from cases.subjects.views import subjects_bp
 from cases.workflow import parse_rules
+from protection import hooks
 from protection.settings import ConfigurationError
 
 
@@ -37,10 +38,10 @@ def configure_cases(app: Flask) -> None:
         raise ConfigurationError(f"HOSO_DEADLINE_RULES: {error}") from None
 
     # The admin's user form records a citizen ID as the dossiers' blind index (recusal).
-    app.extensions["hoso.citizen_index"] = citizen_index
+    hooks.register(app, hooks.CITIZEN_INDEX, citizen_index)
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
-    app.extensions.setdefault("hoso.demo_seeders", []).append(seed_demo_subjects)
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
     configure_audit_targets(app)  # the trail shows and accepts case references
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp):
         app.register_blueprint(blueprint)

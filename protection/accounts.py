@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import lockout, notices, passwords, ratelimit, signals, totp
+from . import hooks, lockout, notices, passwords, ratelimit, signals, totp
 from .clock import utcnow
 from .db import db
 from .i18n import SUPPORTED_LOCALES
@@ -385,7 +385,7 @@ def set_citizen_id(target: User, number: str | None, *, by: User | None) -> bool
     domain's hook with the dossiers' own index key, so that the user is recused from cases
     about them or their family. Blank leaves it as it is; returns whether it changed."""
     number = (number or "").strip()
-    compute = _app().extensions.get("hoso.citizen_index")
+    compute = hooks.get(_app(), hooks.CITIZEN_INDEX)
     if not number or compute is None:
         return False
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import sqlite3
 import stat
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, MetaData, event, text
+from sqlalchemy import Engine, Enum, MetaData, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,6 +29,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+def enum_column(enum_cls: type[enum.Enum], length: int = 16) -> Enum:
+    """An enum column stored as VARCHAR of the value (not the member name) on every
+    database, so SQLite and PostgreSQL share one schema and a renamed member never
+    rewrites data."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Each connection's page cache. SQLite's default is 2 MB. Once the random-keyed indexes

@@ -11,7 +11,7 @@ import pyotp
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import accounts, totp
+from . import accounts, hooks, totp
 from .accounts import NewUser
 from .clock import utcnow
 from .db import db
@@ -90,7 +90,7 @@ def seed_demo() -> list[tuple[str, str, str | None, bool]]:
 def run_domain_seeders() -> list[str]:
     """Domain packages register their own demo data (the kernel knows nothing of cases)."""
     lines: list[str] = []
-    for seeder in current_app.extensions.get("hoso.demo_seeders", []):
+    for seeder in hooks.every(current_app, hooks.DEMO_SEEDERS):
         lines.extend(seeder())
     return lines
 

@@ -7,23 +7,11 @@ import uuid
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import UTCDateTime, utcnow
-from .db import db
-
-
-def _enum_column(enum_cls: type[enum.Enum], length: int = 16) -> Enum:
-    # Stored as VARCHAR of the value (not the member name) on every database, so SQLite
-    # and PostgreSQL share one schema and a renamed member never rewrites data.
-    return Enum(
-        enum_cls,
-        native_enum=False,
-        length=length,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
+from .db import db, enum_column
 
 
 class Role(enum.StrEnum):
@@ -119,7 +107,7 @@ class Unit(db.Model):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[UnitKind] = mapped_column(_enum_column(UnitKind, 24))
+    kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind, 24))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -137,8 +125,8 @@ class User(db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
-    role: Mapped[Role] = mapped_column(_enum_column(Role))
-    clearance: Mapped[Clearance] = mapped_column(_enum_column(Clearance))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    clearance: Mapped[Clearance] = mapped_column(enum_column(Clearance))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -1,5 +1,7 @@
 """What the kernel announces. `audit` subscribes; the kernel never imports it.
 
+Who subscribes to which signal, and the hooks the kernel calls: protection/hooks.py.
+
 Blinker calls receivers synchronously, inside the request's transaction, so an audit
 entry written by a receiver commits or rolls back with the action it describes.
 Receivers get only identifiers and names, never a protected value.
