@@ -7,31 +7,26 @@ import uuid
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case, select
 
-from . import accounts, paging, signals
+from . import accounts, admin_queries, paging, signals
 from .accounts import AccountError, NewUser
 from .db import db
 from .forms import ConfirmForm, UnitForm, UserForm, show_error
-from .identity import CLEARANCE_ORDER, Unit, User
+from .identity import User
 from .policy import can_change_user_status, permission
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _units() -> list[Unit]:
-    return list(db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)))
-
-
 def _load_user(user_id: uuid.UUID) -> User:
-    user = db.session.get(User, user_id)
+    user = admin_queries.user_by_id(user_id)
     if user is None:
         abort(404)
     return user
 
 
 def _user_form(**kwargs) -> UserForm:
-    form = UserForm(units=_units(), **kwargs)
+    form = UserForm(units=admin_queries.active_units(), **kwargs)
     # accounts checks unit, role and clearance and names the field in Vietnamese;
     # WTForms' own choice check would answer in English ("Not a valid choice.").
     for field in (form.unit, form.role, form.clearance):
@@ -39,29 +34,11 @@ def _user_form(**kwargs) -> UserForm:
     return form
 
 
-# The lists' orders (protection/paging.py): account columns are plain, names included.
-_CLEARANCE_RANK = case({level.value: level.rank for level in CLEARANCE_ORDER}, value=User.clearance, else_=0)
-USER_SORTS = {
-    "username": (User.username,),
-    "name": (User.display_name, User.username),
-    "unit": (Unit.code, User.username),
-    "role": (User.role, User.username),
-    "clearance": (_CLEARANCE_RANK, User.username),
-    "status": (User.active, User.username),
-}
-UNIT_SORTS = {
-    "code": (Unit.code,),
-    "name": (Unit.name, Unit.code),
-    "kind": (Unit.kind, Unit.code),
-}
-
-
 @admin.route("/users")
 @permission("users.manage")
 def users():
-    sort = paging.sort_choice(request.args, USER_SORTS, paging.Sort("username"))
-    page = paging.paginate(select(User).join(Unit, User.unit_id == Unit.id)
-                           .order_by(*paging.sort_clause(sort, USER_SORTS)), paging.page_number(request.args))
+    sort = paging.sort_choice(request.args, admin_queries.USER_SORTS, paging.Sort("username"))
+    page = admin_queries.users_page(sort, paging.page_number(request.args))
     # The list shows every person's name: a read of personal data, audited (issue 4).
     signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=None,
                                action="user.list", count=len(page.rows))
@@ -178,8 +155,7 @@ def reset_two_factor(user_id: uuid.UUID):
 @admin.route("/units", methods=["GET", "POST"])
 @permission("units.manage")
 def units():
-    all_units = list(db.session.scalars(select(Unit).order_by(Unit.code)))
-    form = UnitForm(units=all_units)
+    form = UnitForm(units=admin_queries.all_units())
     for field in (form.kind, form.parent):  # checked by accounts.create_unit, in Vietnamese
         field.validate_choice = False
     if form.validate_on_submit():
@@ -191,7 +167,6 @@ def units():
         else:
             flash(_("Đã thêm đơn vị %(code)s.", code=unit.code), "success")
             return redirect(url_for("admin.units"))
-    sort = paging.sort_choice(request.args, UNIT_SORTS, paging.Sort("code"))
-    page = paging.paginate(select(Unit).order_by(*paging.sort_clause(sort, UNIT_SORTS)),
-                           paging.page_number(request.args))
+    sort = paging.sort_choice(request.args, admin_queries.UNIT_SORTS, paging.Sort("code"))
+    page = admin_queries.units_page(sort, paging.page_number(request.args))
     return render_template("admin/units.html", units=page.rows, page=page, sorting=sort, form=form)
