@@ -1,5 +1,7 @@
 """Dependencies point one way: cases -> audit -> protection. The kernel announces (signals)
-instead of importing the layers above it, and audit never imports the domain."""
+instead of importing the layers above it, and audit never imports the domain. And no
+module takes part in an import cycle (grimp, the graph import-linter is built on; the
+layers themselves are also checked by `lint-imports` in CI, see pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import ast
 import sys
 from pathlib import Path
 
+import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {"protection": {"audit", "cases"}, "audit": {"cases"}}
+# Every package of the project (app.py is a single module: grimp takes packages only, and
+# nothing may import it anyway, which import-linter checks).
+PACKAGES = ("protection", "audit", "cases", "bench")
 
 
 def upward_imports(package: str) -> list[str]:
@@ -40,3 +46,67 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path, monkeypatch):
     (folder / "x.py").write_text("def f():\n    from audit import signing\n", encoding="utf-8")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert upward_imports("protection") == ["protection/x.py:2: audit"]
+
+
+# --- no import cycles ---------------------------------------------------------------------
+
+def import_cycles(*packages: str) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others (strongly
+    connected components of the module graph, imports inside functions included)."""
+    graph = grimp.build_graph(*packages, include_external_packages=False, cache_dir=None)
+    imports = {module: sorted(graph.find_modules_directly_imported_by(module)) for module in graph.modules}
+    # Tarjan's algorithm, iterative: a deep package must not hit the recursion limit.
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    for start in sorted(imports):
+        if start in order:
+            continue
+        work = [(start, iter(imports[start]))]
+        order[start] = low[start] = len(order)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            module, pending = work[-1]
+            for target in pending:
+                if target not in order:
+                    order[target] = low[target] = len(order)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(imports[target])))
+                    break
+                if target in on_stack:
+                    low[module] = min(low[module], order[target])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[module])
+                if low[module] == order[module]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == module:
+                            break
+                    if len(group) > 1 or module in imports[module]:
+                        cycles.append(sorted(group))
+    return sorted(cycles)
+
+
+def test_no_module_takes_part_in_an_import_cycle():
+    assert import_cycles(*PACKAGES) == []
+
+
+def test_the_cycle_check_finds_a_cycle_even_through_an_import_inside_a_function(tmp_path, monkeypatch):
+    package = tmp_path / "hoso_cycle_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "a.py").write_text("from hoso_cycle_probe import b\n", encoding="utf-8")
+    (package / "b.py").write_text("def later():\n    from hoso_cycle_probe import c\n", encoding="utf-8")
+    (package / "c.py").write_text("import hoso_cycle_probe.a\n", encoding="utf-8")
+    (package / "d.py").write_text("from hoso_cycle_probe import a\n", encoding="utf-8")  # imports into it, not part of it
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_cycles("hoso_cycle_probe") == [["hoso_cycle_probe.a", "hoso_cycle_probe.b", "hoso_cycle_probe.c"]]
