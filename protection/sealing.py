@@ -27,6 +27,11 @@ row's own id. Select entities, not encrypted columns: ``select(Subject.full_name
 returns the sealed bytes. A ContextVar holding "the current row" was the alternative;
 it cannot work for a flush that writes many rows in one executemany.
 
+``Protected`` lives here rather than in fields.py so that any module defining a protected
+model has imported these listeners first: SQLAlchemy runs listeners in the order they were
+registered, and the domain's own flush listeners (cases/subjects/name_search.py) must run
+after the sealing and after the plaintext is back.
+
 Crypto-shredding (``destroy_data_key``) is here too: it is the one write that takes a key
 away from rows instead of sealing under one.
 """
