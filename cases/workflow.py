@@ -118,6 +118,15 @@ COORDINATION = Workflow(
     final=("accepted", "withdrawn"),
 )
 
+# The states in which a request waits for the body's liaison, read from the table: only
+# they can move it on from here (acknowledge, answer). Its answer is due in these states,
+# and late once the due date has passed.
+AWAITING_LIAISON = tuple(dict.fromkeys(item.source for item in COORDINATION.transitions if LIAISON in item.roles))
+
+
+def awaiting_liaison(state: str) -> bool:
+    return state in AWAITING_LIAISON
+
 CONCLUSION = Workflow(
     "conclusion", "draft",
     ("draft",          "submitted",    "submit",               {OFFICER}),

@@ -142,6 +142,11 @@ def earlier_submission(token: str | None, user: User) -> FormSubmission | None:
     return claim
 
 
+def created_by(claim: FormSubmission) -> Case | None:
+    """The case a create form's earlier submit (its claimed token) created."""
+    return db.session.get(Case, claim.target_id)
+
+
 def submitted_with(token: str | None, user: User) -> Case | None:
     """The case an earlier submit of this form (its one-time token) created, without
     claiming the token: for a form page opened again with it (the browser's Back)."""

@@ -10,8 +10,8 @@ Two liberties, because the demo is fiction with a history:
   seeder then moves plain dates (opened_on, due_on, received/decided dates) into the past
   before the transaction commits;
 - approval needs the supervisor to re-enter a password or a TOTP code; the seeder checks
-  four eyes itself and calls conclusions._approve (what approve() does after its checks),
-  backdating one approval so its validity has expired.
+  approves through conclusions.approve_unattended (four eyes, no prompt; command line
+  only), backdating one approval so its validity has expired.
 
 Idempotent like the dossiers: each scenario leaves a one-time token (the double-submit
 guard's FormSubmission row), and a scenario whose token exists is skipped.
@@ -37,7 +37,6 @@ from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import RelativeData, SubjectData
-from protection import policy
 from protection.accounts import find_unit, find_user
 from protection.db import db
 from protection.identity import User
@@ -174,12 +173,9 @@ def _walk(case: Case, actions: tuple[str, ...], by: User) -> None:
 def _approve(case: Case, by: User, at: datetime | None = None) -> None:
     """Approval as conclusions.approve() gives it, minus the password prompt: the same four
     eyes check, then the same numbering, validity, signature and transition."""
-    submitted = conclusions.current(case)
-    if not policy.can_approve_conclusion(by, case, submitted):
-        raise RuntimeError("demo: the approver may not approve this conclusion")
     if at is not None:
-        submitted.submitted_at = at - timedelta(days=3)
-    conclusions._approve(case, submitted, by=by, at=at)
+        conclusions.current(case).submitted_at = at - timedelta(days=3)
+    conclusions.approve_unattended(case, by=by, at=at)
 
 
 def _conclude(case: Case, data: ConclusionData, author: User, approver: User | None = None, *,

@@ -210,6 +210,15 @@ def extensions_of(case: Case) -> dict[uuid.UUID, DeadlineExtension]:
     return {row.event_id: row for row in rows}
 
 
+# A petition awaits its intake decision while it is received or kept for monitoring
+# (workflow.PETITION: the states from which it is accepted, forwarded or filed).
+UNDECIDED_STATES = ("received", "monitoring")
+
+
+def awaiting_decision(case: Case) -> bool:
+    return case.kind == "petition" and case.state in UNDECIDED_STATES
+
+
 def can_extend(case: Case) -> bool:
     if case.kind != "petition" or case.deadline_rule in (None, "forwarding") or not workflow.PETITION.is_open(case.state):
         return False
