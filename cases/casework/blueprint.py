@@ -33,6 +33,8 @@ def _case_template_helpers():
     return {"labels": labels, "case_counts": case_counts,
             "has_endpoint": lambda name: name in current_app.view_functions,
             "awaiting_liaison": workflow.awaiting_liaison,
+            "drafting_conclusion": conclusion_rules.drafting,
+            "conclusion_in_revision": conclusion_rules.in_revision,
             "awaiting_approval": conclusion_rules.awaiting_approval,
             "can_approve_conclusion": conclusion_rules.can_approve_conclusion}
 

@@ -87,7 +87,7 @@ def _validated(case: Case, data: ConclusionData) -> dict:
 
 def save_draft(case: Case, data: ConclusionData, *, by: User) -> Conclusion:
     """Create the draft, or revise it while it is a draft or has been returned."""
-    if case.state != "concluding":
+    if not rules.drafting(case):
         raise CaseError(_("Chỉ soạn kết luận khi hồ sơ ở bước kết luận."), "outcome")
     values = _validated(case, data)
     draft = current(case)
@@ -100,7 +100,7 @@ def save_draft(case: Case, data: ConclusionData, *, by: User) -> Conclusion:
         db.session.add(draft)
         changed = sorted(values)
         action = "conclusion.create"
-    elif draft.state in ("draft", "returned"):
+    elif rules.in_revision(draft):
         changed = [name for name, value in values.items() if getattr(draft, name) != value]
         for name in changed:
             setattr(draft, name, values[name])
@@ -125,7 +125,7 @@ def _move(conclusion: Conclusion, action: str, by: User) -> None:
 
 def submit(case: Case, *, by: User) -> Conclusion:
     draft = current(case)
-    if draft is None or draft.state not in ("draft", "returned"):
+    if not rules.in_revision(draft):
         raise CaseError(_("Chưa có dự thảo kết luận để trình."), "outcome")
     _move(draft, "submit", by)
     draft.submitted_at = utcnow()

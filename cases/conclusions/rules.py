@@ -1,4 +1,8 @@
-"""Who may decide on a conclusion, and when: the one home of the rule.
+"""When a conclusion is drafted and submitted, and who may decide on it: the one home of
+these rules.
+
+A conclusion is drafted while its case is at the "concluding" step; the latest version is
+being revised (and may be submitted) while it is a draft or has been returned.
 
 A conclusion awaits a decision when it and its case are both "submitted" (workflow.py:
 the officer's submit_conclusion moves both). Approving or returning it is the policy's
@@ -13,6 +17,16 @@ from __future__ import annotations
 from typing import Any
 
 from protection import policy
+
+
+def drafting(case: Any) -> bool:
+    """The case is at the step where its conclusion is drafted."""
+    return case.state == "concluding"
+
+
+def in_revision(conclusion: Any) -> bool:
+    """The conclusion is being written: a draft, or returned for revision."""
+    return conclusion is not None and conclusion.state in ("draft", "returned")
 
 
 def awaiting_approval(case: Any, conclusion: Any) -> bool:

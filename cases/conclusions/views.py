@@ -15,6 +15,7 @@ from cases.casework.actions import change_case, press_button, to_case, versioned
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import VersionedForm
 from cases.conclusions import operations as conclusions
+from cases.conclusions import rules
 from cases.conclusions.forms import ApproveForm, ConclusionForm, ReturnForm
 from protection.marking import mark_page_classification
 from protection.policy import permission
@@ -24,11 +25,11 @@ from protection.policy import permission
 @permission("case.work")
 def conclusion(case_id: uuid.UUID):
     case = operations.load_case(case_id, need="work")
-    if case.state != "concluding":
+    if not rules.drafting(case):
         flash(_("Chỉ soạn kết luận khi hồ sơ ở bước kết luận."), "info")
         return to_case(case)
     draft = conclusions.current(case)
-    working = draft if draft is not None and draft.state in ("draft", "returned") else None
+    working = draft if rules.in_revision(draft) else None
     admission = case.kind == "review" and case.purpose == "party_admission"
     prefill = {}
     if working is not None:

@@ -348,5 +348,10 @@ def is_overdue(request_: CoordinationRequest, on: date | None = None) -> bool:
     return workflow.awaiting_liaison(request_.state) and request_.due_on < (on or today())
 
 
+def being_answered(request_: CoordinationRequest) -> bool:
+    """The liaison has taken the request in (or been asked for more) and works on the answer."""
+    return any(item.action == "answer" for item in workflow.COORDINATION.actions(request_.state, workflow.LIAISON))
+
+
 def liaison_role_ok(user: User) -> bool:
     return user.role == Role.LIAISON
