@@ -25,7 +25,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 
-from cases import workflow
+from cases import deadlines, workflow
+from cases.access.operations import break_glass
 from cases.casework import operations
 from cases.casework.operations import FindingData, ReviewData
 from cases.conclusions import operations as conclusions
@@ -337,8 +338,6 @@ def review_examination(cast: _Cast) -> Case:
 def review_break_glass(cast: _Cast) -> Case:
     """A case of canbo.binh that canbo.an opened in an emergency: flagged on the case and
     waiting in the auditors' review queue (/access/break-glass)."""
-    from cases.access.operations import break_glass
-
     ngoc = _subject("038191050607", "BTCTU")
     case = operations.open_review(ReviewData(
         ngoc.id, "cadre_planning", "unclassified", "Thẩm định quy hoạch Phó Giám đốc Sở Kế hoạch và Đầu tư",
@@ -488,7 +487,6 @@ def _decided_days_ago(case: Case, days: int) -> None:
     """Move an intake decision (and the deadline it started) into the past."""
     case.petition.decided_on = case.deadline_start = _days_ago(days)
     if case.deadline_rule not in (None, "forwarding") and case.state != "monitoring":
-        from cases import deadlines
         case.due_on = deadlines.due(case.deadline_rule, case.deadline_start, case.extensions)
 
 
