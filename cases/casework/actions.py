@@ -10,6 +10,8 @@ runs, and the user goes back to the case saying what happened. An operation's re
   audit entry or a counted failed re-authentication that must commit;
 - a bare button (`press_button`, the form carries only the version): rolled back (an
   operation may have moved something before the case refused) and flashed on the case page.
+A form that opens a case (a review, a petition) carries a one-time token instead of a
+version: `open_from_form` opens the case once, however often the form is sent.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from cases.casework.operations import (
     check_version,
     created_by,
     earlier_submission,
+    remember_submission,
 )
 from protection.db import db
 from protection.forms import show_error
@@ -90,7 +93,26 @@ def press_button(case, form, change: Callable[[], Any], done: Done, *, anchor: s
     return to_case(case, anchor)
 
 
-def sent_before(token: str | None) -> Response | None:
+
+def open_from_form(form, open_case: Callable[[], Any], done: Callable[[Any], str]) -> Response | None:
+    """Submit a create form (it carries a one-time token) to `open_case`: the way to the new
+    case, or to the one its first submit opened; None when the view is to show the form
+    again (not submitted, invalid, or refused with the refusal beside its field)."""
+    if not form.validate_on_submit():
+        return None
+    if (earlier := _sent_before(form.form_token.data)) is not None:
+        return earlier
+    try:
+        case = open_case()
+    except CaseError as error:
+        show_error(form, error.message, error.field)
+        return None
+    remember_submission(form.form_token.data, current_user, "case", case.id)
+    flash(done(case), "success")
+    return to_case(case)
+
+
+def _sent_before(token: str | None) -> Response | None:
     """A create form sent again (a double click, a resent POST, Back then submit): the way
     to the case its first submit opened, instead of a twin; None for a first submit."""
     earlier = earlier_submission(token, current_user)

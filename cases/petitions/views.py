@@ -11,16 +11,26 @@ from flask_login import current_user
 
 from cases import labels
 from cases.casework import operations, page
-from cases.casework.actions import change_case, sent_before, to_case
+from cases.casework.actions import change_case, open_from_form, to_case
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import form_token_in, new_form_token, uuid_in
-from cases.casework.operations import CaseError
 from cases.petitions import operations as petitions
 from cases.petitions.forms import DecisionForm, ExtendForm, PetitionForm
 from cases.petitions.operations import Decision, PetitionData
 from protection import policy
-from protection.forms import show_error
 from protection.policy import permission
+
+
+def _petition_data(form: PetitionForm) -> PetitionData:
+    return PetitionData(
+        received_on=form.received_on.parsed, channel=form.channel.data,
+        petition_type=form.petition_type.data, classification=form.classification.data,
+        summary=form.summary.data, anonymous=bool(form.anonymous.data),
+        petitioner_name=form.petitioner_name.data, petitioner_address=form.petitioner_address.data,
+        petitioner_contact=form.petitioner_contact.data, title=form.title.data,
+        subject_id_numbers=(form.subject_id_numbers.data or "").splitlines(),
+        named_people=[line for line in (form.named_people.data or "").splitlines() if line.strip()],
+        repeat_of_reference=form.repeat_of_reference.data)
 
 
 @cases_bp.route("/petitions/new", methods=["GET", "POST"])
@@ -36,25 +46,10 @@ def new_petition():
     if request.method == "GET":
         form.form_token.data = token
         form.received_on.process_data(operations.today())
-    if form.validate_on_submit():
-        if (earlier := sent_before(form.form_token.data)) is not None:
-            return earlier
-        named = [line for line in (form.named_people.data or "").splitlines() if line.strip()]
-        try:
-            case = petitions.receive_petition(PetitionData(
-                received_on=form.received_on.parsed, channel=form.channel.data,
-                petition_type=form.petition_type.data, classification=form.classification.data,
-                summary=form.summary.data, anonymous=bool(form.anonymous.data),
-                petitioner_name=form.petitioner_name.data, petitioner_address=form.petitioner_address.data,
-                petitioner_contact=form.petitioner_contact.data, title=form.title.data,
-                subject_id_numbers=(form.subject_id_numbers.data or "").splitlines(),
-                named_people=named, repeat_of_reference=form.repeat_of_reference.data), by=current_user)
-        except CaseError as error:
-            show_error(form, error.message, error.field)
-        else:
-            operations.remember_submission(form.form_token.data, current_user, "case", case.id)
-            flash(_("Đã tiếp nhận đơn %(reference)s.", reference=case.reference), "success")
-            return to_case(case)
+    done = open_from_form(form, lambda: petitions.receive_petition(_petition_data(form), by=current_user),
+                          lambda case: _("Đã tiếp nhận đơn %(reference)s.", reference=case.reference))
+    if done:
+        return done
     form.form_token.data = form.form_token.data or token or new_form_token()
     return render_template("cases/case_petition_form.html", form=form,
                            already=operations.submitted_with(form.form_token.data, current_user))
