@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from protection.identity import CLEARANCE_LABELS
+
 KINDS = {
     "review": _l("Thẩm định tiêu chuẩn chính trị"),
     "petition": _l("Đơn thư"),
@@ -155,8 +157,6 @@ def translated(mapping: dict) -> dict[str, str]:
 
 
 def translated_levels() -> dict[str, str]:
-    from protection.identity import CLEARANCE_LABELS
-
     return {level.value: str(label) for level, label in CLEARANCE_LABELS.items()}
 
 

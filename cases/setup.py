@@ -14,16 +14,20 @@ from cases import (
 from cases.access.operations import citizen_index
 from cases.access.views import access_bp
 from cases.audit_targets import configure_audit_targets
-from cases.casework.views import cases_bp
+from cases.casework import views as _casework_views  # noqa: F401 - these views join the cases blueprint
+from cases.casework.blueprint import cases_bp
 from cases.conclusions import operations as _conclusions  # noqa: F401 - the flush guard that keeps approved conclusions immutable
+from cases.conclusions import views as _conclusion_views  # noqa: F401 - these views join the cases blueprint
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.seed import seed_demo_subjects
+from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
 from cases.reports.views import reports_bp
 from cases.retention import classification  # noqa: F401 - the protection end date follows classification
 from cases.retention.views import configure_retention
+from cases.reviews import views as _review_views  # noqa: F401 - these views join the cases blueprint
 from cases.subjects.cli import export_cli, import_cli
 from cases.subjects.views import subjects_bp
 from cases.workflow import parse_rules

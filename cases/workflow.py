@@ -13,6 +13,7 @@ Kinds of work (issue 5):
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -118,6 +119,15 @@ COORDINATION = Workflow(
     final=("accepted", "withdrawn"),
 )
 
+# The states in which a request waits for the body's liaison, read from the table: only
+# they can move it on from here (acknowledge, answer). Its answer is due in these states,
+# and late once the due date has passed.
+AWAITING_LIAISON = tuple(dict.fromkeys(item.source for item in COORDINATION.transitions if LIAISON in item.roles))
+
+
+def awaiting_liaison(state: str) -> bool:
+    return state in AWAITING_LIAISON
+
 CONCLUSION = Workflow(
     "conclusion", "draft",
     ("draft",          "submitted",    "submit",               {OFFICER}),
@@ -204,8 +214,6 @@ def due_date(rule: DeadlineRule, start: date, *, extensions: int = 0, holidays: 
 
 def add_months(start: date, months: int) -> date:
     """Same day `months` later, or the month's last day when it has no such day."""
-    import calendar
-
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))

@@ -1,1 +1,2 @@
-"""The case itself: opening, the case page, moving through the workflow, assigning, comments, files, findings, lists."""
+"""The case itself: the lists, the case page and its steps, assigning, comments, files, findings;
+the one `cases` blueprint, and the helper that runs a change from a form (actions.py)."""

@@ -1,19 +1,20 @@
-"""Forms of case work: lists, opening reviews and petitions, the case page's actions,
-conclusions and their approval. Each form takes its context (choices) in the constructor;
-the operations in cases.* make the real checks and name the field they refuse."""
+"""Forms of case work: the lists' filter and the case page's actions (steps, assignment,
+comments, files, findings, break-the-glass), and the pieces every case form is made of
+(choice fields in Vietnamese, the version a changing form carries, one-time form tokens).
+Each form takes its context (choices) in the constructor; the operations in cases.* make
+the real checks and name the field they refuse."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
-    BooleanField,
     HiddenField,
-    PasswordField,
     RadioField,
     SelectField,
     StringField,
@@ -66,6 +67,14 @@ def form_token_in(text: str | None) -> str | None:
     return text if text and FORM_TOKEN_SHAPE.fullmatch(text) else None
 
 
+def uuid_in(text) -> uuid.UUID | None:
+    """An id carried in a form field or the page's address, if it is one."""
+    try:
+        return uuid.UUID(str(text)) if text else None
+    except ValueError:
+        return None
+
+
 # --- lists --------------------------------------------------------------------------------
 
 class CaseFilterForm(FlaskForm):
@@ -95,70 +104,6 @@ class CaseFilterForm(FlaskForm):
             raise ValidationError(_l("Ngày kết thúc phải sau hoặc bằng ngày bắt đầu."))
 
 
-# --- opening ------------------------------------------------------------------------------
-
-class ReviewForm(WholeForm):
-    form_token = HiddenField()
-    # Chosen on the subject's dossier ("Mở thẩm định"): the form never lists dossiers.
-    subject_id = HiddenField()
-    purpose = ChoiceField(_l("Mục đích thẩm định"), validators=[InputRequired(REQUIRED)])
-    classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
-    title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
-    summary = TextAreaField(_l("Nội dung, yêu cầu thẩm định"), validators=[Optional(), Length(max=10000)])
-    due_on = FlexibleDateField(_l("Hạn xử lý (không bắt buộc)"), validators=[Optional()],
-                               render_kw={"placeholder": "dd/mm/yyyy"},
-                               description=_l("Để trống: 30 ngày kể từ ngày mở hồ sơ."))
-    submit = SubmitField(_l("Mở hồ sơ thẩm định"))
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.purpose.choices = [("", _l("— Chọn mục đích —"))] + labels.choices(labels.PURPOSES)
-        self.classification.choices = clearance_choices(user)
-
-    def cross_checks(self):
-        # The case opens today (operations.open_review says the same).
-        if self.due_on.parsed and self.due_on.parsed < local_today():
-            yield "due_on", _l("Hạn xử lý không được trước ngày mở hồ sơ.")
-
-
-class PetitionForm(WholeForm):
-    form_token = HiddenField()
-    received_on = FlexibleDateField(_l("Ngày nhận đơn"), validators=[InputRequired(REQUIRED)],
-                                    render_kw={"placeholder": "dd/mm/yyyy"})
-    channel = ChoiceField(_l("Hình thức nhận"), validators=[InputRequired(REQUIRED)])
-    petition_type = ChoiceField(_l("Loại đơn"), validators=[InputRequired(REQUIRED)])
-    anonymous = BooleanField(_l("Đơn không ký tên / mạo danh"))
-    petitioner_name = StringField(_l("Họ tên người gửi đơn"), validators=[Optional(), Length(max=200)])
-    petitioner_address = StringField(_l("Địa chỉ người gửi đơn"), validators=[Optional(), Length(max=300)])
-    petitioner_contact = StringField(_l("Điện thoại, thư điện tử"), validators=[Optional(), Length(max=200)])
-    subject_id_numbers = TextAreaField(_l("Số định danh của người bị phản ánh đã có hồ sơ (mỗi dòng một số)"),
-                                       validators=[Optional(), Length(max=2000)])
-    named_people = TextAreaField(_l("Người bị phản ánh khác (mỗi dòng một người)"),
-                                 validators=[Optional(), Length(max=4000)])
-    title = StringField(_l("Tiêu đề (không bắt buộc)"), validators=[Optional(), Length(max=300)])
-    summary = TextAreaField(_l("Tóm tắt nội dung đơn"), validators=[InputRequired(REQUIRED), Length(max=20000)])
-    classification = ChoiceField(_l("Độ mật"), validators=[InputRequired(REQUIRED)])
-    repeat_of_reference = StringField(_l("Đơn trùng với đơn số (nếu có)"), validators=[Optional(), Length(max=32)],
-                                      render_kw={"placeholder": "DT-2026-000012"})
-    submit = SubmitField(_l("Tiếp nhận đơn"))
-
-    def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.channel.choices = [("", _l("— Chọn —"))] + labels.choices(labels.CHANNELS)
-        self.petition_type.choices = [("", _l("— Chọn —"))] + labels.choices(labels.PETITION_TYPES)
-        self.classification.choices = clearance_choices(user)
-
-    def cross_checks(self):
-        # As petitions.receive_petition refuses them, but all in one pass.
-        if self.received_on.parsed and self.received_on.parsed > local_today():
-            yield "received_on", _l("Ngày nhận đơn không được ở tương lai.")
-        if not self.anonymous.data:
-            if not (self.petitioner_name.data or "").strip():
-                yield "petitioner_name", _l("Hãy nhập họ tên người gửi đơn, hoặc đánh dấu đơn không ký tên.")
-            if not (self.subject_id_numbers.data or "").strip() and not (self.named_people.data or "").strip():
-                yield "named_people", _l("Hãy cho biết đơn liên quan đến ai (chọn đối tượng hoặc ghi tên).")
-
-
 # --- the case page's actions ------------------------------------------------------------------
 
 class VersionedForm(WholeForm):
@@ -170,44 +115,6 @@ class VersionedForm(WholeForm):
 
 class TransitionForm(VersionedForm):
     action = HiddenField()
-
-
-# The ways of handling a petition that need the officer's reason (petitions.decide).
-NOTE_NEEDED = {
-    "accept": _l("Hãy ghi lý do thụ lý."),
-    "forward": _l("Hãy ghi lý do chuyển đơn."),
-    "keep_for_monitoring": _l("Hãy ghi lý do lưu theo dõi."),
-}
-
-
-class DecisionForm(VersionedForm):
-    action = RadioChoiceField(_l("Cách xử lý đơn"), validators=[InputRequired(REQUIRED)])
-    reason = ChoiceField(_l("Lý do lưu đơn không xử lý"), validators=[Optional()])
-    forwarded_to = ChoiceField(_l("Chuyển đến cơ quan"), validators=[Optional()])
-    complex_case = BooleanField(_l("Vụ việc phức tạp (khiếu nại: thời hạn 45 ngày)"))
-    note = TextAreaField(_l("Lý do, ghi chú"), validators=[Optional(), Length(max=10000)])
-    submit = SubmitField(_l("Ghi quyết định"))
-
-    def __init__(self, *args, units=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.action.choices = labels.choices(labels.DECISIONS)
-        self.reason.choices = [("", "—")] + labels.choices(labels.FILING_REASONS)
-        self.forwarded_to.choices = [("", "—")] + [(str(unit.id), f"{unit.code} — {unit.name}") for unit in units]
-
-    def cross_checks(self):
-        # What each way of handling needs (petitions.decide), asked for all at once.
-        action, note = self.action.data, (self.note.data or "").strip()
-        if action == "forward" and not self.forwarded_to.data:
-            yield "forwarded_to", _l("Hãy chọn cơ quan có thẩm quyền để chuyển đơn.")
-        if action == "file" and not self.reason.data:
-            yield "reason", _l("Hãy chọn lý do lưu đơn không xử lý.")
-        if not note and action in NOTE_NEEDED:
-            yield "note", NOTE_NEEDED[action]
-
-
-class ExtendForm(VersionedForm):
-    note = TextAreaField(_l("Lý do gia hạn"), validators=[InputRequired(REQUIRED), Length(max=4000)])
-    submit = SubmitField(_l("Gia hạn"))
 
 
 class AssignForm(VersionedForm):
@@ -256,38 +163,6 @@ class FindingForm(VersionedForm):
     def cross_checks(self):
         if self.found_on.parsed and self.found_on.parsed > local_today():
             yield "found_on", _l("Ngày ghi nhận không được ở tương lai.")
-
-
-class ConclusionForm(VersionedForm):
-    outcome = RadioChoiceField(_l("Kết luận"), validators=[InputRequired(REQUIRED)])
-    admission_eligible = RadioChoiceField(_l("Đối với kết nạp Đảng"), validators=[Optional()])
-    reasoning = TextAreaField(_l("Căn cứ, lý do"), validators=[InputRequired(REQUIRED), Length(max=50000)])
-    submit = SubmitField(_l("Lưu dự thảo"))
-
-    def __init__(self, *args, admission: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.outcome.choices = labels.choices(labels.OUTCOMES)
-        self.admission_eligible.choices = labels.choices(labels.ELIGIBILITY)
-        if not admission:
-            del self.admission_eligible
-
-    def eligible(self) -> bool | None:
-        field = getattr(self, "admission_eligible", None)
-        if field is None or not field.data:
-            return None
-        return field.data == "yes"
-
-
-class ApproveForm(VersionedForm):
-    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
-                           render_kw={"autocomplete": "current-password"})
-    submit = SubmitField(_l("Phê duyệt và ký"))
-
-
-class ReturnForm(VersionedForm):
-    comment = TextAreaField(_l("Ý kiến trả lại để cán bộ chỉnh sửa"),
-                            validators=[InputRequired(REQUIRED), Length(max=10000)])
-    submit = SubmitField(_l("Trả lại"))
 
 
 class BreakGlassForm(FlaskForm):

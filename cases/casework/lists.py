@@ -56,6 +56,12 @@ DEFAULT_SORT = paging.Sort("due")
 VIEW_DEFAULT_SORTS = {"unit": paging.Sort("opened", descending=True)}
 
 
+def views_for(user: User) -> tuple[str, ...]:
+    """The lists a user has: my work, my unit's cases, what falls due; and the queue of
+    conclusions awaiting approval for whoever may approve them."""
+    return VIEWS if policy.can(user, "case.approve") else tuple(view for view in VIEWS if view != "approval")
+
+
 def default_sort(view: str) -> paging.Sort:
     return VIEW_DEFAULT_SORTS.get(view, DEFAULT_SORT)
 
@@ -190,7 +196,7 @@ def counts(user: User) -> dict[str, Count]:
                     .order_by(None).limit(BADGE_CAP + 1).subquery())
         due, overdue = db.session.execute(select(func.count(), func.count(case((due_rows.c.due_on < now, 1))))).one()
     result = {"mine": Count(mine, BADGE_CAP), "due": Count(due, BADGE_CAP), "overdue": Count(overdue, BADGE_CAP)}
-    if user.role == Role.SUPERVISOR:
+    if "approval" in views_for(user):
         result["approval"] = bounded_count(base_query(user).where(Case.state == "submitted"), BADGE_CAP)
     return result
 

@@ -36,6 +36,7 @@ from protection import index_plans, policy
 from protection.blobs import BlobRefused, store_upload
 from protection.clock import utcnow
 from protection.db import db, insert_or_ignore
+from protection.i18n import local_today
 from protection.identity import Clearance, Role, User
 from protection.marking import mark_page_classification
 
@@ -56,8 +57,6 @@ class StaleCase(CaseError):
 
 
 def today() -> date:
-    from protection.i18n import local_today
-
     return local_today()
 
 
@@ -142,6 +141,11 @@ def earlier_submission(token: str | None, user: User) -> FormSubmission | None:
     return claim
 
 
+def created_by(claim: FormSubmission) -> Case | None:
+    """The case a create form's earlier submit (its claimed token) created."""
+    return db.session.get(Case, claim.target_id)
+
+
 def submitted_with(token: str | None, user: User) -> Case | None:
     """The case an earlier submit of this form (its one-time token) created, without
     claiming the token: for a form page opened again with it (the browser's Back)."""
@@ -206,7 +210,9 @@ class ReviewData:
     due_on: date | None = None
 
 
-def _classification(value: str, by: User) -> Clearance:
+def checked_classification(value: str, by: User) -> Clearance:
+    """The classification level a user sets on something they record: a known level, and
+    never above their own clearance."""
     try:
         level = Clearance(value)
     except ValueError:
@@ -222,7 +228,7 @@ def open_review(data: ReviewData, *, by: User) -> Case:
         raise CaseError(_("Hãy chọn một đối tượng trong hồ sơ của đơn vị."), "subject_id")
     if data.purpose not in workflow.REVIEW_PURPOSES:
         raise CaseError(_("Hãy chọn mục đích thẩm định."), "purpose")
-    classification = _classification(data.classification, by)
+    classification = checked_classification(data.classification, by)
     opened = today()
     if data.due_on is not None and data.due_on < opened:
         raise CaseError(_("Hạn xử lý không được trước ngày mở hồ sơ."), "due_on")
@@ -318,7 +324,7 @@ def add_comment(case: Case, body: str, *, by: User) -> Comment:
 
 def add_attachment(case: Case, stream: IO[bytes], filename: str | None, classification: str, *, by: User,
                    request_id: uuid.UUID | None = None) -> Attachment:
-    level = _classification(classification, by)
+    level = checked_classification(classification, by)
     if level.rank > Clearance(case.classification).rank:
         raise CaseError(_("Tệp không thể có độ mật cao hơn hồ sơ."), "classification")
     try:
@@ -393,7 +399,7 @@ def _finding_values(case: Case, data: FindingData, by: User) -> dict:
     text = (data.text or "").strip()
     if not text:
         raise CaseError(_("Hãy nhập nội dung ghi nhận."), "text")
-    level = _classification(data.classification, by)
+    level = checked_classification(data.classification, by)
     if level.rank > Clearance(case.classification).rank:
         raise CaseError(_("Nội dung không thể có độ mật cao hơn hồ sơ."), "classification")
     if data.found_on is not None and data.found_on > today():

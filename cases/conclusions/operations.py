@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from audit.trail import record
 from cases import numbering, workflow
 from cases.casework.operations import CaseError, stamp, today, transition
-from cases.conclusions import signing
+from cases.conclusions import rules, signing
 from cases.models import Case, Conclusion
-from protection import accounts, policy
+from protection import accounts
 from protection.clock import utcnow
 from protection.db import db
 from protection.i18n import local_date
@@ -57,6 +57,12 @@ def superseded_by(versions: list[Conclusion]) -> dict[uuid.UUID, Conclusion]:
     return {item.previous_id: item for item in versions if item.state == "approved" and item.previous_id}
 
 
+def awaiting_decision(case: Case) -> Conclusion | None:
+    """The submitted conclusion a supervisor is to approve or return, if there is one."""
+    submitted = current(case)
+    return submitted if rules.awaiting_approval(case, submitted) else None
+
+
 def replacement_of(conclusion: Conclusion) -> Conclusion | None:
     """The approved correction that replaces `conclusion`, if there is one."""
     return db.session.scalars(select(Conclusion).where(Conclusion.previous_id == conclusion.id,
@@ -81,7 +87,7 @@ def _validated(case: Case, data: ConclusionData) -> dict:
 
 def save_draft(case: Case, data: ConclusionData, *, by: User) -> Conclusion:
     """Create the draft, or revise it while it is a draft or has been returned."""
-    if case.state != "concluding":
+    if not rules.drafting(case):
         raise CaseError(_("Chỉ soạn kết luận khi hồ sơ ở bước kết luận."), "outcome")
     values = _validated(case, data)
     draft = current(case)
@@ -94,7 +100,7 @@ def save_draft(case: Case, data: ConclusionData, *, by: User) -> Conclusion:
         db.session.add(draft)
         changed = sorted(values)
         action = "conclusion.create"
-    elif draft.state in ("draft", "returned"):
+    elif rules.in_revision(draft):
         changed = [name for name, value in values.items() if getattr(draft, name) != value]
         for name in changed:
             setattr(draft, name, values[name])
@@ -119,7 +125,7 @@ def _move(conclusion: Conclusion, action: str, by: User) -> None:
 
 def submit(case: Case, *, by: User) -> Conclusion:
     draft = current(case)
-    if draft is None or draft.state not in ("draft", "returned"):
+    if not rules.in_revision(draft):
         raise CaseError(_("Chưa có dự thảo kết luận để trình."), "outcome")
     _move(draft, "submit", by)
     draft.submitted_at = utcnow()
@@ -131,7 +137,7 @@ def return_for_revision(case: Case, comment: str, *, by: User) -> Conclusion:
     submitted = current(case)
     if submitted is None or submitted.state != "submitted":
         raise CaseError(_("Không có kết luận nào đang chờ phê duyệt."), "comment")
-    if not policy.can_approve_conclusion(by, case, submitted):
+    if not rules.can_approve_conclusion(by, case, submitted):
         raise CaseError(_("Bạn không thể xử lý kết luận do chính mình soạn."), "comment")
     text = (comment or "").strip()
     if not text:
@@ -146,7 +152,7 @@ def approve(case: Case, secret: str, *, by: User) -> Conclusion:
     submitted = current(case)
     if submitted is None or submitted.state != "submitted":
         raise CaseError(_("Không có kết luận nào đang chờ phê duyệt."), "secret")
-    if not policy.can_approve_conclusion(by, case, submitted):
+    if not rules.can_approve_conclusion(by, case, submitted):
         record("conclusion.approve", target_type="case", target_id=case.id, actor=by, outcome="denied",
                conclusion=submitted.id, reason="own_conclusion")
         raise CaseError(_("Không ai được phê duyệt kết luận do chính mình soạn."), "secret")
@@ -160,11 +166,22 @@ def approve(case: Case, secret: str, *, by: User) -> Conclusion:
     return _approve(case, submitted, by=by)
 
 
+def approve_unattended(case: Case, *, by: User, at: datetime | None = None) -> Conclusion:
+    """Approval by the demo seeder (`flask demo`, a command the operator runs): the same
+    four eyes as approve(), without re-entering a password, for there is nobody at a prompt.
+    `at` dates an approval given in the past, for fictional history (cases/demo/seed.py).
+    Refused inside a request: a person approving always confirms who they are."""
+    if has_request_context():
+        raise RuntimeError("approve_unattended is for the command line only")
+    submitted = current(case)
+    if not rules.can_approve_conclusion(by, case, submitted):
+        raise CaseError(_("Không ai được phê duyệt kết luận do chính mình soạn."), "secret")
+    return _approve(case, submitted, by=by, at=at)
+
+
 def _approve(case: Case, submitted: Conclusion, *, by: User, at: datetime | None = None) -> Conclusion:
-    """The approval itself, once approve() has checked four eyes and re-authentication:
-    number, validity, signature, state. Callers other than approve() must have made the
-    same checks (the demo seeder does, without a password to re-enter). `at` dates an
-    approval given in the past, for fictional history (cases/demo.py); None means now."""
+    """The approval itself, once four eyes (and, for a person, re-authentication) have been
+    checked: number, validity, signature, state. `at` None means now."""
     # Everything the signature covers is set while the row is still "submitted"; the state
     # changes last, so the immutability guard never sees an approved row being completed
     # (an autoflush in between would otherwise freeze it half-done).

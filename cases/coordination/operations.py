@@ -89,7 +89,7 @@ def coordinating_bodies(case: Case) -> list[Unit]:
 
 
 def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequest:
-    if case.state not in STEP_STATES:
+    if not accepts_requests(case):
         raise CaseError(_("Chỉ gửi yêu cầu xác minh khi hồ sơ ở bước xác minh."), "body_unit_id")
     body = db.session.get(Unit, data.body_unit_id) if data.body_unit_id else None
     if body is None or body not in coordinating_bodies(case):
@@ -135,6 +135,11 @@ def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequ
            attachments=len(request_.shared_attachment_ids), relatives=len(request_.shared_relative_ids),
            relative_fields=request_.shared_relative_fields)
     return request_
+
+
+def accepts_requests(case: Case) -> bool:
+    """Whether the case is at the step in which coordination requests are sent."""
+    return case.state in STEP_STATES
 
 
 def case_requests(case: Case) -> list[CoordinationRequest]:
@@ -340,7 +345,12 @@ def withdraw(request_: CoordinationRequest, *, by: User) -> None:
 
 
 def is_overdue(request_: CoordinationRequest, on: date | None = None) -> bool:
-    return request_.state in ("sent", "acknowledged", "more_requested") and request_.due_on < (on or today())
+    return workflow.awaiting_liaison(request_.state) and request_.due_on < (on or today())
+
+
+def being_answered(request_: CoordinationRequest) -> bool:
+    """The liaison has taken the request in (or been asked for more) and works on the answer."""
+    return any(item.action == "answer" for item in workflow.COORDINATION.actions(request_.state, workflow.LIAISON))
 
 
 def liaison_role_ok(user: User) -> bool:

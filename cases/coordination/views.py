@@ -2,7 +2,7 @@
 more) and the liaison's side (inbox, acknowledge, log findings, answer).
 
 Thin views: load and authorise in one step, validate the form, call one service of
-cases/coordination.py, flash, redirect. A refusal goes beside its field on the same page
+cases/coordination/operations.py, flash, redirect. A refusal goes beside its field on the same page
 (status 200, input kept). A liaison reaches a request only through
 `coordination.load_for_liaison`, which answers 404 for anything not addressed to their
 body; their pages show the package and their own answer, never the rest of the case.
@@ -86,7 +86,7 @@ def _attempt(form, change: Callable[[], object]) -> bool:
 # --- the officer's side ------------------------------------------------------------------------
 
 def case_url(case: Case) -> str | None:
-    """The case page, once cases/case_views.py serves it (built alongside these pages)."""
+    """The case page, once the cases blueprint serves it (built alongside these pages)."""
     try:
         return url_for("cases.view", case_id=case.id)
     except BuildError:
@@ -300,7 +300,7 @@ def _liaison_page(request_: CoordinationRequest, **given):
         finding_people=coordination.liaison_person_labels(request_, findings + package["findings"]),
         today=operations.today(),
         # A refused form stays on the page with its message, whatever the state.
-        working=request_.state in ("acknowledged", "more_requested") or bool(given),
+        working=coordination.being_answered(request_) or bool(given),
         **_liaison_forms(request_, **given))
 
 

@@ -10,8 +10,8 @@ Two liberties, because the demo is fiction with a history:
   seeder then moves plain dates (opened_on, due_on, received/decided dates) into the past
   before the transaction commits;
 - approval needs the supervisor to re-enter a password or a TOTP code; the seeder checks
-  four eyes itself and calls conclusions._approve (what approve() does after its checks),
-  backdating one approval so its validity has expired.
+  approves through conclusions.approve_unattended (four eyes, no prompt; command line
+  only), backdating one approval so its validity has expired.
 
 Idempotent like the dossiers: each scenario leaves a one-time token (the double-submit
 guard's FormSubmission row), and a scenario whose token exists is skipped.
@@ -25,7 +25,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
 
-from cases import workflow
+from cases import deadlines, workflow
+from cases.access.operations import break_glass
 from cases.casework import operations
 from cases.casework.operations import FindingData, ReviewData
 from cases.conclusions import operations as conclusions
@@ -37,7 +38,6 @@ from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import RelativeData, SubjectData
-from protection import policy
 from protection.accounts import find_unit, find_user
 from protection.db import db
 from protection.identity import User
@@ -174,12 +174,9 @@ def _walk(case: Case, actions: tuple[str, ...], by: User) -> None:
 def _approve(case: Case, by: User, at: datetime | None = None) -> None:
     """Approval as conclusions.approve() gives it, minus the password prompt: the same four
     eyes check, then the same numbering, validity, signature and transition."""
-    submitted = conclusions.current(case)
-    if not policy.can_approve_conclusion(by, case, submitted):
-        raise RuntimeError("demo: the approver may not approve this conclusion")
     if at is not None:
-        submitted.submitted_at = at - timedelta(days=3)
-    conclusions._approve(case, submitted, by=by, at=at)
+        conclusions.current(case).submitted_at = at - timedelta(days=3)
+    conclusions.approve_unattended(case, by=by, at=at)
 
 
 def _conclude(case: Case, data: ConclusionData, author: User, approver: User | None = None, *,
@@ -341,8 +338,6 @@ def review_examination(cast: _Cast) -> Case:
 def review_break_glass(cast: _Cast) -> Case:
     """A case of canbo.binh that canbo.an opened in an emergency: flagged on the case and
     waiting in the auditors' review queue (/access/break-glass)."""
-    from cases.access.operations import break_glass
-
     ngoc = _subject("038191050607", "BTCTU")
     case = operations.open_review(ReviewData(
         ngoc.id, "cadre_planning", "unclassified", "Thẩm định quy hoạch Phó Giám đốc Sở Kế hoạch và Đầu tư",
@@ -492,7 +487,6 @@ def _decided_days_ago(case: Case, days: int) -> None:
     """Move an intake decision (and the deadline it started) into the past."""
     case.petition.decided_on = case.deadline_start = _days_ago(days)
     if case.deadline_rule not in (None, "forwarding") and case.state != "monitoring":
-        from cases import deadlines
         case.due_on = deadlines.due(case.deadline_rule, case.deadline_start, case.extensions)
 
 

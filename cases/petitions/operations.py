@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from audit.trail import record
 from cases import deadlines, numbering, workflow
-from cases.casework.operations import CaseError, _classification, stamp, today, transition
-from cases.models import Case, ConcernedPerson, DeadlineExtension, Petition, Subject
+from cases.casework.operations import CaseError, checked_classification, stamp, today, transition
+from cases.models import Assignment, Case, ConcernedPerson, DeadlineExtension, Petition, Subject
 from protection import policy
 from protection.db import db
 from protection.identity import Unit, User
@@ -62,7 +62,7 @@ def receive_petition(data: PetitionData, *, by: User) -> Case:
     name = _clean(data.petitioner_name)
     if not data.anonymous and not name:
         raise CaseError(_("Hãy nhập họ tên người gửi đơn, hoặc đánh dấu đơn không ký tên."), "petitioner_name")
-    classification = _classification(data.classification, by)
+    classification = checked_classification(data.classification, by)
     scope = policy.unit_scope(by)
     subjects = []
     for subject_id in dict.fromkeys(data.subject_ids):
@@ -106,8 +106,6 @@ def receive_petition(data: PetitionData, *, by: User) -> Case:
                         petitioner_contact=None if data.anonymous else _clean(data.petitioner_contact),
                         repeat_of_id=repeat_of.id if repeat_of else None)
     db.session.add(case)
-    from cases.models import Assignment
-
     db.session.add(Assignment(id=uuid.uuid4(), case=case, user_id=by.id, assigned_by_id=by.id))
     for subject in subjects:
         petition.concerned.append(ConcernedPerson(id=uuid.uuid4(), case=case, subject_id=subject.id))
@@ -208,6 +206,15 @@ def extensions_of(case: Case) -> dict[uuid.UUID, DeadlineExtension]:
     shows them on the case page, whose read is recorded)."""
     rows = db.session.scalars(select(DeadlineExtension).where(DeadlineExtension.case_id == case.id))
     return {row.event_id: row for row in rows}
+
+
+# A petition awaits its intake decision while it is received or kept for monitoring
+# (workflow.PETITION: the states from which it is accepted, forwarded or filed).
+UNDECIDED_STATES = ("received", "monitoring")
+
+
+def awaiting_decision(case: Case) -> bool:
+    return case.kind == "petition" and case.state in UNDECIDED_STATES
 
 
 def can_extend(case: Case) -> bool:

@@ -64,6 +64,20 @@ class SupersededConclusion(CaseError):
                            number=replacement.document_number), "copies")
 
 
+def approved_conclusion(case: Case, conclusion_id: uuid.UUID) -> Conclusion | None:
+    """The case's approved conclusion of that id; None for any other (a draft, another
+    case's), which the pages answer with 404."""
+    conclusion = db.session.get(Conclusion, conclusion_id)
+    if conclusion is None or conclusion.case_id != case.id or conclusion.state != "approved":
+        return None
+    return conclusion
+
+
+def issued_by(record_id: uuid.UUID) -> PrintRecord:
+    """The copies an earlier submit of the print form (its one-time token) issued."""
+    return db.session.get(PrintRecord, record_id)
+
+
 def copies_required(case: Case) -> bool:
     """A classified conclusion is printed only in a number of copies stated each time."""
     return Clearance(case.classification) != Clearance.UNCLASSIFIED

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import font_roboto
 from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
@@ -30,8 +31,6 @@ LINE = 6.5
 
 def font_files() -> dict[str, Path]:
     """The Regular and Bold faces of the installed font-roboto package."""
-    import font_roboto
-
     folder = Path(font_roboto.Roboto).parent
     return {"": folder / "Roboto-Regular.ttf", "B": folder / "Roboto-Bold.ttf"}
 

@@ -17,7 +17,7 @@ from cases.casework import operations
 from cases.casework.forms import new_form_token
 from cases.casework.operations import CaseError
 from cases.conclusions import operations as conclusions
-from cases.models import Case, Conclusion, PrintRecord
+from cases.models import Case, Conclusion
 from cases.printing import operations as prints
 from cases.printing.forms import PrintForm
 from protection import policy
@@ -39,8 +39,8 @@ def _load(case_id: uuid.UUID, conclusion_id: uuid.UUID, need: str) -> tuple[Case
     case = operations.load_case(case_id, need="view")
     if not policy.can_print_conclusion(current_user, case):
         policy.deny(need)
-    conclusion = db.session.get(Conclusion, conclusion_id)
-    if conclusion is None or conclusion.case_id != case.id or conclusion.state != "approved":
+    conclusion = prints.approved_conclusion(case, conclusion_id)
+    if conclusion is None:
         policy.deny(need, status=404)
     return case, conclusion
 
@@ -71,7 +71,7 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     if form.validate_on_submit():
         earlier = operations.earlier_submission(form.form_token.data, current_user)
         if earlier is not None:
-            issued = db.session.get(PrintRecord, earlier.target_id)
+            issued = prints.issued_by(earlier.target_id)
             flash(_("Biểu mẫu này đã được gửi: các bản số %(first)d–%(last)d đã được in và ghi sổ.",
                     first=issued.first_number, last=issued.last_number), "info")
             return _to_register(case, conclusion)

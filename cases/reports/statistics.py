@@ -50,7 +50,7 @@ from protection.db import db
 from protection.i18n import local_date, local_zone
 from protection.identity import Unit, User
 
-OPEN_REQUEST_STATES = ("sent", "acknowledged", "more_requested")
+OPEN_REQUEST_STATES = workflow.AWAITING_LIAISON
 # A case has a closing day exactly when it is in a final state. Saying so lets the database
 # narrow by state on the (unit, state, due) index before it reads any row.
 FINAL_STATES = sorted({state for flow in workflow.CASE_WORKFLOWS.values() for state in flow.final})

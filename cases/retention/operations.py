@@ -142,6 +142,11 @@ def past_retention(user: User, on: date | None = None) -> list[DueRow]:
             for row in rows if policy.cleared_for(user, row.classification)]
 
 
+def purged_case(case_id: uuid.UUID) -> Case:
+    """What is left of a purged case (reference, kind, dates), for the page it answers with."""
+    return db.session.get(Case, case_id)
+
+
 def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
     """The case, if the supervisor's scope and clearance reach it; 404 otherwise."""
     case = db.session.get(Case, case_id)

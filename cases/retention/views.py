@@ -1,39 +1,28 @@
 """/retention: cases past retention and their purge (supervisors), classified items due
-for review; the `retention` CLI; the page a purged or archived case answers with."""
+for review; the page a purged or archived case answers with. The `retention` commands are
+in cases/retention/cli.py."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from pathlib import Path
 
-import click
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, url_for
-from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
 from cases import labels
 from cases.casework.operations import CaseError, CaseReadOnly, record_case_view, today
-from cases.models import Case
-from cases.retention import classification, purge_ledger
+from cases.retention import classification
 from cases.retention import operations as retention
+from cases.retention.cli import retention_cli
 from cases.retention.forms import ClassificationDecisionForm, PurgeForm
 from protection import signals
 from protection.db import db
+from protection.forms import show_error
 from protection.policy import permission
-from protection.schema import SchemaNotReady, ensure_schema_current
 
 retention_bp = Blueprint("retention", __name__, url_prefix="/retention")
-
-
-def _show_error(form, error: CaseError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "danger")
 
 
 # --- retention and purge ----------------------------------------------------------------------
@@ -57,7 +46,7 @@ def purge(case_id: uuid.UUID):
         except CaseError as error:
             # No rollback: purge refuses before it changes anything (a wrong password was
             # counted and audited in a transaction of its own: accounts.recheck).
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             db.session.commit()
             flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
@@ -97,7 +86,7 @@ def decide(item_type: str, item_id: uuid.UUID):
             decided = classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
                                             new_end=form.new_end.parsed, to_level=form.to_level.data)
         except CaseError as error:  # refused before anything changed
-            _show_error(form, error)
+            show_error(form, error.message, error.field)
         else:
             db.session.commit()
             flash(_("Đã ghi quyết định về độ mật."), "success")
@@ -114,7 +103,7 @@ def decide(item_type: str, item_id: uuid.UUID):
 
 def _case_read_only(error: CaseReadOnly):
     if error.purged:
-        case = db.session.get(Case, error.case_id)
+        case = retention.purged_case(error.case_id)
         # What is left of a purged case (reference, kind, dates) is still a case read: it
         # is audited like any other view, and the request commits it with the page.
         record_case_view(case, part="purged")
@@ -122,74 +111,6 @@ def _case_read_only(error: CaseReadOnly):
                                kinds=labels.translated(labels.KINDS_SHORT))
     flash(error.message, "warning")
     return redirect(url_for("cases.view", case_id=error.case_id), 303)
-
-
-# --- CLI --------------------------------------------------------------------------------------------
-
-retention_cli = AppGroup("retention", help="Archive closed cases; report retention and purges.")
-
-
-@retention_cli.command("archive", help="Archive the cases closed longer than HOSO_ARCHIVE_AFTER_DAYS.")
-def archive_command():
-    ids = retention.archivable_ids()
-    try:
-        with click.progressbar(length=len(ids), label="Archiving cases", file=sys.stderr) as bar:
-            archived = retention.archive(ids, progress=bar.update)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    click.echo(f"Archived {archived} case(s).")
-
-
-@retention_cli.command("status", help="Counts of closed, archived, past-retention and purged cases.")
-def status_command():
-    try:
-        appended = retention.sync_ledger()
-    except retention.LedgerTampered as error:
-        raise click.ClickException(str(error)) from None
-    for name, value in retention.status_counts().items():
-        click.echo(f"{name}: {value}")
-    if appended:
-        click.echo(f"purge ledger: {appended} missing line(s) appended")
-
-
-@retention_cli.command("replay-ledger")
-@click.argument("ledger", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
-def replay_ledger_command(ledger: Path | None):
-    """Shred again every case the purge ledger lists that this database still holds readable.
-
-    With LEDGER (a newer copy, e.g. from another server), it first becomes this instance's
-    ledger, if it verifies and extends the one here."""
-    try:
-        ensure_schema_current()
-        if ledger is not None:
-            purge_ledger.adopt(ledger)
-        total = len(purge_ledger.read().entries)
-        with click.progressbar(length=total, label="Replaying the purge ledger", file=sys.stderr) as bar:
-            shredded = retention.replay_purge_ledger(db.session, progress=bar.update)
-    except (retention.LedgerTampered, SchemaNotReady) as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
-        db.session.rollback()
-        raise click.ClickException(f"cannot read or write the purge ledger: {error.strerror}") from None
-    click.echo(f"Purge ledger replayed: {total} line(s), {shredded} purged case(s) shredded again.")
-
-
-@retention_cli.command("upgrade-ledger")
-def upgrade_ledger_command():
-    """Chain a purge ledger of the old format (each line signed alone); the old file is kept."""
-    try:
-        ensure_schema_current()
-        lines, kept = purge_ledger.upgrade_v1()
-    except (retention.LedgerTampered, SchemaNotReady) as error:
-        db.session.rollback()
-        raise click.ClickException(str(error)) from None
-    if kept is None:
-        click.echo(f"The purge ledger is already chained ({lines} line(s)).")
-    else:
-        click.echo(f"Chained {lines} line(s); the old ledger is kept as {kept}.")
 
 
 def configure_retention(app: Flask) -> None:

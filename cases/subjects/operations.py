@@ -21,6 +21,7 @@ from sqlalchemy import select
 from audit.trail import record
 from cases.models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject, subjects_about
 from cases.subjects import name_search
+from cases.subjects.relations import RELATIONS
 from cases.subjects.roster import ALL_COLUMNS, RosterRow
 from protection import policy
 from protection.crypto import current_keyring
@@ -222,8 +223,6 @@ def update_subject(subject: Subject, data: SubjectData, *, by: User | None) -> l
 
 
 def _validated_relative(data: RelativeData) -> dict[str, Any]:
-    from cases.subjects.relations import RELATIONS
-
     values = data.cleaned()
     if values["relation"] not in RELATIONS:
         raise SubjectError(_("Quan hệ không hợp lệ."), "relation")

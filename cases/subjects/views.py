@@ -40,6 +40,25 @@ def _relative_data(form: RelativeForm) -> RelativeData:
                         party_member=bool(form.party_member.data), id_number=form.id_number.data)
 
 
+def _saved(form, change, done, *, subject_id=None):
+    """Run one operation from a valid form: say what happened and go to the dossier; None
+    when the view is to show the form again (not submitted, invalid, or refused with the
+    refusal beside its field). `done` is a text, or a function of the operation's result."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = change()
+    except SubjectError as error:
+        show_error(form, error.message, error.field)
+        return None
+    flash(done(result) if callable(done) else done, "success")
+    return redirect(url_for("subjects.view", subject_id=subject_id or result.id))
+
+
+def _changed(changed: bool) -> str:
+    return _("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi.")
+
+
 # Search results are the exact matches of a blind-index search (a handful of people), and
 # they are decrypted anyway to be shown: they are ordered here, in memory. The database
 # never orders subjects by name or date of birth: it holds only their ciphertext.
@@ -72,15 +91,9 @@ def index():
 @permission("subject.edit")
 def create():
     form = SubjectForm()
-    if form.validate_on_submit():
-        try:
-            subject = subjects.create_subject(_subject_data(form), owner_unit=current_user.unit, by=current_user)
-        except SubjectError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã tạo hồ sơ đối tượng."), "success")
-            return redirect(url_for("subjects.view", subject_id=subject.id))
-    return render_template("cases/subject_form.html", form=form, title=_("Thêm đối tượng"),
+    done = _saved(form, lambda: subjects.create_subject(_subject_data(form), owner_unit=current_user.unit,
+                                                         by=current_user), _("Đã tạo hồ sơ đối tượng."))
+    return done or render_template("cases/subject_form.html", form=form, title=_("Thêm đối tượng"),
                            action=url_for("subjects.create"), back_url=url_for("subjects.index"))
 
 
@@ -106,15 +119,9 @@ def edit(subject_id: uuid.UUID):
     form = SubjectForm(obj=subject if request.method == "GET" else None)
     if request.method == "GET":
         subjects.record_view(subject)  # the form shows every field
-    if form.validate_on_submit():
-        try:
-            changed = subjects.update_subject(subject, _subject_data(form), by=current_user)
-        except SubjectError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("subjects.view", subject_id=subject.id))
-    return render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin đối tượng"),
+    done = _saved(form, lambda: subjects.update_subject(subject, _subject_data(form), by=current_user), _changed,
+                  subject_id=subject.id)
+    return done or render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin đối tượng"),
                            action=url_for("subjects.edit", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 
@@ -124,15 +131,9 @@ def edit(subject_id: uuid.UUID):
 def add_relative(subject_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.edit")
     form = RelativeForm()
-    if form.validate_on_submit():
-        try:
-            subjects.add_relative(subject, _relative_data(form), by=current_user)
-        except SubjectError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã thêm người thân."), "success")
-            return redirect(url_for("subjects.view", subject_id=subject.id))
-    return render_template("cases/subject_form.html", form=form, title=_("Thêm người thân"),
+    done = _saved(form, lambda: subjects.add_relative(subject, _relative_data(form), by=current_user),
+                  _("Đã thêm người thân."), subject_id=subject.id)
+    return done or render_template("cases/subject_form.html", form=form, title=_("Thêm người thân"),
                            action=url_for("subjects.add_relative", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 
@@ -145,15 +146,9 @@ def edit_relative(subject_id: uuid.UUID, relative_id: uuid.UUID):
     form = RelativeForm(obj=relative if request.method == "GET" else None)
     if request.method == "GET":
         subjects.record_relative_view(relative)
-    if form.validate_on_submit():
-        try:
-            changed = subjects.update_relative(relative, _relative_data(form), by=current_user)
-        except SubjectError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("subjects.view", subject_id=subject.id))
-    return render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin người thân"),
+    done = _saved(form, lambda: subjects.update_relative(relative, _relative_data(form), by=current_user), _changed,
+                  subject_id=subject.id)
+    return done or render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin người thân"),
                            action=url_for("subjects.edit_relative", subject_id=subject.id, relative_id=relative.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 

@@ -1,0 +1,94 @@
+"""The case page: what it shows a user, and what it offers them to do.
+
+`case_page` gathers the values (each offer asks the rule that the action's operation
+enforces, by its name); `render_case` renders them with the page's forms, blank or as a
+refused POST left them (input kept). The reading is audited here, with the page.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from cases import labels, workflow
+from cases.access import operations as access
+from cases.casework import lists, operations
+from cases.casework.actions import versioned
+from cases.casework.forms import (
+    AssignForm,
+    AttachmentForm,
+    CommentForm,
+    TransitionForm,
+    VersionedForm,
+)
+from cases.conclusions import operations as conclusions
+from cases.conclusions import signing
+from cases.coordination import operations as coordination
+from cases.petitions import operations as petitions
+from cases.petitions.forms import ExtendForm
+from protection import policy
+from protection.identity import Role
+from protection.marking import mark_page_classification
+
+# The plain steps the case page offers as buttons; conclusions and petition decisions
+# have forms of their own.
+STEP_ACTIONS = frozenset(labels.STEP_ACTIONS)
+
+
+def steps(case, user) -> list[workflow.Transition]:
+    """The plain steps the user's role takes the case through from its state (for whoever
+    may work the case)."""
+    return [item for item in workflow.CASE_WORKFLOWS[case.kind].actions(case.state, user.role.value)
+            if item.action in STEP_ACTIONS]
+
+
+def case_page(case, user) -> dict:
+    """Everything the case page shows this user, and what it offers them."""
+    can_work = policy.can_work_case(user, case)
+    can_assign = policy.can_assign_case(user, case)
+    versions = conclusions.conclusions(case)
+    findings = operations.case_findings(case, user)
+    today = operations.today()
+    return {
+        "case": case,
+        "emergency": access.active_access(case, user) if not policy.is_assigned(user, case) else None,
+        "emergency_accesses": access.case_accesses(case) if user.role == Role.SUPERVISOR or can_work else [],
+        "petition": case.petition,
+        "can_work": can_work,
+        "can_assign": can_assign,
+        "steps": steps(case, user) if can_work else [],
+        "re_review": case.subject is not None and operations.needs_re_review(case.subject),
+        "repeats": petitions.repeats_of(case) if case.kind == "petition" else [],
+        "can_extend": can_work and petitions.can_extend(case),
+        "can_decide": can_work and petitions.awaiting_decision(case),
+        "can_see_petitioner": case.kind == "petition" and policy.can_see_petitioner(user, case),
+        "officers": operations.assignable_officers(case) if can_assign else [],
+        "findings": findings,
+        "finding_people": operations.finding_person_labels(case, findings),
+        "attachments": operations.case_attachments(case, user),
+        "comments": operations.comments(case),
+        "timeline": operations.timeline(case),
+        "extensions": petitions.extensions_of(case) if case.extensions else {},
+        "versions": versions,
+        "current": versions[-1] if versions else None,
+        "signatures": {item.id: (conclusions.verified(item), signing.check_value(item))
+                       for item in versions if item.state == "approved"},
+        "superseded_by": conclusions.superseded_by(versions),
+        "requests": [(item, coordination.is_overdue(item)) for item in coordination.case_requests(case)],
+        "can_request": can_work and coordination.accepts_requests(case),
+        "today": today,
+        "soon": lists.due_soon_limit(today),
+    }
+
+
+def render_case(case, user, status: int = 200, **forms):
+    """The case page; `forms` replace the blank ones (a refused POST keeps its input)."""
+    operations.record_case_view(case)
+    context = case_page(case, user)
+    mark_page_classification(*(item.classification for item in context["findings"] + context["attachments"]))
+    context["transition_form"] = forms.get("transition_form") or versioned(TransitionForm, case)
+    context["bare_form"] = versioned(VersionedForm, case)
+    context["assign_form"] = forms.get("assign_form") or versioned(AssignForm, case, officers=context["officers"])
+    context["comment_form"] = forms.get("comment_form") or versioned(CommentForm, case)
+    context["attachment_form"] = forms.get("attachment_form") or versioned(AttachmentForm, case, user=user)
+    context["extend_form"] = forms.get("extend_form") or versioned(ExtendForm, case)
+    return render_template("cases/case.html", **context), status
