@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
@@ -23,18 +20,17 @@ from sqlalchemy import select, text, update
 
 from app import create_app
 from audit.models import AuditEntry
-from protection import accounts
-from protection.accounts import NewUser
 from protection.db import Base, db
 from protection.fields import utcnow
-from protection.identity import Role, User
+from protection.identity import User
 from protection.schema import upgrade_schema
 from protection.sessions import AuthSession
+from tests import factories, scenes
+from tests.factories import PASSWORD, MadeUser  # noqa: F401 - PASSWORD: tests import it from here too
+from tests.pages import CSRF_PATTERN, csrf_token, post_form  # noqa: F401 - tests import them from here too
 
-PASSWORD = "Gio-mua-thu-tren-song-Lam-42"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE="  # 32 bytes, base64
 TEST_INDEX_KEY = "dGVzdC1pbmRleC1rZXktbm90LWZvci1wcm9kISEhISE="  # 32 bytes, base64
-CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 for _name in [name for name in os.environ if name.startswith("HOSO_")]:
     del os.environ[_name]
@@ -126,69 +122,54 @@ def runner(app):
 
 # --- factories ------------------------------------------------------------------------
 
-@dataclass
-class MadeUser:
-    id: uuid.UUID
-    username: str
-    password: str
-    role: str
-    unit_code: str
-    totp_secret: str | None = None
-
-
 @pytest.fixture
 def make_unit(app):
+    """make_unit(code="BTCTU", name=..., kind=..., parent=None): the unit, created unless it exists."""
     def factory(code: str = "BTCTU", name: str = "Ban Tổ chức Tỉnh ủy", kind: str = "organisation",
                 parent: str | None = None) -> str:
-        with app.app_context():
-            if accounts.find_unit(code) is None:
-                accounts.create_unit(code=code, name=name, kind=kind, parent_code=parent, by=None)
-                db.session.commit()
-        return code
+        return factories.make_unit(app, code, name, kind, parent)
 
     return factory
 
 
 @pytest.fixture
-def make_user(app, make_unit):
+def make_user(app):
+    """make_user(role="officer", **options) -> MadeUser, named role1, role2, ... in a test."""
     counter = iter(range(1, 10_000))
 
-    def factory(role: str = "officer", *, username: str | None = None, unit: str = "BTCTU",
-                clearance: str = "secret", password: str = PASSWORD, totp: bool | None = None,
-                active: bool = True, must_change_password: bool = False,
-                display_name: str = "Nguyễn Thị Kiểm Thử") -> MadeUser:
-        make_unit(unit) if unit == "BTCTU" else None
-        username = username or f"{role}{next(counter)}"
-        with app.app_context():
-            user, _ = accounts.create_user(
-                NewUser(username, display_name, unit, role, clearance),
-                password=password, by=None, must_change_password=must_change_password,
-            )
-            enrol = Role(role).requires_second_factor if totp is None else totp
-            if enrol:
-                user.totp_secret = pyotp.random_base32()
-                user.totp_enabled_at = utcnow()
-            user.active = active
-            db.session.commit()
-            return MadeUser(user.id, user.username, password, role, unit, user.totp_secret)
+    def factory(role: str = "officer", *, username: str | None = None, **options) -> MadeUser:
+        return factories.make_user(app, role, username=username or f"{role}{next(counter)}", **options)
 
     return factory
+
+
+@pytest.fixture
+def gunicorn_server(database_url, tmp_path):
+    """A gunicorn with three workers on the test database (tests/servers.py): (base URL, log path)."""
+    # Imported here: tests/servers.py takes the test keys from this module.
+    from tests.servers import start_gunicorn
+
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as log_file:
+        try:
+            process, base = start_gunicorn(database_url, tmp_path / "instance", log_file)
+        except RuntimeError:
+            raise RuntimeError(log.read_text()) from None
+        try:
+            yield base, log
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def scene(app, client, make_unit, make_user, sign_in) -> scenes.Scene:
+    """The coordination scene (tests/scenes.py): a review in verification, its officer signed
+    in on `client`, and two bodies' liaisons signed in on clients of their own."""
+    return scenes.coordination_scene(app, client, make_unit, make_user, sign_in)
 
 
 # --- acting as a person ---------------------------------------------------------------
-
-def csrf_token(client, path: str = "/login") -> str:
-    response = client.get(path, follow_redirects=True)
-    match = CSRF_PATTERN.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on {path} (status {response.status_code})"
-    return match.group(1)
-
-
-def post_form(client, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
-    """POST like a browser: take the CSRF token from a page first."""
-    payload = {"csrf_token": csrf_token(client, token_from or path), **(data or {})}
-    return client.post(path, data=payload, **kwargs)
-
 
 def next_totp_code(app, user: MadeUser) -> str:
     """A code the server has not seen yet: TOTP accepts each time step once, so a test

@@ -41,6 +41,7 @@ from protection.db import Base, db
 from protection.identity import User
 from protection.sessions import AuthSession
 from tests.conftest import CSRF_PATTERN
+from tests.pages import text_of
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -519,10 +520,6 @@ def entries_after(app, seq: int, action: str | None = None) -> list[tuple[str, d
         rows = [(entry.action, detail_of(entry), entry.actor_id) for entry in db.session.scalars(statement)]
         db.session.commit()
     return rows
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def leaked(body: str, *extra: str) -> list[str]:

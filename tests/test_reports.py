@@ -19,7 +19,8 @@ from babel.numbers import format_decimal
 
 from audit.trail import detail_of
 from tests.conftest import audit_entries
-from tests.test_statistics import NAMES, TITLES, build_world
+from tests.factories import NAMES, TITLES, build_world
+from tests.pages import field_errors
 
 SECRETS = (*TITLES, *NAMES, "Người Phản Ánh", "Người Kiến Nghị", "Người Bị Nêu Tên")
 
@@ -231,11 +232,6 @@ def test_the_page_is_for_supervisors_and_audits_each_view_and_download(app, sign
     exports = audit_entries(app, "report.export")
     assert [detail_of(entry)["format"] for entry in exports] == ["json", "csv", "xlsx"]
     assert client.get("/reports/export.pdf").status_code == 404
-
-
-def field_errors(body: str, name: str) -> str:
-    match = re.search(rf'id="{name}-errors">(.*?)</div>\s*</div>', body, re.S)
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip() if match else ""
 
 
 def test_bad_input_on_the_page_is_refused_beside_the_field(app, sign_in, world):
