@@ -12,22 +12,21 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-import pyotp
 import pytest
+import time_machine
 from sqlalchemy import select, text, update
 
 from app import create_app
 from audit.models import AuditEntry
 from protection.db import Base, db
 from protection.fields import utcnow
-from protection.identity import User
 from protection.schema import upgrade_schema
 from protection.sessions import AuthSession
-from tests import factories, scenes
+from tests import factories, pages, scenes
 from tests.factories import PASSWORD, MadeUser  # noqa: F401 - PASSWORD: tests import it from here too
-from tests.pages import CSRF_PATTERN, csrf_token, post_form  # noqa: F401 - tests import them from here too
+from tests.pages import CSRF_PATTERN, csrf_token, next_totp_code, post_form  # noqa: F401 - tests import them from here too
 
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE="  # 32 bytes, base64
 TEST_INDEX_KEY = "dGVzdC1pbmRleC1rZXktbm90LWZvci1wcm9kISEhISE="  # 32 bytes, base64
@@ -171,31 +170,12 @@ def scene(app, client, make_unit, make_user, sign_in) -> scenes.Scene:
 
 # --- acting as a person ---------------------------------------------------------------
 
-def next_totp_code(app, user: MadeUser) -> str:
-    """A code the server has not seen yet: TOTP accepts each time step once, so a test
-    signing in twice within 30 s uses the next step (the server allows one step of drift).
-    Never the previous step: if the clock crosses a step boundary before the server checks,
-    that one falls out of the window (a CI run failed exactly so)."""
-    totp = pyotp.TOTP(user.totp_secret)
-    with app.app_context():
-        last = db.session.get(User, user.id).totp_last_counter
-    now = totp.timecode(utcnow())
-    for counter in (now, now + 1):
-        if last is None or counter > last:
-            return totp.generate_otp(counter)
-    raise AssertionError("every acceptable TOTP step was already used in this test")
-
-
 @pytest.fixture
 def sign_in(app, client):
+    """sign_in(user, password=None, with_code=True, target=client): through /login and, when
+    the user has one, the second-factor page (tests/pages.py)."""
     def act(user: MadeUser, *, password: str | None = None, with_code: bool = True, target=None):
-        target = target or client
-        response = post_form(target, "/login", {"username": user.username,
-                                                "password": password or user.password})
-        if with_code and user.totp_secret and response.status_code == 302 \
-                and response.headers["Location"].endswith("/login/second-factor"):
-            response = post_form(target, "/login/second-factor", {"code": next_totp_code(app, user)})
-        return response
+        return pages.sign_in(app, target or client, user, password=password, with_code=with_code)
 
     return act
 
@@ -227,6 +207,27 @@ def age_sessions(app):
             db.session.commit()
 
     return act
+
+
+# --- the clock --------------------------------------------------------------------------
+
+# Either side of midnight in Vietnam (UTC+7), on the last night of a year: the UTC calendar day
+# is the same at both moments, the organisation's is not (a deadline, "today" in a form and the
+# year all change). Tests that compare dates run at both (two CI failures came from comparing
+# with the UTC day after 17:00 UTC).
+VIETNAM_MIDNIGHT = {
+    "2359-in-Vietnam": datetime(2026, 12, 31, 16, 59, 30, tzinfo=UTC),
+    "0000-in-Vietnam": datetime(2026, 12, 31, 17, 0, 30, tzinfo=UTC),
+}
+
+
+@pytest.fixture(params=list(VIETNAM_MIDNIGHT.values()), ids=list(VIETNAM_MIDNIGHT))
+def around_vietnam_midnight(request):
+    """Pin the clock (time-machine, not ticking) at 23:59:30 or 00:00:30 in Vietnam on
+    31 December/1 January; request it before `app` and sign-ins, so that sessions, TOTP
+    steps and audit times all live in the pinned moment."""
+    with time_machine.travel(request.param, tick=False):
+        yield request.param
 
 
 # --- the audit trail --------------------------------------------------------------------

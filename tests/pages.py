@@ -14,8 +14,12 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
+
 from cases.models import Subject
 from protection.db import db
+from protection.fields import utcnow
+from protection.identity import User
 
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CASE_LOCATION = re.compile(r"^/cases/([0-9a-f-]{36})(?:#\w+)?$")
@@ -131,6 +135,31 @@ def case_id_of(response) -> str:
 
 
 # --- acting through a page ----------------------------------------------------------------------
+
+def next_totp_code(app, user) -> str:
+    """A code the server has not seen yet: TOTP accepts each time step once, so a test
+    signing in twice within 30 s uses the next step (the server allows one step of drift).
+    Never the previous step: if the clock crosses a step boundary before the server checks,
+    that one falls out of the window (a CI run failed exactly so)."""
+    totp = pyotp.TOTP(user.totp_secret)
+    with app.app_context():
+        last = db.session.get(User, user.id).totp_last_counter
+    now = totp.timecode(utcnow())
+    for counter in (now, now + 1):
+        if last is None or counter > last:
+            return totp.generate_otp(counter)
+    raise AssertionError("every acceptable TOTP step was already used in this test")
+
+
+def sign_in(app, client, user, *, password: str | None = None, with_code: bool = True):
+    """Sign `user` (a MadeUser) in on `client` through /login and, when they have a second
+    factor and `with_code`, the second-factor page with a code not used yet."""
+    response = post_form(client, "/login", {"username": user.username, "password": password or user.password})
+    if with_code and user.totp_secret and response.status_code == 302 \
+            and response.headers["Location"].endswith("/login/second-factor"):
+        response = post_form(client, "/login/second-factor", {"code": next_totp_code(app, user)})
+    return response
+
 
 def csrf_token(client, path: str = "/login") -> str:
     response = client.get(path, follow_redirects=True)

@@ -20,6 +20,7 @@ from cases.subjects.operations import RelativeData, SubjectData, add_relative, c
 from protection.db import db
 from protection.identity import User
 from tests.conftest import audit_entries, post_form
+from tests.pages import org_today
 
 SUBJECT_ID = "001080000777"
 RELATIVE_ID = "001055000888"
@@ -80,7 +81,7 @@ def test_a_person_named_in_a_petition_is_recused_from_it(app, client, sign_in, s
     with app.app_context():
         by = db.session.get(User, scene["officer"].id)
         case = petitions.receive_petition(PetitionData(
-            received_on=date.today(), channel="post", petition_type="denunciation", classification="unclassified",
+            received_on=org_today(), channel="post", petition_type="denunciation", classification="unclassified",
             summary="Tố cáo cán bộ.", petitioner_name="Người Gửi", subject_id_numbers=[SUBJECT_ID]), by=by)
         db.session.commit()
         petition_id = case.id

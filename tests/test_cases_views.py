@@ -160,6 +160,7 @@ def test_review_from_opening_to_signed_conclusion(app, client, officer, supervis
     assert reference in dossier and "1-KL/BTCTU" in dossier and "Không có vấn đề chính trị" in dossier
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client, subject_id):
     case_id = open_review(client, subject_id, purpose="appointment")
     to_concluding(client, case_id)
@@ -218,6 +219,7 @@ def test_officers_cannot_approve_and_unassigned_officers_cannot_work(app, client
 
 # --- petitions --------------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, supervisor_client):
     case_id = receive_petition(client)
     stored = stored_case(app, case_id)
@@ -245,6 +247,7 @@ def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, su
     assert entry.target_id == case_id and entry.actor_id == supervisor_client.user.id
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_anonymous_petition_kept_for_monitoring(app, client, officer):
     case_id = receive_petition(client, anonymous="y", petitioner_name="", petitioner_address="",
                                petitioner_contact="")
@@ -339,6 +342,7 @@ def test_double_submit_creates_one_case(app, client, officer, subject_id):
     assert count_rows(app, Case) == 2
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, officer, subject_id):
     response = page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", {
         "subject_id": subject_id, "purpose": "", "classification": "unclassified", "title": TITLE})
@@ -366,6 +370,7 @@ def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, offi
     assert count_rows(app, Case) == 0
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_list_filters_refuse_bad_input_and_filter(app, client, officer, subject_id):
     case_id = open_review(client, subject_id)
     reference = stored_case(app, case_id)["reference"]

@@ -49,6 +49,7 @@ from tests.scenes import (
 
 # --- the whole exchange ----------------------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_request_answer_more_and_accept(app, scene):
     request_id = send(scene)
     send_entry = audit_entries(app, "coordination.send")[-1]
@@ -211,6 +212,7 @@ def test_a_petition_request_never_shows_the_petitioner(app, scene):
 
 # --- deadlines, stale forms, bad input -----------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_an_overdue_request_is_highlighted_on_both_sides(app, scene):
     request_id = send(scene)
     assert "Quá hạn" not in text_of(scene.liaison_client.get("/requests/"))
@@ -250,6 +252,7 @@ def test_a_stale_form_is_refused_with_a_clear_message_and_nothing_changes(app, s
     ({"body_unit_id": ""}, "body_unit_id", "bắt buộc"),
     ({"finding_ids": [str(uuid.uuid4())]}, "finding_ids", "Lựa chọn không hợp lệ"),
 ])
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_bad_input_is_shown_beside_the_field_and_kept(app, scene, changes, field, message):
     response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
     assert response.status_code == 200

@@ -267,6 +267,7 @@ def test_the_restricted_page_shows_nothing_classified_and_no_marking(app, client
 
 # --- due dates ------------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_relative_due_dates(app):
     with app.test_request_context("/"):
         today = operations.today()
@@ -287,6 +288,7 @@ def test_relative_due_dates_in_english_are_plural_correct(app):
         assert deadlines.relative_due(today - timedelta(days=5), today) == "5 days late"
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_due_dates_show_how_near_they_are_with_the_date(app, client, officer, subject_id):
     late, soon, due_today = open_cases(app, officer, subject_id, [("unclassified", -5), ("unclassified", 3),
                                                                   ("unclassified", 0)])

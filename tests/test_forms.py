@@ -182,6 +182,7 @@ def test_the_relation_starts_blank_and_must_be_chosen(app, client, officer):
     assert response.status_code == 200 and field_errors(response.get_data(as_text=True), "relation")
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
     first_visit = client.get("/cases/petitions/new")
     assert first_visit.status_code == 302
@@ -213,6 +214,7 @@ def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
     assert client.get("/cases/petitions/new").headers["Location"] != address
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_an_extension_keeps_its_reason_sealed_and_shows_it_in_the_history(app, client, officer):
     case_id = pages.receive_petition(client)
     assert pages.page_post(client, f"/cases/{case_id}/decision",
@@ -256,6 +258,7 @@ def test_report_period_shortcuts():
     assert january["six_months"] == (date(2025, 8, 1), date(2026, 1, 15))
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_the_report_page_offers_the_shortcuts_as_links(app, make_user, sign_in, make_unit):
     supervisor = make_user("supervisor")
     client = app.test_client()

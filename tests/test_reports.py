@@ -252,6 +252,7 @@ def test_bad_input_on_the_page_is_refused_beside_the_field(app, sign_in, world):
     assert audit_entries(app, "report.view") == [] and audit_entries(app, "report.export") == []
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_the_page_counts_only_what_the_viewer_may_see(app, sign_in, world):
     start, end = period(world)
     totals = {}

@@ -6,9 +6,13 @@ project failed to import (a rename must fail, not turn into a skip)."""
 from __future__ import annotations
 
 import ast
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+
+from protection.i18n import local_today
+from tests.pages import org_today
 
 TESTS = Path(__file__).resolve().parent
 SOURCES = sorted(TESTS.rglob("*.py"))
@@ -94,3 +98,12 @@ def test_the_rules_see_what_they_look_for():
     assert any(_skips_on_import(node) for node in ast.walk(guard))
     assert any(_skips_on_import(node) for node in ast.walk(ast.parse("pytest.importorskip('cases.x')")))
     assert "cases" in _project_packages() and "protection" in _project_packages()
+
+
+def test_the_pinned_clock_is_either_side_of_midnight_in_vietnam(around_vietnam_midnight, app):
+    """The `around_vietnam_midnight` fixture: the same UTC day at both moments, a different
+    day (and year) in Vietnam, where the app and tests/pages.py count."""
+    with app.app_context():
+        today = local_today()
+    assert datetime.now(UTC).date() == date(2026, 12, 31)
+    assert org_today() == today == (date(2026, 12, 31) if around_vietnam_midnight.hour == 16 else date(2027, 1, 1))
