@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from cases.access.operations import citizen_index
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
+from cases.casework.operations import ReviewData
 from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData
 from cases.coordination import operations as coordination
@@ -134,11 +134,6 @@ def submit_conclusion(case: Case, *, by: User, outcome: str = "no_issue",
 def approve_conclusion(case: Case, *, by: User, secret: str = PASSWORD) -> Conclusion:
     """The submitted conclusion approved by `by`, who re-enters their password (`secret`)."""
     return conclusions.approve(case, secret, by=by)
-
-
-def add_finding(case: Case, *, by: User, text: str = "Nội dung xác minh.", classification: str = "unclassified",
-                category: str = "other", person: str = "subject") -> object:
-    return operations.add_finding(case, FindingData(person, category, text, classification), by=by)
 
 
 def receive_petition(by: User, *, received_on: date | None = None, channel: str = "post",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -17,9 +16,9 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import TEST_INDEX_KEY, TEST_MASTER_KEY
+from tests.pages import CSRF_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def _free_port() -> int:
@@ -82,7 +81,7 @@ class Browser:
 
     def sign_in(self, username: str, password: str) -> int:
         _status, page = self.request("/login")
-        token = CSRF.search(page).group(1)
+        token = CSRF_PATTERN.search(page).group(1)
         status, _page = self.request("/login", {"csrf_token": token, "username": username,
                                                 "password": password})
         return status

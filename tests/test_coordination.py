@@ -24,6 +24,7 @@ from cases.petitions import operations as petitions
 from protection.db import db
 from protection.identity import User
 from tests.conftest import audit_entries, csrf_token, post_form
+from tests.factories import receive_petition
 from tests.pages import AN, PDF, assert_labelled, field_errors, hidden, org_today, text_of
 from tests.scenes import (
     ANSWER,
@@ -194,10 +195,9 @@ def test_a_liaison_cleared_below_the_case_does_not_see_it(app, scene, make_user,
 def test_a_petition_request_never_shows_the_petitioner(app, scene):
     with app.app_context():
         officer = db.session.get(User, scene.officer.id)
-        case = petitions.receive_petition(petitions.PetitionData(
-            received_on=org_today(), channel="post", petition_type="reflection", classification="unclassified",
-            summary=PETITION_SUMMARY, petitioner_name=PETITIONER, petitioner_address="Số 1 đường Lê Lợi",
-            title="Đơn phản ánh", named_people=["Phạm Văn Được Nêu"]), by=officer)
+        case = receive_petition(officer, petition_type="reflection", summary=PETITION_SUMMARY,
+                                petitioner_name=PETITIONER, petitioner_address="Số 1 đường Lê Lợi",
+                                title="Đơn phản ánh", named_people=["Phạm Văn Được Nêu"])
         petitions.decide(case, petitions.Decision("accept", note="Đủ điều kiện thụ lý"), by=officer)
         operations.transition(case, "start_verification", by=officer)
         case_id = case.id

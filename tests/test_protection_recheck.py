@@ -15,18 +15,15 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.trail import detail_of
-from cases.casework import operations
-from cases.casework.operations import ReviewData
 from cases.conclusions import operations as conclusions
-from cases.conclusions.operations import ConclusionData
 from cases.models import Case
-from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.fields import utcnow
 from protection.identity import User
 from protection.lockout import LoginFailure
 from protection.sessions import AuthSession
 from tests.conftest import audit_entries, post_form
+from tests.factories import make_subject, open_review, submit_conclusion, to_conclusion
 from tests.pages import field_error_lines
 
 WRONG_PASSWORD = "Sai-mat-khau-hoan-toan-99"
@@ -75,14 +72,9 @@ def submitted_case(app, officer_id) -> uuid.UUID:
     """A review whose conclusion waits for a supervisor's approval."""
     with app.app_context():
         officer = db.session.get(User, officer_id)
-        subject = create_subject(SubjectData("Trần Văn Phê Duyệt", date(1970, 1, 2),
-                                             f"0380{uuid.uuid4().int % 10**8:08d}"),
-                                 owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "confidential"), by=officer)
-        for action in ("start_examination", "start_appraisal", "start_conclusion"):
-            operations.transition(case, action, by=officer)
-        conclusions.save_draft(case, ConclusionData("no_issue", "Lý lịch rõ ràng."), by=officer)
-        conclusions.submit(case, by=officer)
+        case = to_conclusion(open_review(officer, make_subject(officer, "Trần Văn Phê Duyệt", date(1970, 1, 2))),
+                             by=officer)
+        submit_conclusion(case, by=officer)
         db.session.commit()
         return case.id
 
