@@ -11,30 +11,25 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-import pyotp
 import pytest
+import time_machine
 from sqlalchemy import select, text, update
 
 from app import create_app
 from audit.models import AuditEntry
-from protection import accounts
-from protection.accounts import NewUser
 from protection.clock import utcnow
 from protection.db import Base, db
-from protection.identity import Role, User
 from protection.schema import upgrade_schema
 from protection.sessions import AuthSession
+from tests import factories, pages, scenes
+from tests.factories import PASSWORD, MadeUser  # noqa: F401 - PASSWORD: tests import it from here too
+from tests.pages import CSRF_PATTERN, csrf_token, next_totp_code, post_form  # noqa: F401 - tests import them from here too
 
-PASSWORD = "Gio-mua-thu-tren-song-Lam-42"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE="  # 32 bytes, base64
 TEST_INDEX_KEY = "dGVzdC1pbmRleC1rZXktbm90LWZvci1wcm9kISEhISE="  # 32 bytes, base64
-CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 for _name in [name for name in os.environ if name.startswith("HOSO_")]:
     del os.environ[_name]
@@ -126,95 +121,61 @@ def runner(app):
 
 # --- factories ------------------------------------------------------------------------
 
-@dataclass
-class MadeUser:
-    id: uuid.UUID
-    username: str
-    password: str
-    role: str
-    unit_code: str
-    totp_secret: str | None = None
-
-
 @pytest.fixture
 def make_unit(app):
+    """make_unit(code="BTCTU", name=..., kind=..., parent=None): the unit, created unless it exists."""
     def factory(code: str = "BTCTU", name: str = "Ban Tổ chức Tỉnh ủy", kind: str = "organisation",
                 parent: str | None = None) -> str:
-        with app.app_context():
-            if accounts.find_unit(code) is None:
-                accounts.create_unit(code=code, name=name, kind=kind, parent_code=parent, by=None)
-                db.session.commit()
-        return code
+        return factories.make_unit(app, code, name, kind, parent)
 
     return factory
 
 
 @pytest.fixture
-def make_user(app, make_unit):
+def make_user(app):
+    """make_user(role="officer", **options) -> MadeUser, named role1, role2, ... in a test."""
     counter = iter(range(1, 10_000))
 
-    def factory(role: str = "officer", *, username: str | None = None, unit: str = "BTCTU",
-                clearance: str = "secret", password: str = PASSWORD, totp: bool | None = None,
-                active: bool = True, must_change_password: bool = False,
-                display_name: str = "Nguyễn Thị Kiểm Thử") -> MadeUser:
-        make_unit(unit) if unit == "BTCTU" else None
-        username = username or f"{role}{next(counter)}"
-        with app.app_context():
-            user, _ = accounts.create_user(
-                NewUser(username, display_name, unit, role, clearance),
-                password=password, by=None, must_change_password=must_change_password,
-            )
-            enrol = Role(role).requires_second_factor if totp is None else totp
-            if enrol:
-                user.totp_secret = pyotp.random_base32()
-                user.totp_enabled_at = utcnow()
-            user.active = active
-            db.session.commit()
-            return MadeUser(user.id, user.username, password, role, unit, user.totp_secret)
+    def factory(role: str = "officer", *, username: str | None = None, **options) -> MadeUser:
+        return factories.make_user(app, role, username=username or f"{role}{next(counter)}", **options)
 
     return factory
+
+
+@pytest.fixture
+def gunicorn_server(database_url, tmp_path):
+    """A gunicorn with three workers on the test database (tests/servers.py): (base URL, log path)."""
+    # Imported here: tests/servers.py takes the test keys from this module.
+    from tests.servers import start_gunicorn
+
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as log_file:
+        try:
+            process, base = start_gunicorn(database_url, tmp_path / "instance", log_file)
+        except RuntimeError:
+            raise RuntimeError(log.read_text()) from None
+        try:
+            yield base, log
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def scene(app, client, make_unit, make_user, sign_in) -> scenes.Scene:
+    """The coordination scene (tests/scenes.py): a review in verification, its officer signed
+    in on `client`, and two bodies' liaisons signed in on clients of their own."""
+    return scenes.coordination_scene(app, client, make_unit, make_user, sign_in)
 
 
 # --- acting as a person ---------------------------------------------------------------
 
-def csrf_token(client, path: str = "/login") -> str:
-    response = client.get(path, follow_redirects=True)
-    match = CSRF_PATTERN.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on {path} (status {response.status_code})"
-    return match.group(1)
-
-
-def post_form(client, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
-    """POST like a browser: take the CSRF token from a page first."""
-    payload = {"csrf_token": csrf_token(client, token_from or path), **(data or {})}
-    return client.post(path, data=payload, **kwargs)
-
-
-def next_totp_code(app, user: MadeUser) -> str:
-    """A code the server has not seen yet: TOTP accepts each time step once, so a test
-    signing in twice within 30 s uses the next step (the server allows one step of drift).
-    Never the previous step: if the clock crosses a step boundary before the server checks,
-    that one falls out of the window (a CI run failed exactly so)."""
-    totp = pyotp.TOTP(user.totp_secret)
-    with app.app_context():
-        last = db.session.get(User, user.id).totp_last_counter
-    now = totp.timecode(utcnow())
-    for counter in (now, now + 1):
-        if last is None or counter > last:
-            return totp.generate_otp(counter)
-    raise AssertionError("every acceptable TOTP step was already used in this test")
-
-
 @pytest.fixture
 def sign_in(app, client):
+    """sign_in(user, password=None, with_code=True, target=client): through /login and, when
+    the user has one, the second-factor page (tests/pages.py)."""
     def act(user: MadeUser, *, password: str | None = None, with_code: bool = True, target=None):
-        target = target or client
-        response = post_form(target, "/login", {"username": user.username,
-                                                "password": password or user.password})
-        if with_code and user.totp_secret and response.status_code == 302 \
-                and response.headers["Location"].endswith("/login/second-factor"):
-            response = post_form(target, "/login/second-factor", {"code": next_totp_code(app, user)})
-        return response
+        return pages.sign_in(app, target or client, user, password=password, with_code=with_code)
 
     return act
 
@@ -246,6 +207,27 @@ def age_sessions(app):
             db.session.commit()
 
     return act
+
+
+# --- the clock --------------------------------------------------------------------------
+
+# Either side of midnight in Vietnam (UTC+7), on the last night of a year: the UTC calendar day
+# is the same at both moments, the organisation's is not (a deadline, "today" in a form and the
+# year all change). Tests that compare dates run at both (two CI failures came from comparing
+# with the UTC day after 17:00 UTC).
+VIETNAM_MIDNIGHT = {
+    "2359-in-Vietnam": datetime(2026, 12, 31, 16, 59, 30, tzinfo=UTC),
+    "0000-in-Vietnam": datetime(2026, 12, 31, 17, 0, 30, tzinfo=UTC),
+}
+
+
+@pytest.fixture(params=list(VIETNAM_MIDNIGHT.values()), ids=list(VIETNAM_MIDNIGHT))
+def around_vietnam_midnight(request):
+    """Pin the clock (time-machine, not ticking) at 23:59:30 or 00:00:30 in Vietnam on
+    31 December/1 January; request it before `app` and sign-ins, so that sessions, TOTP
+    steps and audit times all live in the pinned moment."""
+    with time_machine.travel(request.param, tick=False):
+        yield request.param
 
 
 # --- the audit trail --------------------------------------------------------------------

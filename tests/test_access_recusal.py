@@ -14,12 +14,11 @@ from cases.access import operations as access
 from cases.casework import operations
 from cases.casework.operations import CaseError, ReviewData
 from cases.models import Case
-from cases.petitions import operations as petitions
-from cases.petitions.operations import PetitionData
 from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
 from protection.db import db
 from protection.identity import User
 from tests.conftest import audit_entries, post_form
+from tests.factories import receive_petition
 
 SUBJECT_ID = "001080000777"
 RELATIVE_ID = "001055000888"
@@ -79,9 +78,8 @@ def test_a_recused_officer_cannot_be_assigned(app, scene):
 def test_a_person_named_in_a_petition_is_recused_from_it(app, client, sign_in, scene):
     with app.app_context():
         by = db.session.get(User, scene["officer"].id)
-        case = petitions.receive_petition(PetitionData(
-            received_on=date.today(), channel="post", petition_type="denunciation", classification="unclassified",
-            summary="Tố cáo cán bộ.", petitioner_name="Người Gửi", subject_id_numbers=[SUBJECT_ID]), by=by)
+        case = receive_petition(by, summary="Tố cáo cán bộ.", petitioner_name="Người Gửi",
+                                subject_id_numbers=[SUBJECT_ID])
         db.session.commit()
         petition_id = case.id
     supervisor = scene["supervisor"]

@@ -16,15 +16,14 @@ from audit.service import run_verification
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
-from tests import test_concurrency_gunicorn as gunicorn_tests
 from tests.conftest import audit_entries
+from tests.servers import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 4
 ROUNDS = 30
 
-# A real server on loopback, from the gunicorn concurrency test (several sync workers).
-gunicorn_server = gunicorn_tests.gunicorn_server
+# A real server on loopback (the gunicorn_server fixture, tests/servers.py): several sync workers.
 
 
 def _append_in_another_process(config: dict, worker: int, start, results) -> None:
@@ -137,8 +136,8 @@ def test_sign_ins_on_several_gunicorn_workers_and_cli_checkpoints_leave_one_chai
 
     def work(index: int) -> list[int]:
         user = users[index % len(users)]
-        browser = gunicorn_tests.Browser(base)
-        statuses = [gunicorn_tests.Browser(base).sign_in(user.username, "Khong-dung-mat-khau-0"),
+        browser = Browser(base)
+        statuses = [Browser(base).sign_in(user.username, "Khong-dung-mat-khau-0"),
                     browser.sign_in(user.username, user.password)]
         statuses.append(browser.request("/admin/users")[0])  # refused: recorded in its own transaction
         statuses.append(browser.request("/audit/")[0])

@@ -14,8 +14,7 @@ import pyotp
 import pytest
 
 from audit.models import AuditEntry
-from tests import test_cases_subjects as cases_tests
-from tests import test_cases_views as case_pages
+from tests import pages
 from tests.conftest import PASSWORD, MadeUser, audit_entries, post_form
 
 NEW_PASSWORD = "Mua-xuan-tren-dinh-Fansipan-31"
@@ -269,30 +268,30 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
     person = make_user("officer", display_name="Hoàng Thị Được Xem")
     creator = app.test_client()
     assert sign_in(make_user("officer"), target=creator).status_code == 302
-    subject = cases_tests.create(creator)
-    relative = cases_tests.add_relative(creator, subject)
+    subject = pages.create_subject(creator)
+    relative = pages.add_relative(creator, subject)
 
     def review_at_conclusion():
-        case = case_pages.open_review(creator, subject)
-        assert case_pages.case_action(creator, case, "attachments", {
-            "classification": "unclassified", "file": (io.BytesIO(case_pages.PDF), "bien-ban.pdf")},
+        case = pages.open_review(creator, subject)
+        assert pages.case_action(creator, case, "attachments", {
+            "classification": "unclassified", "file": (io.BytesIO(pages.PDF), "bien-ban.pdf")},
             content_type="multipart/form-data").status_code == 302
         page = creator.get(f"/cases/{case}").get_data(as_text=True)
         attachment = re.search(rf"/cases/{case}/attachments/([0-9a-f-]{{36}})", page).group(1)
-        case_pages.to_concluding(creator, case)
+        pages.to_concluding(creator, case)
         return {"case": case, "attachment": attachment}
 
     def submitted():
-        case = case_pages.open_review(creator, subject)
-        case_pages.to_concluding(creator, case)
-        case_pages.draft_and_submit(creator, case)
+        case = pages.open_review(creator, subject)
+        pages.to_concluding(creator, case)
+        pages.draft_and_submit(creator, case)
         return {"submitted": case}
 
     def approved():
         case = submitted()["submitted"]
         approver = app.test_client()
         assert sign_in(make_user("supervisor"), target=approver).status_code == 302
-        assert case_pages.page_post(approver, f"/cases/{case}/conclusion/approve",
+        assert pages.page_post(approver, f"/cases/{case}/conclusion/approve",
                                     data={"secret": PASSWORD}).status_code == 302
         page = approver.get(f"/cases/{case}").get_data(as_text=True)
         conclusion = re.search(rf"/cases/{case}/conclusions/([0-9a-f-]{{36}})/print", page).group(1)
@@ -301,7 +300,7 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
-        "petition": lambda: {"petition": case_pages.receive_petition(creator)}})
+        "petition": lambda: {"petition": pages.receive_petition(creator)}})
 
 
 NOT_PERSONAL = {
@@ -353,7 +352,7 @@ def test_each_read_of_personal_data_is_recorded(app, client, read_targets, login
     if read.assign:
         assigner = app.test_client()
         assert sign_in(make_user("supervisor"), target=assigner).status_code == 302
-        assert case_pages.case_action(assigner, read_targets[read.assign], "assign",
+        assert pages.case_action(assigner, read_targets[read.assign], "assign",
                                       {"officer": str(reader.id)}).status_code == 302
     before = {entry.seq for entry in audit_entries(app)}
 

@@ -11,7 +11,6 @@ BEGIN IMMEDIATE would otherwise wait on itself)."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from cases.subjects.operations import SubjectData
 from protection.db import db
 from protection.identity import User
 from tests.conftest import MadeUser, audit_entries, post_form
+from tests.pages import field_errors, input_value, text_of
 
 TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Nội vụ"
 SUMMARY = "Tóm tắt nội bộ không được lộ ra nhật ký"
@@ -77,21 +77,6 @@ def as_user(app, sign_in, user: MadeUser):
     client = app.test_client()
     assert sign_in(user, target=client).status_code == 302
     return client
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def field_errors(page: str, field: str) -> str | None:
-    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</div>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<input[^>]*\b(?:id|name)="{field}"[^>]*>', page)
-    value = re.search(r'value="([^"]*)"', match.group(0)) if match else None
-    return html.unescape(value.group(1)) if value else None
 
 
 def rows(page: str) -> list[tuple[int, str]]:

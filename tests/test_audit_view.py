@@ -5,7 +5,6 @@ a streamed CSV export that is itself audited; "verify now"; and no person's name
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from audit.trail import record
 from protection.db import db
 from protection.forms import parse_date
 from tests.conftest import MadeUser, audit_entries, audit_tampering, post_form
+from tests.pages import field_errors, input_value
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 OTHER_NAMES = ("Trịnh Thị Được Ghi", "Lý Văn Sai Mật Khẩu", "Quách Thị Quản Trị")
@@ -67,17 +67,6 @@ def shown(page: str) -> list[tuple[int, str]]:
 
 def total(page: str) -> int:
     return int(re.search(r"(\d+) bản ghi", page).group(1))
-
-
-def field_errors(page: str, field: str) -> str | None:
-    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</div>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<input[^>]*\b(?:id|name)="{field}"[^>]*>', page)
-    value = re.search(r'value="([^"]*)"', match.group(0)) if match else None
-    return html.unescape(value.group(1)) if value else None
 
 
 def export(client, query: str = "") -> list[dict]:

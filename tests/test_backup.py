@@ -11,9 +11,12 @@ import shutil
 import stat
 import threading
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import undefer
 
@@ -21,12 +24,15 @@ from app import create_app
 from audit.models import AuditEntry
 from audit.trail import record
 from cases.models import Case, Subject
+from cases.retention import operations as retention
 from protection import backup as backup_module
 from protection.backup_format import HEADER_BYTES, open_content
 from protection.blobs import store_blob
 from protection.db import Base, db
 from protection.demo import DEMO_PASSWORD
+from protection.identity import Role, User
 from protection.keystore import decode_key, new_key, write_key_file
+from protection.schema import upgrade_schema
 from tests.conftest import _config, audit_entries, audit_tampering, scratch_postgresql_database
 
 CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"
@@ -211,7 +217,6 @@ def test_sqlite_round_trip_to_postgres(instances, fresh_database, tmp_path):
     target_url = fresh_database("postgresql")
     source = instances(fresh_database("sqlite"), "source")
     with source.app_context():
-        from protection.schema import upgrade_schema
         upgrade_schema()
     seed(source)
     target = instances(target_url, "target")
@@ -220,12 +225,6 @@ def test_sqlite_round_trip_to_postgres(instances, fresh_database, tmp_path):
 
 def test_a_case_purged_after_the_backup_stays_shredded_after_the_restore(app, instances, fresh_database,
                                                                         tmp_path):
-    retention = pytest.importorskip("cases.retention.operations")
-    if getattr(retention, "replay_purge_ledger", None) is None:
-        pytest.skip("no purge ledger in this code yet")
-    from datetime import date
-
-    from protection.identity import Role, User
 
     seed(app)
     with app.app_context():
@@ -260,7 +259,6 @@ def test_a_case_purged_after_the_backup_stays_shredded_after_the_restore(app, in
 
 def _closed_cases(application, count: int) -> list[tuple]:
     """`count` closed cases of the demo, dated long past retention: (id, reference)."""
-    from datetime import date
     with application.app_context():
         cases = db.session.scalars(select(Case).where(Case.closed_on.is_not(None), Case.data_key_id.is_not(None))
                                    .order_by(Case.id).limit(count)).all()
@@ -272,8 +270,6 @@ def _closed_cases(application, count: int) -> list[tuple]:
 
 
 def _purge(application, case_id, reference) -> None:
-    from cases.retention import operations as retention
-    from protection.identity import Role, User
     with application.app_context():
         case = db.session.get(Case, case_id)
         supervisor = db.session.scalars(select(User).where(User.role == Role.SUPERVISOR).limit(1)).one()
@@ -363,8 +359,6 @@ def test_a_bad_ledger_refuses_the_restore_before_any_row(app, instances, fresh_d
         ledger.write_text("\n".join(lines) + "\n")
         words = ("line 2", "bad signature")
     else:  # the target holds another ledger key than the one that signed the lines
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         other = Ed25519PrivateKey.generate()
         keys = Path(target.instance_path) / "keys"
         (keys / "purge-ledger.key").write_bytes(other.private_bytes(

@@ -14,14 +14,20 @@ from sqlalchemy import select, update
 
 from audit.models import AuditEntry
 from cases.casework import operations
-from cases.casework.operations import CaseError, ReviewData
+from cases.casework.operations import CaseError
 from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData, ImmutableConclusion
 from cases.models import Case, Conclusion
-from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.identity import User
 from tests.conftest import PASSWORD
+from tests.factories import (
+    approve_conclusion,
+    make_subject,
+    open_review,
+    submit_conclusion,
+    to_conclusion,
+)
 
 
 @pytest.fixture
@@ -37,11 +43,8 @@ def user(user_id) -> User:
 def concluding_case(app, officer_id, purpose: str = "appointment") -> uuid.UUID:
     with app.app_context():
         officer = user(officer_id)
-        subject = create_subject(SubjectData("Vũ Thị Kết Luận", date(1980, 4, 5), f"0380{uuid.uuid4().int % 10**8:08d}"),
-                                 owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, purpose, "confidential"), by=officer)
-        for action in ("start_examination", "start_appraisal", "start_conclusion"):
-            operations.transition(case, action, by=officer)
+        subject = make_subject(officer, "Vũ Thị Kết Luận", date(1980, 4, 5))
+        case = to_conclusion(open_review(officer, subject, purpose=purpose), by=officer)
         db.session.commit()
         return case.id
 
@@ -50,10 +53,8 @@ def approved_case(app, people) -> uuid.UUID:
     case_id = concluding_case(app, people["officer"].id)
     with app.app_context():
         case = db.session.get(Case, case_id)
-        conclusions.save_draft(case, ConclusionData("no_issue", "Lý lịch rõ ràng, không có vấn đề."),
-                               by=user(people["officer"].id))
-        conclusions.submit(case, by=user(people["officer"].id))
-        conclusions.approve(case, PASSWORD, by=user(people["supervisor"].id))
+        submit_conclusion(case, by=user(people["officer"].id), reasoning="Lý lịch rõ ràng, không có vấn đề.")
+        approve_conclusion(case, by=user(people["supervisor"].id))
         db.session.commit()
     return case_id
 

@@ -17,6 +17,7 @@ from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
 from protection.db import db
 from protection.identity import Unit, User
+from tests.pages import org_today
 
 
 @pytest.fixture
@@ -141,10 +142,11 @@ def test_a_repeat_is_linked_and_may_be_filed_for_that_reason(app, officer):
             petitions.decide(repeat, Decision("accept", note="Thụ lý."), by=by)
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_a_later_rule_applies_to_petitions_accepted_after_it_takes_effect(app_config, make_user, make_unit):
     from app import create_app
 
-    future = date.today() + timedelta(days=400)
+    future = org_today() + timedelta(days=400)
     app_config["HOSO_DEADLINE_RULES"] = [{"key": "reflection", "start_event": "accepted", "days": 3,
                                           "effective_from": future.isoformat()},
                                          {"key": "reflection", "start_event": "accepted", "days": 9,

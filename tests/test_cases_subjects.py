@@ -30,35 +30,23 @@ from protection.forms import parse_date
 from protection.keystore import DataKey
 from protection.search import vietnamese_name
 from tests.conftest import audit_entries, post_form
+from tests.pages import (
+    AN,
+    FATHER,
+    create_subject,
+    field_errors,
+    fields_with_errors,
+    input_value,
+    org_today,
+    person,
+    selected_option,
+)
+from tests.pages import add_relative as add_relative_by_form
 
 SUBJECT_LINK = re.compile(r'href="/subjects/([0-9a-f-]{36})"')
 
-AN = {
-    "full_name": "Nguyễn Văn An",
-    "other_names": "Ba An",
-    "date_of_birth": "01/02/1980",
-    "sex": "male",
-    "id_number": "001080000001",
-    "native_place": "Xã Đông Sơn, huyện Sơn Hà",
-    "residence": "Phường Bắc Sơn",
-    "ethnicity": "Kinh",
-    "religion": "Không",
-    "current_unit": "Sở Tư pháp",
-    "position": "Phó Giám đốc",
-    "party_admission_date": "19/05/2004",
-    "party_official_date": "19/05/2005",
-    "notes": "Đề nghị bổ nhiệm lại.",
-}
-
-FATHER = {"relation": "father", "full_name": "Nguyễn Văn Quý", "birth_year": "1950",
-          "residence": "Xã Đông Sơn", "occupation": "Nghỉ hưu", "party_member": "y"}
-
 
 # --- helpers --------------------------------------------------------------------------------
-
-def person(**changes) -> dict:
-    return {**AN, **changes}
-
 
 def rows(app, model) -> int:
     with app.app_context():
@@ -81,46 +69,6 @@ def stored(app, subject_id) -> dict:
         ]
         db.session.commit()
     return values
-
-
-def field_errors(page: str, field: str) -> str | None:
-    """The error text rendered beside `field` (None when the field has none)."""
-    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</div>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def fields_with_errors(page: str) -> set[str]:
-    return set(re.findall(r'id="([a-z_]+)-errors"', page))
-
-
-def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<(?:input|textarea)[^>]*\b(?:id|name)="{field}"[^>]*>', page)
-    assert match, f"no input {field}"
-    value = re.search(r'value="([^"]*)"', match.group(0))
-    return html.unescape(value.group(1)) if value else None
-
-
-def selected_option(page: str, field: str) -> str | None:
-    match = re.search(rf'<select[^>]*\b(?:id|name)="{field}"[^>]*>(.*?)</select>', page, re.S)
-    assert match, f"no select {field}"
-    option = re.search(r'<option(?=[^>]*\bselected\b)[^>]*value="([^"]*)"', match.group(1))
-    return option.group(1) if option else None
-
-
-def create(client, data: dict | None = None) -> str:
-    response = post_form(client, "/subjects/new", data or AN)
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    match = re.fullmatch(r"/subjects/([0-9a-f-]{36})", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return match.group(1)
-
-
-def add_relative(client, subject_id: str, data: dict | None = None) -> str:
-    response = post_form(client, f"/subjects/{subject_id}/relatives/new", data or FATHER)
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    assert response.headers["Location"] == f"/subjects/{subject_id}"
-    relatives = stored(client.application, subject_id)["relatives"]
-    return str(relatives[-1]["id"])
 
 
 def search(client, query: str) -> set[str]:
@@ -156,7 +104,7 @@ def test_a_reviewer_creates_views_and_edits_a_dossier(app, client, login_as, rol
     assert form.status_code == 200
     assert 'placeholder="dd/mm/yyyy"' in form.get_data(as_text=True)
 
-    subject_id = create(client)
+    subject_id = create_subject(client)
 
     values = stored(app, subject_id)
     assert values["owner_unit"] == "BTCTU"
@@ -203,7 +151,7 @@ def test_a_reviewer_creates_views_and_edits_a_dossier(app, client, login_as, rol
 
 def test_names_are_kept_with_their_spacing_tidied(app, client, login_as):
     login_as("officer")
-    subject_id = create(client, person(full_name="  Nguyễn   Văn  An ", position="  Trưởng phòng ",
+    subject_id = create_subject(client, person(full_name="  Nguyễn   Văn  An ", position="  Trưởng phòng ",
                                        religion="   "))
     values = stored(app, subject_id)
     assert values["full_name"] == "Nguyễn Văn An"
@@ -212,7 +160,17 @@ def test_names_are_kept_with_their_spacing_tidied(app, client, login_as):
 
 
 def _future() -> str:
-    return (date.today() + timedelta(days=400)).strftime("%d/%m/%Y")
+    return (org_today() + timedelta(days=400)).strftime("%d/%m/%Y")
+
+
+def _next_year() -> str:
+    return str(org_today().year + 1)
+
+
+def typed(changes: dict) -> dict:
+    """The changes as typed when the test runs: a date relative to today is worked out then
+    (on the organisation's calendar), not when the module was collected."""
+    return {name: value() if callable(value) else value for name, value in changes.items()}
 
 
 BAD_SUBJECT_INPUT = [
@@ -224,7 +182,7 @@ BAD_SUBJECT_INPUT = [
     pytest.param({"id_number": "0010800000"}, "id_number", id="10-digit-id"),
     pytest.param({"id_number": "00108000000A"}, "id_number", id="letter-in-id"),
     pytest.param({"id_number": ""}, "id_number", id="no-id"),
-    pytest.param({"date_of_birth": _future()}, "date_of_birth", id="born-in-the-future"),
+    pytest.param({"date_of_birth": _future}, "date_of_birth", id="born-in-the-future"),
     pytest.param({"party_admission_date": "19/05/2005", "party_official_date": "19/05/2004"},
                  "party_official_date", id="official-before-admission"),
     pytest.param({"party_admission_date": "30/02/2004"}, "party_admission_date", id="bad-admission-date"),
@@ -234,6 +192,7 @@ BAD_SUBJECT_INPUT = [
 
 @pytest.mark.parametrize(("changes", "field"), BAD_SUBJECT_INPUT)
 def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(app, client, login_as, changes, field):
+    changes = typed(changes)
     login_as("officer")
     entries_before = len(audit_entries(app))
 
@@ -260,8 +219,9 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(app, client,
 
 @pytest.mark.parametrize(("changes", "field"), BAD_SUBJECT_INPUT)
 def test_bad_input_in_an_edit_leaves_the_dossier_as_it_was(app, client, login_as, changes, field):
+    changes = typed(changes)
     login_as("officer")
-    subject_id = create(client)
+    subject_id = create_subject(client)
     before = stored(app, subject_id)
 
     response = post_form(client, f"/subjects/{subject_id}/edit", person(position="Giám đốc", **changes))
@@ -276,7 +236,7 @@ def test_bad_input_in_an_edit_leaves_the_dossier_as_it_was(app, client, login_as
 
 def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, client, login_as):
     login_as("officer")
-    first = create(client)
+    first = create_subject(client)
     response = post_form(client, "/subjects/new",
                          person(full_name="Trần Thị Bình", id_number="001 080 000 001"))
     assert response.status_code == 200
@@ -285,7 +245,7 @@ def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, clien
     assert input_value(page, "full_name") == "Trần Thị Bình"
     assert rows(app, Subject) == 1
 
-    second = create(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
+    second = create_subject(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
     response = post_form(client, f"/subjects/{second}/edit", person(id_number="001080000001"))
     assert fields_with_errors(response.get_data(as_text=True)) == {"id_number"}
     assert stored(app, second)["id_number"] == "001080000002"
@@ -296,11 +256,11 @@ def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, clien
 
 def test_relatives_are_added_edited_and_removed(app, client, login_as):
     user = login_as("officer")
-    subject_id = create(client)
+    subject_id = create_subject(client)
     assert "/relatives/new" in client.get(f"/subjects/{subject_id}").get_data(as_text=True)
 
-    father = add_relative(client, subject_id)
-    spouse = add_relative(client, subject_id, {"relation": "spouse", "full_name": "Lê Thị Huệ",
+    father = add_relative_by_form(client, subject_id)
+    spouse = add_relative_by_form(client, subject_id, {"relation": "spouse", "full_name": "Lê Thị Huệ",
                                                "birth_year": "1982", "occupation": "Giáo viên"})
     relatives = stored(app, subject_id)["relatives"]
     assert relatives[0] == {"id": uuid.UUID(father), "relation": "father", "full_name": "Nguyễn Văn Quý",
@@ -343,16 +303,17 @@ BAD_RELATIVE_INPUT = [
     pytest.param({"full_name": ""}, "full_name", id="empty-name"),
     pytest.param({"full_name": "   "}, "full_name", id="blank-name"),
     pytest.param({"birth_year": "năm 1950"}, "birth_year", id="year-not-a-number"),
-    pytest.param({"birth_year": str(date.today().year + 1)}, "birth_year", id="born-next-year"),
+    pytest.param({"birth_year": _next_year}, "birth_year", id="born-next-year"),
 ]
 
 
 @pytest.mark.parametrize(("changes", "field"), BAD_RELATIVE_INPUT)
 def test_bad_relative_input_is_shown_beside_the_field_and_nothing_is_written(app, client, login_as,
                                                                              changes, field):
+    changes = typed(changes)
     login_as("officer")
-    subject_id = create(client)
-    father = add_relative(client, subject_id)
+    subject_id = create_subject(client)
+    father = add_relative_by_form(client, subject_id)
     before = stored(app, subject_id)
 
     added = post_form(client, f"/subjects/{subject_id}/relatives/new", {**FATHER, **changes})
@@ -375,9 +336,9 @@ def test_bad_relative_input_is_shown_beside_the_field_and_nothing_is_written(app
 
 def test_a_relative_is_reached_only_through_its_own_subject(app, client, login_as):
     login_as("officer")
-    first = create(client)
-    second = create(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
-    father = add_relative(client, first)
+    first = create_subject(client)
+    second = create_subject(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
+    father = add_relative_by_form(client, first)
     before = stored(app, first)
 
     assert client.get(f"/subjects/{second}/relatives/{father}").status_code == 404
@@ -400,9 +361,9 @@ def people(client, login_as):
     """An, a namesake born another day, and Anh whose name differs by one letter."""
     login_as("officer")
     return {
-        "an": create(client),
-        "namesake": create(client, person(date_of_birth="15/08/1975", id_number="001075000009")),
-        "anh": create(client, person(full_name="Nguyễn Văn Anh", other_names="Ba Anh", id_number="001080000003")),
+        "an": create_subject(client),
+        "namesake": create_subject(client, person(date_of_birth="15/08/1975", id_number="001075000009")),
+        "anh": create_subject(client, person(full_name="Nguyễn Văn Anh", other_names="Ba Anh", id_number="001080000003")),
     }
 
 
@@ -469,7 +430,7 @@ def test_the_search_page_lists_the_matches_fields(client, people):
 def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, make_user, sign_in):
     district_officer = make_user("officer", unit="HU-X")
     sign_in(district_officer)
-    district_subject = create(client)  # An, in the district
+    district_subject = create_subject(client)  # An, in the district
 
     for role, unit, sees_district in [("officer", "BTCTU", False), ("officer", "BNCTU", False),
                                       ("supervisor", "BNCTU", False), ("supervisor", "BTCTU", True),
@@ -487,7 +448,7 @@ def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, m
     # The province's officer keeps a dossier of the same person: the district cannot see it.
     province_officer = make_user("officer", unit="BTCTU")
     sign_in(province_officer, target=other_client)
-    province_subject = create(other_client, person(position="Giám đốc"))
+    province_subject = create_subject(other_client, person(position="Giám đốc"))
     assert search(client, "001080000001") == {district_subject}
     assert client.get(f"/subjects/{province_subject}").status_code == 404
     assert search(other_client, "001080000001") == {province_subject}
@@ -495,8 +456,8 @@ def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, m
 
 def test_another_units_dossier_cannot_be_changed(app, client, other_client, units, make_user, sign_in):
     sign_in(make_user("officer", unit="BTCTU"))
-    subject_id = create(client)
-    father = add_relative(client, subject_id)
+    subject_id = create_subject(client)
+    father = add_relative_by_form(client, subject_id)
     before = stored(app, subject_id)
 
     sign_in(make_user("officer", unit="BNCTU"), target=other_client)
@@ -517,8 +478,8 @@ def test_another_units_dossier_cannot_be_changed(app, client, other_client, unit
 def test_liaisons_auditors_and_admins_never_reach_dossiers(app, client, other_client, login_as, make_user,
                                                           sign_in, role):
     sign_in(make_user("officer"), target=other_client)
-    subject_id = create(other_client)
-    father = add_relative(other_client, subject_id)
+    subject_id = create_subject(other_client)
+    father = add_relative_by_form(other_client, subject_id)
 
     login_as(role)
     for path in ("/subjects/", "/subjects/?q=nguyen+van+an", "/subjects/new", f"/subjects/{subject_id}",
@@ -545,8 +506,8 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 def test_every_read_and_change_of_a_dossier_has_its_entry(app, client, login_as):
     user = login_as("supervisor")
-    subject_id = create(client)
-    father = add_relative(client, subject_id)
+    subject_id = create_subject(client)
+    father = add_relative_by_form(client, subject_id)
 
     assert client.get(f"/subjects/{subject_id}").status_code == 200
     assert client.get(f"/subjects/{subject_id}/edit").status_code == 200
@@ -585,7 +546,7 @@ def test_every_read_and_change_of_a_dossier_has_its_entry(app, client, login_as)
 def test_a_failed_view_of_another_units_dossier_is_recorded_as_a_denial(app, client, other_client, units,
                                                                         make_user, sign_in):
     sign_in(make_user("officer", unit="BTCTU"))
-    subject_id = create(client)
+    subject_id = create_subject(client)
     sign_in(make_user("officer", unit="BNCTU"), target=other_client)
     assert other_client.get(f"/subjects/{subject_id}").status_code == 404
     assert audit_entries(app, "subject.view") == []
@@ -709,8 +670,8 @@ def server_log(caplog):
 def test_canaries_never_reach_the_database_the_trail_error_pages_or_the_log(
         app, client, other_client, units, database_url, login_as, make_user, sign_in, server_log):
     user = login_as("supervisor")
-    subject_id = create(client, CANARY_SUBJECT)
-    relative_ids = [add_relative(client, subject_id, relative) for relative in CANARY_RELATIVES]
+    subject_id = create_subject(client, CANARY_SUBJECT)
+    relative_ids = [add_relative_by_form(client, subject_id, relative) for relative in CANARY_RELATIVES]
     assert post_form(client, f"/subjects/{subject_id}/edit",
                      {**CANARY_SUBJECT, **CANARY_EDITS}).status_code == 302
     assert post_form(client, f"/subjects/{subject_id}/relatives/{relative_ids[0]}",
@@ -776,13 +737,13 @@ def test_canaries_never_reach_the_database_the_trail_error_pages_or_the_log(
 def test_a_supervisor_exports_the_dossiers_in_scope_as_the_import_reads_them(
         app, client, other_client, units, make_user, sign_in):
     sign_in(make_user("officer", unit="HU-X"), target=other_client)
-    create(other_client, person(full_name="Đinh Văn Tú", id_number="038082002468", sex="male"))
+    create_subject(other_client, person(full_name="Đinh Văn Tú", id_number="038082002468", sex="male"))
     outsider = app.test_client()
     sign_in(make_user("officer", unit="BNCTU"), target=outsider)
-    create(outsider, person(full_name="Người Ngoài Phạm Vi", id_number="038082002469"))
+    create_subject(outsider, person(full_name="Người Ngoài Phạm Vi", id_number="038082002469"))
     supervisor = make_user("supervisor", unit="BTCTU")
     sign_in(supervisor)
-    create(client, person(sex="female", other_names=""))
+    create_subject(client, person(sex="female", other_names=""))
 
     response = client.get("/subjects/export.csv")
 
@@ -803,7 +764,7 @@ def test_a_supervisor_exports_the_dossiers_in_scope_as_the_import_reads_them(
 
 def test_an_officer_may_not_export(app, client, login_as):
     login_as("officer")
-    create(client)
+    create_subject(client)
     page = client.get("/subjects/").get_data(as_text=True)
     assert "/subjects/export.csv" not in page
     response = client.get("/subjects/export.csv")
@@ -815,7 +776,7 @@ def test_an_officer_may_not_export(app, client, login_as):
 def test_the_export_command_writes_a_private_file_and_never_overwrites(app, client, runner, login_as,
                                                                        tmp_path):
     login_as("officer")
-    create(client)
+    create_subject(client)
     target = tmp_path / "out" / "subjects.csv"
     target.parent.mkdir()
     old_umask = os.umask(0)

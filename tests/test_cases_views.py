@@ -7,10 +7,9 @@ BEGIN IMMEDIATE would otherwise wait on itself)."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from io import BytesIO
 
 import pytest
@@ -19,19 +18,35 @@ from sqlalchemy import func, select, update
 from audit.trail import detail_of
 from cases.models import Case, Comment, Conclusion, Finding
 from protection.db import db
-from tests import test_cases_subjects as subjects_tests
 from tests.conftest import PASSWORD, audit_entries
+from tests.factories import count_rows, stored_case
+from tests.pages import (
+    PDF,
+    PETITION_SUMMARY,
+    PETITIONER,
+    REASONING,
+    SUMMARY,
+    TITLE,
+    case_action,
+    case_id_of,
+    day_text,
+    draft_and_submit,
+    field_errors,
+    hidden,
+    open_review,
+    org_today,
+    page_post,
+    receive_petition,
+    step,
+    text_of,
+    to_concluding,
+)
+from tests.pages import add_relative as add_relative_by_form
+from tests.pages import create_subject as create_subject_by_form
 
-CASE_LOCATION = re.compile(r"^/cases/([0-9a-f-]{36})(?:#\w+)?$")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-TITLE = "Thẩm định kết nạp Đảng đồng chí Nguyễn Văn An"
-SUMMARY = "Chi bộ đề nghị thẩm định lý lịch trước khi xét kết nạp"
 FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
 COMMENT = "Đã đối chiếu lý lịch với hồ sơ gốc"
-REASONING = "Lý lịch rõ ràng, không phát hiện vấn đề chính trị"
 RETURN_COMMENT = "Bổ sung căn cứ xác minh của Công an huyện"
-PETITIONER = "Trần Văn Tố Cáo"
-PETITION_SUMMARY = "Đơn phản ánh việc kê khai tài sản không trung thực"
 
 
 @pytest.fixture(autouse=True)
@@ -40,91 +55,6 @@ def _rate_limit_out_of_the_way(app_config):
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-def today_text(days: int = 0) -> str:
-    return (date.today() + timedelta(days=days)).strftime("%d/%m/%Y")
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
-    assert match, f"no input {name}"
-    value = re.search(r'value="([^"]*)"', match.group(0))
-    return html.unescape(value.group(1)) if value else ""
-
-
-def field_errors(page: str, field: str) -> str | None:
-    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</(?:div|fieldset)>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def case_id_of(response) -> str:
-    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
-    match = CASE_LOCATION.match(response.headers["Location"])
-    assert match, response.headers["Location"]
-    return match.group(1)
-
-
-def page_post(client, page_path: str, post_path: str | None = None, data: dict | None = None, **kwargs):
-    """GET a page, then POST its form with the page's CSRF token, form token and version."""
-    page = client.get(page_path, follow_redirects=True).get_data(as_text=True)
-    payload = {"csrf_token": hidden(page, "csrf_token")}
-    for name in ("form_token", "version"):
-        if f'name="{name}"' in page:
-            payload[name] = hidden(page, name)
-    payload.update(data or {})
-    return client.post(post_path or page_path, data=payload, **kwargs)
-
-
-def case_action(client, case_id: str, path: str, data: dict | None = None, **kwargs):
-    return page_post(client, f"/cases/{case_id}", f"/cases/{case_id}/{path}", data, **kwargs)
-
-
-def open_review(client, subject_id: str, **changes) -> str:
-    data = {"subject_id": subject_id, "purpose": "party_admission", "classification": "confidential",
-            "title": TITLE, "summary": SUMMARY, **changes}
-    return case_id_of(page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", data))
-
-
-def receive_petition(client, **changes) -> str:
-    data = {"received_on": today_text(), "channel": "post", "petition_type": "denunciation",
-            "petitioner_name": PETITIONER, "petitioner_address": "Phường Bắc Sơn", "petitioner_contact": "0912000000",
-            "named_people": "Lê Văn Bị Phản Ánh", "summary": PETITION_SUMMARY, "classification": "unclassified",
-            **changes}
-    return case_id_of(page_post(client, "/cases/petitions/new", data=data))
-
-
-def step(client, case_id: str, action: str) -> None:
-    response = case_action(client, case_id, "transition", {"action": action})
-    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-
-
-def stored_case(app, case_id: str) -> dict:
-    with app.app_context():
-        case = db.session.get(Case, uuid.UUID(case_id))
-        values = {"state": case.state, "version": case.version, "due_on": case.due_on, "reference": case.reference,
-                  "extensions": case.extensions, "opened_on": case.opened_on}
-        if case.petition is not None:
-            values.update(decision=case.petition.decision, repeat_of=case.petition.repeat_of_id,
-                          decision_reason=case.petition.decision_reason, decided_on=case.petition.decided_on)
-        values["conclusions"] = [
-            {"state": item.state, "document_number": item.document_number, "author": item.author_id,
-             "return_comment": item.return_comment, "reasoning": item.reasoning}
-            for item in db.session.scalars(select(Conclusion).where(Conclusion.case_id == case.id)
-                                           .order_by(Conclusion.version_number))]
-        db.session.commit()
-    return values
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        value = db.session.scalar(select(func.count()).select_from(model))
-        db.session.commit()
-    return value
-
 
 @pytest.fixture
 def officer(client, make_user, sign_in):
@@ -144,26 +74,13 @@ def supervisor_client(app, make_user, sign_in):
 
 @pytest.fixture
 def subject_id(client, officer):
-    return subjects_tests.create(client)
-
-
-def to_concluding(client, case_id: str) -> None:
-    for action in ("start_examination", "start_verification", "start_appraisal", "start_conclusion"):
-        step(client, case_id, action)
-
-
-def draft_and_submit(client, case_id: str, reasoning: str = REASONING) -> None:
-    response = page_post(client, f"/cases/{case_id}/conclusion", data={
-        "outcome": "no_issue", "admission_eligible": "yes", "reasoning": reasoning})
-    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
-    response = case_action(client, case_id, "conclusion/submit")
-    assert response.status_code == 302
+    return create_subject_by_form(client)
 
 
 # --- a review from opening to an approved conclusion ---------------------------------------
 
 def test_review_from_opening_to_signed_conclusion(app, client, officer, supervisor_client, subject_id):
-    subjects_tests.add_relative(client, subject_id)
+    add_relative_by_form(client, subject_id)
     case_id = open_review(client, subject_id)
     page = text_of(client.get(f"/cases/{case_id}"))
     reference = stored_case(app, case_id)["reference"]
@@ -243,6 +160,7 @@ def test_review_from_opening_to_signed_conclusion(app, client, officer, supervis
     assert reference in dossier and "1-KL/BTCTU" in dossier and "Không có vấn đề chính trị" in dossier
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client, subject_id):
     case_id = open_review(client, subject_id, purpose="appointment")
     to_concluding(client, case_id)
@@ -255,7 +173,7 @@ def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client,
     with app.app_context():
         # As someone with database access could: move the validity past the flush guard.
         db.session.execute(update(Conclusion).where(Conclusion.case_id == uuid.UUID(case_id))
-                           .values(valid_until=date.today() - timedelta(days=1)))
+                           .values(valid_until=org_today() - timedelta(days=1)))
         db.session.commit()
     page = text_of(supervisor_client.get(f"/cases/{case_id}"))
     assert "CHỮ KÝ KHÔNG HỢP LỆ" in page and "Chữ ký hợp lệ" not in page
@@ -301,6 +219,7 @@ def test_officers_cannot_approve_and_unassigned_officers_cannot_work(app, client
 
 # --- petitions --------------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, supervisor_client):
     case_id = receive_petition(client)
     stored = stored_case(app, case_id)
@@ -328,6 +247,7 @@ def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, su
     assert entry.target_id == case_id and entry.actor_id == supervisor_client.user.id
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_anonymous_petition_kept_for_monitoring(app, client, officer):
     case_id = receive_petition(client, anonymous="y", petitioner_name="", petitioner_address="",
                                petitioner_contact="")
@@ -375,12 +295,12 @@ def test_a_stale_form_changes_nothing_and_says_why(app, client, officer, subject
     old_version = hidden(page, "version")
     step(client, case_id, "start_examination")  # someone else moved the case meanwhile
 
-    comments_before = count(app, Comment)
+    comments_before = count_rows(app, Comment)
     response = client.post(f"/cases/{case_id}/comments", data={
         "csrf_token": hidden(page, "csrf_token"), "version": old_version, "body": COMMENT})
     assert response.status_code == 302
     assert text_of(client.get(response.headers["Location"])).count("vừa được người khác thay đổi") == 1
-    assert count(app, Comment) == comments_before
+    assert count_rows(app, Comment) == comments_before
 
     response = client.post(f"/cases/{case_id}/transition", data={
         "csrf_token": hidden(page, "csrf_token"), "version": old_version, "action": "start_examination"})
@@ -404,24 +324,25 @@ def test_double_submit_creates_one_case(app, client, officer, subject_id):
             "subject_id": subject_id, "purpose": "", "classification": "unclassified"}
     # Refused first (no purpose): the same form, corrected, still goes through once.
     refused = client.post("/cases/reviews/new", data=data)
-    assert refused.status_code == 200 and count(app, Case) == 0
+    assert refused.status_code == 200 and count_rows(app, Case) == 0
     data["purpose"] = "appointment"
     first = case_id_of(client.post("/cases/reviews/new", data=data))
     second = client.post("/cases/reviews/new", data=data)
     assert case_id_of(second) == first
     assert "Biểu mẫu này đã được gửi" in text_of(client.get(second.headers["Location"]))
-    assert count(app, Case) == 1
+    assert count_rows(app, Case) == 1
 
     page = client.get("/cases/petitions/new", follow_redirects=True).get_data(as_text=True)
     data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
-            "received_on": today_text(), "channel": "post", "petition_type": "reflection",
+            "received_on": day_text(), "channel": "post", "petition_type": "reflection",
             "anonymous": "y", "named_people": "Lê Văn C", "summary": PETITION_SUMMARY,
             "classification": "unclassified"}
     assert case_id_of(client.post("/cases/petitions/new", data=data)) == \
         case_id_of(client.post("/cases/petitions/new", data=data))
-    assert count(app, Case) == 2
+    assert count_rows(app, Case) == 2
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, officer, subject_id):
     response = page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", {
         "subject_id": subject_id, "purpose": "", "classification": "unclassified", "title": TITLE})
@@ -430,36 +351,37 @@ def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, offi
     assert hidden(page, "title") == TITLE and hidden(page, "form_token")
     response = page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", {
         "subject_id": subject_id, "purpose": "appointment", "classification": "unclassified", "title": TITLE,
-        "due_on": today_text(-3)})
+        "due_on": day_text(-3)})
     page = text_of(response)
     assert response.status_code == 200 and "trước ngày mở" in field_errors(page, "due_on")
     # Kept as the browser's date input reads it (yyyy-mm-dd), whichever way it was typed.
-    assert hidden(page, "due_on") == (date.today() - timedelta(days=3)).isoformat()
+    assert hidden(page, "due_on") == (org_today() - timedelta(days=3)).isoformat()
     response = page_post(client, "/cases/reviews/new", data={
         "subject_id": str(uuid.uuid4()), "purpose": "appointment", "classification": "unclassified"})
     assert response.status_code == 200 and field_errors(text_of(response), "subject_id")
     response = page_post(client, "/cases/petitions/new", data={
-        "received_on": today_text(), "channel": "post", "petition_type": "complaint", "summary": PETITION_SUMMARY,
+        "received_on": day_text(), "channel": "post", "petition_type": "complaint", "summary": PETITION_SUMMARY,
         "named_people": "Lê Văn C", "classification": "unclassified"})
     assert response.status_code == 200 and field_errors(text_of(response), "petitioner_name")
     response = page_post(client, "/cases/petitions/new", data={
         "received_on": "31/02/2026", "channel": "post", "petition_type": "complaint", "summary": PETITION_SUMMARY,
         "anonymous": "y", "classification": "unclassified"})
     assert response.status_code == 200 and field_errors(text_of(response), "received_on")
-    assert count(app, Case) == 0
+    assert count_rows(app, Case) == 0
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_list_filters_refuse_bad_input_and_filter(app, client, officer, subject_id):
     case_id = open_review(client, subject_id)
     reference = stored_case(app, case_id)["reference"]
     mine = text_of(client.get("/cases/"))
     assert reference in mine and TITLE in mine
 
-    response = client.get("/cases/", query_string={"view": "unit", "opened_from": today_text(1),
-                                                   "opened_to": today_text(-1)})
+    response = client.get("/cases/", query_string={"view": "unit", "opened_from": day_text(1),
+                                                   "opened_to": day_text(-1)})
     page = text_of(response)
     assert response.status_code == 200 and field_errors(page, "opened_to")
-    assert hidden(page, "opened_from") == (date.today() + timedelta(days=1)).isoformat()
+    assert hidden(page, "opened_from") == (org_today() + timedelta(days=1)).isoformat()
     response = client.get("/cases/", query_string={"opened_from": "32/13/2026", "state": "bogus"})
     page = text_of(response)
     assert response.status_code == 200 and field_errors(page, "opened_from") and field_errors(page, "state")
@@ -566,7 +488,7 @@ def test_a_petition_names_people_with_a_dossier_by_id_number(app, client, office
     """No form lists dossiers: the officer types the ID number read off the petition, and the
     blind index finds the person within the unit; a wrong number is refused beside the field."""
     response = page_post(client, "/cases/petitions/new", data={
-        "received_on": today_text(), "channel": "post", "petition_type": "denunciation",
+        "received_on": day_text(), "channel": "post", "petition_type": "denunciation",
         "petitioner_name": PETITIONER, "summary": PETITION_SUMMARY, "classification": "unclassified",
         "subject_id_numbers": "001 080 000001\n001080999999"})
     page = text_of(response)

@@ -21,6 +21,7 @@ from protection.db import db
 from protection.i18n import local_date
 from protection.identity import Clearance, User
 from tests.conftest import post_form
+from tests.factories import make_subject, open_review
 
 
 @pytest.fixture
@@ -32,9 +33,7 @@ def classified_case(app, officer_id) -> tuple[uuid.UUID, uuid.UUID]:
     """A Tối mật review with a Mật finding; returns (case id, finding id)."""
     with app.app_context():
         officer = db.session.get(User, officer_id)
-        subject = create_subject(SubjectData("Đỗ Văn Mật", date(1970, 1, 1), f"0380{uuid.uuid4().int % 10**8:08d}"),
-                                 owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "secret"), by=officer)
+        case = open_review(officer, make_subject(officer, "Đỗ Văn Mật", date(1970, 1, 1)), classification="secret")
         finding = operations.add_finding(case, FindingData("subject", "other", "Nội dung mật.", "confidential"),
                                          by=officer)
         db.session.commit()

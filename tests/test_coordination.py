@@ -13,187 +13,44 @@ import io
 import json
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
 from cases.models import Case, CoordinationRequest, Finding
 from cases.petitions import operations as petitions
 from protection.db import db
 from protection.identity import User
-from tests import test_cases_subjects as subjects_tests
 from tests.conftest import audit_entries, csrf_token, post_form
-
-TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Tư pháp"
-SUMMARY = "Tóm tắt nội bộ chỉ cán bộ thẩm định được đọc"
-SHARED_FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
-UNSHARED_FINDING = "Có quan hệ với tổ chức nước ngoài chưa được xác minh"
-QUESTIONS = "Đề nghị xác minh quá trình công tác tại Công an huyện"
-BODY_FINDING = "Không phát hiện vấn đề chính trị trong thời gian công tác"
-ANSWER = "Đã xác minh xong, kết quả như ghi nhận"
-FOLLOW_UP = "Đề nghị bổ sung giai đoạn 2010-2015"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-SHARED_FILE = "bien-ban-chia-se.pdf"
-UNSHARED_FILE = "to-trinh-noi-bo.pdf"
-PETITIONER = "Trần Văn Tố Cáo"
-PETITION_SUMMARY = "Đơn phản ánh việc kê khai tài sản"
-
-
-def future(days: int = 20) -> str:
-    return (date.today() + timedelta(days=days)).strftime("%d/%m/%Y")
-
-
-def hidden(page: str, field_id: str) -> str:
-    match = re.search(rf'<input[^>]*\b(?:id|name)="{field_id}"[^>]*>', page)
-    assert match, f"no input {field_id}"
-    value = re.search(r'value="([^"]*)"', match.group(0))
-    return html.unescape(value.group(1)) if value else ""
-
-
-def field_errors(page: str, field_id: str) -> str | None:
-    match = re.search(rf'id="{field_id}-errors">(.*?)</div>\s*</(?:div|fieldset)>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def assert_labelled(page: str) -> None:
-    """Every visible input has a label (WCAG 1.3.1); buttons name themselves."""
-    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", page):
-        if re.search(r'type="(hidden|submit)"', tag):
-            continue
-        field_id = re.search(r'id="([^"]+)"', tag)
-        assert field_id and f'for="{field_id.group(1)}"' in page, tag
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-@dataclass
-class Scene:
-    officer: object
-    liaison: object
-    other_liaison: object
-    officer_client: object
-    liaison_client: object
-    other_client: object
-    case_id: uuid.UUID
-    subject_id: str
-    shared_finding: uuid.UUID
-    unshared_finding: uuid.UUID
-    shared_file: uuid.UUID
-    unshared_file: uuid.UUID
-    police_unit: uuid.UUID
-
-
-def _review_in_verification(app, officer_id, subject_id) -> dict:
-    with app.app_context():
-        officer = db.session.get(User, officer_id)
-        case = operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="appointment",
-                                                 classification="confidential", title=TITLE, summary=SUMMARY),
-                                      by=officer)
-        shared = operations.add_finding(case, FindingData("subject", "political_history", SHARED_FINDING,
-                                                          "unclassified", source="Lý lịch"), by=officer)
-        unshared = operations.add_finding(case, FindingData("subject", "current_political_issue", UNSHARED_FINDING,
-                                                            "confidential"), by=officer)
-        shared_file = operations.add_attachment(case, io.BytesIO(PDF), SHARED_FILE, "unclassified", by=officer)
-        unshared_file = operations.add_attachment(case, io.BytesIO(PDF), UNSHARED_FILE, "unclassified", by=officer)
-        operations.transition(case, "start_examination", by=officer)
-        operations.transition(case, "start_verification", by=officer)
-        ids = {"case_id": case.id, "shared_finding": shared.id, "unshared_finding": unshared.id,
-               "shared_file": shared_file.id, "unshared_file": unshared_file.id}
-        db.session.commit()
-    return ids
-
-
-@pytest.fixture
-def scene(app, client, make_unit, make_user, sign_in) -> Scene:
-    make_unit()
-    make_unit("DUCA", "Đảng ủy Công an tỉnh", kind="police")
-    make_unit("DUQS", "Đảng ủy Quân sự tỉnh", kind="military")
-    officer = make_user("officer", clearance="secret")
-    liaison = make_user("liaison", unit="DUCA", clearance="secret", display_name="Lê Văn Phối Hợp")
-    other_liaison = make_user("liaison", unit="DUQS", clearance="secret")
-    assert sign_in(officer).status_code == 302
-    subject_id = subjects_tests.create(client)
-    ids = _review_in_verification(app, officer.id, subject_id)
-    liaison_client, other_client = app.test_client(), app.test_client()
-    assert sign_in(liaison, target=liaison_client).status_code == 302
-    assert sign_in(other_liaison, target=other_client).status_code == 302
-    with app.app_context():
-        police = db.session.scalar(select(User).where(User.id == liaison.id)).unit_id
-        db.session.commit()
-    return Scene(officer, liaison, other_liaison, client, liaison_client, other_client, subject_id=subject_id,
-                 police_unit=police, **ids)
-
-
-def new_request_path(scene: Scene) -> str:
-    return f"/cases/{scene.case_id}/requests/new"
-
-
-def request_form(scene: Scene, **changes) -> dict:
-    page = scene.officer_client.get(new_request_path(scene)).get_data(as_text=True)
-    data = {
-        "csrf_token": hidden(page, "csrf_token"),
-        "version": hidden(page, "version"),
-        "form_token": hidden(page, "form_token"),
-        "body_unit_id": str(scene.police_unit),
-        "questions": QUESTIONS,
-        "due_on": future(),
-        "subject_fields": ["full_name", "date_of_birth"],
-        "finding_ids": [str(scene.shared_finding)],
-        "attachment_ids": [str(scene.shared_file)],
-    }
-    data.update(changes)
-    return data
-
-
-def send(scene: Scene, **changes) -> uuid.UUID:
-    response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
-    assert response.status_code == 302, text_of(response)[:3000]
-    match = re.fullmatch(rf"/cases/{scene.case_id}/requests/([0-9a-f-]{{36}})", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return uuid.UUID(match.group(1))
-
-
-def liaison_post(client, request_id, action: str, prefix: str, data: dict | None = None, **kwargs):
-    page_path = f"/requests/{request_id}"
-    page = client.get(page_path).get_data(as_text=True)
-    version = re.search(r'name="[a-z]+-version"[^>]*value="(\d+)"', page).group(1)  # any form's: one request
-    payload = {f"{prefix}-csrf_token": csrf_token(client, page_path), f"{prefix}-version": version}
-    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
-    return client.post(f"{page_path}/{action}", data=payload, **kwargs)
-
-
-def officer_post(scene: Scene, request_id, action: str, prefix: str, data: dict | None = None):
-    page_path = f"/cases/{scene.case_id}/requests/{request_id}"
-    page = scene.officer_client.get(page_path).get_data(as_text=True)
-    payload = {f"{prefix}-csrf_token": csrf_token(scene.officer_client, page_path),
-               f"{prefix}-version": hidden(page, f"{prefix}-version")}
-    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
-    return scene.officer_client.post(f"{page_path}/{action}", data=payload)
-
-
-def request_row(app, request_id) -> dict:
-    with app.app_context():
-        item = db.session.get(CoordinationRequest, request_id)
-        values = {"state": item.state, "version": item.version, "answer": item.answer, "follow_up": item.follow_up}
-        db.session.commit()
-    return values
-
-
-def count_requests(app) -> int:
-    with app.app_context():
-        count = len(db.session.scalars(select(CoordinationRequest.id)).all())
-        db.session.commit()
-    return count
-
+from tests.factories import receive_petition
+from tests.pages import AN, PDF, assert_labelled, field_errors, hidden, org_today, text_of
+from tests.scenes import (
+    ANSWER,
+    BODY_FINDING,
+    FOLLOW_UP,
+    PETITION_SUMMARY,
+    PETITIONER,
+    QUESTIONS,
+    SHARED_FILE,
+    SHARED_FINDING,
+    SUMMARY,
+    TITLE,
+    UNSHARED_FILE,
+    UNSHARED_FINDING,
+    count_requests,
+    liaison_post,
+    new_request_path,
+    officer_post,
+    request_form,
+    request_row,
+    send,
+)
 
 # --- the whole exchange ----------------------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_request_answer_more_and_accept(app, scene):
     request_id = send(scene)
     send_entry = audit_entries(app, "coordination.send")[-1]
@@ -206,16 +63,16 @@ def test_request_answer_more_and_accept(app, scene):
         reference = db.session.get(Case, scene.case_id).reference
         db.session.commit()
     assert reference in inbox and "Đã gửi" in inbox
-    assert TITLE not in inbox and subjects_tests.AN["full_name"] not in inbox
+    assert TITLE not in inbox and AN["full_name"] not in inbox
     assert audit_entries(app, "coordination.list")[-1].detail == '{"results":1}'
 
     # Exactly the package: two subject fields, one finding, one file.
     page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
     assert QUESTIONS in page
     assert_labelled(page)
-    assert subjects_tests.AN["full_name"] in page and subjects_tests.AN["date_of_birth"] in page
+    assert AN["full_name"] in page and AN["date_of_birth"] in page
     assert SHARED_FINDING in page and SHARED_FILE in page
-    for secret in (subjects_tests.AN["id_number"], subjects_tests.AN["current_unit"], subjects_tests.AN["residence"],
+    for secret in (AN["id_number"], AN["current_unit"], AN["residence"],
                    TITLE, SUMMARY, UNSHARED_FINDING, UNSHARED_FILE, scene.officer.username):
         assert secret not in page, secret
     view = audit_entries(app, "coordination.view")[-1]
@@ -239,7 +96,7 @@ def test_request_answer_more_and_accept(app, scene):
     assert_labelled(scene.liaison_client.get(f"/requests/{request_id}").get_data(as_text=True))
     response = liaison_post(scene.liaison_client, request_id, "findings", "finding",
                             {"category": "political_history", "text": BODY_FINDING, "source": "Hồ sơ Công an",
-                             "found_on": date.today().strftime("%d/%m/%Y"), "classification": "unclassified"})
+                             "found_on": org_today().strftime("%d/%m/%Y"), "classification": "unclassified"})
     assert response.status_code == 302, text_of(response)[:2000]
     response = liaison_post(scene.liaison_client, request_id, "attachments", "upload",
                             {"file": (io.BytesIO(PDF), "ket-qua-xac-minh.pdf"), "classification": "unclassified"},
@@ -338,10 +195,9 @@ def test_a_liaison_cleared_below_the_case_does_not_see_it(app, scene, make_user,
 def test_a_petition_request_never_shows_the_petitioner(app, scene):
     with app.app_context():
         officer = db.session.get(User, scene.officer.id)
-        case = petitions.receive_petition(petitions.PetitionData(
-            received_on=date.today(), channel="post", petition_type="reflection", classification="unclassified",
-            summary=PETITION_SUMMARY, petitioner_name=PETITIONER, petitioner_address="Số 1 đường Lê Lợi",
-            title="Đơn phản ánh", named_people=["Phạm Văn Được Nêu"]), by=officer)
+        case = receive_petition(officer, petition_type="reflection", summary=PETITION_SUMMARY,
+                                petitioner_name=PETITIONER, petitioner_address="Số 1 đường Lê Lợi",
+                                title="Đơn phản ánh", named_people=["Phạm Văn Được Nêu"])
         petitions.decide(case, petitions.Decision("accept", note="Đủ điều kiện thụ lý"), by=officer)
         operations.transition(case, "start_verification", by=officer)
         case_id = case.id
@@ -356,12 +212,13 @@ def test_a_petition_request_never_shows_the_petitioner(app, scene):
 
 # --- deadlines, stale forms, bad input -----------------------------------------------------------
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_an_overdue_request_is_highlighted_on_both_sides(app, scene):
     request_id = send(scene)
     assert "Quá hạn" not in text_of(scene.liaison_client.get("/requests/"))
     with app.app_context():
         db.session.execute(update(CoordinationRequest).where(CoordinationRequest.id == request_id)
-                           .values(due_on=date.today() - timedelta(days=1)))
+                           .values(due_on=org_today() - timedelta(days=1)))
         db.session.commit()
     inbox = scene.liaison_client.get("/requests/").get_data(as_text=True)
     assert "Quá hạn" in inbox and 'class="table-danger"' in inbox
@@ -390,11 +247,12 @@ def test_a_stale_form_is_refused_with_a_clear_message_and_nothing_changes(app, s
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"questions": "   "}, "questions", "Hãy nêu nội dung cần xác minh"),
     ({"questions": ""}, "questions", "bắt buộc"),
-    ({"due_on": (date.today() - timedelta(days=3)).strftime("%d/%m/%Y")}, "due_on", "Hạn trả lời phải sau hôm nay"),
+    ({"due_on": (org_today() - timedelta(days=3)).strftime("%d/%m/%Y")}, "due_on", "Hạn trả lời phải sau hôm nay"),
     ({"due_on": "31/02/2030"}, "due_on", "Ngày không hợp lệ"),
     ({"body_unit_id": ""}, "body_unit_id", "bắt buộc"),
     ({"finding_ids": [str(uuid.uuid4())]}, "finding_ids", "Lựa chọn không hợp lệ"),
 ])
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_bad_input_is_shown_beside_the_field_and_kept(app, scene, changes, field, message):
     response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
     assert response.status_code == 200

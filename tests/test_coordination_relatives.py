@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,12 +23,17 @@ from cases.models import Case, CoordinationRequest, Finding, Subject
 from cases.subjects.operations import RelativeData, add_relative
 from protection.db import db
 from protection.identity import User
-from tests import test_coordination as coordination_tests
 from tests.conftest import audit_entries
-
-scene = coordination_tests.scene  # the fixture: a review in verification, an officer and two bodies' liaisons
-text_of, field_errors, liaison_post = (coordination_tests.text_of, coordination_tests.field_errors,
-                                       coordination_tests.liaison_post)
+from tests.pages import assert_labelled, field_errors, org_today, text_of
+from tests.scenes import (
+    SHARED_FINDING,
+    count_requests,
+    liaison_post,
+    new_request_path,
+    officer_post,
+    request_form,
+    send,
+)
 
 FATHER = "Nguyễn Văn Cha Đẻ"
 FATHER_RESIDENCE = "Thôn Đoài, xã Đông Sơn"
@@ -52,7 +58,7 @@ def family(app, scene) -> dict[str, uuid.UUID]:
 
 
 def send_with_father(scene, family, **changes) -> uuid.UUID:
-    return coordination_tests.send(scene, relative_ids=[str(family["father"])],
+    return send(scene, relative_ids=[str(family["father"])],
                                    relative_fields=["birth_year", "occupation", "party_member"], **changes)
 
 
@@ -65,7 +71,7 @@ def body_findings(app, request_id) -> list[tuple[uuid.UUID | None, uuid.UUID | N
 
 
 def test_the_package_shares_the_chosen_relatives_and_only_their_ticked_fields(app, scene, family):
-    form = text_of(scene.officer_client.get(coordination_tests.new_request_path(scene)))
+    form = text_of(scene.officer_client.get(new_request_path(scene)))
     assert f"Cha: {FATHER}" in form and f"Mẹ: {MOTHER}" in form
     assert f'value="{family["father"]}"' in form and 'name="relative_fields"' in form
 
@@ -83,14 +89,14 @@ def test_the_package_shares_the_chosen_relatives_and_only_their_ticked_fields(ap
     assert f"Cha: {FATHER}" in page and "1950" in page and "Hưu trí" in page
     for secret in (FATHER_RESIDENCE, MOTHER, MOTHER_OCCUPATION, "1954"):
         assert secret not in page, secret
-    coordination_tests.assert_labelled(page)
+    assert_labelled(page)
 
     officer_page = text_of(scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}"))
     assert f"Cha: {FATHER}" in officer_page and MOTHER not in officer_page
 
 
 def test_a_relative_of_another_dossier_or_an_unknown_field_is_refused(app, scene, family):
-    page = scene.officer_client.post(coordination_tests.new_request_path(scene), data=coordination_tests.request_form(
+    page = scene.officer_client.post(new_request_path(scene), data=request_form(
         scene, relative_ids=[str(uuid.uuid4())]))
     assert page.status_code == 200
     assert "Lựa chọn không hợp lệ" in field_errors(text_of(page), "relative_ids")
@@ -99,11 +105,11 @@ def test_a_relative_of_another_dossier_or_an_unknown_field_is_refused(app, scene
         officer = db.session.get(User, scene.officer.id)
         with pytest.raises(CaseError) as refused:
             coordination.send_request(case, coordination.RequestData(
-                scene.police_unit, "Câu hỏi", coordination_tests.date.today() + coordination_tests.timedelta(days=9),
+                scene.police_unit, "Câu hỏi", org_today() + timedelta(days=9),
                 relative_ids=[uuid.uuid4()]), by=officer)
         assert refused.value.field == "relative_ids"
         db.session.rollback()
-    assert coordination_tests.count_requests(app) == 0
+    assert count_requests(app) == 0
 
 
 def test_a_liaison_finding_names_the_subject_or_a_disclosed_relative_only(app, scene, family):
@@ -144,7 +150,7 @@ def test_a_liaison_finding_names_the_subject_or_a_disclosed_relative_only(app, s
     officer_page = text_of(scene.officer_client.get(f"/cases/{scene.case_id}/requests/{request_id}"))
     row = re.search(r"<tr>(?:(?!</tr>).)*" + re.escape(ABOUT_FATHER), officer_page, re.S).group(0)
     assert f"Cha: {FATHER}" in row
-    assert coordination_tests.officer_post(scene, request_id, "accept", "accept").status_code == 302
+    assert officer_post(scene, request_id, "accept", "accept").status_code == 302
     case_page = text_of(scene.officer_client.get(f"/cases/{scene.case_id}"))
     row = re.search(r"<tr>(?:(?!</tr>).)*" + re.escape(ABOUT_FATHER), case_page, re.S).group(0)
     assert f"Cha: {FATHER}" in row
@@ -157,7 +163,7 @@ def test_a_shared_finding_about_an_undisclosed_relative_does_not_name_them(app, 
         about_mother = operations.add_finding(case, FindingData(str(family["mother"]), "other", "Mẹ đã nghỉ hưu",
                                                                 "unclassified"), by=officer).id
         db.session.commit()
-    request_id = coordination_tests.send(scene, finding_ids=[str(about_mother)])
+    request_id = send(scene, finding_ids=[str(about_mother)])
     page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
     assert "Mẹ đã nghỉ hưu" in page and "Người thân (không được chia sẻ)" in page
     assert MOTHER not in page and "Mẹ:" not in page
@@ -165,7 +171,7 @@ def test_a_shared_finding_about_an_undisclosed_relative_does_not_name_them(app, 
 
 def test_a_withdrawn_request_shares_no_relative(app, scene, family):
     request_id = send_with_father(scene, family)
-    assert coordination_tests.officer_post(scene, request_id, "withdraw", "withdraw").status_code == 302
+    assert officer_post(scene, request_id, "withdraw", "withdraw").status_code == 302
     page = text_of(scene.liaison_client.get(f"/requests/{request_id}"))
     assert FATHER not in page and "1950" not in page
     # The officer still sees what was sent.
@@ -190,5 +196,5 @@ def test_the_approval_page_says_who_each_finding_is_about(app, scene, family, ma
                       page, re.S).group(0)
     assert f"Cha: {FATHER}" in entry
     subject_entry = re.search(r'<div class="border-bottom py-2">(?:(?!</div></div>).)*'
-                              + re.escape(coordination_tests.SHARED_FINDING), page, re.S).group(0)
+                              + re.escape(SHARED_FINDING), page, re.S).group(0)
     assert "Đối tượng: Nguyễn Văn An" in subject_entry

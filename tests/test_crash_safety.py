@@ -41,10 +41,9 @@ from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
 from protection.schema import upgrade_schema
-from tests import test_cases_subjects as subjects_tests
-from tests import test_cases_views as case_tests
+from tests import pages
 from tests.conftest import PASSWORD, _config, post_form, scratch_postgresql_database
-from tests.test_concurrency_gunicorn import start_gunicorn
+from tests.servers import start_gunicorn
 
 OFFICERS = 2
 CLIENTS = 8
@@ -115,7 +114,7 @@ class Client:
     def form_of(self, case_id: str) -> dict:
         status, page, _ = self.request(f"/cases/{case_id}")
         assert status == 200, status
-        return {"csrf_token": case_tests.hidden(page, "csrf_token"), "version": case_tests.hidden(page, "version")}
+        return {"csrf_token": pages.hidden(page, "csrf_token"), "version": pages.hidden(page, "version")}
 
 
 def _officers_with_a_case(application) -> list[tuple[str, str]]:
@@ -132,8 +131,8 @@ def _officers_with_a_case(application) -> list[tuple[str, str]]:
         client = application.test_client()
         response = post_form(client, "/login", {"username": f"canbo{number}", "password": PASSWORD})
         assert response.status_code == 302
-        subject = subjects_tests.create(client, {**subjects_tests.AN, "id_number": f"00108000010{number}"})
-        officers.append((f"canbo{number}", case_tests.open_review(client, subject)))
+        subject = pages.create_subject(client, {**pages.AN, "id_number": f"00108000010{number}"})
+        officers.append((f"canbo{number}", pages.open_review(client, subject)))
     return officers
 
 

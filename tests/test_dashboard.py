@@ -15,7 +15,7 @@ import pytest
 from cases.dashboard import charts
 from cases.models import Case, CoordinationRequest
 from protection.db import db
-from tests.test_statistics import NAMES, TITLES, build_world
+from tests.factories import NAMES, TITLES, build_world
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHART_IDS = ("chart-states", "chart-petitions", "chart-coordination", "chart-on-time")

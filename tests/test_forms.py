@@ -23,14 +23,12 @@ from cases.models import Case, Subject
 from cases.reports import report as reports
 from protection.db import db
 from protection.i18n import local_today
-from tests import test_cases_subjects as subjects_tests
-from tests import test_cases_views as case_pages
+from tests import factories, pages
 from tests.conftest import audit_entries, post_form
+from tests.pages import field_errors, hidden, text_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 EXTENSION_REASON = "Chờ kết quả xác minh của Công an huyện về ông Lê Văn Bị Phản Ánh"
-
-hidden, text_of, field_errors = case_pages.hidden, case_pages.text_of, case_pages.field_errors
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +62,7 @@ def test_date_fields_are_date_inputs_that_read_iso_and_typed_dates(app, client, 
         assert 'type="date"' in input_tag(form, name), name
 
     # What the date input submits (yyyy-mm-dd), and what a person types (dd/mm/yyyy).
-    subject_id = subjects_tests.create(client, {**subjects_tests.AN, "date_of_birth": "1980-02-01",
+    subject_id = pages.create_subject(client, {**pages.AN, "date_of_birth": "1980-02-01",
                                                 "party_admission_date": "19/05/2004",
                                                 "party_official_date": "2005-05-19"})
     with app.app_context():
@@ -79,7 +77,7 @@ def test_date_fields_are_date_inputs_that_read_iso_and_typed_dates(app, client, 
 
 
 def test_a_date_that_is_not_one_comes_back_as_typed_beside_its_error(app, client, officer):
-    response = post_form(client, "/subjects/new", {**subjects_tests.AN, "id_number": "001080000009",
+    response = post_form(client, "/subjects/new", {**pages.AN, "id_number": "001080000009",
                                                    "date_of_birth": "31/02/1980", "party_official_date": "2003-01-01"},
                          token_from="/subjects/new")
     page = response.get_data(as_text=True)
@@ -98,8 +96,8 @@ def test_a_date_that_is_not_one_comes_back_as_typed_beside_its_error(app, client
 # --- 2. every error at once, summarised at the top -----------------------------------------------
 
 def test_every_error_of_a_form_is_listed_at_the_top_with_links_to_its_fields(app, client, officer):
-    response = case_pages.page_post(client, "/cases/petitions/new", data={
-        "received_on": (date.today() + timedelta(days=3)).isoformat(), "channel": "", "petition_type": "complaint",
+    response = pages.page_post(client, "/cases/petitions/new", data={
+        "received_on": (pages.org_today() + timedelta(days=3)).isoformat(), "channel": "", "petition_type": "complaint",
         "summary": "", "classification": "unclassified"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -121,13 +119,13 @@ def test_every_error_of_a_form_is_listed_at_the_top_with_links_to_its_fields(app
 
 
 def test_a_radio_groups_link_goes_to_its_first_option(app, client, officer):
-    case_id = case_pages.receive_petition(client)
-    response = case_pages.page_post(client, f"/cases/{case_id}/decision", data={"action": "forward", "note": ""})
+    case_id = pages.receive_petition(client)
+    response = pages.page_post(client, f"/cases/{case_id}/decision", data={"action": "forward", "note": ""})
     page = response.get_data(as_text=True)
     summary = summary_of(page)
     hrefs = re.findall(r'href="#([\w-]+)"', summary)
     assert hrefs == ["forwarded_to", "note"]
-    page = case_pages.page_post(client, f"/cases/{case_id}/decision", data={"note": "x"}).get_data(as_text=True)
+    page = pages.page_post(client, f"/cases/{case_id}/decision", data={"note": "x"}).get_data(as_text=True)
     assert re.findall(r'href="#([\w-]+)"', summary_of(page)) == ["action-0"] and 'id="action-0"' in page
 
 
@@ -145,15 +143,15 @@ def test_every_template_form_with_fields_has_the_error_summary():
 # --- 3. the home page says whose case it is -----------------------------------------------------
 
 def test_home_shows_whose_case_it_is_and_records_the_read(app, client, officer):
-    subject_id = subjects_tests.create(client)
-    case_pages.open_review(client, subject_id)
-    case_pages.receive_petition(client, title="")  # untitled: type and the person it concerns
+    subject_id = pages.create_subject(client)
+    pages.open_review(client, subject_id)
+    pages.receive_petition(client, title="")  # untitled: type and the person it concerns
     before = len(audit_entries(app, "case.list"))
     page = text_of(client.get("/"))
     about = re.findall(r"data-about>([^<]*)</div>", page)
     assert "Nguyễn Văn An · Kết nạp Đảng" in about
     assert "Tố cáo · Lê Văn Bị Phản Ánh" in about
-    assert case_pages.PETITIONER not in page
+    assert pages.PETITIONER not in page
     entries = audit_entries(app, "case.list")
     assert len(entries) == before + 1
     detail = detail_of(entries[-1])
@@ -174,16 +172,17 @@ def test_kinds_and_steps_have_distinct_labels(app, locale):
 # --- 5. smaller ones ------------------------------------------------------------------------------
 
 def test_the_relation_starts_blank_and_must_be_chosen(app, client, officer):
-    subject_id = subjects_tests.create(client)
+    subject_id = pages.create_subject(client)
     form = client.get(f"/subjects/{subject_id}/relatives/new").get_data(as_text=True)
     select_ = re.search(r'<select[^>]*name="relation"[^>]*>(.*?)</select>', form, re.S).group(1)
     first = re.search(r'<option[^>]*value="([^"]*)"', select_)
     assert first.group(1) == "" and "selected" not in select_
     response = post_form(client, f"/subjects/{subject_id}/relatives/new",
-                         {**subjects_tests.FATHER, "relation": ""}, token_from=f"/subjects/{subject_id}/relatives/new")
+                         {**pages.FATHER, "relation": ""}, token_from=f"/subjects/{subject_id}/relatives/new")
     assert response.status_code == 200 and field_errors(response.get_data(as_text=True), "relation")
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
     first_visit = client.get("/cases/petitions/new")
     assert first_visit.status_code == 302
@@ -193,19 +192,19 @@ def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
     token = hidden(page, "form_token")
     assert address.endswith(token)
     data = {"csrf_token": hidden(page, "csrf_token"), "form_token": token,
-            "received_on": date.today().isoformat(), "channel": "post", "petition_type": "reflection",
+            "received_on": pages.org_today().isoformat(), "channel": "post", "petition_type": "reflection",
             "petitioner_name": "Người Gửi Hai Lần", "named_people": "Lê Văn C",
-            "summary": case_pages.PETITION_SUMMARY, "classification": "unclassified"}
-    first = case_pages.case_id_of(client.post(address, data=data))
+            "summary": pages.PETITION_SUMMARY, "classification": "unclassified"}
+    first = pages.case_id_of(client.post(address, data=data))
 
     # Back: the browser fetches the page again (it is never cached), at the same address.
     again = client.get(address).get_data(as_text=True)
     assert hidden(again, "form_token") == token
-    reference = case_pages.stored_case(app, first)["reference"]
+    reference = factories.stored_case(app, first)["reference"]
     assert f"đơn {reference} đã được tiếp nhận" in html.unescape(again)
     data["csrf_token"] = hidden(again, "csrf_token")
     second = client.post(address, data=data)
-    assert case_pages.case_id_of(second) == first
+    assert pages.case_id_of(second) == first
     message = text_of(client.get(second.headers["Location"]))
     assert f"hồ sơ {reference} đã được tạo từ lần gửi trước, không tạo thêm hồ sơ trùng" in message
     with app.app_context():
@@ -215,15 +214,16 @@ def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
     assert client.get("/cases/petitions/new").headers["Location"] != address
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_an_extension_keeps_its_reason_sealed_and_shows_it_in_the_history(app, client, officer):
-    case_id = case_pages.receive_petition(client)
-    assert case_pages.page_post(client, f"/cases/{case_id}/decision",
+    case_id = pages.receive_petition(client)
+    assert pages.page_post(client, f"/cases/{case_id}/decision",
                                 data={"action": "accept", "note": "Đủ điều kiện thụ lý"}).status_code == 302
-    due_before = case_pages.stored_case(app, case_id)["due_on"]
-    response = case_pages.case_action(client, case_id, "extend", {"note": ""})
+    due_before = factories.stored_case(app, case_id)["due_on"]
+    response = pages.case_action(client, case_id, "extend", {"note": ""})
     assert response.status_code == 200 and field_errors(text_of(response), "note")
-    assert case_pages.case_action(client, case_id, "extend", {"note": EXTENSION_REASON}).status_code == 302
-    due_after = case_pages.stored_case(app, case_id)["due_on"]
+    assert pages.case_action(client, case_id, "extend", {"note": EXTENSION_REASON}).status_code == 302
+    due_after = factories.stored_case(app, case_id)["due_on"]
 
     page = text_of(client.get(f"/cases/{case_id}"))
     history = page[page.index('id="timeline"'):]
@@ -258,6 +258,7 @@ def test_report_period_shortcuts():
     assert january["six_months"] == (date(2025, 8, 1), date(2026, 1, 15))
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_the_report_page_offers_the_shortcuts_as_links(app, make_user, sign_in, make_unit):
     supervisor = make_user("supervisor")
     client = app.test_client()

@@ -29,9 +29,20 @@ from cases.printing import pdf as printing
 from protection.db import db
 from protection.i18n import local_date
 from protection.identity import User
-from tests import test_cases_subjects as subjects_tests
-from tests import test_cases_views as case_pages
 from tests.conftest import PASSWORD, audit_entries, logger_into_caplog
+from tests.pages import (
+    case_action,
+    create_subject,
+    draft_and_submit,
+    field_errors,
+    hidden,
+    input_value,
+    open_review,
+    page_post,
+    person,
+    text_of,
+    to_concluding,
+)
 
 NAME = "Nguyễn Thị Ngọc Ánh"
 BIRTH = "17/08/1981"
@@ -69,13 +80,13 @@ class Approved:
 
 
 def _approve(app, officer_client, supervisor, subject_id: str, classification: str) -> tuple[str, str, str]:
-    case_id = case_pages.open_review(officer_client, subject_id, purpose="appointment", classification=classification)
-    case_pages.to_concluding(officer_client, case_id)
-    response = case_pages.page_post(officer_client, f"/cases/{case_id}/conclusion",
+    case_id = open_review(officer_client, subject_id, purpose="appointment", classification=classification)
+    to_concluding(officer_client, case_id)
+    response = page_post(officer_client, f"/cases/{case_id}/conclusion",
                                     data={"outcome": "no_issue", "reasoning": REASONING})
     assert response.status_code == 302
-    assert case_pages.case_action(officer_client, case_id, "conclusion/submit").status_code == 302
-    response = case_pages.page_post(supervisor, f"/cases/{case_id}/conclusion/approve", data={"secret": PASSWORD})
+    assert case_action(officer_client, case_id, "conclusion/submit").status_code == 302
+    response = page_post(supervisor, f"/cases/{case_id}/conclusion/approve", data={"secret": PASSWORD})
     assert response.status_code == 302
     with app.app_context():
         conclusion = db.session.scalars(select(Conclusion).where(Conclusion.case_id == uuid.UUID(case_id))).one()
@@ -102,7 +113,7 @@ def supervisor(app, make_user, sign_in):
 
 @pytest.fixture
 def subject_id(client, officer):
-    return subjects_tests.create(client, subjects_tests.person(
+    return create_subject(client, person(
         full_name=NAME, date_of_birth=BIRTH, current_unit=UNIT, position=POSITION, id_number="001181000777"))
 
 
@@ -118,7 +129,7 @@ def approved(app, client, officer, supervisor, subject_id) -> Approved:
 
 def print_copies(client, scene: Approved, copies: str | None):
     data = {} if copies is None else {"copies": copies}
-    return case_pages.page_post(client, scene.form, data=data)
+    return page_post(client, scene.form, data=data)
 
 
 def register_rows(app, conclusion_id: str) -> list[tuple[int, int, int, str]]:
@@ -276,9 +287,9 @@ def test_who_may_print_and_read_the_register(app, approved, make_user, make_unit
 
 def test_only_an_approved_conclusion_of_this_case_prints(app, client, officer, supervisor, subject_id, approved):
     # A second review of the same subject, its conclusion only submitted.
-    pending = case_pages.open_review(client, subject_id, purpose="appointment")
-    case_pages.to_concluding(client, pending)
-    case_pages.draft_and_submit(client, pending)
+    pending = open_review(client, subject_id, purpose="appointment")
+    to_concluding(client, pending)
+    draft_and_submit(client, pending)
     with app.app_context():
         submitted = db.session.scalars(select(Conclusion.id).where(Conclusion.case_id == uuid.UUID(pending))).one()
         db.session.commit()
@@ -289,7 +300,7 @@ def test_only_an_approved_conclusion_of_this_case_prints(app, client, officer, s
         assert client.get(path).status_code == 404, path
         assert supervisor.get(path).status_code == 404, path
     response = client.post(f"/cases/{pending}/conclusions/{submitted}/print",
-                           data={"copies": "1", "csrf_token": case_pages.hidden(
+                           data={"copies": "1", "csrf_token": hidden(
                                client.get(approved.form).get_data(as_text=True), "csrf_token")})
     assert response.status_code == 404
     assert register_rows(app, str(submitted)) == [] and print_details(app) == []
@@ -303,16 +314,16 @@ def test_a_classified_print_needs_a_valid_copy_count(app, client, approved):
         response = print_copies(client, approved, typed)
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
         page = response.get_data(as_text=True)
-        assert message in (case_pages.field_errors(page, "copies") or ""), (typed, page[:3000])
+        assert message in (field_errors(page, "copies") or ""), (typed, page[:3000])
         if typed:
-            assert subjects_tests.input_value(page, "copies") == typed
+            assert input_value(page, "copies") == typed
     assert register_rows(app, approved.conclusion) == []
     assert print_details(app) == []
 
 
 def test_a_double_submitted_form_prints_once(app, client, approved):
     page = client.get(approved.form).get_data(as_text=True)
-    data = {"csrf_token": case_pages.hidden(page, "csrf_token"), "form_token": case_pages.hidden(page, "form_token"),
+    data = {"csrf_token": hidden(page, "csrf_token"), "form_token": hidden(page, "form_token"),
             "copies": "2"}
     assert client.post(approved.form, data=data).status_code == 200
     again = client.post(approved.form, data=data)
@@ -354,7 +365,7 @@ def test_an_unclassified_print_defaults_to_one_copy_and_carries_no_marking(app, 
                                                                            subject_id):
     scene = approved_case(app, client, officer, supervisor, subject_id, classification="unclassified")
     form = client.get(scene.form).get_data(as_text=True)
-    assert subjects_tests.input_value(form, "copies") == "1"
+    assert input_value(form, "copies") == "1"
     response = print_copies(client, scene, "")
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
     pages = pages_of(response.data)
@@ -438,12 +449,12 @@ def test_simultaneous_prints_get_distinct_numbers(app, approved):
 
 def correct(app, client, supervisor, scene: Approved) -> tuple[str, str]:
     """Reopen the case, draft, submit and approve version 2: (its id, its number)."""
-    assert case_pages.case_action(client, scene.case, "correction").status_code == 302
-    response = case_pages.page_post(client, f"/cases/{scene.case}/conclusion",
+    assert case_action(client, scene.case, "correction").status_code == 302
+    response = page_post(client, f"/cases/{scene.case}/conclusion",
                                     data={"outcome": "no_issue", "reasoning": REASONING + " Đính chính."})
     assert response.status_code == 302
-    assert case_pages.case_action(client, scene.case, "conclusion/submit").status_code == 302
-    response = case_pages.page_post(supervisor, f"/cases/{scene.case}/conclusion/approve", data={"secret": PASSWORD})
+    assert case_action(client, scene.case, "conclusion/submit").status_code == 302
+    response = page_post(supervisor, f"/cases/{scene.case}/conclusion/approve", data={"secret": PASSWORD})
     assert response.status_code == 302
     with app.app_context():
         latest = db.session.scalars(select(Conclusion).where(Conclusion.case_id == uuid.UUID(scene.case),
@@ -456,7 +467,7 @@ def correct(app, client, supervisor, scene: Approved) -> tuple[str, str]:
 def test_a_superseded_version_is_marked_everywhere_and_prints_no_more(app, client, supervisor, approved):
     assert print_copies(client, approved, "1").status_code == 200
     replacement, number = correct(app, client, supervisor, approved)
-    page = case_pages.text_of(client.get(f"/cases/{approved.case}"))
+    page = text_of(client.get(f"/cases/{approved.case}"))
     first = page[page.index('id="conclusion-v1"'):]
     assert f"Đã bị thay thế bởi bản 2 (số {number})" in first
     assert f'href="/cases/{approved.case}#conclusion-v2"' in first
@@ -465,15 +476,15 @@ def test_a_superseded_version_is_marked_everywhere_and_prints_no_more(app, clien
     assert f'href="{approved.form}"' not in page and f'href="{approved.register}"' in page
     assert f'href="/cases/{approved.case}/conclusions/{replacement}/print"' in page
 
-    form_page = case_pages.text_of(client.get(approved.form))
+    form_page = text_of(client.get(approved.form))
     assert "Kết luận đã bị thay thế." in form_page and 'name="copies"' not in form_page
-    assert "Kết luận đã bị thay thế." in case_pages.text_of(client.get(approved.register))
-    assert "Đã bị thay thế bởi số" in case_pages.text_of(client.get(f"/subjects/{approved_subject(app, approved)}"))
+    assert "Kết luận đã bị thay thế." in text_of(client.get(approved.register))
+    assert "Đã bị thay thế bởi số" in text_of(client.get(f"/subjects/{approved_subject(app, approved)}"))
 
-    token = case_pages.hidden(client.get(f"/cases/{approved.case}").get_data(as_text=True), "csrf_token")
+    token = hidden(client.get(f"/cases/{approved.case}").get_data(as_text=True), "csrf_token")
     refused = client.post(approved.form, data={"csrf_token": token, "copies": "2"})
     assert refused.status_code == 200 and refused.mimetype == "text/html"
-    assert f"đã bị thay thế bởi bản 2 (số {number}) nên không in thêm" in case_pages.text_of(refused)
+    assert f"đã bị thay thế bởi bản 2 (số {number}) nên không in thêm" in text_of(refused)
     assert register_rows(app, approved.conclusion) == [(1, 1, 1, "confidential")]
     entries = audit_entries(app, "conclusion.print")
     assert entries[-1].outcome == "refused"
@@ -494,7 +505,7 @@ def approved_subject(app, scene: Approved) -> str:
 
 def test_the_print_carries_the_place_and_the_recipients_the_form_asked_for(app, client, approved):
     app.config["HOSO_DOCUMENT_PLACE"] = "Thanh Hóa"
-    form_page = case_pages.text_of(client.get(approved.form))
+    form_page = text_of(client.get(approved.form))
     with app.app_context():
         case = db.session.get(Case, uuid.UUID(approved.case))
         unit, reference = case.owner_unit.name, case.reference
@@ -503,7 +514,7 @@ def test_the_print_carries_the_place_and_the_recipients_the_form_asked_for(app, 
     # The form starts from the issuing unit and the archive.
     assert re.search(rf'<textarea[^>]*name="recipients"[^>]*>\s*{re.escape(unit)}\nLưu: Văn thư, hồ sơ {reference}</textarea>',
                      form_page), form_page[form_page.find("recipients") - 200:][:600]
-    response = case_pages.page_post(client, approved.form, data={
+    response = page_post(client, approved.form, data={
         "copies": "1", "recipients": "Như trên\n- Ban Thường vụ Tỉnh ủy (để báo cáo);\n\nLưu: VT, hồ sơ."})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = " ".join(" ".join(page.text.split()) for page in pages_of(response.data))
@@ -521,9 +532,9 @@ def test_without_a_place_the_date_line_leaves_it_to_be_filled_in(app):
 
 
 def test_too_many_recipients_are_refused_beside_the_field(app, client, approved):
-    response = case_pages.page_post(client, approved.form, data={
+    response = page_post(client, approved.form, data={
         "copies": "1", "recipients": "\n".join(f"Nơi {number}" for number in range(20))})
     assert response.status_code == 200 and response.mimetype == "text/html"
-    assert "tối đa 12 dòng" in case_pages.field_errors(response.get_data(as_text=True), "recipients")
-    assert "Nơi 19" in case_pages.text_of(response)  # the input is kept
+    assert "tối đa 12 dòng" in field_errors(response.get_data(as_text=True), "recipients")
+    assert "Nơi 19" in text_of(response)  # the input is kept
     assert register_rows(app, approved.conclusion) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 
@@ -14,6 +13,7 @@ from protection.db import db
 from protection.identity import Role, Unit, User
 from protection.sessions import AuthSession
 from tests.conftest import MadeUser, post_form
+from tests.pages import field_errors, input_value, selected_option
 
 NEW_PASSWORD = "Song-Huong-chay-qua-cau-Trang-Tien-7"
 TEMPORARY = re.compile(r'class="hoso-temp-password[^"]*">\s*([^<\s]+)\s*<')
@@ -23,26 +23,6 @@ def temporary_password(page: str) -> str:
     match = TEMPORARY.search(page)
     assert match, "no temporary password on the page"
     return match.group(1)
-
-
-def field_errors(page: str, field: str) -> str | None:
-    """The error text rendered beside `field` (None when the field has no error)."""
-    match = re.search(rf'id="{field}-errors">(.*?)</div>\s*</div>', page, re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
-def input_value(page: str, field: str) -> str | None:
-    match = re.search(rf'<input[^>]*\b(?:id|name)="{field}"[^>]*>', page)
-    assert match, f"no input {field}"
-    value = re.search(r'value="([^"]*)"', match.group(0))
-    return html.unescape(value.group(1)) if value else None
-
-
-def selected_option(page: str, field: str) -> str | None:
-    match = re.search(rf'<select[^>]*\b(?:id|name)="{field}"[^>]*>(.*?)</select>', page, re.S)
-    assert match, f"no select {field}"
-    option = re.search(r'<option(?=[^>]*\bselected\b)[^>]*value="([^"]*)"', match.group(1))
-    return option.group(1) if option else None
 
 
 def user_count(app) -> int:

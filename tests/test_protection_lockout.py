@@ -4,8 +4,6 @@ server sees them; a success clears them; the owner is told afterwards."""
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pyotp
@@ -19,6 +17,7 @@ from protection.lockout import LoginFailure
 from protection.notices import SecurityNotice
 from protection.sessions import AuthSession
 from tests.conftest import next_totp_code, post_form
+from tests.pages import field_error_lines
 
 WRONG_PASSWORD = "Sai-mat-khau-hoan-toan-99"
 GENERIC_REFUSAL = (
@@ -38,12 +37,6 @@ def _rate_limit_out_of_the_way(app_config):
 
 # --- helpers --------------------------------------------------------------------------
 
-def field_errors(page: str, field_id: str) -> list[str]:
-    block = re.search(rf'id="{field_id}-errors">\s*((?:<div>.*?</div>\s*)*)</div>', page, re.S)
-    if block is None:
-        return []
-    return [html.unescape(line) for line in re.findall(r"<div>(.*?)</div>", block.group(1), re.S)]
-
 
 def attempt(client, username: str, password: str):
     return post_form(client, "/login", {"username": username, "password": password})
@@ -51,7 +44,7 @@ def attempt(client, username: str, password: str):
 
 def assert_refused(response) -> None:
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "password") == [GENERIC_REFUSAL]
+    assert field_error_lines(response.get_data(as_text=True), "password") == [GENERIC_REFUSAL]
 
 
 def assert_signed_in(response) -> None:
@@ -164,7 +157,7 @@ def test_wrong_second_factor_codes_count_towards_the_lock(app, client, make_user
     for _ in range(2):
         response = post_form(client, "/login/second-factor", {"code": wrong_code(user)})
         assert response.status_code == 200
-        assert field_errors(response.get_data(as_text=True), "code") == [WRONG_CODE_MESSAGE]
+        assert field_error_lines(response.get_data(as_text=True), "code") == [WRONG_CODE_MESSAGE]
     assert failures(app, user.id) == ["password"] * 3 + ["totp"] * 2
 
     # The lock ended the half-finished sign-in: the right code no longer helps.
@@ -183,7 +176,7 @@ def test_five_wrong_codes_alone_lock_the_account(app, client, make_user):
     assert attempt(client, user.username, user.password).headers["Location"] == "/login/second-factor"
     for _ in range(5):
         response = post_form(client, "/login/second-factor", {"code": wrong_code(user)})
-        assert field_errors(response.get_data(as_text=True), "code") == [WRONG_CODE_MESSAGE]
+        assert field_error_lines(response.get_data(as_text=True), "code") == [WRONG_CODE_MESSAGE]
     assert failures(app, user.id) == ["totp"] * 5
     assert open_session_count(app, user.id) == 0
     assert_refused(attempt(app.test_client(), user.username, user.password))

@@ -5,9 +5,6 @@ argon2id."""
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
@@ -16,6 +13,7 @@ from protection.db import db
 from protection.identity import User
 from protection.sessions import AuthSession
 from tests.conftest import next_totp_code, post_form
+from tests.pages import field_error_lines, input_value
 
 PAGE = "/account/password"
 NEW_PASSWORD = "Trang-len-dinh-nui-Ba-Vi-7"
@@ -26,19 +24,6 @@ TOO_WEAK = "Mật khẩu quá dễ đoán. Hãy dùng một cụm nhiều từ k
 
 
 # --- helpers --------------------------------------------------------------------------
-
-def field_errors(page: str, field_id: str) -> list[str]:
-    block = re.search(rf'id="{field_id}-errors">\s*((?:<div>.*?</div>\s*)*)</div>', page, re.S)
-    if block is None:
-        return []
-    return [html.unescape(line) for line in re.findall(r"<div>(.*?)</div>", block.group(1), re.S)]
-
-
-def input_value(page: str, field_id: str) -> str | None:
-    tag = re.search(rf'<input[^>]*\b(?:id|name)="{field_id}"[^>]*>', page)
-    assert tag, f"no input #{field_id} on the page"
-    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
-    return html.unescape(value.group(1)) if value else None
 
 
 def change(client, current: str, new: str, confirm: str | None = None):
@@ -60,9 +45,9 @@ def attempt(client, username: str, password: str):
 def assert_refused_beside(response, field: str, message: str) -> str:
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert field_errors(page, field) == [message]
+    assert field_error_lines(page, field) == [message]
     for other in {"current_password", "new_password", "confirm_password"} - {field}:
-        assert field_errors(page, other) == [], other
+        assert field_error_lines(page, other) == [], other
     return page
 
 
@@ -130,7 +115,7 @@ def test_every_field_is_required(client, login_as):
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     for field in ("current_password", "new_password", "confirm_password"):
-        assert field_errors(page, field) == ["Trường này là bắt buộc."], field
+        assert field_error_lines(page, field) == ["Trường này là bắt buộc."], field
 
 
 # --- success --------------------------------------------------------------------------

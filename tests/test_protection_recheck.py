@@ -6,7 +6,6 @@ trail tells the password step from the completed sign-in."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from datetime import date
@@ -16,18 +15,16 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.trail import detail_of
-from cases.casework import operations
-from cases.casework.operations import ReviewData
 from cases.conclusions import operations as conclusions
-from cases.conclusions.operations import ConclusionData
 from cases.models import Case
-from cases.subjects.operations import SubjectData, create_subject
 from protection.clock import utcnow
 from protection.db import db
 from protection.identity import User
 from protection.lockout import LoginFailure
 from protection.sessions import AuthSession
 from tests.conftest import audit_entries, post_form
+from tests.factories import make_subject, open_review, submit_conclusion, to_conclusion
+from tests.pages import field_error_lines
 
 WRONG_PASSWORD = "Sai-mat-khau-hoan-toan-99"
 LOCKED_MESSAGE = ("Tài khoản đã bị tạm khóa 15 phút vì nhập sai mật khẩu hoặc mã xác thực nhiều lần; "
@@ -43,12 +40,6 @@ def _generous_rate_limit(app_config):
 
 
 # --- helpers --------------------------------------------------------------------------
-
-def field_errors(page: str, field_id: str) -> list[str]:
-    block = re.search(rf'id="{field_id}-errors">\s*((?:<div>.*?</div>\s*)*)</div>', page, re.S)
-    if block is None:
-        return []
-    return [html.unescape(line) for line in re.findall(r"<div>(.*?)</div>", block.group(1), re.S)]
 
 
 def failures(app, user_id) -> list[str]:
@@ -81,14 +72,9 @@ def submitted_case(app, officer_id) -> uuid.UUID:
     """A review whose conclusion waits for a supervisor's approval."""
     with app.app_context():
         officer = db.session.get(User, officer_id)
-        subject = create_subject(SubjectData("Trần Văn Phê Duyệt", date(1970, 1, 2),
-                                             f"0380{uuid.uuid4().int % 10**8:08d}"),
-                                 owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "confidential"), by=officer)
-        for action in ("start_examination", "start_appraisal", "start_conclusion"):
-            operations.transition(case, action, by=officer)
-        conclusions.save_draft(case, ConclusionData("no_issue", "Lý lịch rõ ràng."), by=officer)
-        conclusions.submit(case, by=officer)
+        case = to_conclusion(open_review(officer, make_subject(officer, "Trần Văn Phê Duyệt", date(1970, 1, 2))),
+                             by=officer)
+        submit_conclusion(case, by=officer)
         db.session.commit()
         return case.id
 
@@ -106,7 +92,7 @@ def test_wrong_current_password_counts_towards_the_lock_and_is_audited(app, clie
     user = login_as("officer")
     response = change_password(client, WRONG_PASSWORD)
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
+    assert field_error_lines(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
     assert failures(app, user.id) == ["recheck"]
     [entry] = audit_entries(app, "auth.recheck.failed")
     assert (entry.actor_id, entry.target_id, entry.outcome) == (user.id, str(user.id), "failure")
@@ -152,7 +138,7 @@ def test_wrong_password_at_second_factor_re_enrolment_counts(app, client, login_
     page = client.get(ENROL).get_data(as_text=True)
     secret = re.search(r'<p class="hoso-secret">([A-Z2-7]+)</p>', page).group(1)
     response = post_form(client, ENROL, {"current_password": WRONG_PASSWORD, "code": pyotp.TOTP(secret).now()})
-    assert field_errors(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
+    assert field_error_lines(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
     assert failures(app, user.id) == ["recheck"]
     assert recheck_failures(app) == [("second_factor_enrolment", "wrong_password")]
 
@@ -164,7 +150,7 @@ def test_wrong_password_at_approval_counts_and_the_lock_signs_out(app, client, m
     approve = f"/cases/{case_id}/conclusion/approve"
     response = post_form(client, approve, {"secret": WRONG_PASSWORD})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "secret") == ["Mật khẩu hoặc mã xác thực không đúng."]
+    assert field_error_lines(response.get_data(as_text=True), "secret") == ["Mật khẩu hoặc mã xác thực không đúng."]
     assert recheck_failures(app) == [("conclusion_approval", "wrong_password")]
     assert detail_of(audit_entries(app, "conclusion.approve")[-1])["reason"] == "reauth_failed"
     for _ in range(4):
@@ -186,7 +172,7 @@ def test_rechecks_are_rate_limited_per_account(three_attempts_a_minute, app, cli
     for _ in range(3):
         change_password(client, WRONG_PASSWORD)
     response = change_password(client, user.password)  # even the right password waits
-    assert field_errors(response.get_data(as_text=True), "current_password") == [
+    assert field_error_lines(response.get_data(as_text=True), "current_password") == [
         "Bạn đã thử quá nhiều lần trong thời gian ngắn. Hãy đợi một lát rồi thử lại."]
     with app.app_context():
         assert db.session.get(User, user.id).password_hash == password_hash
@@ -202,7 +188,7 @@ def test_right_answers_are_not_held_back_by_the_limit(three_attempts_a_minute, a
     assert sign_in(supervisor).headers["Location"] == "/"
     for case_id in cases:
         response = post_form(client, f"/cases/{case_id}/conclusion/approve", {"secret": supervisor.password})
-        assert response.status_code in (302, 303), field_errors(response.get_data(as_text=True), "secret")
+        assert response.status_code in (302, 303), field_error_lines(response.get_data(as_text=True), "secret")
     assert [conclusion_state(app, case_id) for case_id in cases] == ["approved"] * 4
     assert recheck_failures(app) == []
 
@@ -218,7 +204,7 @@ def test_approving_with_the_code_just_used_to_sign_in_says_it_was_used(app, clie
 
     response = post_form(client, f"/cases/{case_id}/conclusion/approve", {"secret": code})
     assert response.status_code == 200
-    [error] = field_errors(response.get_data(as_text=True), "secret")
+    [error] = field_error_lines(response.get_data(as_text=True), "secret")
     match = USED_CODE.fullmatch(error)
     assert match, error
     # The wait is until the authenticator shows a step after the one just used.
@@ -246,7 +232,7 @@ def test_a_reused_code_at_sign_in_is_told_and_not_counted(app, make_user):
         post_form(browser, "/login", {"username": user.username, "password": user.password})
     assert post_form(first, "/login/second-factor", {"code": code}).headers["Location"] == "/"
     response = post_form(second, "/login/second-factor", {"code": code})
-    [error] = field_errors(response.get_data(as_text=True), "code")
+    [error] = field_error_lines(response.get_data(as_text=True), "code")
     assert USED_CODE.fullmatch(error), error
     assert failures(app, user.id) == []
     assert detail_of(audit_entries(app, "auth.second_factor.failed")[-1])["reason"] == "code_reused"

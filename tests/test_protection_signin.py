@@ -4,7 +4,6 @@ per-address rate limit on sign-in attempts."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from protection.db import db
 from protection.sessions import AuthSession
 from tests.conftest import CSRF_PATTERN, PASSWORD, csrf_token, next_totp_code, post_form
+from tests.pages import field_error_lines, input_value
 
 COOKIE = "hoso"
 WRONG_PASSWORD = "Sai-mat-khau-hoan-toan-99"
@@ -33,20 +33,6 @@ ROLE_LABELS = {
 
 
 # --- helpers --------------------------------------------------------------------------
-
-def field_errors(page: str, field_id: str) -> list[str]:
-    """The error lines rendered beside one form field (templates/_forms.html)."""
-    block = re.search(rf'id="{field_id}-errors">\s*((?:<div>.*?</div>\s*)*)</div>', page, re.S)
-    if block is None:
-        return []
-    return [html.unescape(line) for line in re.findall(r"<div>(.*?)</div>", block.group(1), re.S)]
-
-
-def input_value(page: str, field_id: str) -> str | None:
-    tag = re.search(rf'<input[^>]*\b(?:id|name)="{field_id}"[^>]*>', page)
-    assert tag, f"no input #{field_id} on the page"
-    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
-    return html.unescape(value.group(1)) if value else None
 
 
 def in_layout(page: str) -> bool:
@@ -156,8 +142,8 @@ def test_unknown_user_wrong_password_and_disabled_user_get_the_same_page(app, cl
         response = attempt(client, username, password)
         assert response.status_code == 200, label
         page = response.get_data(as_text=True)
-        assert field_errors(page, "password") == [GENERIC_REFUSAL], label
-        assert field_errors(page, "username") == [], label
+        assert field_error_lines(page, "password") == [GENERIC_REFUSAL], label
+        assert field_error_lines(page, "username") == [], label
         assert input_value(page, "username") == username, label
         assert input_value(page, "password") == "", label
         assert password not in page, label
@@ -172,8 +158,8 @@ def test_empty_fields_are_refused_beside_each_field(app, client):
     response = attempt(client, "", "")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert field_errors(page, "username") == ["Trường này là bắt buộc."]
-    assert field_errors(page, "password") == ["Trường này là bắt buộc."]
+    assert field_error_lines(page, "username") == ["Trường này là bắt buộc."]
+    assert field_error_lines(page, "password") == ["Trường này là bắt buộc."]
     assert count_auth_sessions(app) == 0
 
 

@@ -4,7 +4,6 @@ the notice that a factor was set up."""
 
 from __future__ import annotations
 
-import html
 import re
 
 import pyotp
@@ -16,6 +15,7 @@ from protection.db import db
 from protection.identity import User
 from protection.sessions import AuthSession
 from tests.conftest import MadeUser, next_totp_code, post_form
+from tests.pages import field_error_lines
 
 ENROL = "/account/two-factor/enrol"
 QR = "/account/two-factor/qr.svg"
@@ -26,19 +26,13 @@ USED_CODE_MESSAGE = re.compile(r"Mã này đã được dùng; hãy chờ mã ti
 
 
 def assert_told_code_was_used(page: str) -> None:
-    errors = field_errors(page, "code")
+    errors = field_error_lines(page, "code")
     assert len(errors) == 1 and USED_CODE_MESSAGE.fullmatch(errors[0]), errors
     assert 1 <= int(USED_CODE_MESSAGE.fullmatch(errors[0]).group(1)) <= 60
 WRONG_ENROL_CODE_MESSAGE = "Mã xác thực không đúng hoặc đã hết hạn."
 
 
 # --- helpers --------------------------------------------------------------------------
-
-def field_errors(page: str, field_id: str) -> list[str]:
-    block = re.search(rf'id="{field_id}-errors">\s*((?:<div>.*?</div>\s*)*)</div>', page, re.S)
-    if block is None:
-        return []
-    return [html.unescape(line) for line in re.findall(r"<div>(.*?)</div>", block.group(1), re.S)]
 
 
 def shown_secret(page: str) -> str:
@@ -134,7 +128,7 @@ def test_enrolment_at_sign_in_checks_the_code_and_completes_the_sign_in(app, cli
 
     response = post_form(client, ENROL, {"code": wrong_code(secret)})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "code") == [WRONG_ENROL_CODE_MESSAGE]
+    assert field_error_lines(response.get_data(as_text=True), "code") == [WRONG_ENROL_CODE_MESSAGE]
     assert stored_factor(app, user.id) == (None, None)
     assert client.get("/").status_code == 303
 
@@ -189,7 +183,7 @@ def test_malformed_code_is_refused_beside_the_field(app, client, make_user):
     attempt(client, user)
     response = post_form(client, SECOND_FACTOR, {"code": "12ab56"})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "code") == ["Mã gồm 6 chữ số."]
+    assert field_error_lines(response.get_data(as_text=True), "code") == ["Mã gồm 6 chữ số."]
     assert client.get("/").status_code == 303
 
 
@@ -209,12 +203,12 @@ def test_officer_enrolment_from_the_account_page_needs_the_current_password(app,
 
     response = post_form(client, ENROL, {"code": pyotp.TOTP(secret).now()})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "current_password") == ["Trường này là bắt buộc."]
+    assert field_error_lines(response.get_data(as_text=True), "current_password") == ["Trường này là bắt buộc."]
 
     response = post_form(client, ENROL, {"current_password": "Sai-mat-khau-hoan-toan-99",
                                          "code": pyotp.TOTP(secret).now()})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
+    assert field_error_lines(response.get_data(as_text=True), "current_password") == ["Mật khẩu hiện tại không đúng."]
     assert stored_factor(app, user.id) == (None, None)
 
     response = post_form(client, ENROL, {"current_password": user.password,
@@ -240,6 +234,6 @@ def test_wrong_code_at_voluntary_enrolment_keeps_the_old_state(app, client, logi
     secret = shown_secret(client.get(ENROL).get_data(as_text=True))
     response = post_form(client, ENROL, {"current_password": user.password, "code": wrong_code(secret)})
     assert response.status_code == 200
-    assert field_errors(response.get_data(as_text=True), "code") == [WRONG_ENROL_CODE_MESSAGE]
+    assert field_error_lines(response.get_data(as_text=True), "code") == [WRONG_ENROL_CODE_MESSAGE]
     assert stored_factor(app, user.id) == (None, None)
     assert ENROLLED_NOTICE not in client.get("/").get_data(as_text=True)

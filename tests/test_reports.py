@@ -19,7 +19,8 @@ from babel.numbers import format_decimal
 
 from audit.trail import detail_of
 from tests.conftest import audit_entries
-from tests.test_statistics import NAMES, TITLES, build_world
+from tests.factories import NAMES, TITLES, build_world
+from tests.pages import field_errors
 
 SECRETS = (*TITLES, *NAMES, "Người Phản Ánh", "Người Kiến Nghị", "Người Bị Nêu Tên")
 
@@ -233,11 +234,6 @@ def test_the_page_is_for_supervisors_and_audits_each_view_and_download(app, sign
     assert client.get("/reports/export.pdf").status_code == 404
 
 
-def field_errors(body: str, name: str) -> str:
-    match = re.search(rf'id="{name}-errors">(.*?)</div>\s*</div>', body, re.S)
-    return re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip() if match else ""
-
-
 def test_bad_input_on_the_page_is_refused_beside_the_field(app, sign_in, world):
     client = signed_in(app, sign_in, world.users["supervisor_other"])
     response = client.get("/reports/", query_string={"start": "31/12/2026", "end": "01/01/2026", "unit": "BTCTU"})
@@ -256,6 +252,7 @@ def test_bad_input_on_the_page_is_refused_beside_the_field(app, sign_in, world):
     assert audit_entries(app, "report.view") == [] and audit_entries(app, "report.export") == []
 
 
+@pytest.mark.usefixtures("around_vietnam_midnight")
 def test_the_page_counts_only_what_the_viewer_may_see(app, sign_in, world):
     start, end = period(world)
     totals = {}

@@ -15,16 +15,19 @@ from sqlalchemy import select, text
 from app import create_app
 from audit.models import AuditEntry
 from cases.casework import operations
-from cases.casework.operations import ReviewData
-from cases.conclusions import operations as conclusions
-from cases.conclusions.operations import ConclusionData
 from cases.models import Case, Comment
 from cases.retention import operations as retention
-from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.identity import User
 from protection.keystore import DataKey
 from tests.conftest import PASSWORD, post_form
+from tests.factories import (
+    approve_conclusion,
+    make_subject,
+    open_review,
+    submit_conclusion,
+    to_conclusion,
+)
 
 
 def _user(user_id) -> User:
@@ -35,15 +38,11 @@ def closed_case(app, officer_id, supervisor_id, *, closed_on: date) -> uuid.UUID
     """A review approved and closed, with a comment, then dated back to `closed_on`."""
     with app.app_context():
         officer = _user(officer_id)
-        subject = create_subject(SubjectData("Lê Văn Lưu Trữ", date(1975, 3, 2), f"0380{uuid.uuid4().int % 10**8:08d}"),
-                                 owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "confidential"), by=officer)
-        for action in ("start_examination", "start_appraisal", "start_conclusion"):
-            operations.transition(case, action, by=officer)
+        case = to_conclusion(open_review(officer, make_subject(officer, "Lê Văn Lưu Trữ", date(1975, 3, 2))),
+                             by=officer)
         operations.add_comment(case, "Ý kiến bí mật về hồ sơ lưu trữ.", by=officer)
-        conclusions.save_draft(case, ConclusionData("no_issue", "Lý lịch rõ ràng."), by=officer)
-        conclusions.submit(case, by=officer)
-        conclusions.approve(case, PASSWORD, by=_user(supervisor_id))
+        submit_conclusion(case, by=officer)
+        approve_conclusion(case, by=_user(supervisor_id))
         case.closed_on = closed_on  # as if it had closed then
         db.session.commit()
         return case.id

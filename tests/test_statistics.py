@@ -2,148 +2,28 @@
 database with cases made through the services: they count what was created, and only
 what the viewer may know exists (unit scope, clearance, recusal).
 
-The world (`build_world`, shared with tests/test_reports.py and tests/test_dashboard.py):
-BTCTU with its district HUYEN below it, and another unit BTGTU. In BTCTU: an approved
-review of X (appointment, unclassified), a confidential review of Z in verification with a
-request answered by the police committee DUCA, a top-secret review of Z, four petitions
-(accepted complaint, filed denunciation, overdue reflection, forwarded recommendation).
-In HUYEN: a secret review of Y and a petition. In BTGTU: one review.
+The world is `build_world` in tests/factories.py (shared with tests/test_reports.py and
+tests/test_dashboard.py): BTCTU with its district HUYEN below it, and another unit BTGTU. In
+BTCTU: an approved review of X (appointment, unclassified), a confidential review of Z in
+verification with a request answered by the police committee DUCA, a top-secret review of Z,
+four petitions (accepted complaint, filed denunciation, overdue reflection, forwarded
+recommendation). In HUYEN: a secret review of Y and a petition. In BTGTU: one review.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from cases.access.operations import citizen_index
 from cases.casework import operations
-from cases.casework.operations import ReviewData
-from cases.conclusions import operations as conclusions
-from cases.conclusions.operations import ConclusionData
-from cases.coordination import operations as coordination
-from cases.coordination.operations import RequestData
 from cases.models import Conclusion, CoordinationRequest, Subject
-from cases.petitions import operations as petitions
-from cases.petitions.operations import Decision, PetitionData
 from cases.reports import statistics
-from cases.subjects import operations as subjects
-from cases.subjects.operations import SubjectData
 from protection import accounts
 from protection.db import db
-from protection.i18n import local_date
-from protection.identity import User
-from tests.conftest import PASSWORD
-
-# Protected values: none may show in a report or a chart.
-TITLES = ("Thẩm định bổ nhiệm Giám đốc Sở Tài chính", "Thẩm định kết nạp Đảng viên mới",
-          "Đơn khiếu nại về việc đánh giá cán bộ")
-NAMES = ("Vương Thị Thống Kê", "Lục Văn Biểu Đồ", "Hà Thị Báo Cáo", "Người Gửi Đơn Khiếu Nại")
-X_ID, Y_ID, Z_ID = "038079111111", "038080222222", "038081333333"
-
-
-@dataclass
-class World:
-    users: dict
-    ids: dict = field(default_factory=dict)
-    today: date | None = None
-
-
-def _user(made) -> User:
-    return db.session.get(User, made.id)
-
-
-def _review(subject, purpose, level, by, title=None):
-    return operations.open_review(ReviewData(subject.id, purpose, level, title=title), by=by)
-
-
-def build_world(app, make_unit, make_user) -> World:
-    make_unit("BTCTU", "Ban Tổ chức Tỉnh ủy")
-    make_unit("HUYEN", "Ban Tổ chức Huyện ủy", kind="district", parent="BTCTU")
-    make_unit("BTGTU", "Ban Tuyên giáo Tỉnh ủy", kind="propaganda")
-    make_unit("DUCA", "Đảng ủy Công an tỉnh", kind="police")
-    made = {
-        "officer": make_user("officer", unit="BTCTU", clearance="top_secret"),
-        "officer_huyen": make_user("officer", unit="HUYEN", clearance="secret"),
-        "officer_other": make_user("officer", unit="BTGTU", clearance="secret"),
-        "supervisor": make_user("supervisor", unit="BTCTU", clearance="top_secret"),
-        "supervisor_low": make_user("supervisor", unit="BTCTU", clearance="unclassified"),
-        "supervisor_recused": make_user("supervisor", unit="BTCTU", clearance="top_secret"),
-        "supervisor_huyen": make_user("supervisor", unit="HUYEN", clearance="top_secret"),
-        "supervisor_other": make_user("supervisor", unit="BTGTU", clearance="top_secret"),
-        "liaison": make_user("liaison", unit="DUCA", clearance="secret"),
-        "auditor": make_user("auditor", unit="BTCTU", clearance="top_secret"),
-    }
-    world = World(made)
-    with app.app_context():
-        today = world.today = operations.today()
-        officer, supervisor = _user(made["officer"]), _user(made["supervisor"])
-        huyen_officer, other_officer = _user(made["officer_huyen"]), _user(made["officer_other"])
-        btctu, huyen, btgtu = (accounts.find_unit(code) for code in ("BTCTU", "HUYEN", "BTGTU"))
-        x = subjects.create_subject(SubjectData(NAMES[0], date(1979, 1, 2), X_ID), owner_unit=btctu, by=officer)
-        y = subjects.create_subject(SubjectData(NAMES[1], date(1980, 3, 4), Y_ID), owner_unit=huyen, by=huyen_officer)
-        z = subjects.create_subject(SubjectData(NAMES[2], date(1981, 5, 6), Z_ID), owner_unit=btctu, by=officer)
-        w = subjects.create_subject(SubjectData("Đơn Vị Khác", date(1982, 7, 8), "038082444444"), owner_unit=btgtu,
-                                    by=other_officer)
-
-        approved = _review(x, "appointment", "unclassified", officer, TITLES[0])
-        for action in ("start_examination", "start_appraisal", "start_conclusion"):
-            operations.transition(approved, action, by=officer)
-        conclusions.save_draft(approved, ConclusionData("no_issue", "Đủ tiêu chuẩn chính trị."), by=officer)
-        conclusions.submit(approved, by=officer)
-        conclusions.approve(approved, PASSWORD, by=supervisor)
-
-        verifying = _review(z, "party_admission", "confidential", officer, TITLES[1])
-        for action in ("start_examination", "start_verification"):
-            operations.transition(verifying, action, by=officer)
-        police = accounts.find_unit("DUCA")
-        request_ = coordination.send_request(verifying, RequestData(police.id, "Đề nghị xác minh.",
-                                                                   today + timedelta(days=10)), by=officer)
-        liaison = _user(made["liaison"])
-        coordination.acknowledge(request_, by=liaison)
-        coordination.answer(request_, "Không có vấn đề.", by=liaison)
-        # Sent six days before the answer: a known response time.
-        request_.sent_on = (local_date(request_.answered_at) - timedelta(days=6))
-        top_secret = _review(z, "other", "top_secret", officer)
-        district = _review(y, "cadre_planning", "secret", huyen_officer)
-        other = _review(w, "election", "unclassified", other_officer)
-
-        complaint = petitions.receive_petition(PetitionData(
-            received_on=today, channel="post", petition_type="complaint", classification="unclassified",
-            summary="Nội dung khiếu nại.", petitioner_name=NAMES[3], title=TITLES[2], subject_id_numbers=[X_ID]),
-            by=officer)
-        petitions.decide(complaint, Decision("accept", note="Đủ điều kiện thụ lý."), by=officer)
-        denunciation = petitions.receive_petition(PetitionData(
-            received_on=today, channel="post", petition_type="denunciation", classification="unclassified",
-            summary="Nội dung tố cáo.", anonymous=True, named_people=["Người Bị Nêu Tên"]), by=officer)
-        petitions.decide(denunciation, Decision("file", reason="vague_content"), by=officer)
-        reflection = petitions.receive_petition(PetitionData(
-            received_on=today - timedelta(days=20), channel="in_person", petition_type="reflection",
-            classification="unclassified", summary="Phản ánh.", petitioner_name="Người Phản Ánh",
-            named_people=["Người Bị Phản Ánh"]), by=officer)
-        reflection.due_on = today - timedelta(days=2)  # its intake decision is overdue
-        recommendation = petitions.receive_petition(PetitionData(
-            received_on=today, channel="electronic", petition_type="recommendation",
-            classification="unclassified", summary="Kiến nghị.", petitioner_name="Người Kiến Nghị",
-            named_people=["Người Được Nêu"]), by=officer)
-        petitions.decide(recommendation, Decision("forward", note="Không thuộc thẩm quyền.",
-                                                  forwarded_to=btgtu.id), by=officer)
-        recommendation.due_on = today - timedelta(days=1)  # forwarded a day late
-        district_petition = petitions.receive_petition(PetitionData(
-            received_on=today, channel="post", petition_type="complaint", classification="unclassified",
-            summary="Khiếu nại ở huyện.", petitioner_name="Người Ở Huyện", named_people=["Cán Bộ Huyện"]),
-            by=huyen_officer)
-
-        _user(made["supervisor_recused"]).citizen_index = citizen_index(X_ID)
-        world.ids = {"approved": approved.id, "verifying": verifying.id, "top_secret": top_secret.id,
-                     "district": district.id, "other": other.id, "complaint": complaint.id,
-                     "denunciation": denunciation.id, "reflection": reflection.id,
-                     "recommendation": recommendation.id, "district_petition": district_petition.id,
-                     "x": x.id, "request": request_.id}
-        db.session.commit()
-    return world
+from tests.factories import World, build_world
+from tests.factories import user_row as _user
 
 
 @pytest.fixture

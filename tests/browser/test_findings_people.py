@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.test_journeys import LIAISON, OFFICER, nav, open_case
+from tests.browser.demo import LIAISON, OFFICER, nav, open_case
 
 BROTHER = "Anh, chị, em ruột: Đào Văn Khiêm"  # shared with the police in Đào Văn Khải's review
 FATHER_NOT_SHARED = "Đào Văn Mùi"

@@ -1,0 +1,159 @@
+"""Scenes several tests play in: people of several bodies signed in at once, with the records
+between them. The coordination scene (tests/test_coordination.py, test_coordination_relatives.py):
+an officer asks another body about a review in verification, through the request pages.
+
+The fixture `scene` (conftest.py) builds it; the helpers below act through its pages."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from cases.casework import operations
+from cases.casework.operations import FindingData, ReviewData
+from cases.models import CoordinationRequest
+from protection.db import db
+from protection.identity import User
+from tests.pages import PDF, create_subject, csrf_token, day_text, hidden, text_of
+
+TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Tư pháp"
+SUMMARY = "Tóm tắt nội bộ chỉ cán bộ thẩm định được đọc"
+SHARED_FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
+UNSHARED_FINDING = "Có quan hệ với tổ chức nước ngoài chưa được xác minh"
+QUESTIONS = "Đề nghị xác minh quá trình công tác tại Công an huyện"
+BODY_FINDING = "Không phát hiện vấn đề chính trị trong thời gian công tác"
+ANSWER = "Đã xác minh xong, kết quả như ghi nhận"
+FOLLOW_UP = "Đề nghị bổ sung giai đoạn 2010-2015"
+SHARED_FILE = "bien-ban-chia-se.pdf"
+UNSHARED_FILE = "to-trinh-noi-bo.pdf"
+PETITIONER = "Trần Văn Tố Cáo"
+PETITION_SUMMARY = "Đơn phản ánh việc kê khai tài sản"
+
+
+@dataclass
+class Scene:
+    officer: object
+    liaison: object
+    other_liaison: object
+    officer_client: object
+    liaison_client: object
+    other_client: object
+    case_id: uuid.UUID
+    subject_id: str
+    shared_finding: uuid.UUID
+    unshared_finding: uuid.UUID
+    shared_file: uuid.UUID
+    unshared_file: uuid.UUID
+    police_unit: uuid.UUID
+
+
+def review_in_verification(app, officer_id, subject_id) -> dict:
+    """A review of the dossier with a shared and an unshared finding and file, in verification."""
+    with app.app_context():
+        officer = db.session.get(User, officer_id)
+        case = operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="appointment",
+                                                 classification="confidential", title=TITLE, summary=SUMMARY),
+                                      by=officer)
+        shared = operations.add_finding(case, FindingData("subject", "political_history", SHARED_FINDING,
+                                                          "unclassified", source="Lý lịch"), by=officer)
+        unshared = operations.add_finding(case, FindingData("subject", "current_political_issue", UNSHARED_FINDING,
+                                                            "confidential"), by=officer)
+        shared_file = operations.add_attachment(case, io.BytesIO(PDF), SHARED_FILE, "unclassified", by=officer)
+        unshared_file = operations.add_attachment(case, io.BytesIO(PDF), UNSHARED_FILE, "unclassified", by=officer)
+        operations.transition(case, "start_examination", by=officer)
+        operations.transition(case, "start_verification", by=officer)
+        ids = {"case_id": case.id, "shared_finding": shared.id, "unshared_finding": unshared.id,
+               "shared_file": shared_file.id, "unshared_file": unshared_file.id}
+        db.session.commit()
+    return ids
+
+
+def coordination_scene(app, client, make_unit, make_user, sign_in) -> Scene:
+    """An officer (signed in on `client`) with a review of An in verification, the police
+    committee's liaison and the military committee's, each signed in on a client of their own;
+    `make_unit`, `make_user` and `sign_in` are the fixtures."""
+    make_unit()
+    make_unit("DUCA", "Đảng ủy Công an tỉnh", kind="police")
+    make_unit("DUQS", "Đảng ủy Quân sự tỉnh", kind="military")
+    officer = make_user("officer", clearance="secret")
+    liaison = make_user("liaison", unit="DUCA", clearance="secret", display_name="Lê Văn Phối Hợp")
+    other_liaison = make_user("liaison", unit="DUQS", clearance="secret")
+    assert sign_in(officer).status_code == 302
+    subject_id = create_subject(client)
+    ids = review_in_verification(app, officer.id, subject_id)
+    liaison_client, other_client = app.test_client(), app.test_client()
+    assert sign_in(liaison, target=liaison_client).status_code == 302
+    assert sign_in(other_liaison, target=other_client).status_code == 302
+    with app.app_context():
+        police = db.session.scalar(select(User).where(User.id == liaison.id)).unit_id
+        db.session.commit()
+    return Scene(officer, liaison, other_liaison, client, liaison_client, other_client, subject_id=subject_id,
+                 police_unit=police, **ids)
+
+
+
+
+def new_request_path(scene: Scene) -> str:
+    return f"/cases/{scene.case_id}/requests/new"
+
+
+def request_form(scene: Scene, **changes) -> dict:
+    page = scene.officer_client.get(new_request_path(scene)).get_data(as_text=True)
+    data = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "version": hidden(page, "version"),
+        "form_token": hidden(page, "form_token"),
+        "body_unit_id": str(scene.police_unit),
+        "questions": QUESTIONS,
+        "due_on": day_text(20),
+        "subject_fields": ["full_name", "date_of_birth"],
+        "finding_ids": [str(scene.shared_finding)],
+        "attachment_ids": [str(scene.shared_file)],
+    }
+    data.update(changes)
+    return data
+
+
+def send(scene: Scene, **changes) -> uuid.UUID:
+    response = scene.officer_client.post(new_request_path(scene), data=request_form(scene, **changes))
+    assert response.status_code == 302, text_of(response)[:3000]
+    match = re.fullmatch(rf"/cases/{scene.case_id}/requests/([0-9a-f-]{{36}})", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return uuid.UUID(match.group(1))
+
+
+def liaison_post(client, request_id, action: str, prefix: str, data: dict | None = None, **kwargs):
+    page_path = f"/requests/{request_id}"
+    page = client.get(page_path).get_data(as_text=True)
+    version = re.search(r'name="[a-z]+-version"[^>]*value="(\d+)"', page).group(1)  # any form's: one request
+    payload = {f"{prefix}-csrf_token": csrf_token(client, page_path), f"{prefix}-version": version}
+    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
+    return client.post(f"{page_path}/{action}", data=payload, **kwargs)
+
+
+def officer_post(scene: Scene, request_id, action: str, prefix: str, data: dict | None = None):
+    page_path = f"/cases/{scene.case_id}/requests/{request_id}"
+    page = scene.officer_client.get(page_path).get_data(as_text=True)
+    payload = {f"{prefix}-csrf_token": csrf_token(scene.officer_client, page_path),
+               f"{prefix}-version": hidden(page, f"{prefix}-version")}
+    payload.update({f"{prefix}-{key}": value for key, value in (data or {}).items()})
+    return scene.officer_client.post(f"{page_path}/{action}", data=payload)
+
+
+def request_row(app, request_id) -> dict:
+    with app.app_context():
+        item = db.session.get(CoordinationRequest, request_id)
+        values = {"state": item.state, "version": item.version, "answer": item.answer, "follow_up": item.follow_up}
+        db.session.commit()
+    return values
+
+
+def count_requests(app) -> int:
+    with app.app_context():
+        count = len(db.session.scalars(select(CoordinationRequest.id)).all())
+        db.session.commit()
+    return count
