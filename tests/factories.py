@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from cases.access.operations import citizen_index
 from cases.casework import operations
-from cases.casework.operations import ReviewData
 from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData
 from cases.coordination import operations as coordination
@@ -29,6 +28,8 @@ from cases.coordination.operations import RequestData
 from cases.models import Case, Conclusion, Subject
 from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import SubjectData
 from protection import accounts
@@ -109,7 +110,7 @@ def open_review(by: User, subject: Subject | None = None, *, purpose: str = "app
     """A review of `subject` (a new dossier when None) opened by `by`; `details` are the other
     ReviewData fields (title, summary, due_on)."""
     subject = subject or make_subject(by)
-    return operations.open_review(ReviewData(subject.id, purpose, classification, **details), by=by)
+    return reviews.open_review(ReviewData(subject.id, purpose, classification, **details), by=by)
 
 
 def walk(case: Case, *actions: str, by: User) -> Case:
@@ -194,7 +195,7 @@ class World:
 
 
 def _review(subject, purpose, level, by, title=None):
-    return operations.open_review(ReviewData(subject.id, purpose, level, title=title), by=by)
+    return reviews.open_review(ReviewData(subject.id, purpose, level, title=title), by=by)
 
 
 def build_world(app, make_unit, make_user) -> World:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
+from cases.casework.operations import FindingData
 from cases.models import CoordinationRequest
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from protection.db import db
 from protection.identity import User
 from tests.pages import PDF, create_subject, csrf_token, day_text, hidden, text_of
@@ -55,7 +57,7 @@ def review_in_verification(app, officer_id, subject_id) -> dict:
     """A review of the dossier with a shared and an unshared finding and file, in verification."""
     with app.app_context():
         officer = db.session.get(User, officer_id)
-        case = operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="appointment",
+        case = reviews.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="appointment",
                                                  classification="confidential", title=TITLE, summary=SUMMARY),
                                       by=officer)
         shared = operations.add_finding(case, FindingData("subject", "political_history", SHARED_FINDING,

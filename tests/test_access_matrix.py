@@ -30,12 +30,14 @@ from audit.models import AuditEntry
 from audit.trail import detail_of
 from cases.access import operations as access
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
+from cases.casework.operations import FindingData
 from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
 from cases.models import Assignment, BreakGlassAccess, Case, CoordinationRequest, Subject
 from cases.petitions import operations as petitions
 from cases.petitions.operations import PetitionData
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import RelativeData, SubjectData
 from protection import accounts
@@ -467,7 +469,7 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
         subject = subjects.create_subject(SubjectData(SUBJECT_NAME, date(1979, 3, 4), SUBJECT_ID),
                                           owner_unit=huyen, by=opener)
         relative = subjects.add_relative(subject, RelativeData("father", RELATIVE_NAME, 1950), by=opener)
-        review = operations.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
+        review = reviews.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
                                                    summary=SUMMARY, due_on=today + timedelta(days=1)), by=opener)
         finding = operations.add_finding(review, FindingData("subject", "political_history", FINDING, "unclassified"),
                                          by=opener)
@@ -488,7 +490,7 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
         other_opener = _user(made[("officer", "other_unit")])
         other_subject = subjects.create_subject(SubjectData(OTHER_SUBJECT, date(1985, 6, 7), OTHER_SUBJECT_ID),
                                                 owner_unit=other_opener.unit, by=other_opener)
-        other = operations.open_review(ReviewData(other_subject.id, "appointment", "confidential", title=OTHER_TITLE,
+        other = reviews.open_review(ReviewData(other_subject.id, "appointment", "confidential", title=OTHER_TITLE,
                                                   due_on=today + timedelta(days=1)), by=other_opener)
         other_finding = operations.add_finding(other, FindingData("subject", "political_history", OTHER_FINDING,
                                                                   "unclassified"), by=other_opener)

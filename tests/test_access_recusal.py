@@ -12,8 +12,10 @@ from sqlalchemy import text
 
 from cases.access import operations as access
 from cases.casework import operations
-from cases.casework.operations import CaseError, ReviewData
+from cases.casework.operations import CaseError
 from cases.models import Case
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
 from protection.db import db
 from protection.identity import User
@@ -37,7 +39,7 @@ def scene(app, make_user):
         by = db.session.get(User, officer.id)
         subject = create_subject(SubjectData("Lương Văn Tự", date(1980, 1, 1), SUBJECT_ID), owner_unit=by.unit, by=by)
         add_relative(subject, RelativeData("father", "Lương Văn Cha", 1955, id_number=RELATIVE_ID), by=by)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "unclassified", title=TITLE), by=by)
+        case = reviews.open_review(ReviewData(subject.id, "appointment", "unclassified", title=TITLE), by=by)
         db.session.commit()
         return {"officer": officer, "kin": kin, "supervisor": supervisor, "case": case.id, "subject": subject.id,
                 "reference": case.reference}

@@ -20,7 +20,8 @@ import pytest
 
 from audit.trail import detail_of
 from cases.casework import operations
-from cases.casework.operations import ReviewData
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import SubjectData
 from protection.db import db
@@ -65,7 +66,7 @@ def scene(app, make_unit, make_user) -> Scene:
         by = db.session.get(User, opener.id)
         subject = subjects.create_subject(SubjectData(SUBJECT_NAME, date(1979, 3, 4), SUBJECT_ID),
                                           owner_unit=by.unit, by=by)
-        review = operations.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
+        review = reviews.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
                                                    summary=SUMMARY, due_on=operations.today() + timedelta(days=9)),
                                         by=by)
         db.session.commit()

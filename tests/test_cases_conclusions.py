@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from audit.models import AuditEntry
-from cases.casework import operations
 from cases.casework.operations import CaseError
 from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData, ImmutableConclusion
 from cases.models import Case, Conclusion
+from cases.reviews import operations as reviews
 from protection.db import db
 from protection.identity import User
 from tests.conftest import PASSWORD
@@ -180,8 +180,8 @@ def test_an_expired_conclusion_makes_the_next_review_a_re_review(app, people):
     with app.app_context():
         case = db.session.get(Case, case_id)
         subject = case.subject
-        assert not operations.needs_re_review(subject)
-        assert operations.needs_re_review(subject, on=date(2099, 1, 1))
+        assert not reviews.needs_re_review(subject)
+        assert reviews.needs_re_review(subject, on=date(2099, 1, 1))
         conclusion = conclusions.current(case)
-        assert operations.needs_re_review(subject, on=conclusion.valid_until.replace(day=1).__class__.fromordinal(
+        assert reviews.needs_re_review(subject, on=conclusion.valid_until.replace(day=1).__class__.fromordinal(
             conclusion.valid_until.toordinal() + 1))

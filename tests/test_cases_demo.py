@@ -18,6 +18,7 @@ from cases.models import (
     Subject,
     TimelineEvent,
 )
+from cases.reviews import operations as reviews
 from protection.db import db
 
 COUNTED = (Case, Petition, CoordinationRequest, Conclusion, Finding, Comment, TimelineEvent, Subject)
@@ -58,7 +59,7 @@ def test_the_demo_fills_every_state_of_case_work_once(app, runner):
         expired = [item for item in approved if item.valid_until < today]
         assert len(expired) == 1
         subject = expired[0].case.subject
-        assert operations.needs_re_review(subject)
+        assert reviews.needs_re_review(subject)
         assert db.session.scalar(select(func.count()).select_from(Case).where(
             Case.subject_id == subject.id, Case.state == "records_review")) == 1
         # Petitions: a repeat linked to an earlier one, an extension, a forward, an anonymous one monitored.

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from cases.casework import lists, operations
 from cases.casework.lists import Count
-from cases.casework.operations import ReviewData
 from cases.models import Case
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.identity import User
@@ -22,12 +23,12 @@ def test_badges_count_my_open_work_and_the_scope_for_supervisors(app, make_user,
                                  owner_unit=by.unit, by=by)
         today = operations.today()
         for offset in (-3, -1, 2, 30):  # two overdue, one due soon, one later
-            operations.open_review(ReviewData(subject.id, "other", "unclassified", due_on=None), by=by)
+            reviews.open_review(ReviewData(subject.id, "other", "unclassified", due_on=None), by=by)
             case = db.session.query(Case).order_by(Case.created_at.desc()).first()
             case.due_on = today + timedelta(days=offset)
-        closed = operations.open_review(ReviewData(subject.id, "other", "unclassified"), by=by)
+        closed = reviews.open_review(ReviewData(subject.id, "other", "unclassified"), by=by)
         closed.state, closed.due_on = "closed", today - timedelta(days=10)  # closed work is never due
-        operations.open_review(ReviewData(subject.id, "other", "unclassified", due_on=today), by=by_other)
+        reviews.open_review(ReviewData(subject.id, "other", "unclassified", due_on=today), by=by_other)
         db.session.commit()
 
         mine = lists.counts(by)
@@ -49,7 +50,7 @@ def test_a_bounded_page_total(app, make_user):
         subject = create_subject(SubjectData("Đỗ Văn Trang", operations.today().replace(year=1981), "038081555555"),
                                  owner_unit=by.unit, by=by)
         for _ in range(3):
-            operations.open_review(ReviewData(subject.id, "other", "unclassified"), by=by)
+            reviews.open_review(ReviewData(subject.id, "other", "unclassified"), by=by)
         db.session.commit()
         statement = lists.base_query(by)
         assert str(lists.bounded_count(statement, 2)) == "2+"

@@ -16,8 +16,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from audit.trail import detail_of
+from cases.casework import operations
 from cases.models import Case, Comment, Conclusion, Finding
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from protection.db import db
+from protection.identity import User
 from tests.conftest import PASSWORD, audit_entries
 from tests.factories import count_rows, stored_case
 from tests.pages import (
@@ -432,14 +436,10 @@ def test_nothing_protected_reaches_flash_or_audit(app, client, officer, subject_
 
 
 def test_the_list_pages_fifty_rows_at_a_time(app, client, officer, subject_id):
-    from cases.casework import operations
-    from cases.casework.operations import ReviewData
-    from protection.identity import User
-
     with app.app_context():
         user = db.session.get(User, officer.id)
         for _ in range(51):
-            operations.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="other",
+            reviews.open_review(ReviewData(subject_id=uuid.UUID(subject_id), purpose="other",
                                               classification="unclassified", due_on=operations.today()), by=user)
         db.session.commit()
     page = client.get("/cases/?view=mine").get_data(as_text=True)

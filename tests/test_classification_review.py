@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 
 from audit.models import AuditEntry
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
+from cases.casework.operations import FindingData
 from cases.models import Attachment, Case, ClassificationReview, Finding
 from cases.retention.operations import add_years
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects.operations import SubjectData, create_subject
 from protection.db import db
 from protection.i18n import local_date
@@ -128,7 +130,7 @@ def test_a_case_downgraded_takes_its_higher_items_down_with_it(app, client, make
         officer = db.session.get(User, officer.id)
         subject = create_subject(SubjectData("Đỗ Văn Hạ", date(1971, 2, 2), f"0380{uuid.uuid4().int % 10**8:08d}"),
                                  owner_unit=officer.unit, by=officer)
-        case = operations.open_review(ReviewData(subject.id, "appointment", "secret"), by=officer)
+        case = reviews.open_review(ReviewData(subject.id, "appointment", "secret"), by=officer)
         high = operations.add_finding(case, FindingData("subject", "other", "Nội dung tối mật.", "secret"), by=officer)
         low = operations.add_finding(case, FindingData("subject", "other", "Nội dung mật.", "confidential"),
                                      by=officer)
@@ -151,8 +153,8 @@ def test_a_case_downgraded_takes_its_higher_items_down_with_it(app, client, make
             assert item.classification == Clearance.CONFIDENTIAL and item.protection_ends_on == new_end
         low = db.session.get(Finding, low_id)
         assert low.classification == Clearance.CONFIDENTIAL and low.protection_ends_on == low_end  # untouched
-        reviews = db.session.scalars(select(ClassificationReview).where(ClassificationReview.case_id == case_id)).all()
-        assert sorted((review.item_type, review.from_level.value, review.to_level.value) for review in reviews) == [
+        recorded = db.session.scalars(select(ClassificationReview).where(ClassificationReview.case_id == case_id)).all()
+        assert sorted((review.item_type, review.from_level.value, review.to_level.value) for review in recorded) == [
             ("attachment", "secret", "confidential"), ("case", "secret", "confidential"),
             ("finding", "secret", "confidential")]
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "classification.review")

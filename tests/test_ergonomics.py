@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 
 from cases import deadlines
 from cases.casework import operations
-from cases.casework.operations import ReviewData
 from cases.models import Case
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from protection.db import db
 from protection.demo import DEMO_PASSWORD
 from protection.identity import User
@@ -74,7 +75,7 @@ def open_cases(app, officer: MadeUser, subject_id: str, specs: list[tuple[str, i
         user = db.session.get(User, officer.id)
         today = operations.today()
         for classification, due_in in specs:
-            case = operations.open_review(ReviewData(
+            case = reviews.open_review(ReviewData(
                 subject_id=uuid.UUID(subject_id), purpose="other", classification=classification,
                 title=f"Hồ sơ hạn {due_in}", due_on=today + timedelta(days=max(due_in, 0))), by=user)
             made.append(case.id)

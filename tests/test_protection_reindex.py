@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from audit.models import AuditEntry
 from cases.access import operations as access
-from cases.casework import operations
-from cases.casework.operations import ReviewData
 from cases.models import Case, Relative, Subject
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
 from protection import index_plans, reindex
 from protection.crypto import current_keyring
@@ -190,7 +190,7 @@ def test_recusal_survives_a_new_length_of_the_citizen_index(app, dossiers, make_
     kin = make_user("supervisor")
     with app.app_context():
         by = db.session.get(User, dossiers["officer"].id)
-        case = operations.open_review(ReviewData(dossiers["ids"][0], "appointment", "unclassified",
+        case = reviews.open_review(ReviewData(dossiers["ids"][0], "appointment", "unclassified",
                                                  title="Thẩm định bổ nhiệm"), by=by)
         user = db.session.get(User, kin.id)
         user.citizen_index = access.citizen_index(RELATIVE_ID)

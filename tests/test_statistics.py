@@ -17,9 +17,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from cases.casework import operations
 from cases.models import Conclusion, CoordinationRequest, Subject
 from cases.reports import statistics
+from cases.reviews import operations as reviews
 from protection import accounts
 from protection.db import db
 from tests.factories import World, build_world
@@ -161,7 +161,7 @@ def test_re_reviews_due_agree_with_the_case_rules(app, world):
         x = db.session.get(Subject, world.ids["x"])
         for on, expected in ((valid_until, {}), (valid_until + timedelta(days=1), {"appointment": 1})):
             assert statistics.re_reviews_due(scope_of(world, "supervisor"), on) == expected
-            assert operations.needs_re_review(x, on) == bool(expected)
+            assert reviews.needs_re_review(x, on) == bool(expected)
         # The recused supervisor does not count the review about themselves.
         assert statistics.re_reviews_due(scope_of(world, "supervisor_recused"), valid_until + timedelta(days=1)) == {}
 

@@ -25,6 +25,7 @@ from cases.conclusions import signing
 from cases.coordination import operations as coordination
 from cases.petitions import operations as petitions
 from cases.petitions.forms import ExtendForm
+from cases.reviews import operations as reviews
 from protection import policy
 from protection.identity import Role
 from protection.marking import mark_page_classification
@@ -56,7 +57,7 @@ def case_page(case, user) -> dict:
         "can_work": can_work,
         "can_assign": can_assign,
         "steps": steps(case, user) if can_work else [],
-        "re_review": case.subject is not None and operations.needs_re_review(case.subject),
+        "re_review": case.subject is not None and reviews.needs_re_review(case.subject),
         "repeats": petitions.repeats_of(case) if case.kind == "petition" else [],
         "can_extend": can_work and petitions.can_extend(case),
         "can_decide": can_work and petitions.awaiting_decision(case),

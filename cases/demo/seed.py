@@ -28,7 +28,7 @@ from flask import current_app
 from cases import deadlines, workflow
 from cases.access.operations import break_glass
 from cases.casework import operations
-from cases.casework.operations import FindingData, ReviewData
+from cases.casework.operations import FindingData
 from cases.conclusions import operations as conclusions
 from cases.conclusions.operations import ConclusionData
 from cases.coordination import operations as coordination
@@ -36,6 +36,8 @@ from cases.coordination.operations import RequestData
 from cases.models import Case, Subject
 from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import RelativeData, SubjectData
 from protection.accounts import find_unit, find_user
@@ -192,7 +194,7 @@ def _conclude(case: Case, data: ConclusionData, author: User, approver: User | N
 def review_expired(cast: _Cast) -> Case:
     """Approved long ago; its validity has run out, so the subject needs re-review."""
     hoa = _subject("038078001234", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         hoa.id, "cadre_planning", "confidential", "Thẩm định tiêu chuẩn chính trị quy hoạch Giám đốc Sở",
         "Rà soát lý lịch phục vụ quy hoạch chức danh Giám đốc Sở Kế hoạch và Đầu tư nhiệm kỳ 2025-2030."),
         by=cast.an)
@@ -222,7 +224,7 @@ def review_expired(cast: _Cast) -> Case:
 def review_re_review(cast: _Cast) -> Case:
     """A fresh review of the same person, opened because the last conclusion expired."""
     hoa = _subject("038078001234", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         hoa.id, "appointment", "confidential", "Thẩm định lại tiêu chuẩn chính trị trước khi bổ nhiệm",
         "Kết luận năm trước đã hết hiệu lực; thẩm định lại phục vụ bổ nhiệm Giám đốc Sở Kế hoạch và Đầu tư."),
         by=cast.an)
@@ -235,7 +237,7 @@ def review_re_review(cast: _Cast) -> Case:
 def review_examination_overdue(cast: _Cast) -> Case:
     """A district review, past its due date, assigned to the district's officer."""
     tu = _subject("038082002468", "HU-SONHA")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         tu.id, "election", "unclassified", "Thẩm định nhân sự ứng cử Ban Chấp hành Đảng bộ huyện",
         "Nhân sự dự kiến giới thiệu ứng cử Ban Chấp hành Đảng bộ huyện Sơn Hà nhiệm kỳ tới."), by=cast.son)
     operations.transition(case, "start_examination", by=cast.son)
@@ -251,7 +253,7 @@ def review_examination_overdue(cast: _Cast) -> Case:
 
 def review_records_district(cast: _Cast) -> Case:
     thang = _subject("038094060708", "HU-SONHA")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         thang.id, "party_admission", "unclassified", "Thẩm tra lý lịch người xin vào Đảng",
         "Quần chúng ưu tú do Chi bộ Trường THCS Sơn Điện giới thiệu."), by=cast.son)
     _backdate(case, 1, due_in_days=29)
@@ -261,7 +263,7 @@ def review_records_district(cast: _Cast) -> Case:
 def review_verification(cast: _Cast) -> Case:
     """Verification under way: one request sent (overdue), one acknowledged."""
     mai = _subject("038185004567", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         mai.id, "party_admission", "confidential", "Thẩm tra lý lịch kết nạp Đảng",
         "Quần chúng Lê Thị Mai, Trưởng phòng Báo tỉnh, được Chi bộ Báo tỉnh đề nghị kết nạp."), by=cast.an)
     _walk(case, ("start_examination", "start_verification"), cast.an)
@@ -290,7 +292,7 @@ def review_verification(cast: _Cast) -> Case:
 def review_verification_answers(cast: _Cast) -> Case:
     """Verification with an answer to read and one where more was asked for."""
     khai = _subject("038081040506", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         khai.id, "election", "confidential", "Thẩm định nhân sự ứng cử Ban Chấp hành Công đoàn tỉnh",
         "Giới thiệu ứng cử Ban Chấp hành Liên đoàn Lao động tỉnh khóa mới."), by=cast.an)
     operations.assign(case, cast.binh, by=cast.minh)
@@ -324,7 +326,7 @@ def review_verification_answers(cast: _Cast) -> Case:
 
 def review_examination(cast: _Cast) -> Case:
     ngoc = _subject("038191050607", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         ngoc.id, "abroad", "unclassified", "Thẩm định tiêu chuẩn chính trị đi công tác nước ngoài",
         "Cử đi học tập kinh nghiệm xúc tiến đầu tư tại Nhật Bản 3 tháng."), by=cast.binh)
     operations.transition(case, "start_examination", by=cast.binh)
@@ -339,7 +341,7 @@ def review_break_glass(cast: _Cast) -> Case:
     """A case of canbo.binh that canbo.an opened in an emergency: flagged on the case and
     waiting in the auditors' review queue (/access/break-glass)."""
     ngoc = _subject("038191050607", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         ngoc.id, "cadre_planning", "unclassified", "Thẩm định quy hoạch Phó Giám đốc Sở Kế hoạch và Đầu tư",
         "Rà soát tiêu chuẩn chính trị trước hội nghị quy hoạch nhiệm kỳ tới."), by=cast.binh)
     _backdate(case, 2, due_in_days=20)
@@ -350,7 +352,7 @@ def review_break_glass(cast: _Cast) -> Case:
 
 def review_appraisal(cast: _Cast) -> Case:
     vinh = _subject("038075030405", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         vinh.id, "appointment", "secret", "Thẩm định nhân sự bổ nhiệm Bí thư Huyện ủy",
         "Nhân sự dự kiến điều động, chỉ định giữ chức Bí thư Huyện ủy Cẩm Lương."), by=cast.an)
     _walk(case, ("start_examination", "start_verification"), cast.an)
@@ -379,7 +381,7 @@ def review_appraisal(cast: _Cast) -> Case:
 
 def review_concluding(cast: _Cast) -> Case:
     long_ = _subject("038090007890", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         long_.id, "cadre_planning", "unclassified", "Thẩm định quy hoạch Ban Thường vụ Tỉnh đoàn",
         "Quy hoạch Ủy viên Ban Thường vụ Tỉnh đoàn nhiệm kỳ 2027-2032."), by=cast.an)
     _walk(case, ("start_examination", "start_appraisal", "start_conclusion"), cast.an)
@@ -395,7 +397,7 @@ def review_concluding(cast: _Cast) -> Case:
 
 def review_submitted(cast: _Cast) -> Case:
     trang = _subject("038187011223", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         trang.id, "appointment", "confidential", "Thẩm định nhân sự bổ nhiệm Phó Giám đốc Sở Tài chính",
         "Đề nghị của Đảng ủy Sở Tài chính về bổ nhiệm Phó Giám đốc."), by=cast.an)
     _walk(case, ("start_examination", "start_appraisal"), cast.an)
@@ -415,7 +417,7 @@ def review_submitted(cast: _Cast) -> Case:
 
 def review_returned(cast: _Cast) -> Case:
     hanh = _subject("038196020304", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         hanh.id, "party_admission", "unclassified", "Thẩm tra lý lịch kết nạp Đảng",
         "Quần chúng ưu tú do Chi bộ Khoa Nội, Bệnh viện Đa khoa tỉnh giới thiệu."), by=cast.binh)
     _walk(case, ("start_examination", "start_appraisal"), cast.binh)
@@ -437,7 +439,7 @@ def review_returned(cast: _Cast) -> Case:
 
 def review_closed(cast: _Cast) -> Case:
     duc = _subject("038093015678", "BTCTU")
-    case = operations.open_review(ReviewData(
+    case = reviews.open_review(ReviewData(
         duc.id, "abroad", "confidential", "Thẩm định cử đi học thạc sĩ ở nước ngoài",
         "Cử đi học thạc sĩ chính sách công tại Úc theo Đề án 89."), by=cast.an)
     _walk(case, ("start_examination", "start_verification"), cast.an)

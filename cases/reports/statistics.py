@@ -25,7 +25,7 @@ Definitions (the report prints them beside each table):
 - a case closed in a period was *on time* when closed on or before its due date (without a
   due date nothing was late);
 - a subject *needs re-review* when their latest approved review conclusion has expired
-  (as cases.casework.operations.needs_re_review says), counted over the reviews the scope holds.
+  (as cases.reviews.operations.needs_re_review says), counted over the reviews the scope holds.
 
 Month buckets and day differences are computed in Python over narrow, already grouped
 rows, so the same code runs on SQLite and PostgreSQL.

@@ -33,6 +33,6 @@ class ReviewForm(WholeForm):
         self.classification.choices = clearance_choices(user)
 
     def cross_checks(self):
-        # The case opens today (operations.open_review says the same).
+        # The case opens today (reviews.operations.open_review says the same).
         if self.due_on.parsed and self.due_on.parsed < local_today():
             yield "due_on", _l("Hạn xử lý không được trước ngày mở hồ sơ.")

@@ -7,12 +7,13 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from cases.casework import lists, operations
+from cases.casework import lists
 from cases.casework.actions import open_from_form
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import new_form_token, uuid_in
-from cases.casework.operations import ReviewData
+from cases.reviews import operations as reviews
 from cases.reviews.forms import ReviewForm
+from cases.reviews.operations import ReviewData
 from protection.policy import permission
 
 
@@ -24,7 +25,7 @@ def new_review():
         form.form_token.data = new_form_token()
         preselected = uuid_in(request.args.get("subject"))
         form.subject_id.data = str(preselected) if preselected else ""
-    done = open_from_form(form, lambda: operations.open_review(ReviewData(
+    done = open_from_form(form, lambda: reviews.open_review(ReviewData(
         subject_id=uuid_in(form.subject_id.data), purpose=form.purpose.data,
         classification=form.classification.data, title=form.title.data, summary=form.summary.data,
         due_on=form.due_on.parsed), by=current_user),
@@ -34,4 +35,4 @@ def new_review():
     form.form_token.data = form.form_token.data or new_form_token()
     chosen_subject = lists.form_subject(current_user, uuid_in(form.subject_id.data))
     return render_template("cases/case_review_form.html", form=form, subject=chosen_subject,
-                           re_review=chosen_subject is not None and operations.needs_re_review(chosen_subject))
+                           re_review=chosen_subject is not None and reviews.needs_re_review(chosen_subject))

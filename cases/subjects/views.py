@@ -9,7 +9,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from cases.casework import lists, operations
+from cases.casework import lists
+from cases.reviews import operations as reviews
 from cases.subjects import name_search
 from cases.subjects import operations as subjects
 from cases.subjects.forms import RelativeForm, SubjectForm, SubjectSearchForm
@@ -108,7 +109,7 @@ def view(subject_id: uuid.UUID):
     return render_template("cases/subject.html", subject=subject, relatives=subject.relatives,
                            confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label,
                            history=history,
-                           re_review=operations.needs_re_review(subject),
+                           re_review=reviews.needs_re_review(subject),
                            can_open_review=policy.can(current_user, "case.create"))
 
 
