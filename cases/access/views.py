@@ -33,7 +33,7 @@ def queue():
     pending_only = request.args.get("show") != "all"
     sort = paging.sort_choice(request.args, access.QUEUE_SORTS, access.QUEUE_DEFAULT_SORT)
     page = access.review_queue(pending_only=pending_only, sort=sort, page=paging.page_number(request.args))
-    return render_template("cases/access_queue.html", page=page, accesses=page.rows, sorting=sort,
+    return render_template("access/queue.html", page=page, accesses=page.rows, sorting=sort,
                            pending_only=pending_only, form=ReviewForm(), decisions=DECISION_LABELS)
 
 

@@ -92,4 +92,4 @@ def render_case(case, user, status: int = 200, **forms):
     context["comment_form"] = forms.get("comment_form") or versioned(CommentForm, case)
     context["attachment_form"] = forms.get("attachment_form") or versioned(AttachmentForm, case, user=user)
     context["extend_form"] = forms.get("extend_form") or versioned(ExtendForm, case)
-    return render_template("cases/case.html", **context), status
+    return render_template("casework/case.html", **context), status

@@ -66,7 +66,7 @@ def index():
         if found.subject_too_common:
             show_error(form, name_search.too_common_message(), "subject")
     today = operations.today()
-    return render_template("cases/case_list.html", form=form, page=found, view=view, views=views, today=today,
+    return render_template("casework/list.html", form=form, page=found, view=view, views=views, today=today,
                            soon=lists.due_soon_limit(today), counts=lists.counts(current_user),
                            open_states=set(lists.OPEN_STATES), sorting=sort,
                            filtered=any(value.strip() for key, value in request.args.items()
@@ -84,7 +84,7 @@ def view(case_id: uuid.UUID):
         # open it in an emergency. The page shows only what they may know: the reference,
         # the state and the due date.
         policy.record_denial("case.view", status=403)
-        return render_template("cases/case_restricted.html", case=offered, form=BreakGlassForm(),
+        return render_template("casework/restricted.html", case=offered, form=BreakGlassForm(),
                                today=operations.today()), 403
     return page.render_case(operations.load_case(case_id, need="view"), current_user)
 
@@ -106,7 +106,7 @@ def break_glass(case_id: uuid.UUID):
             flash(_("Đã mở khẩn cấp hồ sơ đến %(time)s. Lượt truy cập này sẽ được kiểm tra.",
                     time=format_datetime(granted.expires_at, "HH:mm dd/MM/yyyy")), "warning")
             return to_case(case)
-    return render_template("cases/case_restricted.html", case=case, form=form, today=operations.today())
+    return render_template("casework/restricted.html", case=case, form=form, today=operations.today())
 
 
 @cases_bp.route("/<uuid:case_id>/transition", methods=["POST"])
@@ -195,4 +195,4 @@ def add_finding(case_id: uuid.UUID):
     if done:
         return done
     operations.record_case_view(case, part="finding_form")
-    return render_template("cases/case_finding_form.html", case=case, form=form)
+    return render_template("casework/finding_form.html", case=case, form=form)

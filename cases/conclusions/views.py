@@ -43,7 +43,7 @@ def conclusion(case_id: uuid.UUID):
     if done:
         return done
     operations.record_case_view(case, part="conclusion")
-    return render_template("cases/case_conclusion_form.html", case=case, form=form, working=working,
+    return render_template("conclusions/form.html", case=case, form=form, working=working,
                            previous=draft if draft is not None and draft.state == "approved" else None)
 
 
@@ -60,7 +60,7 @@ def _render_approval(case, submitted, form, return_form):
     operations.record_case_view(case, part="approval")
     findings = operations.case_findings(case, current_user)
     mark_page_classification(*(item.classification for item in findings))
-    return render_template("cases/case_approve.html", case=case, conclusion=submitted, form=form,
+    return render_template("conclusions/approve.html", case=case, conclusion=submitted, form=form,
                            return_form=return_form, is_author=submitted.author_id == current_user.id,
                            findings=findings, finding_people=operations.finding_person_labels(case, findings))
 

@@ -140,7 +140,7 @@ def new_request(case_id: uuid.UUID):
         form.version.data = str(case.version)
     # The form lists the case's findings and files: a read of case content.
     operations.record_case_view(case, part="coordination_form")
-    return render_template("cases/request_form.html", case=case, form=form, case_url=case_url(case))
+    return render_template("coordination/request_form.html", case=case, form=form, case_url=case_url(case))
 
 
 def _officer_page(case: Case, request_: CoordinationRequest, *, more_form: FollowUpForm | None = None):
@@ -156,7 +156,7 @@ def _officer_page(case: Case, request_: CoordinationRequest, *, more_form: Follo
     mark_page_classification(*(item.classification for item in
                                findings + attachments + package["findings"] + package["attachments"]))
     return render_template(
-        "cases/request_officer.html", case=case, request_=request_, today=operations.today(),
+        "coordination/officer.html", case=case, request_=request_, today=operations.today(),
         overdue=coordination.is_overdue(request_), findings=findings,
         finding_people=operations.finding_person_labels(case, findings + package["findings"]),
         attachments=attachments, package=package,
@@ -268,7 +268,7 @@ def inbox():
                                 paging.page_number(request.args))
     record("coordination.list", target_type="coordination_request", results=len(page.rows))
     mark_page_classification(*(item.case.classification for item in page.rows))
-    return render_template("cases/request_inbox.html", page=page, sorting=sort, today=operations.today(),
+    return render_template("coordination/inbox.html", page=page, sorting=sort, today=operations.today(),
                            rows=[(item, coordination.is_overdue(item)) for item in page.rows])
 
 
@@ -295,7 +295,7 @@ def _liaison_page(request_: CoordinationRequest, **given):
                                                               package["findings"] + package["attachments"]
                                                               + findings + attachments))
     return render_template(
-        "cases/request_liaison.html", request_=request_, reference=request_.case.reference,
+        "coordination/liaison.html", request_=request_, reference=request_.case.reference,
         overdue=coordination.is_overdue(request_), package=package, findings=findings, attachments=attachments,
         finding_people=coordination.liaison_person_labels(request_, findings + package["findings"]),
         today=operations.today(),

@@ -11,4 +11,4 @@ from protection.policy import permission
 
 @permission("home.view")
 def home():
-    return render_template("home.html", role=current_user.role.value, board=board.for_user(current_user))
+    return render_template("dashboard/home.html", role=current_user.role.value, board=board.for_user(current_user))

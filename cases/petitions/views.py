@@ -51,7 +51,7 @@ def new_petition():
     if done:
         return done
     form.form_token.data = form.form_token.data or token or new_form_token()
-    return render_template("cases/case_petition_form.html", form=form,
+    return render_template("petitions/form.html", form=form,
                            already=operations.submitted_with(form.form_token.data, current_user))
 
 
@@ -64,7 +64,7 @@ def petitioner(case_id: uuid.UUID):
     if not policy.can_see_petitioner(current_user, case):
         policy.deny("case.view")
     petitions.record_petitioner_view(case, by=current_user)
-    return render_template("cases/case_petitioner.html", case=case, petition=case.petition)
+    return render_template("petitions/petitioner.html", case=case, petition=case.petition)
 
 
 @cases_bp.route("/<uuid:case_id>/decision", methods=["GET", "POST"])
@@ -87,7 +87,7 @@ def decide(case_id: uuid.UUID):
     if done:
         return done
     operations.record_case_view(case, part="decision")
-    return render_template("cases/case_decision.html", case=case, petition=case.petition, form=form)
+    return render_template("petitions/decision.html", case=case, petition=case.petition, form=form)
 
 
 @cases_bp.route("/<uuid:case_id>/extend", methods=["POST"])

@@ -90,7 +90,7 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
             return _pdf(printed.pdf, prints.file_name(conclusion))
     form.form_token.data = form.form_token.data or new_form_token()
     prints.record_register_view(case, conclusion, page="print_form")
-    return render_template("cases/print_form.html", case=case, conclusion=conclusion, form=form,
+    return render_template("printing/form.html", case=case, conclusion=conclusion, form=form,
                            required=required, rows=prints.register(conclusion), max_copies=prints.MAX_COPIES,
                            replacement=conclusions.replacement_of(conclusion))
 
@@ -101,5 +101,5 @@ def register(case_id: uuid.UUID, conclusion_id: uuid.UUID):
     case, conclusion = _load(case_id, conclusion_id, "conclusion.print_register")
     rows = prints.register(conclusion)
     prints.record_register_view(case, conclusion, page="register")
-    return render_template("cases/print_register.html", case=case, conclusion=conclusion, rows=rows,
+    return render_template("printing/register.html", case=case, conclusion=conclusion, rows=rows,
                            replacement=conclusions.replacement_of(conclusion))

@@ -34,5 +34,5 @@ def new_review():
         return done
     form.form_token.data = form.form_token.data or new_form_token()
     chosen_subject = lists.form_subject(current_user, uuid_in(form.subject_id.data))
-    return render_template("cases/case_review_form.html", form=form, subject=chosen_subject,
+    return render_template("reviews/form.html", form=form, subject=chosen_subject,
                            re_review=chosen_subject is not None and reviews.needs_re_review(chosen_subject))

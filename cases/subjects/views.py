@@ -82,7 +82,7 @@ def index():
     if found is not None and found.too_common:
         show_error(form, name_search.too_common_message(), "q")
     page = paging.paginate_rows(paging.sort_rows(found.results if found else [], sort, RESULT_SORTS), number)
-    return render_template("cases/subjects.html", form=form, results=page.rows, page=page, sorting=sort,
+    return render_template("subjects/index.html", form=form, results=page.rows, page=page, sorting=sort,
                            searched=searched, too_common=bool(found and found.too_common),
                            words_incomplete=bool(found and found.words_incomplete),
                            can_export=policy.can(current_user, "subject.export"))
@@ -94,7 +94,7 @@ def create():
     form = SubjectForm()
     done = _saved(form, lambda: subjects.create_subject(_subject_data(form), owner_unit=current_user.unit,
                                                          by=current_user), _("Đã tạo hồ sơ đối tượng."))
-    return done or render_template("cases/subject_form.html", form=form, title=_("Thêm đối tượng"),
+    return done or render_template("subjects/form.html", form=form, title=_("Thêm đối tượng"),
                            action=url_for("subjects.create"), back_url=url_for("subjects.index"))
 
 
@@ -106,7 +106,7 @@ def view(subject_id: uuid.UUID):
     history = lists.subject_history(subject, current_user)
     # The history lists classified cases and their conclusions: the page carries their marking.
     mark_page_classification(*(case.classification for case in history["reviews"] + history["petitions"]))
-    return render_template("cases/subject.html", subject=subject, relatives=subject.relatives,
+    return render_template("subjects/subject.html", subject=subject, relatives=subject.relatives,
                            confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label,
                            history=history,
                            re_review=reviews.needs_re_review(subject),
@@ -122,7 +122,7 @@ def edit(subject_id: uuid.UUID):
         subjects.record_view(subject)  # the form shows every field
     done = _saved(form, lambda: subjects.update_subject(subject, _subject_data(form), by=current_user), _changed,
                   subject_id=subject.id)
-    return done or render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin đối tượng"),
+    return done or render_template("subjects/form.html", form=form, title=_("Sửa thông tin đối tượng"),
                            action=url_for("subjects.edit", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 
@@ -134,7 +134,7 @@ def add_relative(subject_id: uuid.UUID):
     form = RelativeForm()
     done = _saved(form, lambda: subjects.add_relative(subject, _relative_data(form), by=current_user),
                   _("Đã thêm người thân."), subject_id=subject.id)
-    return done or render_template("cases/subject_form.html", form=form, title=_("Thêm người thân"),
+    return done or render_template("subjects/form.html", form=form, title=_("Thêm người thân"),
                            action=url_for("subjects.add_relative", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 
@@ -149,7 +149,7 @@ def edit_relative(subject_id: uuid.UUID, relative_id: uuid.UUID):
         subjects.record_relative_view(relative)
     done = _saved(form, lambda: subjects.update_relative(relative, _relative_data(form), by=current_user), _changed,
                   subject_id=subject.id)
-    return done or render_template("cases/subject_form.html", form=form, title=_("Sửa thông tin người thân"),
+    return done or render_template("subjects/form.html", form=form, title=_("Sửa thông tin người thân"),
                            action=url_for("subjects.edit_relative", subject_id=subject.id, relative_id=relative.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
 
