@@ -821,7 +821,7 @@ def test_unit_list_shows_references_of_unassigned_cases_but_never_titles(scene):
 
 
 def _home_count(page: str, card: str) -> int:
-    """The count in the title of a home-page card (templates/home.html work_card)."""
+    """The count in the title of a home-page card (templates/dashboard/home.html work_card)."""
     match = re.search(rf'id="work-{card}">\s*<span>[^<]*</span>\s*<span class="badge[^"]*">(\d+)\+?</span>', page)
     return int(match.group(1)) if match else 0
 

@@ -1,4 +1,4 @@
-"""The home page per role (cases/dashboard.py, templates/home.html, templates/_charts.html):
+"""The home page per role (cases/dashboard/, templates/dashboard/):
 short work lists for officers and supervisors, charts drawn as valid inline SVG over only
 what the viewer may see, request counts for liaisons, nothing of cases for auditors and
 admins, and no protected value anywhere. The world is tests/test_statistics.py's."""

@@ -1,5 +1,5 @@
 """Geometry of the dashboard's charts, drawn server-side as inline SVG by
-templates/_charts.html: no script, no inline style (the CSP forbids both), colours from
+templates/dashboard/_charts.html: no script, no inline style (the CSP forbids both), colours from
 CSS classes in static/css/hoso.css, sizes as SVG presentation attributes.
 
 Each builder returns a `Chart`: its bars, its text labels, its legend and the data table
