@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from protection import signals
-from protection.backup_format import BackupError
+from protection.backup.format import BackupError
 from protection.db import db
 
 from . import signing

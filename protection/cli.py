@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from . import accounts, signals
 from .accounts import AccountError, NewUser
-from .backup_cli import backup_cli
+from .backup.cli import backup_cli
 from .db import db
 from .identity import CLEARANCE_ORDER, Role, User
 from .keys_cli import keys_cli, provision_keys

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 import time_machine
 from sqlalchemy import select, text, update
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from audit.models import AuditEntry
 from protection.clock import utcnow
 from protection.db import Base, db
+from protection.errors import RequestIdFilter
 from protection.schema import upgrade_schema
 from protection.sessions import AuthSession
 from tests import factories, pages, scenes
@@ -269,8 +273,6 @@ def audit_tampering(app):
 def logger_into_caplog(caplog, name: str):
     """Our loggers ("hoso", "cases") do not propagate: hand their records to caplog directly,
     with the request reference id each production log line carries."""
-    from protection.errors import RequestIdFilter
-
     logger = logging.getLogger(name)
     request_ids = RequestIdFilter()
     caplog.handler.addFilter(request_ids)
@@ -286,11 +288,6 @@ def logger_into_caplog(caplog, name: str):
 def scratch_postgresql_database(prefix: str, reason: str):
     """A new, empty PostgreSQL database on the TEST_DATABASE_URL server, dropped afterwards;
     the test is skipped with `reason` when the suite runs without PostgreSQL."""
-    import secrets
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     server = os.environ.get("TEST_DATABASE_URL", "")
     if not server.startswith("postgresql"):
         pytest.skip(reason)

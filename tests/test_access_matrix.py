@@ -31,9 +31,17 @@ from audit.trail import detail_of
 from cases.access import operations as access
 from cases.casework import operations
 from cases.casework.operations import FindingData
+from cases.conclusions import signing
 from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
-from cases.models import Assignment, BreakGlassAccess, Case, CoordinationRequest, Subject
+from cases.models import (
+    Assignment,
+    BreakGlassAccess,
+    Case,
+    Conclusion,
+    CoordinationRequest,
+    Subject,
+)
 from cases.petitions import operations as petitions
 from cases.petitions.operations import PetitionData
 from cases.reviews import operations as reviews
@@ -41,8 +49,10 @@ from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
 from cases.subjects.operations import RelativeData, SubjectData
 from protection import accounts
+from protection.clock import utcnow
 from protection.db import Base, db
 from protection.identity import User
+from protection.policy import ROLE_PERMISSIONS, declared_permission
 from protection.sessions import AuthSession
 from tests import factories, pages
 from tests.conftest import CSRF_PATTERN, _config, _empty_all_tables
@@ -282,10 +292,6 @@ def _fresh_relative(scene, _who):
 def _approved_conclusion(page):
     """Printing needs an approved conclusion of R, which stays in verification for the other
     rows: one is written on first use as approval leaves it (numbered, signed)."""
-    from cases.conclusions import signing
-    from cases.models import Conclusion
-    from protection.clock import utcnow
-
     def url(scene, _who):
         if "conclusion" not in scene.ids:
             with scene.app.app_context():
@@ -573,7 +579,6 @@ def test_every_endpoint_has_a_row_and_every_row_an_endpoint(app):
         assert all(outcome in CODES.values() or isinstance(outcome, Allowed) for outcome in row.values())
     # The matrix states the same role rules as the policy table (a role never reaches an
     # endpoint whose permission it lacks).
-    from protection.policy import ROLE_PERMISSIONS, declared_permission
     with app.test_request_context():
         for endpoint, row in MATRIX.items():
             roles = ROLE_PERMISSIONS.get(declared_permission(endpoint))

@@ -12,7 +12,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from app import create_app
 from audit.service import run_verification
+from audit.trail import checkpoint_now, record
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
@@ -30,9 +32,6 @@ def _append_in_another_process(config: dict, worker: int, start, results) -> Non
     """One OS process: its own app, engine and connections. Waits for the others, then
     appends as fast as it can: audited changes, bare entries, rolled-back entries and
     checkpoints, each in a transaction of its own."""
-    from app import create_app
-    from audit.trail import checkpoint_now, record
-
     app = create_app(config)
     committed = 0
     try:

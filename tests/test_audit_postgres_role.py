@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from app import create_app
 from protection.db import db
 
 
@@ -41,8 +42,6 @@ def restricted_role(app, database_url):
 
 
 def test_app_role_appends_but_cannot_rewrite_the_trail(app_config, restricted_role, make_user, sign_in):
-    from app import create_app
-
     user = make_user("officer")
     restricted = create_app({**app_config, "HOSO_DATABASE_URL": restricted_role})
     client = restricted.test_client()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, insert, select, update
 
+from app import create_app
 from audit import parallel
 from audit.chain import entry_hash
 from audit.models import AuditEntry, ChainHead, Checkpoint
@@ -418,8 +419,6 @@ def test_a_line_with_a_forged_signature_is_refused(runner, trail, tmp_path):
 
 def test_a_line_signed_by_another_key_is_refused(app_config, runner, trail, tmp_path, make_user):
     """A checkpoint line from another Hoso installation (another key) proves nothing here."""
-    from app import create_app
-
     other = create_app({**app_config, "HOSO_INSTANCE_PATH": str(tmp_path / "other-instance")})
     result = other.test_cli_runner().invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from audit.trail import detail_of
+from audit.trail import detail_of, record
 from cases.casework import operations
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
@@ -187,8 +187,6 @@ def test_rows_show_references_usernames_and_labels_not_ids_or_codes(app, sign_in
 
 
 def test_an_unknown_action_code_is_shown_as_it_is(app, sign_in, scene):
-    from audit.trail import record
-
     with app.app_context():
         record("test.unlabelled", target_type="widget", target_id="w-1")
         db.session.commit()

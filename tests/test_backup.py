@@ -25,8 +25,8 @@ from audit.models import AuditEntry
 from audit.trail import record
 from cases.models import Case, Subject
 from cases.retention import operations as retention
-from protection import backup as backup_module
-from protection.backup_format import HEADER_BYTES, open_content
+from protection.backup import snapshot
+from protection.backup.format import HEADER_BYTES, open_content
 from protection.blobs import store_blob
 from protection.db import Base, db
 from protection.demo import DEMO_PASSWORD
@@ -139,7 +139,7 @@ def row_count(application) -> int:
         if not inspect(db.engine).get_table_names():
             return -1
         total = sum(db.session.scalar(select(func.count()).select_from(table))
-                    for table in Base.metadata.sorted_tables if table.name not in backup_module.PRESET_TABLES)
+                    for table in Base.metadata.sorted_tables if table.name not in snapshot.PRESET_TABLES)
         db.session.rollback()
     return total
 

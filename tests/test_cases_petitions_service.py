@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from app import create_app
 from audit.models import AuditEntry
 from cases.casework import operations
 from cases.casework.operations import CaseError
@@ -144,8 +145,6 @@ def test_a_repeat_is_linked_and_may_be_filed_for_that_reason(app, officer):
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_a_later_rule_applies_to_petitions_accepted_after_it_takes_effect(app_config, make_user, make_unit):
-    from app import create_app
-
     future = org_today() + timedelta(days=400)
     app_config["HOSO_DEADLINE_RULES"] = [{"key": "reflection", "start_event": "accepted", "days": 3,
                                           "effective_from": future.isoformat()},

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from audit.trail import detail_of
+from cases.demo.seed import DEMO_CASE_SUBJECTS, DEMO_SUBJECTS
 from cases.models import Relative, Subject
 from cases.subjects.roster import ALL_COLUMNS
 from protection.db import db
@@ -807,8 +808,6 @@ def test_the_export_command_writes_a_private_file_and_never_overwrites(app, clie
 # --- demo -----------------------------------------------------------------------------------
 
 def test_the_demo_command_creates_the_demo_dossiers_once(app, runner):
-    from cases.demo.seed import DEMO_CASE_SUBJECTS, DEMO_SUBJECTS
-
     everyone = DEMO_SUBJECTS + DEMO_CASE_SUBJECTS
     people, family = len(everyone), sum(len(relatives) for _unit, _data, relatives in everyone)
     first = runner.invoke(args=["demo"])

@@ -4,6 +4,7 @@ on creation, the supervisors' list of items due for review, and the audited deci
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import date, timedelta
@@ -123,7 +124,6 @@ def test_other_units_and_officers_are_refused(app, client, people, sign_in, make
 def test_a_case_downgraded_takes_its_higher_items_down_with_it(app, client, make_user, sign_in):
     """Issue 17: a case downgraded to Mật kept findings marked Tối mật. The items above the
     new level are lowered to it, each recorded; the others keep their level."""
-    import io
     officer = make_user("officer", clearance="secret")
     supervisor = make_user("supervisor", clearance="top_secret")
     with app.app_context():

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 
 from audit.trail import detail_of
 from cases import labels
-from cases.models import Case, Subject
+from cases.models import Case, DeadlineExtension, Subject
 from cases.reports import report as reports
 from protection.db import db
 from protection.i18n import local_today
@@ -230,8 +230,6 @@ def test_an_extension_keeps_its_reason_sealed_and_shows_it_in_the_history(app, c
     assert "Gia hạn giải quyết" in history
     assert f"Lần 1: hạn từ {due_before:%d/%m/%Y} đến {due_after:%d/%m/%Y}." in history
     assert EXTENSION_REASON in history
-
-    from cases.models import DeadlineExtension  # here: the rest of the file runs on older code too
 
     with app.app_context():
         row = db.session.scalars(select(DeadlineExtension)).one()

@@ -1,12 +1,15 @@
 """Dependencies point one way: cases -> audit -> protection. The kernel announces (signals)
 instead of importing the layers above it, and audit never imports the domain. And no
 module takes part in an import cycle (grimp, the graph import-linter is built on; the
-layers themselves are also checked by `lint-imports` in CI, see pyproject.toml)."""
+layers themselves are also checked by `lint-imports` in CI, see pyproject.toml). An import
+inside a function hides a dependency from the reader, so each one says why it is there."""
 
 from __future__ import annotations
 
 import ast
+import io
 import sys
+import tokenize
 from pathlib import Path
 
 import grimp
@@ -110,3 +113,82 @@ def test_the_cycle_check_finds_a_cycle_even_through_an_import_inside_a_function(
     (package / "d.py").write_text("from hoso_cycle_probe import a\n", encoding="utf-8")  # imports into it, not part of it
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("hoso_cycle_probe") == [["hoso_cycle_probe.a", "hoso_cycle_probe.b", "hoso_cycle_probe.c"]]
+
+
+# --- no import inside a function without a reason -------------------------------------------
+
+# Where the rule applies: the project's own code and its tests (migrations are Alembic's).
+SCANNED = ("protection", "audit", "cases", "bench", "tests", "app.py")
+
+
+def _comment_lines(source: str) -> tuple[set[int], set[int]]:
+    """(lines that carry a comment, lines that are only a comment), read with tokenize so a
+    `#` inside a string does not count."""
+    carrying: set[int] = set()
+    code_lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            carrying.add(token.start[0])
+        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                                tokenize.ENDMARKER):
+            code_lines.update(range(token.start[0], token.end[0] + 1))
+    return carrying, carrying - code_lines
+
+
+def unexplained_function_imports(root: Path = ROOT, scanned: tuple[str, ...] = SCANNED) -> list[str]:
+    """`path:line: statement` of each import inside a function (at any depth) with no comment
+    on its first line or on a comment line just above it, saying why it is not at the top."""
+    paths = []
+    for name in scanned:
+        target = root / name
+        paths += [target] if target.is_file() else sorted(target.rglob("*.py"))
+    found = []
+    for path in paths:
+        source = path.read_text(encoding="utf-8")
+        carrying, alone = _comment_lines(source)
+        tree = ast.parse(source, filename=str(path))
+        inside = {node for function in ast.walk(tree)
+                  if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+                  for node in ast.walk(function) if isinstance(node, ast.Import | ast.ImportFrom)}
+        for node in sorted(inside, key=lambda node: node.lineno):
+            if node.lineno in carrying or node.lineno - 1 in alone:
+                continue
+            found.append(f"{path.relative_to(root)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_every_import_inside_a_function_says_why():
+    assert unexplained_function_imports() == [], (
+        "move these imports to the top of their module, or say on the line (or the line above) "
+        "why they must run late (a child process, an environment variable set first, an optional tool)")
+
+
+def test_the_import_check_sees_what_it_looks_for(tmp_path):
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "x.py").write_text(
+        "import os  # at the top: never counted\n"
+        "def bare():\n"
+        "    import json\n"
+        "def explained_beside():\n"
+        "    import csv  # only the export needs it\n"
+        "def explained_above():\n"
+        "    # set HOME first: the library reads it on import\n"
+        "    import shutil\n"
+        "def a_hash_in_a_string():\n"
+        "    label = '#'; import zlib\n"
+        "def after_a_trailing_comment():\n"
+        "    label = 1  # about the label, not the import\n"
+        "    from pathlib import Path\n"
+        "class Holder:\n"
+        "    async def method(self):\n"
+        "        def inner():\n"
+        "            import re\n",
+        encoding="utf-8")
+    (tmp_path / "single.py").write_text("def late():\n    from probe import x\n", encoding="utf-8")
+    assert unexplained_function_imports(tmp_path, ("probe", "single.py")) == [
+        "probe/x.py:3: import json",
+        "probe/x.py:10: import zlib",
+        "probe/x.py:13: from pathlib import Path",
+        "probe/x.py:17: import re",
+        "single.py:2: from probe import x",
+    ]

@@ -51,6 +51,7 @@ from protection.keystore import (
     TamperedCiphertext,
     WrongIndexKey,
     WrongMasterKey,
+    write_key_file,
 )
 from protection.sealing import destroy_data_key
 from protection.search import InvalidCitizenId, birth_date, citizen_id, vietnamese_name
@@ -587,8 +588,6 @@ def test_index_bit_lengths_follow_ciphersweet(population, bounds):
 
 
 def test_the_key_files_init_writes_are_private(tmp_path):
-    from protection.keystore import write_key_file
-
     path = tmp_path / "k"
     write_key_file(path, os.urandom(32))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -225,10 +225,6 @@ def test_locked_user_is_told_after_their_next_sign_in(app, client, make_user):
 
 def test_lock_lasts_a_full_window_from_the_locking_failure(app, make_user):
     """Failures spread over ten minutes still lock for the full fifteen from the fifth."""
-    from datetime import timedelta
-
-    from protection.lockout import LoginFailure
-
     def shift(minutes: float, only_first: int | None = None) -> None:
         with app.app_context():
             rows = db.session.scalars(select(LoginFailure).where(LoginFailure.user_id == user.id)

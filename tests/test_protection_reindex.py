@@ -13,16 +13,16 @@ from sqlalchemy import select
 
 from audit.models import AuditEntry
 from cases.access import operations as access
-from cases.models import Case, Relative, Subject
+from cases.models import Case, Relative, Subject, subjects_about
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
 from cases.subjects.operations import RelativeData, SubjectData, add_relative, create_subject
-from protection import index_plans, reindex
+from protection import index_plans, policy, reindex
 from protection.crypto import current_keyring
 from protection.db import db
 from protection.identity import User
-from protection.index_plans import IndexPlan, plan_bits
-from protection.search import find
+from protection.index_plans import IndexPlan, index_bits_range, plan_bits
+from protection.search import find, vietnamese_name
 from tests.conftest import audit_entries
 
 PEOPLE = [("Nguyễn Văn An", "001085012345"), ("Trần Thị Bình", "001190000222"), ("Đặng Đức Cường", "002077003333"),
@@ -64,18 +64,12 @@ def stored_indexes(app) -> dict:
 def lookups_find_everyone(app, ids) -> None:
     with app.app_context():
         for (name, number), subject_id in zip(PEOPLE, ids, strict=True):
-            for spelling in (name, name.upper().replace(" ", "  "), index_plans_folded(name)):
+            for spelling in (name, name.upper().replace(" ", "  "), vietnamese_name(name)):
                 assert [row.id for row in find(Subject.full_name_index, spelling)] == [subject_id], spelling
             spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
             assert [row.id for row in find(Subject.id_number_index, spaced)] == [subject_id]
         assert [row.subject_id for row in find(Relative.id_number_index, RELATIVE_ID)] == [ids[0]]
         db.session.rollback()
-
-
-def index_plans_folded(name: str) -> str:
-    from protection.search import vietnamese_name
-
-    return vietnamese_name(name)
 
 
 def plan(app, name: str):
@@ -87,8 +81,6 @@ def plan(app, name: str):
 
 
 def test_plan_bits_follow_ciphersweet_for_the_planned_rows():
-    from protection.index_plans import index_bits_range
-
     for rows in (1_000, 10_000, 65_536, 100_000, 1_000_000, 10_000_000):
         low, high = index_bits_range(rows)
         bits = plan_bits(rows)
@@ -199,23 +191,15 @@ def test_recusal_survives_a_new_length_of_the_citizen_index(app, dossiers, make_
 
     def recused() -> bool:
         with app.app_context():
-            from protection import policy
-
             found = policy.is_recused(db.session.get(User, kin.id), db.session.get(Case, case_id))
             about = db.session.scalars(select(Subject.id).where(Subject.id.in_(
-                access_subjects_about(db.session.get(User, kin.id).citizen_index)))).all()
+                subjects_about(db.session.get(User, kin.id).citizen_index)))).all()
             db.session.rollback()
             return found and about == [dossiers["ids"][0]]
 
     assert recused()
     assert run(app, "keys", "reindex", "--rows", rows, "--index", "subjects.id_number_index").exit_code == 0
     assert recused()
-
-
-def access_subjects_about(index):
-    from cases.models import subjects_about
-
-    return subjects_about(index)
 
 
 @pytest.mark.parametrize(("args", "code", "says"), [

@@ -4,7 +4,9 @@ ledger and its replay on a database restored from before the purge."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import sqlite3
 import uuid
 from datetime import date
@@ -13,7 +15,9 @@ import pytest
 from sqlalchemy import select, text
 
 from app import create_app
+from audit import signing
 from audit.models import AuditEntry
+from audit.trail import keys_dir
 from cases.casework import operations
 from cases.models import Case, Comment
 from cases.retention import operations as retention
@@ -235,17 +239,12 @@ def test_init_makes_the_ledger_key_and_an_empty_ledger(app, runner):
     with app.app_context():
         assert retention.ledger_path().read_text() == ""
         assert (retention.ledger_path().stat().st_mode & 0o777) == 0o600
-    import os
     assert (os.stat(f"{keys}/purge-ledger.key").st_mode & 0o777) == 0o600
     assert os.path.exists(f"{keys}/purge-ledger.pub")
 
 
 def _v1_ledger(app, entries: list[dict]) -> None:
     """A ledger as the earlier format wrote it: each line signed alone."""
-    import base64
-
-    from audit import signing
-    from audit.trail import keys_dir
     with app.app_context():
         key = signing.ensure_signing_key(keys_dir(), retention.PRIVATE_NAME, retention.PUBLIC_NAME)
         lines = []

@@ -49,7 +49,7 @@ from cases.retention.purge_ledger import (  # noqa: F401 - the ledger's names, a
     ledger_path,
 )
 from protection import accounts, policy
-from protection.backup_format import BackupError
+from protection.backup.format import BackupError
 from protection.clock import utcnow
 from protection.db import db
 from protection.identity import User

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.browser import chromium
 from tests.browser.chromium import CHROMIUM
@@ -51,8 +52,6 @@ def server(chromium_executable, tmp_path_factory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def browser(chromium_executable):
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         launched = chromium.launch(playwright)
         try:

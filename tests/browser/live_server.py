@@ -22,6 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "Demo-Hoso-Lam-Son-2026"  # printed by `flask --app app demo`; demo only
 STARTUP_SECONDS = 60
@@ -95,10 +99,6 @@ def server_environment(instance_path: Path, database_url: str | None) -> dict[st
 @contextmanager
 def scratch_postgres_database(test_url: str, suffix: str = "_browser") -> Iterator[str]:
     """An empty PostgreSQL database next to the one TEST_DATABASE_URL names; dropped after."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
     url = make_url(test_url)
     name = f"{url.database}{suffix}"
     admin_conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .keystore import KeyConfigurationError, decode_key, new_key, read_key_file, write_key_file
+from ..keystore import KeyConfigurationError, decode_key, new_key, read_key_file, write_key_file
 
 MAGIC = b"HOSOBKP\n"
 VERSION = 1
@@ -157,7 +157,7 @@ def open_content(source: BinaryIO, raw_key: bytes, name: str) -> Iterator[bytes]
     """The decompressed content, chunk by chunk, each authenticated before it is yielded.
 
     Raises BackupError for a corrupted, reordered, truncated or over-long file; a caller that
-    must not act on a partly read file reads it all once before acting (see backup.py).
+    must not act on a partly read file reads it all once before acting (see snapshot.py).
     """
     header = read_header(source, raw_key, name)
     cipher = _file_cipher(raw_key, header[-SALT_BYTES:])

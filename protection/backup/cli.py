@@ -12,11 +12,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import backup, signals
-from .backup_format import BackupError, load_backup_key
-from .db import db, refresh_statistics
-from .keystore import KeyConfigurationError
-from .schema import SchemaNotReady, ensure_schema_current
+from .. import signals
+from ..db import db, refresh_statistics
+from ..keystore import KeyConfigurationError
+from ..schema import SchemaNotReady, ensure_schema_current
+from . import snapshot
+from .format import BackupError, load_backup_key
 
 backup_cli = AppGroup("backup", help="Encrypted, consistent backups of the whole database, and their restore.")
 
@@ -31,8 +32,8 @@ def create_command(file: Path) -> None:
     """Write an encrypted snapshot of the database (blobs included) to FILE, while the app serves."""
     try:
         ensure_schema_current()
-        raw_key = load_backup_key(backup.keys_dir(), os.environ, create=True)
-        anchors = backup.gather_anchors()
+        raw_key = load_backup_key(snapshot.keys_dir(), os.environ, create=True)
+        anchors = snapshot.gather_anchors()
     except (SchemaNotReady, KeyConfigurationError, BackupError) as error:
         raise click.ClickException(str(error)) from None
     partial = file.with_name(file.name + ".partial")
@@ -52,7 +53,7 @@ def create_command(file: Path) -> None:
                 nonlocal bar
                 bar = bars.enter_context(_bar("Backing up rows", total))
 
-            summary = backup.dump(out, raw_key, on_total=start, progress=lambda n: bar.update(n),
+            summary = snapshot.dump(out, raw_key, on_total=start, progress=lambda n: bar.update(n),
                                   anchors=anchors)
             out.flush()
             os.fsync(out.fileno())
@@ -89,15 +90,15 @@ def restore_command(file: Path, never_purged: bool) -> None:
         return open(file, "rb")  # noqa: SIM115 - the caller's `with` closes it
 
     try:
-        raw_key = load_backup_key(backup.keys_dir(), os.environ, create=False)
+        raw_key = load_backup_key(snapshot.keys_dir(), os.environ, create=False)
         click.echo(f"Checking every chunk of {name} before writing anything...", err=True)
-        content = backup.check_file(source, raw_key, name)
-        backup.prepare_target()
-        backup.refuse_unless_empty(content)
-        backup.check_anchors(content, never_purged=never_purged)
+        content = snapshot.check_file(source, raw_key, name)
+        snapshot.prepare_target()
+        snapshot.refuse_unless_empty(content)
+        snapshot.check_anchors(content, never_purged=never_purged)
         total = sum(content.counts.values())
         with _bar("Restoring rows", total) as bar:
-            inserted = backup.load(source, raw_key, name, progress=bar.update)
+            inserted = snapshot.load(source, raw_key, name, progress=bar.update)
     except (BackupError, KeyConfigurationError) as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:
@@ -110,7 +111,7 @@ def restore_command(file: Path, never_purged: bool) -> None:
     # Straight after the rows, before anything else reads them: the ledger was checked
     # before the first row, so this fails only if its file changed in between.
     try:
-        printed, replay_detail = backup.after_restore(_bar)
+        printed, replay_detail = snapshot.after_restore(_bar)
         ledger_problem = None
     except BackupError as error:
         printed, replay_detail, ledger_problem = [], {}, str(error)

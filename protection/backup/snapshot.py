@@ -1,6 +1,6 @@
 """Logical, database-independent backups: every table of the app's metadata, in one snapshot.
 
-The content (inside backup_format's sealed stream) is JSON lines:
+The content (inside format.py's sealed stream) is JSON lines:
 
     {"kind": "hoso-backup", "format": 1, "revision": ..., "tables": [[name, [columns]], ...]}
     {"t": "units", "r": [value, ...]}               one line per row, tables in dependency order
@@ -30,12 +30,12 @@ from flask import current_app
 from sqlalchemy import Connection, Table, create_engine, event, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
-from . import signals
-from .backup_format import BackupError, SealedWriter, lines, open_content
-from .crypto import current_keyring
-from .db import SQLITE_BUSY_TIMEOUT_MS, db
-from .fields import EncryptedType, Sealed
-from .schema import current_revision, head_revision, upgrade_schema
+from .. import signals
+from ..crypto import current_keyring
+from ..db import SQLITE_BUSY_TIMEOUT_MS, db
+from ..fields import EncryptedType, Sealed
+from ..schema import current_revision, head_revision, upgrade_schema
+from .format import BackupError, SealedWriter, lines, open_content
 
 FORMAT = 1
 BATCH = 500
