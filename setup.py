@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent
 
 def compile_catalogs(root: Path = ROOT) -> list[Path]:
     """Compile each .po to a .mo beside it; fuzzy entries are left out, as msgfmt does."""
+    # Babel is a build requirement (pyproject's build-system), present only while building.
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
