@@ -5,7 +5,7 @@ which says the shape once; here the domain says what its refusals and its stale 
 
 A refusal is a CaseError or a SubjectError (`REFUSALS`): a message for the user and the field
 it belongs beside. Where it goes is the caller's choice, by the function it calls:
-- a form with fields (`submit`, `change_case`, `open_from_form`, `change_request`): beside the
+- a form with fields (`submit`, `change_case`, `open_from_form`, `change_request`, `run`): beside the
   field it names, on the same page with the user's input kept (the view renders it again);
   no rollback, for a refusal may carry an audit entry or a counted failed re-authentication
   that must commit;
@@ -49,7 +49,7 @@ from protection.forms import Done, require_submitted, run_form, submit_form
 from protection.forms import press as press_kernel
 
 __all__ = ["REFUSALS", "Done", "change_case", "change_request", "open_from_form", "press", "press_button",
-           "require_submitted", "submit", "to_case", "versioned"]
+           "require_submitted", "run", "submit", "to_case", "versioned"]
 
 # The domain's refusals: each carries `.message` and `.field` (protection.forms.Refusal).
 REFUSALS = (CaseError, SubjectError)
@@ -94,7 +94,14 @@ def change_request(request_, form, change: Callable[[Any], Any], done: Done,
         coordination.check_version(request_, form.version.data)
         return change(request_)
 
-    return run_form(form, lambda: lost_race_told_as_stale(checked), REFUSALS, to=to, done=done)
+    return run(form, checked, done, to)
+
+
+def run(form, change: Callable[[], Any], done: Done, to: Callable[[Any], Response]) -> Response | None:
+    """Run `change` for a form that has passed its checks: `to(result)` once it is done; None
+    when the view is to show its page again, the refusal beside its field (a lost race is
+    rolled back and flashed as a stale form)."""
+    return run_form(form, lambda: lost_race_told_as_stale(change), REFUSALS, to=to, done=done)
 
 
 def lost_race_told_as_stale(change: Callable[[], Any]) -> Any:
@@ -119,10 +126,9 @@ def open_from_form(form, open_case: Callable[[], Any], done: Callable[[Any], str
 
     def opened(case) -> Response:
         remember_submission(form.form_token.data, current_user, "case", case.id)
-        flash(done(case), "success")
         return to_case(case)
 
-    return run_form(form, open_case, REFUSALS, to=opened)
+    return run_form(form, open_case, REFUSALS, to=opened, done=done)
 
 
 def _sent_before(token: str | None) -> Response | None:

@@ -44,8 +44,9 @@ def show_error(form, message: str, field_name: str | None) -> None:
 #   an audit entry or a counted failed re-authentication that must commit with the request;
 # - `stale`: refusals that mean the form was out of date (the record changed since it was
 #   shown): rolled back, flashed, and answered with `back()`, where the user sees what changed;
-# - `done`: what to flash once the change is done (a text, a function of the operation's
-#   result, or None when `to` says it itself), and `to`: the answer, a function of the result.
+# - `to`: the answer once the change is done, a function of the operation's result (it may
+#   remember or commit first); `done`: what to flash then (a text, a function of the result,
+#   or None when `to` says it itself).
 
 
 class Refusal(Protocol):
@@ -110,9 +111,12 @@ def press(change: Callable[[], Any], refusal: Refusals, *, to: Callable[[Any], R
 
 
 def _done(result: Any, done: Done, to: Callable[[Any], Response]) -> Response:
+    # Said once `to` has answered: after whatever it remembers, and never lost to a session
+    # that `to` renews (a new sign-in clears the cookie session).
+    answer = to(result)
     if done is not None:
         flash(done(result) if callable(done) else done, "success")
-    return to(result)
+    return answer
 
 
 def parse_date(text: str | None) -> date | None:
