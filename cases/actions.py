@@ -94,14 +94,13 @@ def change_request(request_, form, change: Callable[[Any], Any], done: Done,
         coordination.check_version(request_, form.version.data)
         return change(request_)
 
-    return run(form, checked, done, to)
+    return run(form, lambda: lost_race_told_as_stale(checked), done, to)
 
 
 def run(form, change: Callable[[], Any], done: Done, to: Callable[[Any], Response]) -> Response | None:
-    """Run `change` for a form that has passed its checks: `to(result)` once it is done; None
-    when the view is to show its page again, the refusal beside its field (a lost race is
-    rolled back and flashed as a stale form)."""
-    return run_form(form, lambda: lost_race_told_as_stale(change), REFUSALS, to=to, done=done)
+    """`submit` for a form that has passed its checks already (the view had more to check
+    between the two: a one-time token, which of its errors mean it is not ours)."""
+    return run_form(form, change, REFUSALS, to=to, done=done)
 
 
 def lost_race_told_as_stale(change: Callable[[], Any]) -> Any:

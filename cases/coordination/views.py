@@ -116,7 +116,7 @@ def new_request(case_id: uuid.UUID):
             operations.remember_submission(form.form_token.data, current_user, "coordination_request", request_.id)
             return _to_request(case, request_.id)
 
-        done = actions.run(form, send, _("Đã gửi yêu cầu xác minh."), sent)
+        done = actions.run(form, lambda: actions.lost_race_told_as_stale(send), _("Đã gửi yêu cầu xác minh."), sent)
         if done:
             return done
         form.version.data = str(case.version)
