@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from . import accounts, admin_queries, paging, signals
 from .accounts import AccountError, NewUser
-from .db import db
-from .forms import ConfirmForm, UnitForm, UserForm, show_error
+from .forms import ConfirmForm, UnitForm, UserForm, press, require_submitted, submit_form
 from .identity import User
 from .policy import can_change_user_status, permission
 
@@ -49,21 +48,19 @@ def users():
 @permission("users.manage")
 def create_user():
     form = _user_form()
-    if form.validate_on_submit():
-        try:
-            user, temporary = accounts.create_user(
-                NewUser(form.username.data, form.display_name.data, form.unit.data,
-                        form.role.data, form.clearance.data),
-                password=None, by=current_user, must_change_password=True,
-            )
-            accounts.set_citizen_id(user, form.citizen_id.data, by=current_user)
-        except AccountError as error:
-            db.session.rollback()
-            show_error(form, error.message, error.field)
-        else:
-            return render_template("admin/temporary_password.html", user=user,
-                                   temporary_password=temporary, created=True)
-    return render_template("admin/user_form.html", form=form, user=None)
+
+    def create():
+        user, temporary = accounts.create_user(
+            NewUser(form.username.data, form.display_name.data, form.unit.data, form.role.data, form.clearance.data),
+            password=None, by=current_user, must_change_password=True,
+        )
+        accounts.set_citizen_id(user, form.citizen_id.data, by=current_user)
+        return user, temporary
+
+    # A refusal rolls back: the account may have been made before its citizen id was refused.
+    done = submit_form(form, create, AccountError, rollback=True, to=lambda made: render_template(
+        "admin/temporary_password.html", user=made[0], temporary_password=made[1], created=True))
+    return done or render_template("admin/user_form.html", form=form, user=None)
 
 
 @admin.route("/users/<uuid:user_id>", methods=["GET", "POST"])
@@ -78,78 +75,62 @@ def edit_user(user_id: uuid.UUID):
         form.clearance.data = user.clearance.value
         signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=user.id,
                                    action="user.view")
-    if form.validate_on_submit():
-        try:
-            changed = accounts.update_user(
-                user, by=current_user, display_name=form.display_name.data,
-                unit_code=form.unit.data, role=form.role.data, clearance=form.clearance.data,
-            ) + (("citizen_index",) if accounts.set_citizen_id(user, form.citizen_id.data, by=current_user) else ())
-        except AccountError as error:
-            db.session.rollback()
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."), "success")
-            return redirect(url_for("admin.edit_user", user_id=user.id))
-    return render_template("admin/user_form.html", form=form, user=user, confirm_form=ConfirmForm(),
+
+    def update():
+        return accounts.update_user(
+            user, by=current_user, display_name=form.display_name.data,
+            unit_code=form.unit.data, role=form.role.data, clearance=form.clearance.data,
+        ) + (("citizen_index",) if accounts.set_citizen_id(user, form.citizen_id.data, by=current_user) else ())
+
+    done = submit_form(form, update, AccountError, rollback=True, to=lambda _changed: _to_user(user),
+                       done=lambda changed: _("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."))
+    return done or render_template("admin/user_form.html", form=form, user=user, confirm_form=ConfirmForm(),
                            can_change_status=can_change_user_status(current_user, user))
 
 
 def _confirmed_action(user_id: uuid.UUID):
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    require_submitted(ConfirmForm())
     return _load_user(user_id)
+
+
+def _to_user(user: User):
+    return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
 @admin.route("/users/<uuid:user_id>/disable", methods=["POST"])
 @permission("users.manage")
 def disable_user(user_id: uuid.UUID):
     user = _confirmed_action(user_id)
-    try:
-        accounts.set_user_active(user, by=current_user, active=False)
-    except AccountError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Đã khóa tài khoản và kết thúc mọi phiên đăng nhập của tài khoản đó."), "success")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+    return press(lambda: accounts.set_user_active(user, by=current_user, active=False), AccountError,
+                 done=_("Đã khóa tài khoản và kết thúc mọi phiên đăng nhập của tài khoản đó."),
+                 to=lambda _result: _to_user(user))
 
 
 @admin.route("/users/<uuid:user_id>/enable", methods=["POST"])
 @permission("users.manage")
 def enable_user(user_id: uuid.UUID):
     user = _confirmed_action(user_id)
-    try:
-        accounts.set_user_active(user, by=current_user, active=True)
-    except AccountError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Đã mở lại tài khoản."), "success")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+    return press(lambda: accounts.set_user_active(user, by=current_user, active=True), AccountError,
+                 done=_("Đã mở lại tài khoản."), to=lambda _result: _to_user(user))
 
 
 @admin.route("/users/<uuid:user_id>/reset-password", methods=["POST"])
 @permission("users.manage")
 def reset_password(user_id: uuid.UUID):
     user = _confirmed_action(user_id)
-    try:
-        temporary = accounts.reset_password(user, by=current_user)
-    except AccountError as error:
-        flash(error.message, "danger")
-        return redirect(url_for("admin.edit_user", user_id=user.id))
-    return render_template("admin/temporary_password.html", user=user,
-                           temporary_password=temporary, created=False)
+    return press(lambda: accounts.reset_password(user, by=current_user), AccountError,
+                 to=lambda temporary: render_template("admin/temporary_password.html", user=user,
+                                                      temporary_password=temporary, created=False),
+                 back=lambda: _to_user(user))
 
 
 @admin.route("/users/<uuid:user_id>/reset-two-factor", methods=["POST"])
 @permission("users.manage")
 def reset_two_factor(user_id: uuid.UUID):
     user = _confirmed_action(user_id)
-    try:
-        accounts.reset_second_factor(user, by=current_user)
-    except AccountError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Đã gỡ xác thực hai lớp. Người dùng sẽ thiết lập lại ở lần đăng nhập tới."), "success")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+    return press(lambda: accounts.reset_second_factor(user, by=current_user), AccountError,
+                 done=_("Đã gỡ xác thực hai lớp. Người dùng sẽ thiết lập lại ở lần đăng nhập tới."),
+                 to=lambda _result: _to_user(user))
 
 
 @admin.route("/units", methods=["GET", "POST"])
@@ -158,15 +139,12 @@ def units():
     form = UnitForm(units=admin_queries.all_units())
     for field in (form.kind, form.parent):  # checked by accounts.create_unit, in Vietnamese
         field.validate_choice = False
-    if form.validate_on_submit():
-        try:
-            unit = accounts.create_unit(code=form.code.data, name=form.name.data, kind=form.kind.data,
-                                        parent_code=form.parent.data or None, by=current_user)
-        except AccountError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã thêm đơn vị %(code)s.", code=unit.code), "success")
-            return redirect(url_for("admin.units"))
+    added = submit_form(form, lambda: accounts.create_unit(
+        code=form.code.data, name=form.name.data, kind=form.kind.data, parent_code=form.parent.data or None,
+        by=current_user), AccountError, done=lambda unit: _("Đã thêm đơn vị %(code)s.", code=unit.code),
+        to=lambda _unit: redirect(url_for("admin.units")))
+    if added:
+        return added
     sort = paging.sort_choice(request.args, admin_queries.UNIT_SORTS, paging.Sort("code"))
     page = admin_queries.units_page(sort, paging.page_number(request.args))
     return render_template("admin/units.html", units=page.rows, page=page, sorting=sort, form=form)

@@ -1,15 +1,20 @@
-"""Forms of the kernel: sign-in, second factor, password, administration."""
+"""Forms of the kernel: sign-in, second factor, password, administration; and the one way a
+form runs a change (`submit_form`, `run_form`, `press`), which cases/actions.py builds on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any, Protocol
 
-from flask import flash
+from flask import abort, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms import PasswordField, SelectField, StringField, SubmitField, widgets
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
+from .db import db
 from .i18n import LANGUAGE_NAMES
 from .identity import CLEARANCE_ORDER, Role, UnitKind
 
@@ -23,6 +28,95 @@ def show_error(form, message: str, field_name: str | None) -> None:
         field.errors = [*field.errors, message]
     else:
         flash(message, "danger")
+
+
+# --- running a change from a form ----------------------------------------------------------
+#
+# One shape for every form that changes something: the form passes its checks, one operation
+# runs, and either the user is told what happened and sent on, or the operation's refusal is
+# shown. What differs between forms is said by the caller, never by a copy of the shape:
+# - `refusal`: the exception class (or tuple) an operation refuses with: AccountError here,
+#   CaseError or SubjectError in the domain; each carries `.message` and `.field` (Refusal);
+# - where a refusal goes: beside the field it names, on the same page with the input kept
+#   (`submit_form`, `run_form`: the view renders the form again), or flashed on the page the
+#   button sends back to (`press`);
+# - `rollback`: whether a refusal undoes the request's work. Off by default: a refusal may carry
+#   an audit entry or a counted failed re-authentication that must commit with the request;
+# - `stale`: refusals that mean the form was out of date (the record changed since it was
+#   shown): rolled back, flashed, and answered with `back()`, where the user sees what changed;
+# - `to`: the answer once the change is done, a function of the operation's result (it may
+#   remember or commit first); `done`: what to flash then (a text, a function of the result,
+#   or None when `to` says it itself).
+
+
+class Refusal(Protocol):
+    """An operation's refusal: a message for the user (it names no protected value) and the
+    form field it belongs beside, if any."""
+
+    message: str
+    field: str | None
+
+
+Done = str | Callable[[Any], str] | None
+Refusals = type[Exception] | tuple[type[Exception], ...]
+
+
+def require_submitted(form) -> None:
+    """A button's form (CSRF token and perhaps a version): 400 when it is not ours."""
+    if not form.validate_on_submit():
+        abort(400)
+
+
+def submit_form(form, change: Callable[[], Any], refusal: Refusals, *, to: Callable[[Any], Response],
+                done: Done = None, rollback: bool = False, stale: Refusals = (),
+                back: Callable[[], Response] | None = None) -> Response | None:
+    """Submit `form` to `change` (one operation): the answer once it is done (or the form was
+    stale); None when the view is to show the form again (not submitted, invalid, or
+    refused, with the refusal beside its field)."""
+    if not form.validate_on_submit():
+        return None
+    return run_form(form, change, refusal, to=to, done=done, rollback=rollback, stale=stale, back=back)
+
+
+def run_form(form, change: Callable[[], Any], refusal: Refusals, *, to: Callable[[Any], Response],
+             done: Done = None, rollback: bool = False, stale: Refusals = (),
+             back: Callable[[], Response] | None = None) -> Response | None:
+    """`submit_form` for a form that has passed its checks already."""
+    try:
+        result = change()
+    except stale as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return back()
+    except refusal as error:
+        if rollback:
+            db.session.rollback()
+        show_error(form, error.message, error.field)
+        return None
+    return _done(result, done, to)
+
+
+def press(change: Callable[[], Any], refusal: Refusals, *, to: Callable[[Any], Response], done: Done = None,
+          back: Callable[[], Response] | None = None, rollback: bool = False) -> Response:
+    """A button whose form the view has checked (`require_submitted`): run `change`; a refusal
+    is flashed and answered with `back()` (by default `to(None)`: the same page as success)."""
+    try:
+        result = change()
+    except refusal as error:
+        if rollback:
+            db.session.rollback()
+        flash(error.message, "danger")
+        return back() if back is not None else to(None)
+    return _done(result, done, to)
+
+
+def _done(result: Any, done: Done, to: Callable[[Any], Response]) -> Response:
+    # Said once `to` has answered: after whatever it remembers, and never lost to a session
+    # that `to` renews (a new sign-in clears the cookie session).
+    answer = to(result)
+    if done is not None:
+        flash(done(result) if callable(done) else done, "success")
+    return answer
 
 
 def parse_date(text: str | None) -> date | None:

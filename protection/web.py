@@ -34,6 +34,7 @@ from .forms import (
     SecondFactorForm,
     SignInForm,
     show_error,
+    submit_form,
 )
 from .identity import User
 from .policy import SIGN_IN_STEP, permission, public
@@ -200,21 +201,10 @@ def enrol():
     if completing_sign_in:
         del form.current_password  # typed a moment ago, on the sign-in page
     secret = accounts.begin_enrolment(g.auth_session)
-    if form.validate_on_submit():
-        try:
-            token = accounts.confirm_enrolment(
-                current_user, g.auth_session, form.code.data,
-                None if completing_sign_in else form.current_password.data,
-            )
-        except AccountError as error:
-            show_error(form, error.message, error.field)
-        else:
-            _establish(current_user, token)
-            flash(_("Đã kích hoạt xác thực hai lớp."), "success")
-            if completing_sign_in:
-                return _after_sign_in_redirect(current_user, g.auth_session)
-            return redirect(url_for("account.overview"))
-    return render_template(
+    done = submit_form(form, lambda: accounts.confirm_enrolment(
+        current_user, g.auth_session, form.code.data, None if completing_sign_in else form.current_password.data,
+    ), AccountError, done=_("Đã kích hoạt xác thực hai lớp."), to=lambda token: _renewed(token, completing_sign_in))
+    return done or render_template(
         "auth/enrol.html", form=form, secret=secret, completing_sign_in=completing_sign_in,
         uri=totp.provisioning_uri(secret, current_user.username),
     )
@@ -244,6 +234,15 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _renewed(token: str, completing_sign_in: bool):
+    """The user proved themselves again (a code, a password): a fresh session, then on to the
+    next sign-in step, or back to their account."""
+    _establish(current_user, token)
+    if completing_sign_in:
+        return _after_sign_in_redirect(current_user, g.auth_session)
+    return redirect(url_for("account.overview"))
+
+
 # --- the user's own account -----------------------------------------------------------
 
 @account.route("/")
@@ -257,18 +256,17 @@ def overview():
 @permission("account.manage")
 def language():
     form = LanguageForm()
-    if form.validate_on_submit():
-        try:
-            changed = accounts.set_language(current_user, form.locale.data or None)
-        except AccountError as error:
-            show_error(form, error.message, error.field)
-        else:
-            refresh_locale()  # this answer already speaks the new language
-            if changed:
-                flash(_("Đã lưu ngôn ngữ giao diện."), "success")
-            # The top bar's switch sends the page it was on: back there, if it is ours.
-            return redirect(_safe_next(request.form.get("next")) or url_for("account.overview"))
-    return render_template("account/overview.html", confirm_form=ConfirmForm(), language_form=form)
+    done = submit_form(form, lambda: accounts.set_language(current_user, form.locale.data or None), AccountError,
+                       to=_language_saved)
+    return done or render_template("account/overview.html", confirm_form=ConfirmForm(), language_form=form)
+
+
+def _language_saved(changed: bool):
+    refresh_locale()  # this answer already speaks the new language
+    if changed:
+        flash(_("Đã lưu ngôn ngữ giao diện."), "success")
+    # The top bar's switch sends the page it was on: back there, if it is ours.
+    return redirect(_safe_next(request.form.get("next")) or url_for("account.overview"))
 
 
 @account.route("/password", methods=["GET", "POST"])
@@ -276,21 +274,11 @@ def language():
 def password():
     form = PasswordChangeForm()
     forced = g.get("sign_in_step") == "account.password"
-    if form.validate_on_submit():
-        try:
-            token = accounts.change_password(
-                current_user, g.auth_session, form.current_password.data,
-                form.new_password.data, form.confirm_password.data,
-            )
-        except AccountError as error:
-            show_error(form, error.message, error.field)
-        else:
-            _establish(current_user, token)
-            flash(_("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã được kết thúc."), "success")
-            if forced:
-                return _after_sign_in_redirect(current_user, g.auth_session)
-            return redirect(url_for("account.overview"))
-    return render_template("account/password.html", form=form, forced=forced)
+    done = submit_form(form, lambda: accounts.change_password(
+        current_user, g.auth_session, form.current_password.data, form.new_password.data, form.confirm_password.data,
+    ), AccountError, done=_("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã được kết thúc."),
+        to=lambda token: _renewed(token, forced))
+    return done or render_template("account/password.html", form=form, forced=forced)
 
 
 @account.route("/sessions")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from cases.access import operations as access
-from cases.casework.operations import CaseError
+from cases.actions import press, require_submitted
 from protection import paging
 from protection.policy import permission
 
@@ -41,13 +41,7 @@ def queue():
 @permission("access.review")
 def review(access_id: uuid.UUID):
     form = ReviewForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_submitted(form)
     item = access.load_access(access_id)
-    try:
-        access.review(item, form.decision.data, by=current_user)
-    except CaseError as error:
-        flash(error.message, "danger")
-    else:
-        flash(_("Đã ghi đánh giá."), "success")
-    return redirect(url_for("access.queue"))
+    return press(lambda: access.review(item, form.decision.data, by=current_user), _("Đã ghi đánh giá."),
+                 lambda _result: redirect(url_for("access.queue")))

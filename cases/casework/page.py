@@ -11,8 +11,8 @@ from flask import render_template
 
 from cases import labels, workflow
 from cases.access import operations as access
+from cases.actions import versioned
 from cases.casework import lists, operations
-from cases.casework.actions import versioned
 from cases.casework.forms import (
     AssignForm,
     AttachmentForm,

@@ -3,7 +3,7 @@ files, findings), break-the-glass. Reviews, petitions and conclusions have their
 folders; all of them serve the one `cases` blueprint (cases/casework/blueprint.py).
 
 Thin views: load and authorise in one step, validate, call one operation through
-cases/casework/actions.py: refusals go beside the field they name, on the same page with
+cases/actions.py: refusals go beside the field they name, on the same page with
 the user's input kept (status 200); a stale form sends the user back to the case page with
 the message, so they see what changed before acting again.
 """
@@ -20,8 +20,8 @@ from flask_login import current_user
 from audit.trail import record
 from cases import labels
 from cases.access import operations as access
+from cases.actions import change_case, press_button, submit, to_case
 from cases.casework import lists, operations, page
-from cases.casework.actions import change_case, press_button, to_case
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import (
     AssignForm,
@@ -33,7 +33,7 @@ from cases.casework.forms import (
     TransitionForm,
     VersionedForm,
 )
-from cases.casework.operations import CaseError, FindingData
+from cases.casework.operations import FindingData
 from cases.conclusions import operations as conclusions
 from cases.subjects import name_search
 from protection import paging, policy
@@ -97,16 +97,16 @@ def break_glass(case_id: uuid.UUID):
         operations.load_case(case_id, need="view")  # 404 or 403 as for the page itself
         abort(400)  # they can already read it: nothing to open
     form = BreakGlassForm()
-    if form.validate_on_submit():
-        try:
-            granted = access.break_glass(case, form.reason.data, by=current_user)
-        except CaseError as error:
-            show_error(form, error.message, error.field)
-        else:
-            flash(_("Đã mở khẩn cấp hồ sơ đến %(time)s. Lượt truy cập này sẽ được kiểm tra.",
-                    time=format_datetime(granted.expires_at, "HH:mm dd/MM/yyyy")), "warning")
-            return to_case(case)
-    return render_template("casework/restricted.html", case=case, form=form, today=operations.today())
+    done = submit(form, lambda: access.break_glass(case, form.reason.data, by=current_user), None,
+                  lambda granted: _opened_in_emergency(case, granted))
+    return done or render_template("casework/restricted.html", case=case, form=form, today=operations.today())
+
+
+def _opened_in_emergency(case, granted):
+    # A warning, not a success: the access will be reviewed.
+    flash(_("Đã mở khẩn cấp hồ sơ đến %(time)s. Lượt truy cập này sẽ được kiểm tra.",
+            time=format_datetime(granted.expires_at, "HH:mm dd/MM/yyyy")), "warning")
+    return to_case(case)
 
 
 @cases_bp.route("/<uuid:case_id>/transition", methods=["POST"])

@@ -10,8 +10,8 @@ from flask import flash, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from cases.actions import change_case, press_button, to_case, versioned
 from cases.casework import operations
-from cases.casework.actions import change_case, press_button, to_case, versioned
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import VersionedForm
 from cases.conclusions import operations as conclusions

@@ -2,8 +2,9 @@
 more) and the liaison's side (inbox, acknowledge, log findings, answer).
 
 Thin views: load and authorise in one step, validate the form, call one service of
-cases/coordination/operations.py, flash, redirect. A refusal goes beside its field on the same page
-(status 200, input kept). A liaison reaches a request only through
+cases/coordination/operations.py through cases/actions.py (`change_request`: the request's
+version, a lost race told as a stale form), flash, redirect. A refusal goes beside its field
+on the same page (status 200, input kept). A liaison reaches a request only through
 `coordination.load_for_liaison`, which answers 404 for anything not addressed to their
 body; their pages show the package and their own answer, never the rest of the case.
 Flash messages, audit details and URLs carry no protected text.
@@ -17,14 +18,13 @@ from collections.abc import Callable
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from audit.trail import record
-from cases import labels
+from cases import actions, labels
 from cases.casework import operations
 from cases.casework.forms import new_form_token
-from cases.casework.operations import CaseError, FindingData
+from cases.casework.operations import FindingData
 from cases.coordination import operations as coordination
 from cases.coordination.forms import (
     FINDING_CATEGORY_LABELS,
@@ -37,12 +37,10 @@ from cases.coordination.forms import (
     VersionedForm,
     parse_ids,
 )
-from cases.coordination.operations import RequestData, StaleRequest
+from cases.coordination.operations import RequestData
 from cases.models import Case, CoordinationRequest
 from protection import paging, policy
 from protection.blobs import download_response
-from protection.db import db
-from protection.forms import show_error
 from protection.marking import mark_page_classification
 from protection.policy import permission
 
@@ -62,25 +60,6 @@ def category_label(code: str) -> str:
 @coordination_bp.app_context_processor
 def _labels():
     return {"request_state_label": state_label, "finding_category_label": category_label}
-
-
-def _attempt(form, change: Callable[[], object]) -> bool:
-    """Run one service call; a refusal goes beside its field and nothing is kept.
-
-    The services check before they change anything, so a CaseError leaves nothing behind;
-    a lost race with another request (SQLAlchemy's versioned UPDATE) is rolled back and
-    reported like a stale form."""
-    try:
-        change()
-    except CaseError as error:
-        show_error(form, error.message, error.field)
-        return False
-    except StaleDataError:
-        db.session.rollback()
-        stale = StaleRequest()
-        show_error(form, stale.message, None)
-        return False
-    return True
 
 
 # --- the officer's side ------------------------------------------------------------------------
@@ -126,17 +105,20 @@ def new_request(case_id: uuid.UUID):
         if earlier is not None and earlier.target_type == "coordination_request":
             # The same form sent twice (a double click, a resent POST): show the first result.
             flash(_("Yêu cầu này đã được gửi."), "info")
-            return redirect(url_for("coordination.officer_view", case_id=case.id, request_id=earlier.target_id))
-        sent: list[CoordinationRequest] = []
+            return _to_request(case, earlier.target_id)
 
         def send():
+            # The case's version: a stale form is told beside the form, here, not on the case page.
             operations.check_version(case, form.version.data)
-            sent.append(coordination.send_request(case, _request_data(form), by=current_user))
+            return coordination.send_request(case, _request_data(form), by=current_user)
 
-        if _attempt(form, send):
-            operations.remember_submission(form.form_token.data, current_user, "coordination_request", sent[0].id)
-            flash(_("Đã gửi yêu cầu xác minh."), "success")
-            return redirect(url_for("coordination.officer_view", case_id=case.id, request_id=sent[0].id))
+        def sent(request_: CoordinationRequest):
+            operations.remember_submission(form.form_token.data, current_user, "coordination_request", request_.id)
+            return _to_request(case, request_.id)
+
+        done = actions.run(form, lambda: actions.lost_race_told_as_stale(send), _("Đã gửi yêu cầu xác minh."), sent)
+        if done:
+            return done
         form.version.data = str(case.version)
     # The form lists the case's findings and files: a read of case content.
     operations.record_case_view(case, part="coordination_form")
@@ -190,21 +172,19 @@ def officer_view(case_id: uuid.UUID, request_id: uuid.UUID):
     return _officer_page(case, request_)
 
 
+def _to_request(case: Case, request_id: uuid.UUID):
+    return redirect(url_for("coordination.officer_view", case_id=case.id, request_id=request_id))
+
+
 def _officer_decision(case_id: uuid.UUID, request_id: uuid.UUID, form, decide, done: str):
     case = operations.load_case(case_id, need="work")
     request_ = coordination.load_for_case(case, request_id)
-    if not form.validate_on_submit():
-        if form.errors.keys() - {"version", "follow_up"}:
-            abort(400)  # no CSRF token: not a form of ours
-        return _officer_page(case, request_, more_form=form if isinstance(form, FollowUpForm) else None)
-
-    def change():
-        coordination.check_version(request_, form.version.data)
-        decide(request_)
-
-    if _attempt(form, change):
-        flash(done, "success")
-        return redirect(url_for("coordination.officer_view", case_id=case.id, request_id=request_.id))
+    if form.validate_on_submit():
+        decided = actions.change_request(request_, form, decide, done, lambda _result: _to_request(case, request_.id))
+        if decided:
+            return decided
+    elif form.errors.keys() - {"version", "follow_up"}:
+        abort(400)  # no CSRF token: not a form of ours
     return _officer_page(case, request_, more_form=form if isinstance(form, FollowUpForm) else None)
 
 
@@ -314,13 +294,10 @@ def _liaison_change(request_id: uuid.UUID, name: str, form, change: Callable[[Co
                     done: str):
     request_ = coordination.load_for_liaison(request_id)
     if form.validate_on_submit():
-        def act():
-            coordination.check_version(request_, form.version.data)
-            change(request_)
-
-        if _attempt(form, act):
-            flash(done, "success")
-            return redirect(url_for("coordination.liaison_view", request_id=request_.id))
+        changed = actions.change_request(request_, form, change, done, lambda _result: redirect(
+            url_for("coordination.liaison_view", request_id=request_.id)))
+        if changed:
+            return changed
     elif "csrf_token" in form.errors:
         abort(400)
     return _liaison_page(request_, **{name: form})

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from cases import labels
+from cases.actions import change_case, open_from_form, to_case
 from cases.casework import operations, page
-from cases.casework.actions import change_case, open_from_form, to_case
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import form_token_in, new_form_token, uuid_in
 from cases.petitions import operations as petitions

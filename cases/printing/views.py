@@ -13,9 +13,9 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from cases import actions
 from cases.casework import operations
 from cases.casework.forms import new_form_token
-from cases.casework.operations import CaseError
 from cases.conclusions import operations as conclusions
 from cases.models import Case, Conclusion
 from cases.printing import operations as prints
@@ -23,7 +23,6 @@ from cases.printing.forms import PrintForm
 from protection import policy
 from protection.db import db
 from protection.errors import render_error
-from protection.forms import show_error
 from protection.policy import permission
 
 prints_bp = Blueprint("prints", __name__, url_prefix="/cases")
@@ -75,19 +74,21 @@ def print_conclusion(case_id: uuid.UUID, conclusion_id: uuid.UUID):
             flash(_("Biểu mẫu này đã được gửi: các bản số %(first)d–%(last)d đã được in và ghi sổ.",
                     first=issued.first_number, last=issued.last_number), "info")
             return _to_register(case, conclusion)
+        def issued(printed):
+            operations.remember_submission(form.form_token.data, current_user, "print_record", printed.record.id)
+            return _pdf(printed.pdf, prints.file_name(conclusion))
+
         try:
-            printed = prints.print_conclusion(current_user, case, conclusion, form.parsed,
-                                             (form.recipients.data or "").splitlines())
-        except CaseError as error:
-            # No rollback: a refused print of a superseded version keeps its audit entry.
-            show_error(form, error.message, error.field)
+            # No rollback on a refusal: a refused print of a superseded version keeps its audit entry.
+            done = actions.run(form, lambda: prints.print_conclusion(
+                current_user, case, conclusion, form.parsed, (form.recipients.data or "").splitlines()),
+                None, issued)
         except prints.PrintFailed:
             db.session.rollback()
             return render_error(500, _("Không tạo được bản in. Không bản nào được cấp số hay ghi sổ. "
                                        "Hãy báo mã tham chiếu cho quản trị viên."))
-        else:
-            operations.remember_submission(form.form_token.data, current_user, "print_record", printed.record.id)
-            return _pdf(printed.pdf, prints.file_name(conclusion))
+        if done:
+            return done
     form.form_token.data = form.form_token.data or new_form_token()
     prints.record_register_view(case, conclusion, page="print_form")
     return render_template("printing/form.html", case=case, conclusion=conclusion, form=form,

@@ -12,14 +12,14 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from cases import labels
-from cases.casework.operations import CaseError, CaseReadOnly, record_case_view, today
+from cases.actions import submit
+from cases.casework.operations import CaseReadOnly, record_case_view, today
 from cases.retention import classification
 from cases.retention import operations as retention
 from cases.retention.cli import retention_cli
 from cases.retention.forms import ClassificationDecisionForm, PurgeForm
 from protection import signals
 from protection.db import db
-from protection.forms import show_error
 from protection.policy import permission
 
 retention_bp = Blueprint("retention", __name__, url_prefix="/retention")
@@ -39,30 +39,30 @@ def index():
 def purge(case_id: uuid.UUID):
     case = retention.load_for_purge(case_id, current_user)
     form = PurgeForm()
-    if case.purged_at is None and form.validate_on_submit():
-        try:
-            retention.purge(case, by=current_user, reference_typed=form.reference.data,
-                            secret=form.secret.data)
-        except CaseError as error:
-            # No rollback: purge refuses before it changes anything (a wrong password was
-            # counted and audited in a transaction of its own: accounts.recheck).
-            show_error(form, error.message, error.field)
-        else:
-            db.session.commit()
-            flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
-            try:
-                # Only after the commit: see the module docstring of cases/retention.py.
-                retention.append_to_ledger([case])
-            except (retention.LedgerTampered, OSError) as error:
-                # The purge stands; `retention status` appends the line once the ledger is
-                # put right. The reason names files and line numbers, never content.
-                db.session.rollback()
-                current_app.logger.error("purge ledger not appended for case %s: %s", case.id, error)
-                flash(_("Chưa ghi được sổ hủy hồ sơ (purge ledger): báo quản trị viên kiểm tra bằng lệnh "
-                        "`retention status` trước khi sao lưu."), "danger")
-            return redirect(url_for("retention.index"), 303)
-    return render_template("retention/purge.html", case=case, form=form, ends_on=retention.retention_ends_on(case),
-                           kinds=labels.translated(labels.KINDS_SHORT), today=today())
+    # No rollback on a refusal: purge refuses before it changes anything (a wrong password
+    # was counted and audited in a transaction of its own: accounts.recheck).
+    done = submit(form, lambda: retention.purge(case, by=current_user, reference_typed=form.reference.data,
+                                                secret=form.secret.data),
+                  None, lambda _result: _purged(case)) if case.purged_at is None else None
+    return done or render_template("retention/purge.html", case=case, form=form,
+                                   ends_on=retention.retention_ends_on(case),
+                                   kinds=labels.translated(labels.KINDS_SHORT), today=today())
+
+
+def _purged(case):
+    db.session.commit()
+    flash(_("Đã hủy vĩnh viễn nội dung hồ sơ %(reference)s.", reference=case.reference), "success")
+    try:
+        # Only after the commit: see the module docstring of cases/retention.py.
+        retention.append_to_ledger([case])
+    except (retention.LedgerTampered, OSError) as error:
+        # The purge stands; `retention status` appends the line once the ledger is
+        # put right. The reason names files and line numbers, never content.
+        db.session.rollback()
+        current_app.logger.error("purge ledger not appended for case %s: %s", case.id, error)
+        flash(_("Chưa ghi được sổ hủy hồ sơ (purge ledger): báo quản trị viên kiểm tra bằng lệnh "
+                "`retention status` trước khi sao lưu."), "danger")
+    return redirect(url_for("retention.index"), 303)
 
 
 # --- classified items ---------------------------------------------------------------------------
@@ -81,22 +81,22 @@ def classified():
 def decide(item_type: str, item_id: uuid.UUID):
     item, case = classification.load_item(item_type, item_id, current_user)
     form = ClassificationDecisionForm()
-    if form.validate_on_submit():
-        try:
-            decided = classification.decide(item_type, item, case, decision=form.decision.data, by=current_user,
-                                            new_end=form.new_end.parsed, to_level=form.to_level.data)
-        except CaseError as error:  # refused before anything changed
-            show_error(form, error.message, error.field)
-        else:
-            db.session.commit()
-            flash(_("Đã ghi quyết định về độ mật."), "success")
-            if decided.lowered:
-                flash(ngettext("Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
-                               "Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
-                               decided.lowered), "info")
-            return redirect(url_for("retention.classified"), 303)
-    return render_template("retention/decide.html", form=form, item_type=item_type, item=item, case=case,
-                           levels=labels.translated_levels())
+    # A refusal comes before anything changed: nothing to roll back.
+    done = submit(form, lambda: classification.decide(
+        item_type, item, case, decision=form.decision.data, by=current_user, new_end=form.new_end.parsed,
+        to_level=form.to_level.data), None, _decided)
+    return done or render_template("retention/decide.html", form=form, item_type=item_type, item=item, case=case,
+                                   levels=labels.translated_levels())
+
+
+def _decided(decided):
+    db.session.commit()
+    flash(_("Đã ghi quyết định về độ mật."), "success")
+    if decided.lowered:
+        flash(ngettext("Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                       "Độ mật của %(num)d tài liệu trong hồ sơ cao hơn mức mới nên đã được hạ theo.",
+                       decided.lowered), "info")
+    return redirect(url_for("retention.classified"), 303)
 
 
 # --- archived and purged cases answer for themselves ---------------------------------------------

@@ -7,8 +7,8 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from cases.actions import open_from_form
 from cases.casework import lists
-from cases.casework.actions import open_from_form
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import new_form_token, uuid_in
 from cases.reviews import operations as reviews

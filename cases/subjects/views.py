@@ -1,5 +1,6 @@
 """Subject dossiers: search, create, view, edit, relatives, export. Thin views: load and
-authorise in one step, validate the form, call one operation, flash, redirect."""
+authorise in one step, then cases/actions.py validates the form, calls one operation (a
+refusal goes beside its field), flashes and redirects."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from cases.actions import submit
 from cases.casework import lists
 from cases.reviews import operations as reviews
 from cases.subjects import name_search
 from cases.subjects import operations as subjects
 from cases.subjects.forms import RelativeForm, SubjectForm, SubjectSearchForm
-from cases.subjects.operations import RelativeData, SubjectData, SubjectError
+from cases.subjects.operations import RelativeData, SubjectData
 from cases.subjects.relations import relation_label, sex_label
 from protection import paging, policy
 from protection.forms import ConfirmForm, show_error
@@ -41,19 +43,8 @@ def _relative_data(form: RelativeForm) -> RelativeData:
                         party_member=bool(form.party_member.data), id_number=form.id_number.data)
 
 
-def _saved(form, change, done, *, subject_id=None):
-    """Run one operation from a valid form: say what happened and go to the dossier; None
-    when the view is to show the form again (not submitted, invalid, or refused with the
-    refusal beside its field). `done` is a text, or a function of the operation's result."""
-    if not form.validate_on_submit():
-        return None
-    try:
-        result = change()
-    except SubjectError as error:
-        show_error(form, error.message, error.field)
-        return None
-    flash(done(result) if callable(done) else done, "success")
-    return redirect(url_for("subjects.view", subject_id=subject_id or result.id))
+def _to_subject(subject_id: uuid.UUID):
+    return redirect(url_for("subjects.view", subject_id=subject_id))
 
 
 def _changed(changed: bool) -> str:
@@ -92,8 +83,9 @@ def index():
 @permission("subject.edit")
 def create():
     form = SubjectForm()
-    done = _saved(form, lambda: subjects.create_subject(_subject_data(form), owner_unit=current_user.unit,
-                                                         by=current_user), _("Đã tạo hồ sơ đối tượng."))
+    done = submit(form, lambda: subjects.create_subject(_subject_data(form), owner_unit=current_user.unit,
+                                                        by=current_user), _("Đã tạo hồ sơ đối tượng."),
+                  lambda subject: _to_subject(subject.id))
     return done or render_template("subjects/form.html", form=form, title=_("Thêm đối tượng"),
                            action=url_for("subjects.create"), back_url=url_for("subjects.index"))
 
@@ -120,8 +112,8 @@ def edit(subject_id: uuid.UUID):
     form = SubjectForm(obj=subject if request.method == "GET" else None)
     if request.method == "GET":
         subjects.record_view(subject)  # the form shows every field
-    done = _saved(form, lambda: subjects.update_subject(subject, _subject_data(form), by=current_user), _changed,
-                  subject_id=subject.id)
+    done = submit(form, lambda: subjects.update_subject(subject, _subject_data(form), by=current_user), _changed,
+                  lambda _result: _to_subject(subject.id))
     return done or render_template("subjects/form.html", form=form, title=_("Sửa thông tin đối tượng"),
                            action=url_for("subjects.edit", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
@@ -132,8 +124,8 @@ def edit(subject_id: uuid.UUID):
 def add_relative(subject_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.edit")
     form = RelativeForm()
-    done = _saved(form, lambda: subjects.add_relative(subject, _relative_data(form), by=current_user),
-                  _("Đã thêm người thân."), subject_id=subject.id)
+    done = submit(form, lambda: subjects.add_relative(subject, _relative_data(form), by=current_user),
+                  _("Đã thêm người thân."), lambda _result: _to_subject(subject.id))
     return done or render_template("subjects/form.html", form=form, title=_("Thêm người thân"),
                            action=url_for("subjects.add_relative", subject_id=subject.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
@@ -147,8 +139,8 @@ def edit_relative(subject_id: uuid.UUID, relative_id: uuid.UUID):
     form = RelativeForm(obj=relative if request.method == "GET" else None)
     if request.method == "GET":
         subjects.record_relative_view(relative)
-    done = _saved(form, lambda: subjects.update_relative(relative, _relative_data(form), by=current_user), _changed,
-                  subject_id=subject.id)
+    done = submit(form, lambda: subjects.update_relative(relative, _relative_data(form), by=current_user), _changed,
+                  lambda _result: _to_subject(subject.id))
     return done or render_template("subjects/form.html", form=form, title=_("Sửa thông tin người thân"),
                            action=url_for("subjects.edit_relative", subject_id=subject.id, relative_id=relative.id),
                            back_url=url_for("subjects.view", subject_id=subject.id))
@@ -162,7 +154,7 @@ def remove_relative(subject_id: uuid.UUID, relative_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.edit")
     subjects.remove_relative(subjects.load_relative(subject, relative_id), by=current_user)
     flash(_("Đã xóa người thân khỏi hồ sơ."), "success")
-    return redirect(url_for("subjects.view", subject_id=subject.id))
+    return _to_subject(subject.id)
 
 
 @subjects_bp.route("/export.csv")
