@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from audit.trail import detail_of
@@ -31,6 +31,7 @@ from protection.forms import parse_date
 from protection.keystore import DataKey
 from protection.search import vietnamese_name
 from tests.conftest import audit_entries, post_form
+from tests.factories import count_rows
 from tests.pages import (
     AN,
     FATHER,
@@ -48,13 +49,6 @@ SUBJECT_LINK = re.compile(r'href="/subjects/([0-9a-f-]{36})"')
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-def rows(app, model) -> int:
-    with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(model))
-        db.session.commit()
-    return count
-
 
 def stored(app, subject_id) -> dict:
     """Every field of a dossier as the application reads it back, relatives included."""
@@ -147,7 +141,7 @@ def test_a_reviewer_creates_views_and_edits_a_dossier(app, client, login_as, rol
                          person(position="Giám đốc", party_admission_date="20/05/2004"))
     assert response.status_code == 302
     assert len(audit_entries(app, "subject.update")) == 1
-    assert rows(app, Subject) == 1
+    assert count_rows(app, Subject) == 1
 
 
 def test_names_are_kept_with_their_spacing_tidied(app, client, login_as):
@@ -212,8 +206,8 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(app, client,
             # A readable date comes back as the browser's date input reads it (yyyy-mm-dd).
             kept = parse_date(value).isoformat() if "date" in name and parse_date(value) else value
             assert (input_value(page, name) or "") == kept, name
-    assert rows(app, Subject) == 0
-    assert rows(app, DataKey) == 0  # not even a data key for a dossier that was never made
+    assert count_rows(app, Subject) == 0
+    assert count_rows(app, DataKey) == 0  # not even a data key for a dossier that was never made
     assert audit_entries(app, "subject.") == []
     assert len(audit_entries(app)) == entries_before
 
@@ -244,7 +238,7 @@ def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, clien
     page = response.get_data(as_text=True)
     assert fields_with_errors(page) == {"id_number"}
     assert input_value(page, "full_name") == "Trần Thị Bình"
-    assert rows(app, Subject) == 1
+    assert count_rows(app, Subject) == 1
 
     second = create_subject(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
     response = post_form(client, f"/subjects/{second}/edit", person(id_number="001080000001"))
@@ -286,7 +280,7 @@ def test_relatives_are_added_edited_and_removed(app, client, login_as):
                          token_from=f"/subjects/{subject_id}")
     assert response.status_code == 302
     assert [item["full_name"] for item in stored(app, subject_id)["relatives"]] == ["Nguyễn Văn Quý"]
-    assert rows(app, Relative) == 1
+    assert count_rows(app, Relative) == 1
 
     created = audit_entries(app, "relative.create")
     assert [entry.target_id for entry in created] == [subject_id, subject_id]
@@ -330,7 +324,7 @@ def test_bad_relative_input_is_shown_beside_the_field_and_nothing_is_written(app
             assert input_value(page, "full_name") == FATHER["full_name"]
     assert input_value(edited.get_data(as_text=True), "occupation") == "Cựu chiến binh"
     assert stored(app, subject_id) == before
-    assert rows(app, Relative) == 1
+    assert count_rows(app, Relative) == 1
     assert [entry.action for entry in audit_entries(app, "relative.")
             if entry.action != "relative.view"] == ["relative.create"]
 
@@ -492,7 +486,7 @@ def test_liaisons_auditors_and_admins_never_reach_dossiers(app, client, other_cl
     response = post_form(client, "/subjects/new", person(full_name="Trần Thị Bình", id_number="001080000002"),
                          token_from="/account/password")
     assert response.status_code == 403
-    assert rows(app, Subject) == 1
+    assert count_rows(app, Subject) == 1
     assert audit_entries(app, "subject.search") == []
     assert audit_entries(app, "subject.view") == []
 
@@ -813,12 +807,12 @@ def test_the_demo_command_creates_the_demo_dossiers_once(app, runner):
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     assert f"Demo dossiers: {people} created, 0 already there." in first.output
-    assert rows(app, Subject) == people and rows(app, Relative) == family
+    assert count_rows(app, Subject) == people and count_rows(app, Relative) == family
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
     assert f"Demo dossiers: 0 created, {people} already there." in second.output
-    assert rows(app, Subject) == people and rows(app, Relative) == family
+    assert count_rows(app, Subject) == people and count_rows(app, Relative) == family
 
     with app.app_context():
         owners = sorted(subject.owner_unit.code for subject in db.session.scalars(select(Subject)))

@@ -13,6 +13,7 @@ from protection.db import db
 from protection.identity import Role, Unit, User
 from protection.sessions import AuthSession
 from tests.conftest import MadeUser, post_form
+from tests.factories import count_rows
 from tests.pages import field_errors, input_value, selected_option
 
 NEW_PASSWORD = "Song-Huong-chay-qua-cau-Trang-Tien-7"
@@ -23,20 +24,6 @@ def temporary_password(page: str) -> str:
     match = TEMPORARY.search(page)
     assert match, "no temporary password on the page"
     return match.group(1)
-
-
-def user_count(app) -> int:
-    with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(User))
-        db.session.commit()
-    return count
-
-
-def unit_count(app) -> int:
-    with app.app_context():
-        count = db.session.scalar(select(func.count()).select_from(Unit))
-        db.session.commit()
-    return count
 
 
 def load_user(app, user_id) -> User:
@@ -65,7 +52,7 @@ def test_admin_creates_user_who_must_change_the_temporary_password(app, client, 
                                                                    sign_in):
     login_as("admin")
     make_unit("HU-SONHA", "Huyện ủy Sơn Hà", "district", parent="BTCTU")
-    before = user_count(app)
+    before = count_rows(app, User)
 
     response = post_form(client, "/admin/users/new", {
         "username": "Canbo.Moi", "display_name": "Trần Văn Mới", "unit": "HU-SONHA",
@@ -76,7 +63,7 @@ def test_admin_creates_user_who_must_change_the_temporary_password(app, client, 
     assert "Đã tạo tài khoản" in page
     temporary = temporary_password(page)
     assert len(temporary) >= 12
-    assert user_count(app) == before + 1
+    assert count_rows(app, User) == before + 1
 
     with app.app_context():
         created = db.session.scalar(select(User).where(User.username == "canbo.moi"))
@@ -118,7 +105,7 @@ def test_bad_user_input_is_shown_beside_the_field_and_creates_nothing(app, clien
                                                                       changes, field, message, kept):
     login_as("admin")
     make_user("officer", username="canbo.trung")
-    before = user_count(app)
+    before = count_rows(app, User)
     data = {"username": "canbo.hop.le", "display_name": "Lê Thị Hợp Lệ", "unit": "BTCTU",
             "role": "liaison", "clearance": "secret", **changes}
 
@@ -131,7 +118,7 @@ def test_bad_user_input_is_shown_beside_the_field_and_creates_nothing(app, clien
     assert selected_option(page, "role") == "liaison"
     assert selected_option(page, "clearance") == "secret"
     assert "hoso-temp-password" not in page
-    assert user_count(app) == before
+    assert count_rows(app, User) == before
 
 
 # --- disabling, resetting ---------------------------------------------------------------
@@ -279,7 +266,7 @@ def test_admin_edits_another_user(app, client, login_as, make_user, make_unit):
 
 def test_admin_creates_a_unit_under_a_parent(app, client, login_as):
     login_as("admin")
-    before = unit_count(app)
+    before = count_rows(app, Unit)
     response = post_form(client, "/admin/units", {
         "code": "hu-binhson", "name": "Huyện ủy Bình Sơn", "kind": "district", "parent": "BTCTU"})
     assert response.status_code == 302
@@ -287,7 +274,7 @@ def test_admin_creates_a_unit_under_a_parent(app, client, login_as):
     page = client.get("/admin/units").get_data(as_text=True)
     assert "Đã thêm đơn vị HU-BINHSON." in page
     assert re.search(r"<td>HU-BINHSON</td>\s*<td>Huyện ủy Bình Sơn</td>\s*<td>[^<]+</td>\s*<td>BTCTU</td>", page)
-    assert unit_count(app) == before + 1
+    assert count_rows(app, Unit) == before + 1
     with app.app_context():
         unit = db.session.scalar(select(Unit).where(Unit.code == "HU-BINHSON"))
         assert unit.parent.code == "BTCTU"
@@ -299,7 +286,7 @@ def test_admin_creates_a_unit_under_a_parent(app, client, login_as):
 @pytest.mark.parametrize("code", ["BTCTU", "btctu"])
 def test_duplicate_unit_code_is_refused_beside_the_field(app, client, login_as, code):
     login_as("admin")
-    before = unit_count(app)
+    before = count_rows(app, Unit)
     response = post_form(client, "/admin/units", {
         "code": code, "name": "Ban trùng mã", "kind": "organisation", "parent": ""})
     assert response.status_code == 200
@@ -307,7 +294,7 @@ def test_duplicate_unit_code_is_refused_beside_the_field(app, client, login_as, 
     assert "Mã đơn vị đã tồn tại." in (field_errors(page, "code") or "")
     assert input_value(page, "name") == "Ban trùng mã"
     assert selected_option(page, "kind") == "organisation"
-    assert unit_count(app) == before
+    assert count_rows(app, Unit) == before
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
@@ -319,7 +306,7 @@ def test_duplicate_unit_code_is_refused_beside_the_field(app, client, login_as, 
 def test_bad_unit_input_is_shown_beside_the_field_and_creates_nothing(app, client, login_as, changes,
                                                                       field, message):
     login_as("admin")
-    before = unit_count(app)
+    before = count_rows(app, Unit)
     data = {"code": "HU-MOI", "name": "Huyện ủy Mới", "kind": "district", "parent": "BTCTU", **changes}
     response = post_form(client, "/admin/units", data)
     assert response.status_code == 200
@@ -327,7 +314,7 @@ def test_bad_unit_input_is_shown_beside_the_field_and_creates_nothing(app, clien
     assert message in (field_errors(page, field) or "")
     kept = "name" if field != "name" else "code"
     assert input_value(page, kept) == data[kept]
-    assert unit_count(app) == before
+    assert count_rows(app, Unit) == before
 
 
 # --- not found --------------------------------------------------------------------------
