@@ -192,3 +192,37 @@ def test_the_import_check_sees_what_it_looks_for(tmp_path):
         "probe/x.py:17: import re",
         "single.py:2: from probe import x",
     ]
+
+
+# --- SQL lives in operations and queries, not in views ------------------------------------
+
+# A view loads and authorises through an operation, runs one operation, renders: a query in
+# a view is a rule (what may be listed, in what order) that nobody else can find or reuse.
+VIEW_MODULES = ("cases/**/views.py", "audit/views.py", "protection/web.py", "protection/admin.py")
+SQL_CALLS = {"select", "update", "delete", "insert", "text", "execute", "scalar", "scalars", "query"}
+
+
+def sql_in_views(root: Path = ROOT, patterns: tuple[str, ...] = VIEW_MODULES) -> list[str]:
+    found = []
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern)):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                if name in SQL_CALLS:
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {name}()")
+    return found
+
+
+def test_views_hold_no_sql():
+    assert sql_in_views() == []
+
+
+def test_the_sql_check_sees_a_query_in_a_view(tmp_path):
+    folder = tmp_path / "cases" / "feature"
+    folder.mkdir(parents=True)
+    (folder / "views.py").write_text(
+        "def page():\n    return db.session.scalars(select(Case)).all()\n", encoding="utf-8")
+    assert sql_in_views(tmp_path, ("cases/**/views.py",)) == [
+        "cases/feature/views.py:2: scalars()", "cases/feature/views.py:2: select()"]
