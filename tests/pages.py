@@ -203,7 +203,7 @@ def person(**changes) -> dict:
     return {**AN, **changes}
 
 
-def create_subject(client, data: dict | None = None) -> str:
+def create_subject_by_form(client, data: dict | None = None) -> str:
     """Type a dossier into /subjects/new (An's by default); its id."""
     response = post_form(client, "/subjects/new", data or AN)
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
@@ -212,7 +212,7 @@ def create_subject(client, data: dict | None = None) -> str:
     return match.group(1)
 
 
-def add_relative(client, subject_id: str, data: dict | None = None) -> str:
+def add_relative_by_form(client, subject_id: str, data: dict | None = None) -> str:
     """Add a relative (An's father by default) through the dossier's form; the relative's id."""
     response = post_form(client, f"/subjects/{subject_id}/relatives/new", data or FATHER)
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
@@ -224,14 +224,14 @@ def add_relative(client, subject_id: str, data: dict | None = None) -> str:
     return relative_id
 
 
-def open_review(client, subject_id: str, **changes) -> str:
+def open_review_by_form(client, subject_id: str, **changes) -> str:
     """Open a review of a dossier through /cases/reviews/new; the case id."""
     data = {"subject_id": subject_id, "purpose": "party_admission", "classification": "confidential",
             "title": TITLE, "summary": SUMMARY, **changes}
     return case_id_of(page_post(client, f"/cases/reviews/new?subject={subject_id}", "/cases/reviews/new", data))
 
 
-def receive_petition(client, **changes) -> str:
+def receive_petition_by_form(client, **changes) -> str:
     """Receive a petition (a denunciation by post, today) through /cases/petitions/new; the case id."""
     data = {"received_on": day_text(), "channel": "post", "petition_type": "denunciation",
             "petitioner_name": PETITIONER, "petitioner_address": "Phường Bắc Sơn", "petitioner_contact": "0912000000",

@@ -20,7 +20,7 @@ from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
 from protection.db import db
 from protection.identity import User
-from tests.pages import PDF, create_subject, csrf_token, day_text, hidden, text_of
+from tests.pages import PDF, create_subject_by_form, csrf_token, day_text, hidden, text_of
 
 TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Tư pháp"
 SUMMARY = "Tóm tắt nội bộ chỉ cán bộ thẩm định được đọc"
@@ -85,7 +85,7 @@ def coordination_scene(app, client, make_unit, make_user, sign_in) -> Scene:
     liaison = make_user("liaison", unit="DUCA", clearance="secret", display_name="Lê Văn Phối Hợp")
     other_liaison = make_user("liaison", unit="DUQS", clearance="secret")
     assert sign_in(officer).status_code == 302
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     ids = review_in_verification(app, officer.id, subject_id)
     liaison_client, other_client = app.test_client(), app.test_client()
     assert sign_in(liaison, target=liaison_client).status_code == 302

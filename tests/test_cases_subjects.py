@@ -35,7 +35,8 @@ from tests.factories import count_rows
 from tests.pages import (
     AN,
     FATHER,
-    create_subject,
+    add_relative_by_form,
+    create_subject_by_form,
     field_errors,
     fields_with_errors,
     input_value,
@@ -43,7 +44,6 @@ from tests.pages import (
     person,
     selected_option,
 )
-from tests.pages import add_relative as add_relative_by_form
 
 SUBJECT_LINK = re.compile(r'href="/subjects/([0-9a-f-]{36})"')
 
@@ -99,7 +99,7 @@ def test_a_reviewer_creates_views_and_edits_a_dossier(app, client, login_as, rol
     assert form.status_code == 200
     assert 'placeholder="dd/mm/yyyy"' in form.get_data(as_text=True)
 
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
 
     values = stored(app, subject_id)
     assert values["owner_unit"] == "BTCTU"
@@ -146,7 +146,7 @@ def test_a_reviewer_creates_views_and_edits_a_dossier(app, client, login_as, rol
 
 def test_names_are_kept_with_their_spacing_tidied(app, client, login_as):
     login_as("officer")
-    subject_id = create_subject(client, person(full_name="  Nguyễn   Văn  An ", position="  Trưởng phòng ",
+    subject_id = create_subject_by_form(client, person(full_name="  Nguyễn   Văn  An ", position="  Trưởng phòng ",
                                        religion="   "))
     values = stored(app, subject_id)
     assert values["full_name"] == "Nguyễn Văn An"
@@ -216,7 +216,7 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_written(app, client,
 def test_bad_input_in_an_edit_leaves_the_dossier_as_it_was(app, client, login_as, changes, field):
     changes = typed(changes)
     login_as("officer")
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     before = stored(app, subject_id)
 
     response = post_form(client, f"/subjects/{subject_id}/edit", person(position="Giám đốc", **changes))
@@ -231,7 +231,7 @@ def test_bad_input_in_an_edit_leaves_the_dossier_as_it_was(app, client, login_as
 
 def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, client, login_as):
     login_as("officer")
-    first = create_subject(client)
+    first = create_subject_by_form(client)
     response = post_form(client, "/subjects/new",
                          person(full_name="Trần Thị Bình", id_number="001 080 000 001"))
     assert response.status_code == 200
@@ -240,7 +240,7 @@ def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, clien
     assert input_value(page, "full_name") == "Trần Thị Bình"
     assert count_rows(app, Subject) == 1
 
-    second = create_subject(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
+    second = create_subject_by_form(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
     response = post_form(client, f"/subjects/{second}/edit", person(id_number="001080000001"))
     assert fields_with_errors(response.get_data(as_text=True)) == {"id_number"}
     assert stored(app, second)["id_number"] == "001080000002"
@@ -251,7 +251,7 @@ def test_an_id_number_already_in_the_unit_is_refused_beside_the_field(app, clien
 
 def test_relatives_are_added_edited_and_removed(app, client, login_as):
     user = login_as("officer")
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     assert "/relatives/new" in client.get(f"/subjects/{subject_id}").get_data(as_text=True)
 
     father = add_relative_by_form(client, subject_id)
@@ -307,7 +307,7 @@ def test_bad_relative_input_is_shown_beside_the_field_and_nothing_is_written(app
                                                                              changes, field):
     changes = typed(changes)
     login_as("officer")
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     father = add_relative_by_form(client, subject_id)
     before = stored(app, subject_id)
 
@@ -331,8 +331,8 @@ def test_bad_relative_input_is_shown_beside_the_field_and_nothing_is_written(app
 
 def test_a_relative_is_reached_only_through_its_own_subject(app, client, login_as):
     login_as("officer")
-    first = create_subject(client)
-    second = create_subject(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
+    first = create_subject_by_form(client)
+    second = create_subject_by_form(client, person(full_name="Trần Thị Bình", id_number="001080000002"))
     father = add_relative_by_form(client, first)
     before = stored(app, first)
 
@@ -356,9 +356,9 @@ def people(client, login_as):
     """An, a namesake born another day, and Anh whose name differs by one letter."""
     login_as("officer")
     return {
-        "an": create_subject(client),
-        "namesake": create_subject(client, person(date_of_birth="15/08/1975", id_number="001075000009")),
-        "anh": create_subject(client, person(full_name="Nguyễn Văn Anh", other_names="Ba Anh", id_number="001080000003")),
+        "an": create_subject_by_form(client),
+        "namesake": create_subject_by_form(client, person(date_of_birth="15/08/1975", id_number="001075000009")),
+        "anh": create_subject_by_form(client, person(full_name="Nguyễn Văn Anh", other_names="Ba Anh", id_number="001080000003")),
     }
 
 
@@ -425,7 +425,7 @@ def test_the_search_page_lists_the_matches_fields(client, people):
 def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, make_user, sign_in):
     district_officer = make_user("officer", unit="HU-X")
     sign_in(district_officer)
-    district_subject = create_subject(client)  # An, in the district
+    district_subject = create_subject_by_form(client)  # An, in the district
 
     for role, unit, sees_district in [("officer", "BTCTU", False), ("officer", "BNCTU", False),
                                       ("supervisor", "BNCTU", False), ("supervisor", "BTCTU", True),
@@ -443,7 +443,7 @@ def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, m
     # The province's officer keeps a dossier of the same person: the district cannot see it.
     province_officer = make_user("officer", unit="BTCTU")
     sign_in(province_officer, target=other_client)
-    province_subject = create_subject(other_client, person(position="Giám đốc"))
+    province_subject = create_subject_by_form(other_client, person(position="Giám đốc"))
     assert search(client, "001080000001") == {district_subject}
     assert client.get(f"/subjects/{province_subject}").status_code == 404
     assert search(other_client, "001080000001") == {province_subject}
@@ -451,7 +451,7 @@ def test_dossiers_stay_within_the_unit_scope(app, client, other_client, units, m
 
 def test_another_units_dossier_cannot_be_changed(app, client, other_client, units, make_user, sign_in):
     sign_in(make_user("officer", unit="BTCTU"))
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     father = add_relative_by_form(client, subject_id)
     before = stored(app, subject_id)
 
@@ -473,7 +473,7 @@ def test_another_units_dossier_cannot_be_changed(app, client, other_client, unit
 def test_liaisons_auditors_and_admins_never_reach_dossiers(app, client, other_client, login_as, make_user,
                                                           sign_in, role):
     sign_in(make_user("officer"), target=other_client)
-    subject_id = create_subject(other_client)
+    subject_id = create_subject_by_form(other_client)
     father = add_relative_by_form(other_client, subject_id)
 
     login_as(role)
@@ -501,7 +501,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 def test_every_read_and_change_of_a_dossier_has_its_entry(app, client, login_as):
     user = login_as("supervisor")
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     father = add_relative_by_form(client, subject_id)
 
     assert client.get(f"/subjects/{subject_id}").status_code == 200
@@ -541,7 +541,7 @@ def test_every_read_and_change_of_a_dossier_has_its_entry(app, client, login_as)
 def test_a_failed_view_of_another_units_dossier_is_recorded_as_a_denial(app, client, other_client, units,
                                                                         make_user, sign_in):
     sign_in(make_user("officer", unit="BTCTU"))
-    subject_id = create_subject(client)
+    subject_id = create_subject_by_form(client)
     sign_in(make_user("officer", unit="BNCTU"), target=other_client)
     assert other_client.get(f"/subjects/{subject_id}").status_code == 404
     assert audit_entries(app, "subject.view") == []
@@ -665,7 +665,7 @@ def server_log(caplog):
 def test_canaries_never_reach_the_database_the_trail_error_pages_or_the_log(
         app, client, other_client, units, database_url, login_as, make_user, sign_in, server_log):
     user = login_as("supervisor")
-    subject_id = create_subject(client, CANARY_SUBJECT)
+    subject_id = create_subject_by_form(client, CANARY_SUBJECT)
     relative_ids = [add_relative_by_form(client, subject_id, relative) for relative in CANARY_RELATIVES]
     assert post_form(client, f"/subjects/{subject_id}/edit",
                      {**CANARY_SUBJECT, **CANARY_EDITS}).status_code == 302
@@ -732,13 +732,13 @@ def test_canaries_never_reach_the_database_the_trail_error_pages_or_the_log(
 def test_a_supervisor_exports_the_dossiers_in_scope_as_the_import_reads_them(
         app, client, other_client, units, make_user, sign_in):
     sign_in(make_user("officer", unit="HU-X"), target=other_client)
-    create_subject(other_client, person(full_name="Đinh Văn Tú", id_number="038082002468", sex="male"))
+    create_subject_by_form(other_client, person(full_name="Đinh Văn Tú", id_number="038082002468", sex="male"))
     outsider = app.test_client()
     sign_in(make_user("officer", unit="BNCTU"), target=outsider)
-    create_subject(outsider, person(full_name="Người Ngoài Phạm Vi", id_number="038082002469"))
+    create_subject_by_form(outsider, person(full_name="Người Ngoài Phạm Vi", id_number="038082002469"))
     supervisor = make_user("supervisor", unit="BTCTU")
     sign_in(supervisor)
-    create_subject(client, person(sex="female", other_names=""))
+    create_subject_by_form(client, person(sex="female", other_names=""))
 
     response = client.get("/subjects/export.csv")
 
@@ -759,7 +759,7 @@ def test_a_supervisor_exports_the_dossiers_in_scope_as_the_import_reads_them(
 
 def test_an_officer_may_not_export(app, client, login_as):
     login_as("officer")
-    create_subject(client)
+    create_subject_by_form(client)
     page = client.get("/subjects/").get_data(as_text=True)
     assert "/subjects/export.csv" not in page
     response = client.get("/subjects/export.csv")
@@ -771,7 +771,7 @@ def test_an_officer_may_not_export(app, client, login_as):
 def test_the_export_command_writes_a_private_file_and_never_overwrites(app, client, runner, login_as,
                                                                        tmp_path):
     login_as("officer")
-    create_subject(client)
+    create_subject_by_form(client)
     target = tmp_path / "out" / "subjects.csv"
     target.parent.mkdir()
     old_umask = os.umask(0)

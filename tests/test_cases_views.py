@@ -31,22 +31,22 @@ from tests.pages import (
     REASONING,
     SUMMARY,
     TITLE,
+    add_relative_by_form,
     case_action,
     case_id_of,
+    create_subject_by_form,
     day_text,
     draft_and_submit,
     field_errors,
     hidden,
-    open_review,
+    open_review_by_form,
     org_today,
     page_post,
-    receive_petition,
+    receive_petition_by_form,
     step,
     text_of,
     to_concluding,
 )
-from tests.pages import add_relative as add_relative_by_form
-from tests.pages import create_subject as create_subject_by_form
 
 FINDING = "Ông nội tham gia kháng chiến chống Pháp tại Sơn Hà"
 COMMENT = "Đã đối chiếu lý lịch với hồ sơ gốc"
@@ -85,7 +85,7 @@ def subject_id(client, officer):
 
 def test_review_from_opening_to_signed_conclusion(app, client, officer, supervisor_client, subject_id):
     add_relative_by_form(client, subject_id)
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     page = text_of(client.get(f"/cases/{case_id}"))
     reference = stored_case(app, case_id)["reference"]
     assert reference.startswith("BVCT-") and reference in page and TITLE in page and "Rà soát" in page
@@ -166,7 +166,7 @@ def test_review_from_opening_to_signed_conclusion(app, client, officer, supervis
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client, subject_id):
-    case_id = open_review(client, subject_id, purpose="appointment")
+    case_id = open_review_by_form(client, subject_id, purpose="appointment")
     to_concluding(client, case_id)
     response = page_post(client, f"/cases/{case_id}/conclusion", data={"outcome": "no_issue",
                                                                        "reasoning": REASONING})
@@ -188,7 +188,7 @@ def test_tampered_or_expired_conclusion(app, client, officer, supervisor_client,
 
 
 def test_four_eyes_the_author_cannot_approve(app, client, officer, supervisor_client, subject_id):
-    case_id = open_review(client, subject_id, purpose="appointment")
+    case_id = open_review_by_form(client, subject_id, purpose="appointment")
     to_concluding(client, case_id)
     page_post(client, f"/cases/{case_id}/conclusion", data={"outcome": "no_issue", "reasoning": REASONING})
     assert case_action(client, case_id, "conclusion/submit").status_code == 302
@@ -208,7 +208,7 @@ def test_four_eyes_the_author_cannot_approve(app, client, officer, supervisor_cl
 
 def test_officers_cannot_approve_and_unassigned_officers_cannot_work(app, client, officer, make_user, sign_in,
                                                                        subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     assert client.get(f"/cases/{case_id}/conclusion/approve").status_code == 403
     stranger = app.test_client()
     assert sign_in(make_user("officer"), target=stranger).status_code == 302
@@ -225,7 +225,7 @@ def test_officers_cannot_approve_and_unassigned_officers_cannot_work(app, client
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, supervisor_client):
-    case_id = receive_petition(client)
+    case_id = receive_petition_by_form(client)
     stored = stored_case(app, case_id)
     assert stored["state"] == "received" and stored["reference"].startswith("DT-")
     page = text_of(client.get(f"/cases/{case_id}"))
@@ -253,7 +253,7 @@ def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, su
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_anonymous_petition_kept_for_monitoring(app, client, officer):
-    case_id = receive_petition(client, anonymous="y", petitioner_name="", petitioner_address="",
+    case_id = receive_petition_by_form(client, anonymous="y", petitioner_name="", petitioner_address="",
                                petitioner_contact="")
     response = page_post(client, f"/cases/{case_id}/decision", data={
         "action": "keep_for_monitoring", "note": "Nội dung, đối tượng rõ ràng"})
@@ -264,9 +264,9 @@ def test_anonymous_petition_kept_for_monitoring(app, client, officer):
 
 
 def test_repeat_is_linked_and_filed(app, client, officer):
-    first = receive_petition(client)
+    first = receive_petition_by_form(client)
     first_reference = stored_case(app, first)["reference"]
-    repeat = receive_petition(client, repeat_of_reference=first_reference.lower())
+    repeat = receive_petition_by_form(client, repeat_of_reference=first_reference.lower())
     assert stored_case(app, repeat)["repeat_of"] == uuid.UUID(first)
     assert stored_case(app, repeat)["reference"] in text_of(client.get(f"/cases/{first}"))
     assert first_reference in text_of(client.get(f"/cases/{repeat}"))
@@ -279,7 +279,7 @@ def test_repeat_is_linked_and_filed(app, client, officer):
 
 def test_petition_forwarded_to_the_competent_body(app, client, officer, make_unit):
     make_unit("UBKTTU", "Ủy ban Kiểm tra Tỉnh ủy", kind="inspection")
-    case_id = receive_petition(client, petition_type="complaint")
+    case_id = receive_petition_by_form(client, petition_type="complaint")
     page = text_of(client.get(f"/cases/{case_id}/decision"))
     unit_id = re.search(r'<option value="([0-9a-f-]{36})">UBKTTU', page).group(1)
     response = page_post(client, f"/cases/{case_id}/decision", data={"action": "forward", "note": ""})
@@ -294,7 +294,7 @@ def test_petition_forwarded_to_the_competent_body(app, client, officer, make_uni
 # --- optimistic locking, double submits, bad input ------------------------------------------
 
 def test_a_stale_form_changes_nothing_and_says_why(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     old_version = hidden(page, "version")
     step(client, case_id, "start_examination")  # someone else moved the case meanwhile
@@ -314,7 +314,7 @@ def test_a_stale_form_changes_nothing_and_says_why(app, client, officer, subject
 
 
 def test_only_plain_steps_go_through_the_transition_form(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     assert case_action(client, case_id, "transition", {"action": "approve_conclusion"}).status_code == 400
     response = case_action(client, case_id, "transition", {"action": "start_conclusion"})
     assert response.status_code == 302  # not allowed from records review: a message, no change
@@ -376,7 +376,7 @@ def test_bad_input_is_refused_beside_the_field_with_input_kept(app, client, offi
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_list_filters_refuse_bad_input_and_filter(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     reference = stored_case(app, case_id)["reference"]
     mine = text_of(client.get("/cases/"))
     assert reference in mine and TITLE in mine
@@ -402,7 +402,7 @@ def test_list_filters_refuse_bad_input_and_filter(app, client, officer, subject_
 
 
 def test_assignment_by_a_supervisor(app, client, officer, make_user, sign_in, supervisor_client, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     colleague = make_user("officer", display_name="Đỗ Văn Đồng Nghiệp")
     response = case_action(supervisor_client, case_id, "assign", {"officer": str(colleague.id)})
     assert response.status_code == 302
@@ -417,7 +417,7 @@ def test_assignment_by_a_supervisor(app, client, officer, make_user, sign_in, su
 
 
 def test_case_pages_hold_no_inline_script_or_style(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     for path in (f"/cases/{case_id}", "/cases/", "/cases/reviews/new", "/cases/petitions/new",
                  f"/cases/{case_id}/findings/new", "/"):
         page = client.get(path, follow_redirects=True).get_data(as_text=True)
@@ -425,7 +425,7 @@ def test_case_pages_hold_no_inline_script_or_style(app, client, officer, subject
 
 
 def test_nothing_protected_reaches_flash_or_audit(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     assert case_action(client, case_id, "comments", {"body": COMMENT}).status_code == 302
     trail = " ".join(entry.detail or "" for entry in audit_entries(app))
     for secret in (TITLE, SUMMARY, COMMENT, "Nguyễn Văn An"):
@@ -450,7 +450,7 @@ def test_the_list_pages_fifty_rows_at_a_time(app, client, officer, subject_id):
 
 
 def test_case_page_forms_refuse_beside_the_field(app, client, officer, subject_id):
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     response = case_action(client, case_id, "comments", {"body": "   "})
     assert response.status_code == 200 and field_errors(text_of(response), "body")
     response = case_action(client, case_id, "attachments", {
@@ -469,7 +469,7 @@ def test_case_page_forms_refuse_beside_the_field(app, client, officer, subject_i
 def test_an_attachment_download_keeps_its_own_sandbox_policy(app, client, officer, subject_id):
     """The site-wide policy allows the app's own scripts and styles; a downloaded file gets
     none of that (no script, no plugins, an opaque origin) even if a browser rendered it."""
-    case_id = open_review(client, subject_id)
+    case_id = open_review_by_form(client, subject_id)
     response = case_action(client, case_id, "attachments", {
         "classification": "unclassified", "file": (BytesIO(PDF), "bien-ban.pdf")}, content_type="multipart/form-data")
     assert response.status_code == 302
@@ -496,7 +496,7 @@ def test_a_petition_names_people_with_a_dossier_by_id_number(app, client, office
     assert "001080999999" in page  # the input is kept
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Case)) == 0
-    case_id = receive_petition(client, subject_id_numbers="001080000001", named_people="")
+    case_id = receive_petition_by_form(client, subject_id_numbers="001080000001", named_people="")
     with app.app_context():
         case = db.session.get(Case, uuid.UUID(case_id))
         assert [str(person.subject_id) for person in case.petition.concerned] == [subject_id]

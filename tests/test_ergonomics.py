@@ -27,7 +27,7 @@ from protection.db import db
 from protection.demo import DEMO_PASSWORD
 from protection.identity import User
 from tests.conftest import MadeUser
-from tests.pages import create_subject
+from tests.pages import create_subject_by_form
 
 ROW_REFERENCE = re.compile(r"<tr>\s*<td class=\"text-nowrap\">\s*(?:<a [^>]*>)?([A-Z]+-[0-9A-Z/.-]+)")
 MARKING = re.compile(r'<div class="hoso-marking hoso-marking-(\w+)" role="note" data-marking="(top|bottom)"')
@@ -64,7 +64,7 @@ def officer(app, client, make_user, sign_in) -> MadeUser:
 
 @pytest.fixture
 def subject_id(client, officer) -> str:
-    return create_subject(client)
+    return create_subject_by_form(client)
 
 
 def open_cases(app, officer: MadeUser, subject_id: str, specs: list[tuple[str, int]]) -> list[str]:

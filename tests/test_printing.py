@@ -32,12 +32,12 @@ from protection.identity import User
 from tests.conftest import PASSWORD, audit_entries, logger_into_caplog
 from tests.pages import (
     case_action,
-    create_subject,
+    create_subject_by_form,
     draft_and_submit,
     field_errors,
     hidden,
     input_value,
-    open_review,
+    open_review_by_form,
     page_post,
     person,
     text_of,
@@ -80,7 +80,7 @@ class Approved:
 
 
 def _approve(app, officer_client, supervisor, subject_id: str, classification: str) -> tuple[str, str, str]:
-    case_id = open_review(officer_client, subject_id, purpose="appointment", classification=classification)
+    case_id = open_review_by_form(officer_client, subject_id, purpose="appointment", classification=classification)
     to_concluding(officer_client, case_id)
     response = page_post(officer_client, f"/cases/{case_id}/conclusion",
                                     data={"outcome": "no_issue", "reasoning": REASONING})
@@ -113,7 +113,7 @@ def supervisor(app, make_user, sign_in):
 
 @pytest.fixture
 def subject_id(client, officer):
-    return create_subject(client, person(
+    return create_subject_by_form(client, person(
         full_name=NAME, date_of_birth=BIRTH, current_unit=UNIT, position=POSITION, id_number="001181000777"))
 
 
@@ -287,7 +287,7 @@ def test_who_may_print_and_read_the_register(app, approved, make_user, make_unit
 
 def test_only_an_approved_conclusion_of_this_case_prints(app, client, officer, supervisor, subject_id, approved):
     # A second review of the same subject, its conclusion only submitted.
-    pending = open_review(client, subject_id, purpose="appointment")
+    pending = open_review_by_form(client, subject_id, purpose="appointment")
     to_concluding(client, pending)
     draft_and_submit(client, pending)
     with app.app_context():
