@@ -268,11 +268,11 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
     person = make_user("officer", display_name="Hoàng Thị Được Xem")
     creator = app.test_client()
     assert sign_in(make_user("officer"), target=creator).status_code == 302
-    subject = pages.create_subject(creator)
-    relative = pages.add_relative(creator, subject)
+    subject = pages.create_subject_by_form(creator)
+    relative = pages.add_relative_by_form(creator, subject)
 
     def review_at_conclusion():
-        case = pages.open_review(creator, subject)
+        case = pages.open_review_by_form(creator, subject)
         assert pages.case_action(creator, case, "attachments", {
             "classification": "unclassified", "file": (io.BytesIO(pages.PDF), "bien-ban.pdf")},
             content_type="multipart/form-data").status_code == 302
@@ -282,7 +282,7 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         return {"case": case, "attachment": attachment}
 
     def submitted():
-        case = pages.open_review(creator, subject)
+        case = pages.open_review_by_form(creator, subject)
         pages.to_concluding(creator, case)
         pages.draft_and_submit(creator, case)
         return {"submitted": case}
@@ -300,7 +300,7 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
-        "petition": lambda: {"petition": pages.receive_petition(creator)}})
+        "petition": lambda: {"petition": pages.receive_petition_by_form(creator)}})
 
 
 NOT_PERSONAL = {

@@ -131,8 +131,8 @@ def _officers_with_a_case(application) -> list[tuple[str, str]]:
         client = application.test_client()
         response = post_form(client, "/login", {"username": f"canbo{number}", "password": PASSWORD})
         assert response.status_code == 302
-        subject = pages.create_subject(client, {**pages.AN, "id_number": f"00108000010{number}"})
-        officers.append((f"canbo{number}", pages.open_review(client, subject)))
+        subject = pages.create_subject_by_form(client, {**pages.AN, "id_number": f"00108000010{number}"})
+        officers.append((f"canbo{number}", pages.open_review_by_form(client, subject)))
     return officers
 
 

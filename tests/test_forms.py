@@ -62,7 +62,7 @@ def test_date_fields_are_date_inputs_that_read_iso_and_typed_dates(app, client, 
         assert 'type="date"' in input_tag(form, name), name
 
     # What the date input submits (yyyy-mm-dd), and what a person types (dd/mm/yyyy).
-    subject_id = pages.create_subject(client, {**pages.AN, "date_of_birth": "1980-02-01",
+    subject_id = pages.create_subject_by_form(client, {**pages.AN, "date_of_birth": "1980-02-01",
                                                 "party_admission_date": "19/05/2004",
                                                 "party_official_date": "2005-05-19"})
     with app.app_context():
@@ -119,7 +119,7 @@ def test_every_error_of_a_form_is_listed_at_the_top_with_links_to_its_fields(app
 
 
 def test_a_radio_groups_link_goes_to_its_first_option(app, client, officer):
-    case_id = pages.receive_petition(client)
+    case_id = pages.receive_petition_by_form(client)
     response = pages.page_post(client, f"/cases/{case_id}/decision", data={"action": "forward", "note": ""})
     page = response.get_data(as_text=True)
     summary = summary_of(page)
@@ -143,9 +143,9 @@ def test_every_template_form_with_fields_has_the_error_summary():
 # --- 3. the home page says whose case it is -----------------------------------------------------
 
 def test_home_shows_whose_case_it_is_and_records_the_read(app, client, officer):
-    subject_id = pages.create_subject(client)
-    pages.open_review(client, subject_id)
-    pages.receive_petition(client, title="")  # untitled: type and the person it concerns
+    subject_id = pages.create_subject_by_form(client)
+    pages.open_review_by_form(client, subject_id)
+    pages.receive_petition_by_form(client, title="")  # untitled: type and the person it concerns
     before = len(audit_entries(app, "case.list"))
     page = text_of(client.get("/"))
     about = re.findall(r"data-about>([^<]*)</div>", page)
@@ -172,7 +172,7 @@ def test_kinds_and_steps_have_distinct_labels(app, locale):
 # --- 5. smaller ones ------------------------------------------------------------------------------
 
 def test_the_relation_starts_blank_and_must_be_chosen(app, client, officer):
-    subject_id = pages.create_subject(client)
+    subject_id = pages.create_subject_by_form(client)
     form = client.get(f"/subjects/{subject_id}/relatives/new").get_data(as_text=True)
     select_ = re.search(r'<select[^>]*name="relation"[^>]*>(.*?)</select>', form, re.S).group(1)
     first = re.search(r'<option[^>]*value="([^"]*)"', select_)
@@ -216,7 +216,7 @@ def test_back_and_submit_again_receives_the_petition_once(app, client, officer):
 
 @pytest.mark.usefixtures("around_vietnam_midnight")
 def test_an_extension_keeps_its_reason_sealed_and_shows_it_in_the_history(app, client, officer):
-    case_id = pages.receive_petition(client)
+    case_id = pages.receive_petition_by_form(client)
     assert pages.page_post(client, f"/cases/{case_id}/decision",
                                 data={"action": "accept", "note": "Đủ điều kiện thụ lý"}).status_code == 302
     due_before = factories.stored_case(app, case_id)["due_on"]
