@@ -18,7 +18,7 @@ from cases.setup import configure_cases
 from protection.admin import admin
 from protection.cli import configure_cli
 from protection.crypto import configure_crypto
-from protection.db import configure_sqlite, db
+from protection.db import configure_postgresql, configure_request_transactions, configure_sqlite, db
 from protection.demo import configure_demo
 from protection.errors import configure_errors, configure_logging, handle_unexpected
 from protection.headers import configure_security_headers
@@ -87,8 +87,11 @@ def configure_proxy(app: Flask) -> None:
 def configure_database(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db)
+    wait_seconds = app.config["HOSO_DATABASE_WAIT_SECONDS"]
     with app.app_context():
-        configure_sqlite(db.engine)
+        configure_sqlite(db.engine, wait_seconds=wait_seconds)
+        configure_postgresql(db.engine, wait_seconds=wait_seconds)
+    configure_request_transactions(app)
 
 
 def configure_extensions(app: Flask) -> None:

@@ -3,7 +3,8 @@
 The caller's unit of work commits the action and its entry together, or neither.
 Concurrent appenders are serialised on the chain-head row: PostgreSQL `SELECT ... FOR
 UPDATE` under READ COMMITTED (under REPEATABLE READ a waiting writer would read a stale
-head); SQLite transactions already hold the write lock (`BEGIN IMMEDIATE`, protection/db.py).
+head); on SQLite the entries are linked under the database's write lock, taken before the head
+is read (`take_write_lock`, protection/db.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from protection.clock import utcnow
-from protection.db import db
+from protection.db import db, take_write_lock
 
 from . import signing
 from .chain import (
@@ -141,11 +142,15 @@ def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    session.flush()  # the action's own changes first, outside the lock
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        session.flush()  # the action's own changes first, outside the lock
         connection.info[_UNLINKED] = pending
         return
+    # A page's transaction read in a snapshot without the lock; the head must be read under
+    # it, or two pages would link to the same predecessor.
+    take_write_lock(connection)
+    session.flush()
     head_table = ChainHead.__table__
     seq, prev, last_checkpoint_seq, last_checkpoint_at = connection.execute(
         select(head_table.c.seq, head_table.c.entry_hash, head_table.c.last_checkpoint_seq,

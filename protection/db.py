@@ -5,11 +5,17 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 import sqlite3
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 
+from flask import Flask, g, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, Enum, MetaData, event, text
+from sqlalchemy import Connection, Engine, Enum, MetaData, event, text
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
@@ -125,18 +131,81 @@ def restrict_sqlite_files(path: str) -> None:
             logging.getLogger(__name__).warning("cannot make %s owner-only: %s", name, error.strerror)
 
 
-def configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE for every transaction.
+# --- transactions that read first --------------------------------------------------------
+#
+# SQLite has one write lock per database. A transaction that begins IMMEDIATE takes it at
+# BEGIN and holds it to COMMIT; one that begins DEFERRED takes none while it only reads (in WAL
+# mode a reader blocks nobody and sees one snapshot). But a deferred transaction cannot safely
+# turn into a writer: if another connection committed since its snapshot, its first write fails
+# at once with SQLITE_BUSY (the busy handler is not consulted for that upgrade).
+#
+# So requests that only read (GET and HEAD pages) begin DEFERRED, and at their first write —
+# in practice the audit entry appended at commit, and now and then a session's last-seen
+# touch — the read snapshot is ended and the same SQLAlchemy transaction carries on in a
+# fresh BEGIN IMMEDIATE, which waits its turn on the busy handler like any writer. What the
+# page read before that point was read in a consistent snapshot; what it writes is written
+# under the lock. A safe-method request must therefore never write something computed from
+# what it read (read-modify-write belongs in a POST, whose transaction is IMMEDIATE from the
+# start): the audit trail, which must link to the newest head, takes the lock
+# (`take_write_lock`) before it reads the head.
+_READS_FIRST: ContextVar[bool] = ContextVar("hoso_reads_first", default=False)
+_DEFERRED = "hoso.sqlite.deferred"
+# Statements that cannot change the database; anything else (INSERT, UPDATE, DELETE,
+# SAVEPOINT, a CTE of unknown kind ...) ends a read-first transaction's snapshot first.
+_READ_ONLY_STATEMENT = re.compile(r"\s*(SELECT|PRAGMA\s+\w+\s*$)", re.IGNORECASE)
+
+
+def begin_reading_first(enabled: bool = True) -> Token:
+    """From now on (in this context), new SQLite transactions begin DEFERRED and take the
+    write lock only when they first write. Returns the token for `end_reading_first`."""
+    return _READS_FIRST.set(enabled)
+
+
+def end_reading_first(token: Token) -> None:
+    _READS_FIRST.reset(token)
+
+
+@contextmanager
+def reading_first() -> Iterator[None]:
+    """`begin_reading_first` for a block (e.g. an error page drawn while the write lock is
+    out of reach: it reads, and must not queue for the lock it just failed to get)."""
+    token = begin_reading_first()
+    try:
+        yield
+    finally:
+        end_reading_first(token)
+
+
+def take_write_lock(connection: Connection) -> None:
+    """Make sure this SQLite transaction holds the write lock: if it began DEFERRED and has
+    not written yet, end its read snapshot and go on in BEGIN IMMEDIATE (waiting, as any
+    writer does, up to the busy timeout). A no-op on PostgreSQL and for IMMEDIATE transactions."""
+    if connection.info.pop(_DEFERRED, False):
+        _upgrade(connection.connection.dbapi_connection)
+
+
+def _upgrade(dbapi_connection) -> None:
+    # COMMIT, not ROLLBACK: nothing was written, and a ROLLBACK would abort a result set the
+    # caller is still reading (SQLITE_ABORT_ROLLBACK); a COMMIT leaves it readable.
+    dbapi_connection.execute("COMMIT")
+    dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def configure_sqlite(engine: Engine, *, wait_seconds: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """WAL, foreign keys, a busy timeout, and the transaction mode: BEGIN IMMEDIATE for
+    every transaction, except DEFERRED (until the first write) while `begin_reading_first`
+    is on — see above.
 
     A deferred SQLite transaction that reads first and writes later fails at once with
     SQLITE_BUSY when another worker committed in between (the busy timeout does not
-    help then). Almost every Hoso request writes (session touch, audit entry), so each
-    transaction takes the write lock up front and waits its turn instead. This is the
-    recipe from SQLAlchemy's pysqlite docs ("Serializable isolation / Savepoints").
+    help then). So a transaction that may write takes the write lock up front and waits
+    its turn instead: the recipe from SQLAlchemy's pysqlite docs ("Serializable isolation
+    / Savepoints"). `wait_seconds` bounds that wait (HOSO_DATABASE_WAIT_SECONDS).
     """
     if engine.dialect.name != "sqlite":
         return
     path = sqlite_file(engine)
+    busy_timeout_ms = max(1, int(wait_seconds * 1000))
 
     @event.listens_for(engine, "do_connect")
     def _owner_only(_dialect, _record, _cargs, _cparams):
@@ -153,7 +222,7 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # negative: KiB, not pages
@@ -171,4 +240,79 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if _READS_FIRST.get():
+            connection.exec_driver_sql("BEGIN")
+            connection.info[_DEFERRED] = True
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _lock_before_first_write(connection, cursor, statement, _parameters, _context, _executemany):
+        if connection.info.get(_DEFERRED) and not _READ_ONLY_STATEMENT.match(statement):
+            del connection.info[_DEFERRED]
+            _upgrade(cursor.connection)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_ended(connection):
+        connection.info.pop(_DEFERRED, None)
+
+
+def configure_postgresql(engine: Engine, *, wait_seconds: float) -> None:
+    """A statement that waits longer than `wait_seconds` for a row or table lock fails
+    (lock_timeout) instead of holding its request, and the request is answered 503."""
+    if engine.dialect.name != "postgresql":
+        return
+    lock_timeout_ms = max(1, int(wait_seconds * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every PG test
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET outside any transaction lasts the session
+        dbapi_connection.execute(f"SET lock_timeout = {lock_timeout_ms}")
+        dbapi_connection.autocommit = autocommit
+
+
+# SQLite's primary result codes for "the database is busy" and "a table is locked": the
+# busy timeout ran out (extended codes such as SQLITE_BUSY_SNAPSHOT share the low byte).
+_SQLITE_BUSY_CODES = {5: "the SQLite write lock was not free in time", 6: "an SQLite table was locked"}
+# PostgreSQL: lock_timeout, statement_timeout, a deadlock victim, a serialisation failure.
+_POSTGRESQL_BUSY_STATES = {
+    "55P03": "a PostgreSQL lock was not free in time (lock_timeout)",
+    "57014": "a PostgreSQL statement ran out of time (statement_timeout)",
+    "40P01": "PostgreSQL chose this transaction as a deadlock victim",
+    "40001": "PostgreSQL could not serialise this transaction",
+}
+
+
+def database_busy(error: BaseException) -> str | None:
+    """Why `error` means the database could not be had in time (a reason for the log, never
+    a value), or None when it is some other failure. Such a request is answered 503: it did
+    nothing wrong, and trying again later works."""
+    if isinstance(error, sqlalchemy_exc.TimeoutError):
+        return "no database connection was free in the pool in time"
+    original = getattr(error, "orig", None) or error
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(original, sqlite3.OperationalError) and code is not None:
+        return _SQLITE_BUSY_CODES.get(code & 0xFF)
+    return _POSTGRESQL_BUSY_STATES.get(getattr(original, "sqlstate", None) or "")
+
+
+# Methods that change nothing but the audit trail and session bookkeeping (RFC 9110 §9.2.1).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def configure_request_transactions(app: Flask) -> None:
+    """Pages (safe methods) read first: their transaction holds no write lock until the audit
+    entry is appended at its end. Every other request writes under the lock from its start."""
+
+    @app.before_request
+    def _reads_first_if_safe():
+        if request.method in SAFE_METHODS:
+            g.hoso_reads_first = begin_reading_first()
+
+    @app.teardown_request
+    def _end_reads_first(_error):
+        token = g.pop("hoso_reads_first", None)
+        if token is not None:
+            end_reading_first(token)

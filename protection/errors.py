@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .db import db
+from .db import database_busy, db, reading_first
 
 log = logging.getLogger("hoso")
 
@@ -65,8 +65,15 @@ def _assign_request_id() -> None:
     g.request_id = secrets.token_hex(4).upper()
 
 
-def render_error(code: int, message: str | None = None):
-    title, default_message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+# Not an error of the request's: the database could not be had in time (issue 19).
+BUSY_TEXT = (lambda: _("Hệ thống đang bận"),
+             lambda: _("Có quá nhiều yêu cầu cùng lúc nên yêu cầu này chưa được xử lý; chưa có gì được "
+                       "lưu. Hãy thử lại sau ít phút. Nếu vẫn gặp, hãy báo mã tham chiếu cho quản trị viên."))
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
+def render_error(code: int, message: str | None = None, *, text=None):
+    title, default_message = text or ERROR_TEXT.get(code, ERROR_TEXT[500])
     body = render_template(
         "errors/error.html", code=code, title=title(), message=message or default_message(),
         reference=g.get("request_id", "-"),
@@ -101,6 +108,12 @@ def handle_unexpected(error: Exception):
     # SQLAlchemy runs with hide_parameters=True, so statement values never reach the log.
     db.session.rollback()
     original = getattr(error, "original_exception", None) or error
+    busy = database_busy(original)
+    if busy is not None:
+        log.warning("database busy on %s %s: %s; answered 503, nothing written", request.method, request.path, busy)
+        with reading_first():  # the layout reads; it must not queue for the lock again
+            body, status = render_error(503, text=BUSY_TEXT)
+        return body, status, {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
     log.error("unhandled %s on %s %s", type(original).__name__, request.method, request.path,
               exc_info=original)
     return render_error(500)

@@ -53,6 +53,16 @@ def _boolean(name: str, raw: Any) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
+def _positive_seconds(name: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 3600:  # NaN fails this too
+        raise ConfigurationError(f"{name} must be more than 0 and at most 3600 seconds, got {raw!r}")
+    return value
+
+
 def _text(name: str, raw: Any) -> str:
     text = str(raw).strip()
     if not text:
@@ -111,6 +121,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOSO_DATABASE_URL", None, _text,
             "SQLAlchemy URL; default an SQLite file instance/hoso.db. "
             "PostgreSQL: postgresql+psycopg://user@host/dbname"),
+    Setting("HOSO_DATABASE_WAIT_SECONDS", 10, _positive_seconds,
+            "how long a request waits for the database (SQLite's write lock, a PostgreSQL row lock) "
+            "before it is answered 503 with nothing written"),
     Setting("HOSO_IDLE_TIMEOUT_MINUTES", 15, _positive_int,
             "a session with no request for this long ends"),
     Setting("HOSO_SESSION_LIFETIME_HOURS", 8, _positive_int,

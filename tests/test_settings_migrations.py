@@ -33,6 +33,10 @@ BAD_SETTINGS = [
     ("HOSO_DEADLINE_RULES", '[{"key": "reflection", "days": 10}]'),
     ("HOSO_CONCLUSION_VALIDITY_MONTHS", "0"),
     ("HOSO_DOCUMENT_PLACE", "Thành phố " * 7),
+    ("HOSO_DATABASE_WAIT_SECONDS", "soon"),
+    ("HOSO_DATABASE_WAIT_SECONDS", "0"),
+    ("HOSO_DATABASE_WAIT_SECONDS", "nan"),
+    ("HOSO_DATABASE_WAIT_SECONDS", "86400"),
 ]
 
 
