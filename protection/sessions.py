@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Boolean, ForeignKey, String, Uuid, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, String, Uuid, event, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .clock import UTCDateTime, utcnow
 from .db import db
@@ -24,6 +25,10 @@ from .identity import User
 # last_seen_at is written at most this often, so a page of parallel requests does not
 # queue on one row; the idle timeout is therefore exact to within this many seconds.
 TOUCH_INTERVAL = timedelta(seconds=30)
+# The touch is written as the request commits, not when the session is read at its start:
+# a page's transaction holds no write lock while it reads (protection/db.py), and an early
+# write would take the lock for the whole page. A request that fails writes no touch.
+_TOUCH = "hoso.sessions.touch"
 
 
 class EndReason(enum.StrEnum):
@@ -125,7 +130,7 @@ def resolve_session(token: str) -> SessionCheck:
         end_session(auth_session, reason)
         return SessionCheck(None, reason)
     if now - auth_session.last_seen_at >= TOUCH_INTERVAL:
-        auth_session.last_seen_at = now
+        db.session.info[_TOUCH] = (auth_session, now)
     return SessionCheck(auth_session)
 
 
@@ -168,3 +173,20 @@ def find_own_session(user: User, session_id: uuid.UUID) -> AuthSession | None:
     return db.session.scalar(
         select(AuthSession).where(AuthSession.id == session_id, AuthSession.user_id == user.id)
     )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_touch(session: Session) -> None:
+    touch = session.info.pop(_TOUCH, None)
+    if touch is None:
+        return
+    auth_session, now = touch
+    session.execute(update(AuthSession).where(AuthSession.id == auth_session.id).values(last_seen_at=now),
+                    execution_options={"synchronize_session": False})
+    set_committed_value(auth_session, "last_seen_at", now)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_touch(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_TOUCH, None)

@@ -224,8 +224,11 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None, env: Mapping[
         raise ConfigurationError("HOSO_DATABASE_URL must be an sqlite:// or postgresql+psycopg:// URL")
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     # Parameters never appear in SQLAlchemy's exception text or logs: they can hold
-    # protected values (even as ciphertext, they do not belong in a log).
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True, "pool_pre_ping": True})
+    # protected values (even as ciphertext, they do not belong in a log). A pooled
+    # PostgreSQL connection is pinged before use (the server may have restarted); an SQLite
+    # file has no server to lose, and the ping would be one more statement per request.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True,
+                                                         "pool_pre_ping": url.startswith("postgresql")})
 
     https = app.config["HOSO_HTTPS"]
     app.config.update(

@@ -11,16 +11,20 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
 import pytest
 from flask import before_render_template
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from audit.service import run_verification
 from audit.trail import record
 from cases.models import Comment
+from protection.clock import utcnow
 from protection.db import db
+from protection.sessions import AuthSession
 from tests.conftest import audit_entries, logger_into_caplog
 from tests.factories import count_rows
 from tests.pages import create_subject_by_form, hidden, open_review_by_form, text_of
@@ -121,6 +125,21 @@ def test_a_page_reads_without_holding_the_write_lock_and_still_commits_its_entry
     assert response.status_code == 200
     assert outcomes == ["free"]  # another worker could write while this page was being drawn
     assert len(audit_entries(app, "case.view")) == before + 1
+
+
+def test_a_session_touch_due_is_written_at_commit_not_while_the_page_reads(
+        app, client, officer, case_id, age_sessions):
+    if not is_sqlite(app):
+        pytest.skip("SQLite's single write lock")
+    path = make_url(database_url(app)).database
+    age_sessions(officer, idle_minutes=5)  # the last-seen time is due for a touch
+    with during_render(app, lambda: try_sqlite_write_lock(path)) as outcomes:
+        assert client.get(f"/cases/{case_id}").status_code == 200
+    assert outcomes == ["free"]
+    with app.app_context():
+        last_seen = db.session.scalar(select(func.max(AuthSession.last_seen_at))
+                                      .where(AuthSession.user_id == officer.id))
+    assert utcnow() - last_seen < timedelta(minutes=1)
 
 
 def test_a_form_post_holds_the_write_lock_from_its_start(app, client, case_id):
