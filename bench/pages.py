@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -190,6 +191,7 @@ class Outcome:
     added: int = 0
     verify: str = ""
     verified: bool = False
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average, before and after
 
 
 def audit_entries(url: str) -> int:
@@ -253,6 +255,7 @@ def run_database(kind: str, *, wrk: str, seconds: int, connections: list[int], v
                 BARE: targets_file(folder / "bare.txt", [("/", "")]),
             }
             time.sleep(1)  # the access log lines of the sign-ins land before the marks are taken
+            outcome.load.append(os.getloadavg()[0])
             before_entries = audit_entries(database_url)
             before_answers = {variant: protected_answers(logs[variant].read_text(errors="replace"))
                               for variant in variants}
@@ -270,6 +273,7 @@ def run_database(kind: str, *, wrk: str, seconds: int, connections: list[int], v
                             print(f"  {count:>3} connections, {label:<10} gc.freeze {variant:<3}: "
                                   f"{cell.rate:8.1f} req/s, p99 {cell.p99_ms:7.1f} ms, "
                                   f"{cell.socket_errors} errors, {cell.non_2xx} non-2xx", flush=True)
+            outcome.load.append(os.getloadavg()[0])
         # the servers have stopped: every answer is logged, every entry committed
         outcome.added = audit_entries(database_url) - before_entries
         for variant in variants:
@@ -292,23 +296,28 @@ def run_database(kind: str, *, wrk: str, seconds: int, connections: list[int], v
 def print_outcome(outcome: Outcome) -> int:
     """The table and the targets of one database; returns the count of failures."""
     compare = len(outcome.variants) > 1
-    print(f"\n{outcome.described}")
-    print(f"{'page':<34} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+    busy = any(load > (os.cpu_count() or 1) for load in outcome.load)
+    print(f"\n{outcome.described}: {os.cpu_count()} CPUs, 1-minute load average "
+          f"{' then '.join(f'{load:.1f}' for load in outcome.load)} before and after the runs"
+          f"{' (above the CPU count: other work shared the machine)' if busy else ''}")
+    width = 44 if compare else 30
+    print(f"{'page':<{width}} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
           f"{'errors':>7} {'non-2xx':>8} {'ratio':>6}")
-    failures = 0
-    for variant in outcome.variants:
+    rows = []  # (sort key, label, cell, ratio): with --gc-freeze compare, off and on side by side
+    for order, variant in enumerate(outcome.variants):
         bare = outcome.bare[variant]
         shares = ratios(outcome.cells[variant], bare)
         suffix = f" [gc.freeze {variant}]" if compare else ""
-        rows = [(f"{BARE} ({len(PAGES)} runs pooled){suffix}", cell, None) for cell in bare.values()]
-        rows += [(f"{cell.page}{suffix}", cell, shares.get((cell.page, cell.connections)))
-                 for cell in outcome.cells[variant]]
-        rows.sort(key=lambda row: (row[1].connections, row[1].page != BARE))
-        for label, cell, share in rows:
-            print(f"{label:<34} {cell.connections:>5} {cell.rate:>8.1f} {cell.p50_ms:>8.1f} {cell.p95_ms:>8.1f} "
-                  f"{cell.p99_ms:>8.1f} {cell.socket_errors:>7} {cell.non_2xx:>8} "
-                  f"{'' if share is None else f'{share:.2f}':>6}")
-            failures += cell.socket_errors + cell.non_2xx
+        rows += [((cell.connections, 0, order), f"{BARE} ({len(PAGES)} runs pooled){suffix}", cell, None)
+                 for cell in bare.values()]
+        rows += [((cell.connections, 1 + PAGES.index(cell.page), order), f"{cell.page}{suffix}", cell,
+                  shares.get((cell.page, cell.connections))) for cell in outcome.cells[variant]]
+    failures = 0
+    for _key, label, cell, share in sorted(rows, key=lambda row: row[0]):
+        print(f"{label:<{width}} {cell.connections:>5} {cell.rate:>8.1f} {cell.p50_ms:>8.1f} {cell.p95_ms:>8.1f} "
+              f"{cell.p99_ms:>8.1f} {cell.socket_errors:>7} {cell.non_2xx:>8} "
+              f"{'' if share is None else f'{share:.2f}':>6}")
+        failures += cell.socket_errors + cell.non_2xx
     for variant in outcome.variants:
         print(f"targets{f' (gc.freeze {variant})' if compare else ''}:")
         for target in targets(outcome.cells[variant], outcome.bare[variant]):
