@@ -208,6 +208,44 @@ def targets_file(path: Path, lines: list[tuple[str, str]]) -> Path:
     return path
 
 
+def officer_targets(folder: Path, port: int) -> dict[str, Path]:
+    """Sign the demo officers in; per page, a file of "path<TAB>cookie" lines (pages.lua):
+    each officer's own case, the case list, a subject of one of their cases."""
+    print(f"  signing in {', '.join(DEMO_OFFICERS)} and finding their pages ...", flush=True)
+    officers = [Client.signed_in(port, name) for name in DEMO_OFFICERS]
+    cookies = ["; ".join(f"{name}={value}" for name, value in officer.session.cookies.items())
+               for officer in officers]
+    pairs = list(zip(officers, cookies, strict=True))
+    return {
+        "case page": targets_file(folder / "case.txt", [(f"/cases/{officer.cases[0]}", cookie)
+                                                       for officer, cookie in pairs]),
+        "case list": targets_file(folder / "list.txt", [("/cases/", cookie) for cookie in cookies]),
+        "dossier": targets_file(folder / "dossier.txt", [(f"/subjects/{officer.subjects[0]}", cookie)
+                                                        for officer, cookie in pairs]),
+        BARE: targets_file(folder / "bare.txt", [("/", "")]),
+    }
+
+
+def drive(wrk: str, files: dict[str, Path], hoso_ports: dict[str, int], bare_ports: dict[str, int],
+          outcome: Outcome, *, connections: list[int], seconds: int) -> dict[str, dict[int, list[Cell]]]:
+    """Every cell, bare then Hoso, so each Hoso cell has a bare cell just before it; Hoso's
+    cells go to the outcome, the bare runs (per variant, per connection count) are returned."""
+    bare_runs: dict[str, dict[int, list[Cell]]] = {variant: {} for variant in outcome.variants}
+    for count in connections:
+        for page in PAGES:
+            for variant in outcome.variants:
+                for label, port in ((BARE, bare_ports[variant]), (page, hoso_ports[variant])):
+                    cell = run_wrk(wrk, port, files[label], page=label, connections=count, seconds=seconds)
+                    if label == BARE:
+                        bare_runs[variant].setdefault(count, []).append(cell)
+                    else:
+                        outcome.cells[variant].append(cell)
+                    print(f"  {count:>3} connections, {label:<10} gc.freeze {variant:<3}: "
+                          f"{cell.rate:8.1f} req/s, p99 {cell.p99_ms:7.1f} ms, "
+                          f"{cell.socket_errors} errors, {cell.non_2xx} non-2xx", flush=True)
+    return bare_runs
+
+
 def run_database(kind: str, *, wrk: str, seconds: int, connections: list[int], variants: list[str],
                  skip_sqlite_fallback: bool) -> Outcome | None:
     """Set up, drive every cell, check the trail; None when PostgreSQL fell back to SQLite
@@ -241,38 +279,14 @@ def run_database(kind: str, *, wrk: str, seconds: int, connections: list[int], v
                 bare_ports[variant] = servers.enter_context(serve(
                     {**env, "HOSO_GC_FREEZE": variant, bare_page.DATABASE_VARIABLE: str(bare_database)},
                     WORKERS, folder / f"bare-{variant}.log", app="bench.bare_page:create_app()", ready_path="/"))
-            print(f"  signing in {', '.join(DEMO_OFFICERS)} and finding their pages ...", flush=True)
-            first = hoso_ports[variants[0]]
-            officers = [Client.signed_in(first, name) for name in DEMO_OFFICERS]
-            cookies = ["; ".join(f"{name}={value}" for name, value in officer.session.cookies.items())
-                       for officer in officers]
-            files = {
-                "case page": targets_file(folder / "case.txt", [(f"/cases/{officer.cases[0]}", cookie)
-                                                               for officer, cookie in zip(officers, cookies, strict=True)]),
-                "case list": targets_file(folder / "list.txt", [("/cases/", cookie) for cookie in cookies]),
-                "dossier": targets_file(folder / "dossier.txt", [(f"/subjects/{officer.subjects[0]}", cookie)
-                                                                for officer, cookie in zip(officers, cookies, strict=True)]),
-                BARE: targets_file(folder / "bare.txt", [("/", "")]),
-            }
+            files = officer_targets(folder, hoso_ports[variants[0]])
             time.sleep(1)  # the access log lines of the sign-ins land before the marks are taken
             outcome.load.append(os.getloadavg()[0])
             before_entries = audit_entries(database_url)
             before_answers = {variant: protected_answers(logs[variant].read_text(errors="replace"))
                               for variant in variants}
-            bare_runs: dict[str, dict[int, list[Cell]]] = {variant: {} for variant in variants}
-            for count in connections:
-                for page in PAGES:
-                    for variant in variants:
-                        # bare, then Hoso: each Hoso cell has a bare cell just before it
-                        for label, port in ((BARE, bare_ports[variant]), (page, hoso_ports[variant])):
-                            cell = run_wrk(wrk, port, files[label], page=label, connections=count, seconds=seconds)
-                            if label == BARE:
-                                bare_runs[variant].setdefault(count, []).append(cell)
-                            else:
-                                outcome.cells[variant].append(cell)
-                            print(f"  {count:>3} connections, {label:<10} gc.freeze {variant:<3}: "
-                                  f"{cell.rate:8.1f} req/s, p99 {cell.p99_ms:7.1f} ms, "
-                                  f"{cell.socket_errors} errors, {cell.non_2xx} non-2xx", flush=True)
+            bare_runs = drive(wrk, files, hoso_ports, bare_ports, outcome, connections=connections,
+                              seconds=seconds)
             outcome.load.append(os.getloadavg()[0])
         # the servers have stopped: every answer is logged, every entry committed
         outcome.added = audit_entries(database_url) - before_entries
@@ -322,11 +336,11 @@ def print_outcome(outcome: Outcome) -> int:
         print(f"targets{f' (gc.freeze {variant})' if compare else ''}:")
         for target in targets(outcome.cells[variant], outcome.bare[variant]):
             verdict = {True: "met", False: "NOT MET", None: "not measured"}[target.met]
-            print(f"  {target.label:<46} {verdict:<12} {target.detail}")
+            print(f"  {target.label:<46} {verdict:<13} {target.detail}")
     matched = outcome.served == outcome.added
-    print(f"  {'audit verify OK after the runs':<46} {'met' if outcome.verified else 'NOT MET':<12} "
+    print(f"  {'audit verify OK after the runs':<46} {'met' if outcome.verified else 'NOT MET':<13} "
           f"{outcome.verify.splitlines()[-1] if outcome.verify else ''}")
-    print(f"  {'one audit entry per protected page served':<46} {'met' if matched else 'NOT MET':<12} "
+    print(f"  {'one audit entry per protected page served':<46} {'met' if matched else 'NOT MET':<13} "
           f"{outcome.served} pages answered 200, {outcome.added} audit entries added")
     return failures + (not outcome.verified) + (not matched)
 
