@@ -1,11 +1,13 @@
-"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load]`:
+"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages]`:
 request costs of the foundation, then the audit trail's verification speed and audited write
 rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
 (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
 issue 3's sizes (100k dossiers, 1M rows), the case lists at issue 5's (100k cases, 1M
 subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case lists alone.
 --load adds the load test against gunicorn (bench/load.py, `python -m bench.load` alone):
-30 s, 10 s with --quick.
+30 s, 10 s with --quick. --pages adds the page bench (bench/pages.py, `python -m bench.pages`
+alone): the case page, case list and dossier under wrk beside a bare Flask page, on SQLite and
+PostgreSQL.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -28,6 +30,7 @@ from bench import audit as audit_bench
 from bench import cases as cases_bench
 from bench import crypto as crypto_bench
 from bench import load as load_bench
+from bench import pages as pages_bench
 from bench.instance import PASSWORD, build_hoso
 from protection.db import db
 
@@ -70,6 +73,9 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes (100k dossiers, lookups among 1M); case lists among 100k cases, 1M subjects; 1M audit entries")
     parser.add_argument("--load", action="store_true",
                         help="then the load test against gunicorn (scratch PostgreSQL database, SQLite fallback)")
+    parser.add_argument("--pages", action="store_true",
+                        help="then the page bench: protected pages under wrk beside a bare Flask page "
+                             "(SQLite and scratch PostgreSQL)")
     args = parser.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 0.5)
@@ -109,6 +115,10 @@ def main() -> None:
         print()
         load_server = args.database_url if (args.database_url or "").startswith("postgresql") else None
         if load_bench.run(load_server, seconds=10 if args.quick else 30) != 0:
+            raise SystemExit(1)
+    if args.pages:
+        seconds = pages_bench.QUICK_SECONDS if args.quick else pages_bench.DEFAULT_SECONDS
+        if pages_bench.run(["sqlite", "postgresql"], seconds=seconds, connections=[4, 16], variants=["on"]) != 0:
             raise SystemExit(1)
 
 

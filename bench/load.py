@@ -99,11 +99,13 @@ def environment(instance: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def flask(env: dict[str, str], *args: str) -> None:
+def flask(env: dict[str, str], *args: str) -> str:
+    """Run `flask --app app ARGS` in the repository; its standard output, LoadError if it fails."""
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args],  # noqa: S603 - our own CLI
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise LoadError(f"flask {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
 
 
 def free_port() -> int:
@@ -113,11 +115,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int, log_path: Path) -> Iterator[int]:
+def gunicorn(env: dict[str, str], workers: int, log_path: Path, *, app: str = "app:create_app()",
+             ready_path: str = "/login") -> Iterator[int]:
+    """gunicorn serving APP on a free loopback port, settings from the repository's
+    gunicorn.conf.py (read from the working directory), its log (access log included) to
+    LOG_PATH; yields the port once READY_PATH answers, stops the server after."""
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-            [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
              "--workers", str(workers)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -125,7 +131,7 @@ def gunicorn(env: dict[str, str], workers: int, log_path: Path) -> Iterator[int]
             while True:
                 try:
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                    connection.request("GET", "/login")
+                    connection.request("GET", ready_path)
                     connection.getresponse().read()
                     connection.close()
                     break
