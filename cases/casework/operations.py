@@ -16,6 +16,7 @@ from typing import IO
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from audit.trail import record
 from cases import workflow
@@ -24,8 +25,10 @@ from cases.models import (
     Attachment,
     Case,
     Comment,
+    ConcernedPerson,
     Finding,
     FormSubmission,
+    Petition,
     Relative,
     Subject,
     TimelineEvent,
@@ -68,11 +71,31 @@ CASE_NEEDS = {
 }
 
 
+# What the checks and the page read of a case, loaded with it in one statement: its officers
+# (every policy check), its subject with the dossier's relatives (findings, recusal), its
+# petition with the people it names, where it was forwarded and what it repeats. Joined rather
+# than lazy: each lazy load was one more statement per request. The collections multiply rows
+# only by a case's few officers (a review has no petition, a petition no subject).
+CASE_LOADS = (
+    joinedload(Case.assignments),
+    joinedload(Case.subject).joinedload(Subject.relatives),
+    joinedload(Case.petition).options(joinedload(Petition.concerned).joinedload(ConcernedPerson.subject),
+                                      joinedload(Petition.forwarded_to), joinedload(Petition.repeat_of)),
+)
+
+
+def find_case(case_id: uuid.UUID) -> Case | None:
+    """The case with what its pages read (CASE_LOADS), unchecked: for load_case and for the
+    break-the-glass offer. A view that asks both holds the case between them, so the second
+    ask is answered from the session's identity map instead of loading it again."""
+    return db.session.get(Case, case_id, options=CASE_LOADS)
+
+
 def load_case(case_id: uuid.UUID, need: str = "view") -> Case:
     """404 when the user may not know the case exists (another unit's, or classified above
     their clearance: not even its reference may leak), 403 when they may know it but not
     do `need`. Every refusal is recorded by the policy."""
-    case = db.session.get(Case, case_id)
+    case = find_case(case_id)
     permission = "case.work" if need == "work" else "case.assign" if need == "assign" else "case.view"
     if (case is None or case.owner_unit_id not in policy.unit_scope(current_user)
             or not policy.cleared_for(current_user, case.classification)
