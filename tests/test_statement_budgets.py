@@ -11,7 +11,9 @@ What is counted: the page's own statements. Not counted:
   whatever the page does;
 - the audit chain append (the chain head and the entry's INSERT, audit/trail.py): the same
   fixed cost on every audited request, and on PostgreSQL not even visible as statements (it
-  is pipelined with the COMMIT on the driver connection).
+  is pipelined with the COMMIT on the driver connection). Recognised as a statement on an
+  audit table executed while the session commits, so a page's own reads of the trail (the
+  audit view reads the chain head) and its writes flushed at commit still count.
 Everything else counts, the session's sign-in check and touch included: they are work every
 page pays.
 
@@ -49,7 +51,7 @@ BUDGETS = {
 }
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
-_AUDIT_APPEND = re.compile(r"audit_chain_head|^\s*INSERT INTO audit_(entries|checkpoints)\b", re.I)
+_AUDIT_TABLE = re.compile(r"\baudit_(chain_head|entries|checkpoints)\b", re.I)
 
 
 class Counter:
@@ -57,12 +59,22 @@ class Counter:
 
     def __init__(self):
         self.active = False
+        self.committing = False
         self.statements: list[str] = []
         self.lazy_loads: list[str] = []
 
     def on_cursor(self, _conn, _cursor, statement, _parameters, _context, _executemany):
-        if self.active and not _TRANSACTION_CONTROL.match(statement) and not _AUDIT_APPEND.search(statement):
-            self.statements.append(" ".join(statement.split())[:160])
+        if not self.active or _TRANSACTION_CONTROL.match(statement):
+            return
+        if self.committing and _AUDIT_TABLE.search(statement):
+            return  # the audit append
+        self.statements.append(" ".join(statement.split())[:160])
+
+    def on_commit_begins(self, _session):
+        self.committing = True
+
+    def on_commit_ends(self, _session, *_previous):
+        self.committing = False
 
     # Why a do_orm_execute listener rather than lazy="raise_on_sql" on the relationships: it
     # sees every relationship of every model the pages touch, including ones added later,
@@ -94,11 +106,18 @@ def counting(app):
         engine = db.engine
     event.listen(engine, "before_cursor_execute", counter.on_cursor)
     event.listen(Session, "do_orm_execute", counter.on_orm_execute)
+    # First among the before_commit listeners: the audit append (audit/trail.py) is one.
+    event.listen(Session, "before_commit", counter.on_commit_begins, insert=True)
+    event.listen(Session, "after_commit", counter.on_commit_ends)
+    event.listen(Session, "after_soft_rollback", counter.on_commit_ends)
     try:
         yield counter
     finally:
         event.remove(engine, "before_cursor_execute", counter.on_cursor)
         event.remove(Session, "do_orm_execute", counter.on_orm_execute)
+        event.remove(Session, "before_commit", counter.on_commit_begins)
+        event.remove(Session, "after_commit", counter.on_commit_ends)
+        event.remove(Session, "after_soft_rollback", counter.on_commit_ends)
 
 
 def _demo_user(app, username: str) -> MadeUser:
