@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
+import pytest
+import time_machine
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -38,16 +41,27 @@ from protection.demo import DEMO_PASSWORD
 from tests import pages
 from tests.factories import MadeUser
 
-# Per page, the most statements one request of it may execute. Before issue 19 (demo data,
-# SQLite, counted as above; the figures with BEGIN and the audit append were 3-4 higher):
+# Per page, the most statements one request of it may execute, on SQLite and on PostgreSQL
+# alike: the figure reached, so that one more statement is seen (raise one only with the
+# reason beside it). "was": the same count on the code before issue 19, the same on both
+# databases (with BEGIN and the audit append, 4 more on SQLite).
 BUDGETS = {
-    "home": 8,            # was 18
-    "case list": 8,       # was 8
-    "case page": 8,       # was 16 (4 of them lazy loads)
-    "dossier": 8,         # was 9
-    "liaison inbox": 8,   # was ?
-    "request page": 8,    # was ?
-    "audit view": 8,      # was ?
+    # The sign-in, the officer's open work (one query), the "whose case" lines (keys, titles
+    # with petition types, named people, names: 4) and the four charts' statistics (6 GROUP BY
+    # queries in cases/reports/statistics.py, shared with the reports): the statistics are
+    # what keeps it above 8.
+    "home": 12,           # was 19
+    "case list": 7,       # was 8
+    # The sign-in, the case with its officers, subject, relatives, petition and named people
+    # (one query), then one query for each kind of record the page lists: conclusion versions
+    # (with the subject's last approved one, for the re-review notice), findings, files,
+    # comments, the timeline (with deadline extensions), emergency accesses, coordination
+    # requests, and a petition's repeats. None is per row: the page shows eight lists.
+    "case page": 10,      # was 18, of which 4 to 6 lazy loads
+    "dossier": 5,         # was 11, with 1 to 3 lazy loads
+    "liaison inbox": 2,   # was 6, a lazy load per row
+    "request page": 4,    # was 7, with 1 or 2 lazy loads
+    "audit view": 7,      # was 11
 }
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
@@ -161,7 +175,16 @@ def _measure(counter: Counter, client, path: str) -> tuple[int, list[str], list[
     return len(counter.statements), list(counter.statements), list(counter.lazy_loads)
 
 
-def test_main_pages_stay_within_their_statement_budgets_without_lazy_loads(app, runner):
+@pytest.fixture
+def still_clock():
+    """The clock stands still (requested before `app`): a sign-in's last-seen time is written
+    at most every 30 s (protection/sessions.py), and that write must not land in one page's
+    count on one run and not on another."""
+    with time_machine.travel(datetime.now(UTC), tick=False):
+        yield
+
+
+def test_main_pages_stay_within_their_statement_budgets_without_lazy_loads(still_clock, app, runner):
     seeded = runner.invoke(args=["demo"])
     assert seeded.exit_code == 0, seeded.output
     officer = _demo_user(app, "canbo.an")
