@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from protection import paging
 from protection.db import db
@@ -123,16 +123,17 @@ def record_verification(report: Report) -> None:
            problem=report.problem.kind if report.problem else None)
 
 
-def last_verification() -> AuditEntry | None:
-    return db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "audit.verify").order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-
-
 def chain_status() -> dict[str, Any]:
-    head = db.session.get(ChainHead, 1)
-    last_checkpoint = db.session.scalars(select(Checkpoint).order_by(Checkpoint.seq.desc()).limit(1)).first()
-    return {"head": head, "last_checkpoint": last_checkpoint, "last_verification": last_verification()}
+    """The head, the newest checkpoint and the last verification's entry, in one query."""
+    newest_checkpoint = select(func.max(Checkpoint.seq)).scalar_subquery()
+    last_verify = select(func.max(AuditEntry.seq)).where(AuditEntry.action == "audit.verify").scalar_subquery()
+    row = db.session.execute(
+        select(ChainHead, Checkpoint, AuditEntry).select_from(ChainHead)
+        .outerjoin(Checkpoint, Checkpoint.seq == newest_checkpoint)
+        .outerjoin(AuditEntry, AuditEntry.seq == last_verify)
+        .where(ChainHead.id == 1)).first()
+    head, last_checkpoint, last_verification_entry = row if row is not None else (None, None, None)
+    return {"head": head, "last_checkpoint": last_checkpoint, "last_verification": last_verification_entry}
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,10 @@ def record_history(trail_filter: TrailFilter) -> RecordHistory | None:
     return RecordHistory((trail_filter.target_type, trail_filter.target_id), refusals)
 
 
-def usernames_for(entries: Sequence[AuditEntry]) -> dict[uuid.UUID, str]:
-    ids = {entry.actor_id for entry in entries if entry.actor_id is not None}
+def usernames_for(entries: Sequence[AuditEntry], also: Iterable[uuid.UUID] = ()) -> dict[uuid.UUID, str]:
+    """The usernames of the entries' actors, and of the users `also` names (the trail page's
+    user targets: one query for both)."""
+    ids = {entry.actor_id for entry in entries if entry.actor_id is not None} | set(also)
     if not ids:
         return {}
     return {user_id: username for user_id, username in

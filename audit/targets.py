@@ -129,8 +129,11 @@ def denied_target(view_args: Mapping[str, Any]) -> tuple[str | None, str | None,
 
 # --- reading the trail -----------------------------------------------------------------------
 
-def describe_targets(pairs: Iterable[tuple[str | None, str | None]]) -> dict[tuple[str, str], str]:
-    """(target_type, target_id) -> the text shown for it, one query per kind."""
+def describe_targets(pairs: Iterable[tuple[str | None, str | None]],
+                     known: Mapping[str, Mapping[uuid.UUID, str]] | None = None) -> dict[tuple[str, str], str]:
+    """(target_type, target_id) -> the text shown for it, one query per kind; a kind whose
+    texts the caller already has (`known`, e.g. the usernames it looked up with the actors')
+    costs no query."""
     wanted: dict[str, dict[uuid.UUID, str]] = {}
     for target_type, target_id in pairs:
         if not target_type or not target_id:
@@ -145,9 +148,24 @@ def describe_targets(pairs: Iterable[tuple[str | None, str | None]]) -> dict[tup
         kind = kinds.get(target_type)
         if kind is None or kind.describe is None:
             continue
-        for found_id, text in kind.describe(list(ids)).items():
-            shown[(target_type, ids[found_id])] = text
+        given = (known or {}).get(target_type)
+        found = given if given is not None else kind.describe(list(ids))
+        for found_id, target_id in ids.items():
+            if found_id in found:
+                shown[(target_type, target_id)] = found[found_id]
     return shown
+
+
+def user_targets(pairs: Iterable[tuple[str | None, str | None]]) -> set[uuid.UUID]:
+    """The ids of the users among these targets."""
+    found = set()
+    for target_type, target_id in pairs:
+        if target_type == "user" and target_id:
+            try:
+                found.add(uuid.UUID(target_id))
+            except ValueError:
+                continue
+    return found
 
 
 def resolve_target(target_type: str | None, text: str) -> tuple[str | None, str]:

@@ -34,7 +34,7 @@ from .service import (
     run_verification,
     usernames_for,
 )
-from .targets import describe_targets, kind_label, target_kinds
+from .targets import describe_targets, kind_label, target_kinds, user_targets
 from .trail import detail_of, record
 
 audit_bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -71,10 +71,10 @@ def trail():
     if valid:
         trail_filter = _filter_from(form)
         shown = paging.paginate(filtered(trail_filter).order_by(*paging.sort_clause(sort, SORTS)), number, PAGE_SIZE)
-        names = usernames_for(shown.rows)
         history = record_history(trail_filter)
-        described = describe_targets([(entry.target_type, entry.target_id) for entry in shown.rows]
-                                     + ([history.target] if history else []))
+        targets = [(entry.target_type, entry.target_id) for entry in shown.rows] + ([history.target] if history else [])
+        names = usernames_for(shown.rows, also=user_targets(targets))
+        described = describe_targets(targets, known={"user": names})
         record("audit.search", target_type="audit_log", **trail_filter.describe())
     # The export takes the filters, not the page or the order.
     query = {key: value for key, value in request.args.items() if key not in ("page", "sort", "dir")}

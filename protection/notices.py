@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, Uuid, select, update
+from sqlalchemy import ColumnElement, ForeignKey, String, Uuid, exists, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import UTCDateTime, utcnow
@@ -56,8 +56,25 @@ class SecurityNotice(db.Model):
             return self.kind
 
 
+_NOTIFIED = "hoso.notices.notified"
+
+
 def notify(user: User, kind: NoticeKind) -> None:
     db.session.add(SecurityNotice(user_id=user.id, kind=kind.value))
+    db.session.info.setdefault(_NOTIFIED, set()).add(user.id)
+
+
+def any_unread(user_id: ColumnElement) -> ColumnElement[bool]:
+    """SQL: whether the user has an unread notice. protection/sessions.py asks it in the
+    query that resolves the sign-in, so a page queries the notices themselves only when
+    there is one to show (almost never) instead of on every page view."""
+    return exists().where(SecurityNotice.user_id == user_id, SecurityNotice.read_at.is_(None))
+
+
+def may_have_unread(user: User, unread_at_sign_in_check: bool | None) -> bool:
+    """Whether the page must look for the user's unread notices: there were some when the
+    request resolved its sign-in (None: not known), or this request notified the user."""
+    return unread_at_sign_in_check is not False or user.id in db.session.info.get(_NOTIFIED, ())
 
 
 def unread_notices(user: User) -> list[SecurityNotice]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .clock import UTCDateTime, utcnow
 from .db import db
 from .identity import User
+from .notices import any_unread
 
 # last_seen_at is written at most this often, so a page of parallel requests does not
 # queue on one row; the idle timeout is therefore exact to within this many seconds.
@@ -107,17 +108,20 @@ def rotate_token(auth_session: AuthSession) -> str:
 class SessionCheck:
     auth_session: AuthSession | None
     ended_reason: EndReason | None = None
+    # Whether the user had an unread security notice, asked in the same query (notices.py).
+    unread_notices: bool | None = None
 
 
 def resolve_session(token: str) -> SessionCheck:
     """Find the open session for a cookie token, ending it if it has timed out."""
     if not token:
         return SessionCheck(None)
-    auth_session = db.session.scalar(
-        select(AuthSession).where(AuthSession.token_hash == _hash_token(token))
-    )
-    if auth_session is None or not auth_session.is_open:
+    found = db.session.execute(
+        select(AuthSession, any_unread(AuthSession.user_id)).where(AuthSession.token_hash == _hash_token(token))
+    ).first()
+    if found is None or not found[0].is_open:
         return SessionCheck(None)
+    auth_session, unread = found
     now = utcnow()
     reason = None
     if not auth_session.user.active:
@@ -131,7 +135,7 @@ def resolve_session(token: str) -> SessionCheck:
         return SessionCheck(None, reason)
     if now - auth_session.last_seen_at >= TOUCH_INTERVAL:
         db.session.info[_TOUCH] = (auth_session, now)
-    return SessionCheck(auth_session)
+    return SessionCheck(auth_session, unread_notices=bool(unread))
 
 
 def end_session(auth_session: AuthSession, reason: EndReason) -> None:

@@ -95,6 +95,7 @@ def _load_user(token: str) -> User | None:
     user = check.auth_session.user
     user.session_token = token
     g.auth_session = check.auth_session
+    g.unread_notices = check.unread_notices
     step = pending_step(user, check.auth_session)
     g.sign_in_step = step
     g.sign_in_step_endpoints = SIGN_IN_STEPS.get(step, frozenset())
@@ -111,7 +112,8 @@ def _signed_out_by_lockout(_error: accounts.LockedOut):
 
 
 def _inject_notices():
-    if current_user.is_authenticated and g.get("sign_in_step") is None:
+    if (current_user.is_authenticated and g.get("sign_in_step") is None
+            and notices.may_have_unread(current_user, g.get("unread_notices"))):
         return {"security_notices": notices.unread_notices(current_user)}
     return {"security_notices": []}
 

@@ -50,9 +50,9 @@ def citizen_index(number: str) -> int | None:
 
 # --- break-the-glass --------------------------------------------------------------------------
 
-def break_glass_offer(case_id: uuid.UUID, user: User) -> Case | None:
-    """The case, when `user` may not read it but may open it in an emergency."""
-    case = db.session.get(Case, case_id)
+def break_glass_offer(case: Case | None, user: User) -> Case | None:
+    """The case (as operations.find_case loads it), when `user` may not read it but may open
+    it in an emergency."""
     if case is None or policy.can_view_case(user, case) or not policy.can_break_glass(user, case):
         return None
     return case

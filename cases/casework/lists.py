@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import lazyload, load_only
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from audit.trail import record
 from cases import workflow
@@ -203,22 +203,27 @@ def counts(user: User) -> dict[str, Count]:
 
 def subject_history(subject: Subject, user: User) -> dict[str, list]:
     """A dossier's reviews, the petitions concerning the person and the conclusions over
-    time, limited to what the user may know exists."""
-    visible = base_query(user)
-    reviews = list(db.session.scalars(visible.where(Case.subject_id == subject.id).order_by(Case.opened_on.desc())))
-    petitions = list(db.session.scalars(visible.where(Case.kind == "petition", exists().where(
-        ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id == subject.id))
-        .order_by(Case.opened_on.desc())))
+    time, limited to what the user may know exists. The reviews and petitions come in one
+    query, each row saying whether the petition names the person and whether the user is
+    assigned to the case (the rule of readable_ids)."""
+    concerns = exists().where(ConcernedPerson.case_id == Case.id, ConcernedPerson.subject_id == subject.id)
+    assigned = exists().where(Assignment.case_id == Case.id, Assignment.user_id == user.id)
+    rows = db.session.execute(
+        base_query(user).add_columns(concerns.label("concerns"), assigned.label("assigned"))
+        .where(or_(Case.subject_id == subject.id, and_(Case.kind == "petition", concerns)))
+        .options(joinedload(Case.petition)).order_by(Case.opened_on.desc())).all()
+    reviews = [item for item, _concerns, _assigned in rows if item.subject_id == subject.id]
+    petitions = [item for item, named, _assigned in rows if item.kind == "petition" and named]
     review_ids = [case.id for case in reviews]
     found = list(db.session.scalars(select(Conclusion).where(Conclusion.case_id.in_(review_ids),
                                                              Conclusion.state == "approved")
                                     .order_by(Conclusion.approved_at.desc()))) if review_ids else []
     # A correction replaces its previous version: both are approved, only one is in force.
     superseded = {item.previous_id: item for item in found if item.previous_id}
+    readable = ({item.id for item in reviews + petitions} if user.role == Role.SUPERVISOR
+                else {item.id for item, _concerns, mine in rows if mine})
     return {"reviews": reviews, "petitions": petitions, "conclusions": found, "superseded": superseded,
-            "readable": readable_ids(user, reviews + petitions)}
-
-
+            "readable": readable}
 
 
 def form_subject(user: User, subject_id: uuid.UUID | None) -> Subject | None:

@@ -16,6 +16,7 @@ from typing import IO
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from audit.trail import record
 from cases import workflow
@@ -24,8 +25,11 @@ from cases.models import (
     Attachment,
     Case,
     Comment,
+    ConcernedPerson,
+    DeadlineExtension,
     Finding,
     FormSubmission,
+    Petition,
     Relative,
     Subject,
     TimelineEvent,
@@ -68,11 +72,31 @@ CASE_NEEDS = {
 }
 
 
+# What the checks and the page read of a case, loaded with it in one statement: its officers
+# (every policy check), its subject with the dossier's relatives (findings, recusal), its
+# petition with the people it names, where it was forwarded and what it repeats. Joined rather
+# than lazy: each lazy load was one more statement per request. The collections multiply rows
+# only by a case's few officers (a review has no petition, a petition no subject).
+CASE_LOADS = (
+    joinedload(Case.assignments),
+    joinedload(Case.subject).joinedload(Subject.relatives),
+    joinedload(Case.petition).options(joinedload(Petition.concerned).joinedload(ConcernedPerson.subject),
+                                      joinedload(Petition.forwarded_to), joinedload(Petition.repeat_of)),
+)
+
+
+def find_case(case_id: uuid.UUID) -> Case | None:
+    """The case with what its pages read (CASE_LOADS), unchecked: for load_case and for the
+    break-the-glass offer. A view that asks both holds the case between them, so the second
+    ask is answered from the session's identity map instead of loading it again."""
+    return db.session.get(Case, case_id, options=CASE_LOADS)
+
+
 def load_case(case_id: uuid.UUID, need: str = "view") -> Case:
     """404 when the user may not know the case exists (another unit's, or classified above
     their clearance: not even its reference may leak), 403 when they may know it but not
     do `need`. Every refusal is recorded by the policy."""
-    case = db.session.get(Case, case_id)
+    case = find_case(case_id)
     permission = "case.work" if need == "work" else "case.assign" if need == "assign" else "case.view"
     if (case is None or case.owner_unit_id not in policy.unit_scope(current_user)
             or not policy.cleared_for(current_user, case.classification)
@@ -382,6 +406,19 @@ def case_findings(case: Case, user: User) -> list[Finding]:
 def timeline(case: Case) -> list[TimelineEvent]:
     return list(db.session.scalars(select(TimelineEvent).where(TimelineEvent.case_id == case.id)
                                    .order_by(TimelineEvent.at, TimelineEvent.id)))
+
+
+def timeline_and_extensions(case: Case) -> tuple[list[TimelineEvent], dict[uuid.UUID, DeadlineExtension]]:
+    """The timeline, and the case's deadline extensions by their timeline event (as
+    petitions.extensions_of, reasons decrypted for the case page): one query, the extensions
+    joined to the events they belong to."""
+    if not case.extensions:
+        return timeline(case), {}
+    rows = db.session.execute(select(TimelineEvent, DeadlineExtension)
+                              .outerjoin(DeadlineExtension, DeadlineExtension.event_id == TimelineEvent.id)
+                              .where(TimelineEvent.case_id == case.id)
+                              .order_by(TimelineEvent.at, TimelineEvent.id)).all()
+    return [event for event, _extension in rows], {event.id: extension for event, extension in rows if extension}
 
 
 def comments(case: Case) -> list[Comment]:

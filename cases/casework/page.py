@@ -46,8 +46,9 @@ def case_page(case, user) -> dict:
     """Everything the case page shows this user, and what it offers them."""
     can_work = policy.can_work_case(user, case)
     can_assign = policy.can_assign_case(user, case)
-    versions = conclusions.conclusions(case)
+    versions, re_review = reviews.versions_and_re_review(case)
     findings = operations.case_findings(case, user)
+    timeline, extensions = operations.timeline_and_extensions(case)
     today = operations.today()
     return {
         "case": case,
@@ -57,7 +58,7 @@ def case_page(case, user) -> dict:
         "can_work": can_work,
         "can_assign": can_assign,
         "steps": steps(case, user) if can_work else [],
-        "re_review": case.subject is not None and reviews.needs_re_review(case.subject),
+        "re_review": re_review,
         "repeats": petitions.repeats_of(case) if case.kind == "petition" else [],
         "can_extend": can_work and petitions.can_extend(case),
         "can_decide": can_work and petitions.awaiting_decision(case),
@@ -67,8 +68,8 @@ def case_page(case, user) -> dict:
         "finding_people": operations.finding_person_labels(case, findings),
         "attachments": operations.case_attachments(case, user),
         "comments": operations.comments(case),
-        "timeline": operations.timeline(case),
-        "extensions": petitions.extensions_of(case) if case.extensions else {},
+        "timeline": timeline,
+        "extensions": extensions,
         "versions": versions,
         "current": versions[-1] if versions else None,
         "signatures": {item.id: (conclusions.verified(item), signing.check_value(item))

@@ -78,7 +78,9 @@ def index():
 @cases_bp.route("/<uuid:case_id>")
 @permission("case.view")
 def view(case_id: uuid.UUID):
-    offered = access.break_glass_offer(case_id, current_user)
+    # Loaded once: held here, it is what load_case below finds in the session.
+    case = operations.find_case(case_id)
+    offered = access.break_glass_offer(case, current_user)
     if offered is not None:
         # An officer of the unit, not assigned: refused (and recorded), with the offer to
         # open it in an emergency. The page shows only what they may know: the reference,
@@ -92,7 +94,7 @@ def view(case_id: uuid.UUID):
 @cases_bp.route("/<uuid:case_id>/break-glass", methods=["POST"])
 @permission("case.view")
 def break_glass(case_id: uuid.UUID):
-    case = access.break_glass_offer(case_id, current_user)
+    case = access.break_glass_offer(operations.find_case(case_id), current_user)
     if case is None:
         operations.load_case(case_id, need="view")  # 404 or 403 as for the page itself
         abort(400)  # they can already read it: nothing to open

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from audit.trail import record
 from cases import workflow
@@ -33,7 +34,7 @@ from cases.casework.operations import (
     today,
     version_matches,
 )
-from cases.models import Attachment, Case, CoordinationRequest, Finding, Relative
+from cases.models import Attachment, Case, CoordinationRequest, Finding, Petition, Relative, Subject
 from cases.subjects.relations import sex_label
 from protection import policy
 from protection.clock import utcnow
@@ -154,10 +155,20 @@ def load_for_case(case: Case, request_id: uuid.UUID) -> CoordinationRequest:
     return request_
 
 
+# What a liaison's request page reads of the case, joined with the request in one statement:
+# its classification and reference, the subject and relatives (the package, who findings may
+# name) and a petition's named people (recusal). Lazy, each was one more statement.
+LIAISON_LOADS = (
+    joinedload(CoordinationRequest.case).options(
+        joinedload(Case.subject).joinedload(Subject.relatives),
+        joinedload(Case.petition).joinedload(Petition.concerned)),
+)
+
+
 def load_for_liaison(request_id: uuid.UUID) -> CoordinationRequest:
     """404 for anything not addressed to the liaison's body (or above their clearance):
     they may not even learn that it exists."""
-    request_ = db.session.get(CoordinationRequest, request_id)
+    request_ = db.session.get(CoordinationRequest, request_id, options=LIAISON_LOADS)
     if request_ is None or not policy.can_respond_to_request(current_user, request_):
         policy.deny("coordination.respond", status=404)
     return request_
@@ -168,6 +179,7 @@ def inbox(user: User, order: list | None = None) -> list[CoordinationRequest]:
     (ORDER BY terms over the request and its case; by due date when none)."""
     rows = db.session.scalars(select(CoordinationRequest).join(Case, CoordinationRequest.case_id == Case.id)
                               .where(CoordinationRequest.body_unit_id == user.unit_id)
+                              .options(contains_eager(CoordinationRequest.case))  # the joined case, not one load per row
                               .order_by(*(order or [CoordinationRequest.due_on]))).all()
     return [row for row in rows if policy.cleared_for(user, row.case.classification)
             and not policy.is_recused(user, row.case)]

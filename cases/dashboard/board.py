@@ -24,7 +24,7 @@ from datetime import date
 
 from flask_babel import force_locale, format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import lazyload, load_only
 
 from audit.trail import record
@@ -88,8 +88,8 @@ def _work(user: User, today: date, soon: date) -> dict[str, WorkList]:
     due_week = open_cases.where(Case.due_on >= today, Case.due_on <= soon)
     overdue = open_cases.where(Case.due_on < today)
     if user.role == Role.OFFICER:
-        return {"mine": _short(open_cases, "mine"), "due": _short(due_week, "due"),
-                "overdue": _short(overdue, "due")}
+        return _own_work(open_cases, today, soon) or {
+            "mine": _short(open_cases, "mine"), "due": _short(due_week, "due"), "overdue": _short(overdue, "due")}
     approval = lists.base_query(user).where(Case.state == "submitted")
     return {"approval": _short(approval, "approval", whole_scope=True),
             "due": _short(due_week, "due", whole_scope=True), "overdue": _short(overdue, "due", whole_scope=True)}
@@ -113,6 +113,23 @@ def _short(statement: Select, view: str, *, whole_scope: bool = False) -> WorkLi
     return WorkList(rows, total, view)
 
 
+# An officer's open work is a few cases: up to this many are read in one query and the three
+# lists cut from it; more (a backlog), and each list asks the database for its first few.
+OWN_WORK_CAP = 200
+
+
+def _own_work(open_cases: Select, today: date, soon: date) -> dict[str, WorkList] | None:
+    rows = list(db.session.scalars(open_cases.options(load_only(*lists.LIST_COLUMNS), lazyload(Case.owner_unit))
+                                   .order_by(Case.due_on.is_(None), Case.due_on, Case.reference)
+                                   .limit(OWN_WORK_CAP + 1)))
+    if len(rows) > OWN_WORK_CAP:
+        return None
+    due = [row for row in rows if row.due_on is not None and today <= row.due_on <= soon]
+    overdue = [row for row in rows if row.due_on is not None and row.due_on < today]
+    return {view: WorkList(found[:LIST_LENGTH], lists.Count(len(found), lists.BADGE_CAP), page)
+            for view, page, found in (("mine", "mine", rows), ("due", "due", due), ("overdue", "due", overdue))}
+
+
 # --- whose case -----------------------------------------------------------------------------
 
 NAMES_SHOWN = 2
@@ -121,23 +138,35 @@ NAMES_SHOWN = 2
 def _about(user: User, rows: list[Case]) -> dict[uuid.UUID, str]:
     """A short line per readable case: "Nguyễn Văn An · Bổ nhiệm" for a review; the title
     of a petition, or "Tố cáo · Lê Văn C, Trần Thị D" when it was given none. Decrypted in
-    a few queries (keys, titles, names), and the read recorded in the request's transaction."""
-    readable = lists.readable_ids(user, rows)
+    a few queries (the keys, the titles with the petitions' types, the people named, their
+    names), and the read recorded in the request's transaction."""
+    # An officer's lists are their own assignments (_work joins them): every row is readable,
+    # as lists.readable_ids would answer, without asking again.
+    readable = {row.id for row in rows} if user.role == Role.OFFICER else lists.readable_ids(user, rows)
     if not readable:
         return {}
     cases = {row.id: row for row in rows if row.id in readable}
-    lists.open_titles(set(cases))
     petition_ids = [case_id for case_id, case in cases.items() if case.kind == "petition"]
+    review_subjects = {case.subject_id for case in cases.values() if case.subject_id}
+    named_subjects = select(ConcernedPerson.subject_id).where(ConcernedPerson.case_id.in_(petition_ids),
+                                                              ConcernedPerson.subject_id.is_not(None))
+    # Every key the lines need in one query: the cases' (titles, names as a petition gives
+    # them) and the dossiers' of the people they are about.
+    current_keyring().preload(db.session, select(Case.data_key_id).where(Case.id.in_(cases)).union(
+        select(Subject.data_key_id).where(or_(Subject.id.in_(review_subjects), Subject.id.in_(named_subjects)))))
+    # The titles decrypted on the loaded cases (populate_existing), the petitions' types beside.
+    types = {found.id: petition_type for found, petition_type in db.session.execute(
+        select(Case, Petition.petition_type).outerjoin(Petition, Petition.case_id == Case.id)
+        .where(Case.id.in_(cases)).options(load_only(Case.id, Case.title), lazyload(Case.owner_unit))
+        .execution_options(populate_existing=True)).all()}
     concerned = list(db.session.scalars(
         select(ConcernedPerson).where(ConcernedPerson.case_id.in_(petition_ids))
         .options(load_only(ConcernedPerson.id, ConcernedPerson.case_id, ConcernedPerson.subject_id,
                            ConcernedPerson.named_as, ConcernedPerson.data_key_id))
         .order_by(ConcernedPerson.case_id, ConcernedPerson.id))) if petition_ids else []
-    subject_ids = {case.subject_id for case in cases.values() if case.subject_id} | \
-        {person.subject_id for person in concerned if person.subject_id and not person.named_as}
+    subject_ids = review_subjects | {person.subject_id for person in concerned
+                                     if person.subject_id and not person.named_as}
     names = _subject_names(subject_ids)
-    types = dict(db.session.execute(select(Petition.case_id, Petition.petition_type)
-                                    .where(Petition.case_id.in_(petition_ids))).all()) if petition_ids else {}
     people: dict[uuid.UUID, list[str]] = {}
     for person in concerned:
         name = person.named_as or names.get(person.subject_id)
@@ -164,9 +193,9 @@ def _about(user: User, rows: list[Case]) -> dict[uuid.UUID, str]:
 
 
 def _subject_names(ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of these dossiers' people (their keys preloaded by _about)."""
     if not ids:
         return {}
-    current_keyring().preload(db.session, select(Subject.data_key_id).where(Subject.id.in_(ids)))
     subjects = db.session.scalars(select(Subject).where(Subject.id.in_(ids))
                                   .options(load_only(Subject.id, Subject.full_name, Subject.data_key_id)))
     return {subject.id: subject.full_name for subject in subjects if subject.full_name}

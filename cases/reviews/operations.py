@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from audit.trail import record
 from cases import deadlines, numbering, workflow
@@ -58,15 +58,36 @@ def open_review(data: ReviewData, *, by: User) -> Case:
 
 # --- re-review ----------------------------------------------------------------------------------
 
+def _last_approved(subject_id: uuid.UUID) -> Select:
+    return (select(Conclusion).join(Case, Conclusion.case_id == Case.id)
+            .where(Case.subject_id == subject_id, Case.kind == "review", Conclusion.state == "approved")
+            .order_by(Conclusion.approved_at.desc()).limit(1))
+
+
 def last_approved_conclusion(subject_id: uuid.UUID) -> Conclusion | None:
-    return db.session.scalars(
-        select(Conclusion).join(Case, Conclusion.case_id == Case.id)
-        .where(Case.subject_id == subject_id, Case.kind == "review", Conclusion.state == "approved")
-        .order_by(Conclusion.approved_at.desc()).limit(1)).first()
+    return db.session.scalars(_last_approved(subject_id)).first()
+
+
+def _expired(last: Conclusion | None, on: date | None = None) -> bool:
+    return last is not None and last.valid_until is not None and last.valid_until < (on or today())
 
 
 def needs_re_review(subject: Subject, on: date | None = None) -> bool:
     """A subject whose last approved conclusion has expired needs a fresh review (issue 5
     §1); one never concluded is a first review, not a re-review."""
-    last = last_approved_conclusion(subject.id)
-    return last is not None and last.valid_until is not None and last.valid_until < (on or today())
+    return _expired(last_approved_conclusion(subject.id), on)
+
+
+def versions_and_re_review(case: Case) -> tuple[list[Conclusion], bool]:
+    """The case's conclusion versions (as conclusions.conclusions) and whether its subject needs
+    a re-review (needs_re_review), in one query for the case page: the subject's last approved
+    conclusion is fetched with the versions, marked."""
+    if case.subject_id is None:
+        return list(db.session.scalars(select(Conclusion).where(Conclusion.case_id == case.id)
+                                       .order_by(Conclusion.version_number))), False
+    last_id = _last_approved(case.subject_id).with_only_columns(Conclusion.id).scalar_subquery()
+    rows = db.session.execute(select(Conclusion, (Conclusion.id == last_id).label("last"))
+                              .where(or_(Conclusion.case_id == case.id, Conclusion.id == last_id))
+                              .order_by(Conclusion.version_number)).all()
+    last = next((row for row, is_last in rows if is_last), None)
+    return [row for row, _last in rows if row.case_id == case.id], _expired(last)

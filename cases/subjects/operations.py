@@ -17,6 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from audit.trail import record
 from cases.models import RELATIVE_FIELDS, SUBJECT_FIELDS, Relative, Subject, subjects_about
@@ -91,7 +92,8 @@ class RelativeData:
 def load_subject(subject_id: uuid.UUID, need: str = "subject.view") -> Subject:
     """404 when the user may not know the dossier exists (another unit's), 403 when they
     may know but not do `need`; every refusal is recorded by the policy."""
-    subject = db.session.get(Subject, subject_id)
+    # The relatives with it: the recusal check and every dossier page read them.
+    subject = db.session.get(Subject, subject_id, options=[joinedload(Subject.relatives)])
     if (subject is None or subject.owner_unit_id not in policy.unit_scope(current_user)
             or policy.is_recused(current_user, subject)):
         policy.deny(need, status=404)  # nobody reads or edits their own or their family's dossier
