@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, Domain, format_date, format_datetime, get_locale
 from flask_login import current_user
 from wtforms.i18n import messages_path
 
@@ -31,7 +31,58 @@ LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
 DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
-babel = Babel()
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, with the request's catalog found once per request.
+
+    A page translates a hundred strings or more (template text, form labels, lazy labels)
+    and Flask-Babel looks the catalog up anew for each: its request namespace, the locale
+    and the locale's name, several context-local lookups every time, a tenth of a page's
+    time. The catalog is kept on that namespace beside the locale it was chosen for, so a
+    locale changed during the request (`refresh()` after a language change, `force_locale`
+    for a printed copy) chooses again."""
+
+    def get_translations(self):
+        try:
+            ctx = g._flask_babel  # Flask-Babel's own request namespace (made by get_locale)
+        except (AttributeError, RuntimeError):  # not made yet, or no app context
+            return super().get_translations()
+        locale = getattr(ctx, "babel_locale", None)
+        cached = getattr(ctx, "hoso_translations", None)
+        if locale is not None and cached is not None and cached[0] is locale:
+            return cached[1]
+        translations = super().get_translations()  # sets ctx.babel_locale if it was unset
+        ctx.hoso_translations = (ctx.babel_locale, translations)
+        return translations
+
+
+class HosoBabel(Babel):
+    @property
+    def domain_instance(self) -> Domain:
+        return _domain
+
+    def init_app(self, app: Flask, *args, **kwargs) -> None:
+        super().init_app(app, *args, **kwargs)
+        # Templates' _() and friends: the same catalog, without Flask-Babel's per-call
+        # lookups of the request's domain (there is one, ours).
+        app.jinja_env.install_gettext_callables(
+            gettext=lambda s: _translations().ugettext(s),
+            ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+            newstyle=True,
+            pgettext=lambda c, s: _translations().upgettext(c, s),
+            npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        )
+
+
+_domain = RequestDomain()
+
+
+def _translations():
+    return _domain.get_translations()
+
+
+babel = HosoBabel()
 
 
 def saved_locale() -> str | None:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from flask import render_template_string
+from flask_babel import force_locale, refresh
+from flask_babel import gettext as translate
 from jinja2 import Environment
 from wtforms.i18n import messages_path
 
@@ -316,6 +319,25 @@ def test_wtforms_messages_come_in_the_page_language(client, header, message):
     response = post_form(client, "/login", {"username": "a" * 65, "password": "x" * 12})
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
+
+
+def test_a_locale_changed_during_a_request_changes_the_catalog_too(app):
+    """The catalog is looked up once per request (protection/i18n.py), but follows the locale:
+    a printed copy forced to Vietnamese inside an English page, and a language switched by
+    the request itself (refresh), translate in their own language."""
+    template = "{{ _('Đăng xuất') }}|{{ pgettext('app name', 'Hồ sơ') }}"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert translate("Đăng xuất") == "Sign out"
+        assert render_template_string(template) == "Sign out|Hoso"
+        with force_locale("vi"):
+            assert translate("Đăng xuất") == "Đăng xuất"
+            assert render_template_string(template) == "Đăng xuất|Hồ sơ"
+        assert translate("Đăng xuất") == "Sign out"
+        assert render_template_string(template) == "Sign out|Hoso"
+        with force_locale("vi"):
+            refresh()  # inside force_locale, refresh keeps the forced locale
+            assert translate("Đăng xuất") == "Đăng xuất"
+        assert translate("Đăng xuất") == "Sign out"
 
 
 # --- dates ------------------------------------------------------------------------------
