@@ -7,6 +7,10 @@ blueprint provides: ``labels.state(case)``, ``labels.of(labels.OUTCOMES, code)``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
 from protection.identity import CLEARANCE_LABELS
@@ -151,13 +155,25 @@ EVENTS = {
 }
 
 
-def translated(mapping: dict) -> dict[str, str]:
-    """The mapping with each label translated now (for a loop over many rows)."""
-    return {code: str(label) for code, label in mapping.items()}
+def translated(mapping: dict) -> Mapping[str, str]:
+    """The mapping with each label translated (for a loop over many rows), read-only.
+
+    The labels are fixed and so is each language's catalog: a translation is worked out once
+    per mapping and catalog in a process, not on every page (12 labels cost ~0.1 ms)."""
+    catalog = get_translations()
+    key = (id(mapping), id(catalog))
+    hit = _translated.get(key)
+    if hit is None or hit[0] is not mapping or hit[1] is not catalog:
+        labels = MappingProxyType({getattr(code, "value", code): str(label) for code, label in mapping.items()})
+        hit = _translated[key] = (mapping, catalog, labels)
+    return hit[2]
 
 
-def translated_levels() -> dict[str, str]:
-    return {level.value: str(label) for level, label in CLEARANCE_LABELS.items()}
+_translated: dict[tuple[int, int], tuple[dict, object, Mapping[str, str]]] = {}
+
+
+def translated_levels() -> Mapping[str, str]:
+    return translated(CLEARANCE_LABELS)
 
 
 def of(mapping: dict, code) -> str:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from wtforms import widgets
 from wtforms.widgets import core as widgets_core
 
+from cases import labels
 from protection import rendering
 
 
@@ -51,3 +52,16 @@ def test_widgets_render_through_it(app):
     assert widgets.html_params is rendering.html_params
     assert widgets_core.Input.html_params is rendering.html_params
     assert widgets_core.Button.html_params is rendering.html_params
+
+
+def test_translated_labels_are_kept_per_language(app):
+    """labels.translated works a mapping out once per catalog: each language still gets its own."""
+    for header, closed, secret in (("vi", "Đã kết thúc", "Tối mật"), ("en", "Closed", "Secret"),
+                                   ("vi", "Đã kết thúc", "Tối mật")):
+        with app.test_request_context("/", headers={"Accept-Language": header}):
+            states = labels.translated(labels.CASE_STATES)
+            assert states["closed"] == closed
+            assert labels.translated_levels()["secret"] == secret
+            assert states is labels.translated(labels.CASE_STATES)  # the same object within a language
+            with pytest.raises(TypeError):
+                states["closed"] = "changed"  # shared by every page: read-only
