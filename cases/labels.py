@@ -161,12 +161,18 @@ def translated(mapping: dict) -> Mapping[str, str]:
     The labels are fixed and so is each language's catalog: a translation is worked out once
     per mapping and catalog in a process, not on every page (12 labels cost ~0.1 ms)."""
     catalog = get_translations()
+    if id(mapping) not in _FIXED:  # someone else's mapping: it may change, or be a temporary
+        return _translate_all(mapping)
     key = (id(mapping), id(catalog))
     hit = _translated.get(key)
     if hit is None or hit[0] is not mapping or hit[1] is not catalog:
-        labels = MappingProxyType({getattr(code, "value", code): str(label) for code, label in mapping.items()})
-        hit = _translated[key] = (mapping, catalog, labels)
+        hit = _translated[key] = (mapping, catalog, _translate_all(mapping))
     return hit[2]
+
+
+def _translate_all(mapping: dict) -> Mapping[str, str]:
+    """Codes as plain strings (an enum's value), labels translated in the request's language."""
+    return MappingProxyType({getattr(code, "value", code): str(label) for code, label in mapping.items()})
 
 
 _translated: dict[tuple[int, int], tuple[dict, object, Mapping[str, str]]] = {}
@@ -197,3 +203,7 @@ def event(code: str | None) -> str:
 
 def choices(mapping: dict) -> list[tuple[str, object]]:
     return list(mapping.items())
+
+
+# The mappings `translated` may keep the translations of: this module's own, which never change.
+_FIXED = frozenset(id(value) for value in list(globals().values()) + [CLEARANCE_LABELS] if isinstance(value, dict))
