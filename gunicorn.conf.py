@@ -3,6 +3,8 @@
 Override anything on the command line (e.g. `--bind 0.0.0.0:8000 --workers 4`).
 """
 
+import gc
+
 import gunicorn.http.wsgi
 
 from protection.serving import sign_in_lines
@@ -28,3 +30,12 @@ def when_ready(server):
     """Say where to sign in once the sockets are bound: the real address, whatever --bind said."""
     for line in sign_in_lines([str(listener) for listener in server.LISTENERS]):
         server.log.info(line)
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded the app, move everything loaded so far (modules, templates,
+    mappers, ~200,000 objects) out of the garbage collector's sight: they live as long as the
+    worker. Each full collection otherwise walks them all, ~0.2 s that some request waits
+    for, and collecting cost ~0.8 ms a request against ~0.2 ms frozen (in-process, demo pages)."""
+    gc.collect()
+    gc.freeze()
