@@ -17,6 +17,8 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, get_timezone
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 from wtforms.i18n import messages_path
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -74,6 +76,9 @@ class HosoBabel(Babel):
             pgettext=lambda c, s: _translations().upgettext(c, s),
             npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         )
+        # A page calls _() fifty times: straight to the catalog, not through Jinja's alias
+        # (which looks `gettext` up again in the context) and its wrapper.
+        app.jinja_env.globals.update(gettext=template_gettext, _=template_gettext)
 
 
 _domain = RequestDomain()
@@ -81,6 +86,19 @@ _domain = RequestDomain()
 
 def _translations():
     return _domain.get_translations()
+
+
+@pass_context
+def template_gettext(context, string: str, **variables) -> str:
+    """Jinja's newstyle gettext (jinja2.ext._make_new_gettext), translation for translation:
+    the text is always a format string (`%%` reads `%`) and the values are escaped. A text
+    with no `%` and no values is the translation itself, which is what `% {}` would give."""
+    text = _translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - our own catalog's text, as Jinja's gettext does
+    if not variables and "%" not in text:
+        return text
+    return text % variables
 
 
 babel = HosoBabel()
