@@ -24,6 +24,7 @@ from protection.errors import configure_errors, configure_logging, handle_unexpe
 from protection.headers import configure_security_headers
 from protection.i18n import configure_i18n
 from protection.policy import can, enforce_request
+from protection.rendering import configure_rendering
 from protection.schema import migrate
 from protection.settings import ConfigurationError, load_settings, require_initialised
 from protection.web import configure_auth
@@ -98,6 +99,7 @@ def configure_extensions(app: Flask) -> None:
     csrf.init_app(app)
     bootstrap.init_app(app)
     configure_i18n(app)
+    configure_rendering(app)
 
 
 def configure_policy(app: Flask) -> None:

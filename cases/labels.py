@@ -7,6 +7,10 @@ blueprint provides: ``labels.state(case)``, ``labels.of(labels.OUTCOMES, code)``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
 from protection.identity import CLEARANCE_LABELS
@@ -151,13 +155,31 @@ EVENTS = {
 }
 
 
-def translated(mapping: dict) -> dict[str, str]:
-    """The mapping with each label translated now (for a loop over many rows)."""
-    return {code: str(label) for code, label in mapping.items()}
+def translated(mapping: dict) -> Mapping[str, str]:
+    """The mapping with each label translated (for a loop over many rows), read-only.
+
+    The labels are fixed and so is each language's catalog: a translation is worked out once
+    per mapping and catalog in a process, not on every page (12 labels cost ~0.1 ms)."""
+    catalog = get_translations()
+    if id(mapping) not in _FIXED:  # someone else's mapping: it may change, or be a temporary
+        return _translate_all(mapping)
+    key = (id(mapping), id(catalog))
+    hit = _translated.get(key)
+    if hit is None or hit[0] is not mapping or hit[1] is not catalog:
+        hit = _translated[key] = (mapping, catalog, _translate_all(mapping))
+    return hit[2]
 
 
-def translated_levels() -> dict[str, str]:
-    return {level.value: str(label) for level, label in CLEARANCE_LABELS.items()}
+def _translate_all(mapping: dict) -> Mapping[str, str]:
+    """Codes as plain strings (an enum's value), labels translated in the request's language."""
+    return MappingProxyType({getattr(code, "value", code): str(label) for code, label in mapping.items()})
+
+
+_translated: dict[tuple[int, int], tuple[dict, object, Mapping[str, str]]] = {}
+
+
+def translated_levels() -> Mapping[str, str]:
+    return translated(CLEARANCE_LABELS)
 
 
 def of(mapping: dict, code) -> str:
@@ -181,3 +203,7 @@ def event(code: str | None) -> str:
 
 def choices(mapping: dict) -> list[tuple[str, object]]:
     return list(mapping.items())
+
+
+# The mappings `translated` may keep the translations of: this module's own, which never change.
+_FIXED = frozenset(id(value) for value in list(globals().values()) + [CLEARANCE_LABELS] if isinstance(value, dict))

@@ -12,10 +12,13 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import dates
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, Domain, get_locale, get_timezone
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 from wtforms.i18n import messages_path
 
 SUPPORTED_LOCALES = ("vi", "en")
@@ -31,7 +34,74 @@ LANGUAGE_NAMES = {"vi": "Tiếng Việt", "en": "English"}
 DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
 DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
-babel = Babel()
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, with the request's catalog found once per request.
+
+    A page translates a hundred strings or more (template text, form labels, lazy labels)
+    and Flask-Babel looks the catalog up anew for each: its request namespace, the locale
+    and the locale's name, several context-local lookups every time, a tenth of a page's
+    time. The catalog is kept on that namespace beside the locale it was chosen for, so a
+    locale changed during the request (`refresh()` after a language change, `force_locale`
+    for a printed copy) chooses again."""
+
+    def get_translations(self):
+        try:
+            ctx = g._flask_babel  # Flask-Babel's own request namespace (made by get_locale)
+        except (AttributeError, RuntimeError):  # not made yet, or no app context
+            return super().get_translations()
+        locale = getattr(ctx, "babel_locale", None)
+        cached = getattr(ctx, "hoso_translations", None)
+        if locale is not None and cached is not None and cached[0] is locale:
+            return cached[1]
+        translations = super().get_translations()  # sets ctx.babel_locale if it was unset
+        ctx.hoso_translations = (ctx.babel_locale, translations)
+        return translations
+
+
+class HosoBabel(Babel):
+    @property
+    def domain_instance(self) -> Domain:
+        return _domain
+
+    def init_app(self, app: Flask, *args, **kwargs) -> None:
+        super().init_app(app, *args, **kwargs)
+        # Templates' _() and friends: the same catalog, without Flask-Babel's per-call
+        # lookups of the request's domain (there is one, ours).
+        app.jinja_env.install_gettext_callables(
+            gettext=lambda s: _translations().ugettext(s),
+            ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+            newstyle=True,
+            pgettext=lambda c, s: _translations().upgettext(c, s),
+            npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        )
+        # A page calls _() fifty times: straight to the catalog, not through Jinja's alias
+        # (which looks `gettext` up again in the context) and its wrapper.
+        app.jinja_env.globals.update(gettext=template_gettext, _=template_gettext)
+
+
+_domain = RequestDomain()
+
+
+def _translations():
+    return _domain.get_translations()
+
+
+@pass_context
+def template_gettext(context, string: str, **variables) -> str:
+    """Jinja's newstyle gettext (jinja2.ext._make_new_gettext), translation for translation:
+    the text is always a format string (`%%` reads `%`) and the values are escaped. A text
+    with no `%` and no values is the translation itself, which is what `% {}` would give."""
+    text = _translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - our own catalog's text, as Jinja's gettext does
+    if not variables and "%" not in text:
+        return text
+    return text % variables
+
+
+babel = HosoBabel()
 
 
 def saved_locale() -> str | None:
@@ -59,9 +129,16 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    locale = get_locale()
+    return _language(get_locale())
+
+
+def _language(locale) -> str:
     return locale.language if locale is not None and locale.language in SUPPORTED_LOCALES else DEFAULT_LOCALE
 
+
+# The two filters below call Babel as Flask-Babel's format_date and format_datetime do, with
+# the request's locale asked once: a list page formats dozens of dates, and Flask-Babel's
+# wrappers asked for the locale and its settings again for each (four fifths of the time).
 
 def format_day(value: date | datetime | None) -> str:
     """The `date` filter: dd/mm/yyyy in Vietnamese, 28 Nov 2026 in English; — when unset.
@@ -69,14 +146,16 @@ def format_day(value: date | datetime | None) -> str:
     A datetime is shown as the day it carries, with no time-zone shift (as before)."""
     if not value:
         return "—"
-    return format_date(value, DATE_PATTERNS[current_language()], rebase=False)
+    locale = get_locale()
+    return dates.format_date(value, DATE_PATTERNS[_language(locale)], locale=locale)
 
 
 def format_moment(value: datetime | None) -> str:
     """The `datetime` filter: the moment in the organisation's time zone."""
     if not value:
         return "—"
-    return format_datetime(value, DATETIME_PATTERNS[current_language()])
+    locale = get_locale()
+    return dates.format_datetime(value, DATETIME_PATTERNS[_language(locale)], tzinfo=get_timezone(), locale=locale)
 
 
 # --- WTForms' own messages ("Not a valid choice.", "Field cannot be longer than ...") ------

@@ -76,6 +76,13 @@ def configure_auth(app: Flask) -> None:
     app.register_error_handler(accounts.LockedOut, _signed_out_by_lockout)
 
 
+def signed_in_user() -> User:
+    """The signed-in user itself, not Flask-Login's `current_user` proxy: a page hands its
+    user to operations and lists that read `.id`, `.role`, `.unit_id` dozens of times, and
+    each read through the proxy costs three context lookups."""
+    return current_user._get_current_object()
+
+
 def pending_step(user: User, auth_session: AuthSession) -> str | None:
     if not auth_session.second_factor_passed:
         return "auth.second_factor" if user.second_factor_enabled else "auth.enrol"

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from flask import render_template_string
+from flask_babel import force_locale, refresh
+from flask_babel import get_translations as babel_translations
+from flask_babel import gettext as translate
 from jinja2 import Environment
+from jinja2.ext import _gettext_alias, _make_new_gettext
 from wtforms.i18n import messages_path
 
 from protection.db import db
@@ -316,6 +321,46 @@ def test_wtforms_messages_come_in_the_page_language(client, header, message):
     response = post_form(client, "/login", {"username": "a" * 65, "password": "x" * 12})
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
+
+
+def test_a_locale_changed_during_a_request_changes_the_catalog_too(app):
+    """The catalog is looked up once per request (protection/i18n.py), but follows the locale:
+    a printed copy forced to Vietnamese inside an English page, and a language switched by
+    the request itself (refresh), translate in their own language."""
+    template = "{{ _('Đăng xuất') }}|{{ pgettext('app name', 'Hồ sơ') }}"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert translate("Đăng xuất") == "Sign out"
+        assert render_template_string(template) == "Sign out|Hoso"
+        with force_locale("vi"):
+            assert translate("Đăng xuất") == "Đăng xuất"
+            assert render_template_string(template) == "Đăng xuất|Hồ sơ"
+        assert translate("Đăng xuất") == "Sign out"
+        assert render_template_string(template) == "Sign out|Hoso"
+        with force_locale("vi"):
+            refresh()  # inside force_locale, refresh keeps the forced locale
+            assert translate("Đăng xuất") == "Đăng xuất"
+        assert translate("Đăng xuất") == "Sign out"
+
+
+@pytest.mark.parametrize("source", [
+    "{{ _('Đăng xuất') }}",
+    "{{ _('Xin chào, %(name)s', name='<b>An</b>') }}",
+    "{{ _('100%% xong') }}",
+    "{{ _('<i>%(n)d</i> hồ sơ', n=3) }}",
+    "{% trans %}Đăng xuất{% endtrans %}",
+])
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_templates_translate_as_jinjas_own_gettext(app, source, language):
+    """protection/i18n.py gives templates a shorter gettext: it writes what Jinja's newstyle
+    gettext writes (escaping, `%%`, values), in either language."""
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        ours = render_template_string(source)
+        environment = app.jinja_env.overlay()
+        environment.globals["gettext"] = _make_new_gettext(lambda text: babel_translations().ugettext(text))
+        environment.globals["_"] = _gettext_alias
+        assert ours == environment.from_string(source).render()
+    if source == "{{ _('Đăng xuất') }}":
+        assert ours == {"vi": "Đăng xuất", "en": "Sign out"}[language]
 
 
 # --- dates ------------------------------------------------------------------------------

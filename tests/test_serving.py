@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import runpy
 import subprocess
 import sys
 import time
@@ -57,3 +59,15 @@ def test_demo_no_longer_promises_port_8000(runner):
     assert result.exit_code == 0, result.output
     assert "Sign in at http://127.0.0.1:8000" not in result.output
     assert "prints where to sign in" in result.output
+
+
+def test_workers_freeze_what_they_loaded():
+    """gunicorn.conf.py: after a worker loads the app, what it loaded is frozen out of the
+    garbage collector's full collections (they would walk it all, again and again)."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

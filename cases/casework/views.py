@@ -41,6 +41,7 @@ from protection.blobs import download_response
 from protection.forms import show_error
 from protection.marking import mark_page_classification
 from protection.policy import permission
+from protection.web import signed_in_user
 
 # --- lists ----------------------------------------------------------------------------------
 
@@ -48,15 +49,16 @@ from protection.policy import permission
 @cases_bp.route("/")
 @permission("case.view")
 def index():
-    views = lists.views_for(current_user)
+    user = signed_in_user()
+    views = lists.views_for(user)
     view = request.args.get("view", "mine")
     if view not in views:
         view = "mine"
-    form = CaseFilterForm(request.args, user=current_user, states=list(labels.CASE_STATES))
+    form = CaseFilterForm(request.args, user=user, states=list(labels.CASE_STATES))
     sort = paging.sort_choice(request.args, lists.SORTS, lists.default_sort(view))
     found = None
     if form.validate():
-        found = lists.list_cases(current_user, lists.Filters(
+        found = lists.list_cases(user, lists.Filters(
             view=view, kind=form.kind.data or None, state=form.state.data or None,
             classification=form.classification.data or None, opened_from=form.opened_from.parsed,
             opened_to=form.opened_to.parsed, reference=(form.reference.data or "").strip() or None,
@@ -67,7 +69,7 @@ def index():
             show_error(form, name_search.too_common_message(), "subject")
     today = operations.today()
     return render_template("casework/list.html", form=form, page=found, view=view, views=views, today=today,
-                           soon=lists.due_soon_limit(today), counts=lists.counts(current_user),
+                           soon=lists.due_soon_limit(today), counts=lists.counts(user),
                            open_states=set(lists.OPEN_STATES), sorting=sort,
                            filtered=any(value.strip() for key, value in request.args.items()
                                         if key not in ("view", "page", "sort", "dir")))
@@ -78,9 +80,10 @@ def index():
 @cases_bp.route("/<uuid:case_id>")
 @permission("case.view")
 def view(case_id: uuid.UUID):
+    user = signed_in_user()
     # Loaded once: held here, it is what load_case below finds in the session.
     case = operations.find_case(case_id)
-    offered = access.break_glass_offer(case, current_user)
+    offered = access.break_glass_offer(case, user)
     if offered is not None:
         # An officer of the unit, not assigned: refused (and recorded), with the offer to
         # open it in an emergency. The page shows only what they may know: the reference,
@@ -88,7 +91,7 @@ def view(case_id: uuid.UUID):
         policy.record_denial("case.view", status=403)
         return render_template("casework/restricted.html", case=offered, form=BreakGlassForm(),
                                today=operations.today()), 403
-    return page.render_case(operations.load_case(case_id, need="view"), current_user)
+    return page.render_case(operations.load_case(case_id, need="view"), user)
 
 
 @cases_bp.route("/<uuid:case_id>/break-glass", methods=["POST"])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import render_template
-from flask_login import current_user
 
 from cases.dashboard import board
 from protection.policy import permission
+from protection.web import signed_in_user
 
 
 @permission("home.view")
 def home():
-    return render_template("dashboard/home.html", role=current_user.role.value, board=board.for_user(current_user))
+    user = signed_in_user()
+    return render_template("dashboard/home.html", role=user.role.value, board=board.for_user(user))

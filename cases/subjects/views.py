@@ -22,6 +22,7 @@ from protection import paging, policy
 from protection.forms import ConfirmForm, show_error
 from protection.marking import mark_page_classification
 from protection.policy import permission
+from protection.web import signed_in_user
 
 subjects_bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 
@@ -95,14 +96,15 @@ def create():
 def view(subject_id: uuid.UUID):
     subject = subjects.load_subject(subject_id, "subject.view")
     subjects.record_view(subject)
-    history = lists.subject_history(subject, current_user)
+    user = signed_in_user()
+    history = lists.subject_history(subject, user)
     # The history lists classified cases and their conclusions: the page carries their marking.
     mark_page_classification(*(case.classification for case in history["reviews"] + history["petitions"]))
     return render_template("subjects/subject.html", subject=subject, relatives=subject.relatives,
                            confirm_form=ConfirmForm(), relation_label=relation_label, sex_label=sex_label,
                            history=history,
                            re_review=reviews.needs_re_review(subject),
-                           can_open_review=policy.can(current_user, "case.create"))
+                           can_open_review=policy.can(user, "case.create"))
 
 
 @subjects_bp.route("/<uuid:subject_id>/edit", methods=["GET", "POST"])
