@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from . import hooks, lockout, notices, passwords, ratelimit, signals, totp
 from .clock import utcnow
-from .db import db
+from .db import db, take_write_lock
 from .i18n import SUPPORTED_LOCALES
 from .identity import Clearance, Role, Unit, UnitKind, User
 from .sessions import (
@@ -184,8 +184,14 @@ def _code_reused(check: totp.CodeCheck) -> str:
 
 def begin_enrolment(auth_session: AuthSession) -> str:
     if not auth_session.pending_totp_secret:
-        auth_session.pending_totp_secret = totp.new_secret()
-        db.session.flush()
+        # Read, then write, from a page (GET), whose reads hold no lock (protection/db.py):
+        # the secret is read again under the write lock, so two tabs opening the page at once
+        # show the same QR code instead of the second replacing the first's.
+        take_write_lock(db.session.connection())
+        db.session.refresh(auth_session, ["pending_totp_secret"])
+        if not auth_session.pending_totp_secret:
+            auth_session.pending_totp_secret = totp.new_secret()
+            db.session.flush()
     return auth_session.pending_totp_secret
 
 
