@@ -87,10 +87,17 @@ def render_case(case, user, status: int = 200, **forms):
     operations.record_case_view(case)
     context = case_page(case, user)
     mark_page_classification(*(item.classification for item in context["findings"] + context["attachments"]))
-    context["transition_form"] = forms.get("transition_form") or versioned(TransitionForm, case)
-    context["bare_form"] = versioned(VersionedForm, case)
-    context["assign_form"] = forms.get("assign_form") or versioned(AssignForm, case, officers=context["officers"])
-    context["comment_form"] = forms.get("comment_form") or versioned(CommentForm, case)
-    context["attachment_form"] = forms.get("attachment_form") or versioned(AttachmentForm, case, user=user)
-    context["extend_form"] = forms.get("extend_form") or versioned(ExtendForm, case)
+    # Only the forms the page shows this user are built (each costs a CSRF field and its
+    # bindings); the template asks for each under the same condition.
+    can_work, can_assign = context["can_work"], context["can_assign"]
+    blank = {
+        "transition_form": (context["steps"], lambda: versioned(TransitionForm, case)),
+        "bare_form": (can_work or can_assign, lambda: versioned(VersionedForm, case)),
+        "assign_form": (can_assign, lambda: versioned(AssignForm, case, officers=context["officers"])),
+        "comment_form": (can_work, lambda: versioned(CommentForm, case)),
+        "attachment_form": (can_work, lambda: versioned(AttachmentForm, case, user=user)),
+        "extend_form": (context["can_extend"], lambda: versioned(ExtendForm, case)),
+    }
+    for name, (shown, build) in blank.items():
+        context[name] = forms.get(name) or (build() if shown else None)
     return render_template("casework/case.html", **context), status
