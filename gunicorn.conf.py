@@ -25,6 +25,11 @@ accesslog = "-"
 # Method and path only, never the query string: a search term can be a protected value.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = "127.0.0.1"
+# Recent gunicorns (27 here) open a control socket (~/.gunicorn/gunicorn.ctl) through which `gunicornc`
+# can stop and scale workers. Hoso is run by systemd or the README's command, never through
+# it: one management interface fewer, and two instances on one host do not share its path.
+# (Older gunicorns ignore the name.)
+control_socket_disable = True
 
 
 def when_ready(server):

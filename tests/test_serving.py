@@ -46,6 +46,8 @@ def test_gunicorn_names_the_port_it_bound(database_url, tmp_path):
     port = int(match.group(1))
     assert port != 0
     assert f"Listening at: http://127.0.0.1:{port}" in log_path.read_text()
+    # No management socket beside the app (gunicorn.conf.py): gunicorn says when it opens one.
+    assert "control socket" not in log_path.read_text().lower()
 
 
 def test_wildcard_and_unix_listeners_are_explained():
