@@ -244,6 +244,9 @@ def configure_sqlite(engine: Engine, *, wait_seconds: float = SQLITE_BUSY_TIMEOU
             connection.exec_driver_sql("BEGIN")
             connection.info[_DEFERRED] = True
         else:
+            # Cleared here too, not only when a transaction ends: a mark left behind on a
+            # pooled connection would make this writer's first write end its transaction.
+            connection.info.pop(_DEFERRED, None)
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
