@@ -165,9 +165,11 @@ def translated(mapping: dict) -> Mapping[str, str]:
         return _translate_all(mapping)
     key = (id(mapping), id(catalog))
     hit = _translated.get(key)
-    if hit is None or hit[0] is not mapping or hit[1] is not catalog:
-        hit = _translated[key] = (mapping, catalog, _translate_all(mapping))
-    return hit[2]
+    if hit is None:
+        # The entry holds the catalog, so its id is never reused while the entry lives; the
+        # fixed mappings live as long as this module.
+        hit = _translated[key] = (catalog, _translate_all(mapping))
+    return hit[1]
 
 
 def _translate_all(mapping: dict) -> Mapping[str, str]:
@@ -175,7 +177,7 @@ def _translate_all(mapping: dict) -> Mapping[str, str]:
     return MappingProxyType({getattr(code, "value", code): str(label) for code, label in mapping.items()})
 
 
-_translated: dict[tuple[int, int], tuple[dict, object, Mapping[str, str]]] = {}
+_translated: dict[tuple[int, int], tuple[object, Mapping[str, str]]] = {}
 
 
 def translated_levels() -> Mapping[str, str]:

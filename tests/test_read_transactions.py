@@ -39,10 +39,8 @@ def _settings(app_config):
 
 
 @pytest.fixture
-def officer(client, make_user, sign_in):
-    user = make_user("officer", display_name="Phạm Văn Thẩm Định")
-    assert sign_in(user).status_code == 302
-    return user
+def officer(login_as):
+    return login_as("officer")
 
 
 @pytest.fixture

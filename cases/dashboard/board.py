@@ -105,12 +105,16 @@ def _short(statement: Select, view: str, *, whole_scope: bool = False) -> WorkLi
         cutoff = db.session.scalar(statement.with_only_columns(Case.due_on).where(Case.due_on.is_not(None))
                                    .order_by(Case.due_on).offset(LIST_LENGTH - 1).limit(1))
         first = statement.where(Case.due_on <= cutoff) if cutoff is not None else statement
-    rows = list(db.session.scalars(first.options(load_only(*lists.LIST_COLUMNS), lazyload(Case.owner_unit))
-                                   .order_by(Case.due_on.is_(None), Case.due_on, Case.reference)
-                                   .limit(LIST_LENGTH)))
+    rows = list(db.session.scalars(_listed_by_due(first).limit(LIST_LENGTH)))
     total = lists.Count(len(rows), lists.BADGE_CAP) if len(rows) < LIST_LENGTH \
         else lists.bounded_count(statement, lists.BADGE_CAP)
     return WorkList(rows, total, view)
+
+
+def _listed_by_due(statement: Select) -> Select:
+    """The list's columns, first due first (undated last), then by reference."""
+    return (statement.options(load_only(*lists.LIST_COLUMNS), lazyload(Case.owner_unit))
+            .order_by(Case.due_on.is_(None), Case.due_on, Case.reference))
 
 
 # An officer's open work is a few cases: up to this many are read in one query and the three
@@ -119,9 +123,7 @@ OWN_WORK_CAP = 200
 
 
 def _own_work(open_cases: Select, today: date, soon: date) -> dict[str, WorkList] | None:
-    rows = list(db.session.scalars(open_cases.options(load_only(*lists.LIST_COLUMNS), lazyload(Case.owner_unit))
-                                   .order_by(Case.due_on.is_(None), Case.due_on, Case.reference)
-                                   .limit(OWN_WORK_CAP + 1)))
+    rows = list(db.session.scalars(_listed_by_due(open_cases).limit(OWN_WORK_CAP + 1)))
     if len(rows) > OWN_WORK_CAP:
         return None
     due = [row for row in rows if row.due_on is not None and today <= row.due_on <= soon]

@@ -14,6 +14,7 @@ from sqlalchemy import Select, or_, select
 from audit.trail import record
 from cases import deadlines, numbering, workflow
 from cases.casework.operations import CaseError, checked_classification, stamp, today
+from cases.conclusions import operations as conclusions
 from cases.models import Assignment, Case, Conclusion, Subject
 from protection import policy
 from protection.db import db
@@ -83,8 +84,7 @@ def versions_and_re_review(case: Case) -> tuple[list[Conclusion], bool]:
     a re-review (needs_re_review), in one query for the case page: the subject's last approved
     conclusion is fetched with the versions, marked."""
     if case.subject_id is None:
-        return list(db.session.scalars(select(Conclusion).where(Conclusion.case_id == case.id)
-                                       .order_by(Conclusion.version_number))), False
+        return conclusions.conclusions(case), False
     last_id = _last_approved(case.subject_id).with_only_columns(Conclusion.id).scalar_subquery()
     rows = db.session.execute(select(Conclusion, (Conclusion.id == last_id).label("last"))
                               .where(or_(Conclusion.case_id == case.id, Conclusion.id == last_id))
