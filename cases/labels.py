@@ -66,6 +66,27 @@ PURPOSES = {
     "other": _l("Khác"),
 }
 
+CAMPAIGN_PURPOSES = {
+    "congress": _l("Nhân sự đại hội"),
+    "planning": _l("Quy hoạch cán bộ"),
+    "appointment": _l("Bổ nhiệm, giới thiệu ứng cử"),
+    "admission": _l("Kết nạp Đảng"),
+}
+
+CAMPAIGN_STATES = {
+    "open": _l("Đang thực hiện"),
+    "closed": _l("Đã kết thúc"),
+}
+
+# A nominee's state on the campaign board: where their answer stands.
+NOMINEE_STATES = {
+    "not_started": _l("Chưa thẩm định"),
+    "reused": _l("Dùng lại kết luận còn hiệu lực"),
+    "in_review": _l("Đang thẩm định"),
+    "submitted": _l("Chờ phê duyệt"),
+    "concluded": _l("Đã kết luận"),
+}
+
 OUTCOMES = {
     "no_issue": _l("Không có vấn đề chính trị"),
     "issue_not_affecting": _l("Có vấn đề chính trị nhưng không ảnh hưởng tiêu chuẩn"),

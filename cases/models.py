@@ -544,3 +544,82 @@ class DeadlineExtension(Protected, db.Model):
     reason: Mapped[str] = mapped_column(EncryptedText)
 
     case: Mapped[Case] = relationship()
+
+
+# --- review campaigns (issue 20) -------------------------------------------------------------
+#
+# A campaign (đợt thẩm định) is a list of nominees that the standing committee needs concluded
+# by a fixed date. What stays plain: its reference, purpose, state, units and dates — the
+# metadata the board counts and the deadlines need. Its title is sealed (it may name a body
+# or a post), and a nominee row holds ids only: who they are lives in their dossier.
+
+class Campaign(Protected, db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    purpose: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # open | closed
+    classification: Mapped[Clearance] = mapped_column(_classification_column(), default=Clearance.UNCLASSIFIED)
+    owner_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    title: Mapped[str] = mapped_column(EncryptedText)
+
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    owner_unit: Mapped[Unit] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CampaignNominee(db.Model):
+    """One nominee of a campaign: their dossier, the unit working them (the campaign's own
+    or, by cadre management level, the district that manages them), and what answers for
+    them — a review opened for the campaign or a still-valid approved conclusion reused."""
+
+    __tablename__ = "campaign_nominees"
+    __table_args__ = (UniqueConstraint("campaign_id", "subject_id"),
+                      Index("ix_campaign_nominees_campaign_unit", "campaign_id", "unit_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    # The CSV line (or 0 when picked from dossiers): the order of the committee's list.
+    position_in_list: Mapped[int] = mapped_column(Integer, default=0)
+    case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reused_conclusion_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("conclusions.id"))
+    reused_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+    subject: Mapped[Subject] = relationship()
+    unit: Mapped[Unit] = relationship(lazy="joined")
+    case: Mapped[Case | None] = relationship()
+    reused_conclusion: Mapped[Conclusion | None] = relationship()
+
+
+class CampaignPrintRecord(db.Model):
+    """The copy register of a campaign's summary for the standing committee: as PrintRecord
+    for a conclusion, copy numbers run on per campaign, so every paper copy has its own."""
+
+    __tablename__ = "campaign_prints"
+    __table_args__ = (UniqueConstraint("campaign_id", "first_number", name="uq_campaign_prints_first"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    printed_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    printed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    classification: Mapped[Clearance] = mapped_column(_classification_column())
+    copies: Mapped[int] = mapped_column(Integer)
+    first_number: Mapped[int] = mapped_column(Integer)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+    printed_by: Mapped[User] = relationship(lazy="joined")

@@ -21,6 +21,7 @@ from cases.conclusions import views as _conclusion_views  # noqa: F401 - these v
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.seed import seed_demo_subjects
+from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command

@@ -151,6 +151,40 @@ FILING_REASONS = ("anonymous_or_false_name", "repeat_without_new_evidence", "vag
                   "unsigned_copy", "outside_jurisdiction")
 
 
+# Purposes of a review campaign (đợt thẩm định, issue 20), with the review purpose the reviews
+# it opens carry. Dated like the deadline rules: a purpose a new regulation retires stays on
+# the campaigns that used it, and is no longer offered for new ones.
+@dataclass(frozen=True)
+class CampaignPurpose:
+    key: str
+    review_purpose: str
+    effective_from: date = date(2000, 1, 1)
+    effective_until: date | None = None
+
+    def in_effect(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_until is None or on <= self.effective_until)
+
+
+CAMPAIGN_PURPOSES: tuple[CampaignPurpose, ...] = (
+    CampaignPurpose("congress", "election"),         # nhân sự đại hội
+    CampaignPurpose("planning", "cadre_planning"),   # quy hoạch
+    CampaignPurpose("appointment", "appointment"),   # bổ nhiệm, giới thiệu ứng cử
+    CampaignPurpose("admission", "party_admission"), # kết nạp Đảng
+)
+CAMPAIGN_STATES = ("open", "closed")
+
+
+def campaign_purpose(key: str, on: date | None = None) -> CampaignPurpose | None:
+    """The purpose `key`, if it exists (and, given a day, is in effect on it)."""
+    for purpose in CAMPAIGN_PURPOSES:
+        if purpose.key == key and (on is None or purpose.in_effect(on)):
+            return purpose
+    return None
+
+
+def campaign_purposes_on(on: date) -> tuple[CampaignPurpose, ...]:
+    return tuple(purpose for purpose in CAMPAIGN_PURPOSES if purpose.in_effect(on))
+
 # --- deadlines ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -69,6 +69,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # Lifetime of records (issue 8): purging cases past retention, reviewing classified items.
     "retention.manage": frozenset({Role.SUPERVISOR}),
     "classification.review": frozenset({Role.SUPERVISOR}),
+    # Review campaigns (issue 20): supervisors create, fill, hand out and close them; officers
+    # see the campaign rows of the nominees whose reviews they work (cases/campaigns/access.py).
+    "campaign.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "campaign.manage": frozenset({Role.SUPERVISOR}),
+    # Everyone's own notifications (issue 20 §B): the bell, the page, the preferences.
+    "notifications.view": ALL_ROLES,
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.

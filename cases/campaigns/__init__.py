@@ -1,0 +1,1 @@
+"""Review campaigns (đợt thẩm định, issue 20 §A)."""
