@@ -14,6 +14,8 @@ from cases import (
 from cases.access.operations import citizen_index
 from cases.access.views import access_bp
 from cases.audit_targets import configure_audit_targets
+from cases.campaigns.cli import campaign_cli
+from cases.campaigns.views import campaigns_bp
 from cases.casework import views as _casework_views  # noqa: F401 - these views join the cases blueprint
 from cases.casework.blueprint import cases_bp
 from cases.conclusions import operations as _conclusions  # noqa: F401 - the flush guard that keeps approved conclusions immutable
@@ -22,6 +24,8 @@ from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
+from cases.notifications.cli import notify_cli
+from cases.notifications.views import notifications_bp
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
@@ -48,8 +52,9 @@ def configure_cases(app: Flask) -> None:
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
     configure_audit_targets(app)  # the trail shows and accepts case references
-    for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp):
+    for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
+                      notifications_bp):
         app.register_blueprint(blueprint)
-    for command in (import_cli, export_cli, report_command):
+    for command in (import_cli, export_cli, report_command, campaign_cli, notify_cli):
         app.cli.add_command(command)
     configure_retention(app)
