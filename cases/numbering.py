@@ -36,6 +36,14 @@ def case_reference(kind: str, year: int) -> str:
     return f"{prefix}-{year}-{next_number(prefix, GLOBAL, year):06d}"
 
 
+# Review campaigns (issue 20): `DTD-2026-0001` (đợt thẩm định), a series of their own.
+CAMPAIGN_PREFIX = "DTD"
+
+
+def campaign_reference(year: int) -> str:
+    return f"{CAMPAIGN_PREFIX}-{year}-{next_number(CAMPAIGN_PREFIX, GLOBAL, year):04d}"
+
+
 def document_number(unit: Unit, year: int) -> str:
     number = next_number("KL", str(unit.id), year)
     return current_app.config["HOSO_DOCUMENT_NUMBER_FORMAT"].format(number=number, unit=unit.code, year=year)

@@ -70,7 +70,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "retention.manage": frozenset({Role.SUPERVISOR}),
     "classification.review": frozenset({Role.SUPERVISOR}),
     # Review campaigns (issue 20): supervisors create, fill, hand out and close them; officers
-    # see the campaign rows of the nominees whose reviews they work (cases/campaigns/access.py).
+    # see the campaign rows of the nominees whose reviews they work (can_see_nominee below).
     "campaign.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
     "campaign.manage": frozenset({Role.SUPERVISOR}),
     # Everyone's own notifications (issue 20 §B): the bell, the page, the preferences.
@@ -231,6 +231,63 @@ def can_respond_to_request(user: Any, request_: Any) -> bool:
     not a person the case is about."""
     return (can(user, "coordination.respond") and request_.body_unit_id == user.unit_id
             and cleared_for(user, request_.case.classification) and not is_recused(user, request_.case))
+
+
+# --- review campaigns (issue 20) ---------------------------------------------------------
+#
+# A campaign is plain metadata over other records: its rows show what the policy already lets
+# a user see of each nominee's case and dossier, never more. Callers pass the facts that need
+# the database (which units hold its rows, whether the user works a row's case, whether the
+# row is about them), so these stay pure.
+
+def owns_campaign(user: Any, campaign: Any) -> bool:
+    """Create, fill, hand out, reuse for and close a campaign; see all its rows: a supervisor
+    whose scope holds the owning unit, cleared for the campaign's classification."""
+    return (can_reach_unit_record(user, "campaign.manage", campaign.owner_unit_id)
+            and cleared_for(user, campaign.classification))
+
+
+def can_view_campaign(user: Any, campaign: Any, *, nominee_unit_ids: Any = (), works_on_it: bool = False) -> bool:
+    """The campaign's page: cleared for it, and its owning unit in scope, or a unit holding
+    some of its nominees in a supervisor's scope (cadre management levels), or an officer
+    who works one of its reviews."""
+    if not can(user, "campaign.view") or not cleared_for(user, campaign.classification):
+        return False
+    scope = unit_scope(user)
+    if campaign.owner_unit_id in scope or works_on_it:
+        return True
+    return user.role == Role.SUPERVISOR and any(unit_id in scope for unit_id in nominee_unit_ids)
+
+
+def can_see_nominee(user: Any, campaign: Any, nominee_unit_id: Any, *, works_on_it: bool, recused: bool) -> bool:
+    """One row of a campaign: never the row about oneself or one's family (recusal); the
+    owners and the supervisors of the unit working it see it; an officer, the rows of the
+    reviews assigned to them."""
+    if recused or not can(user, "campaign.view") or not cleared_for(user, campaign.classification):
+        return False
+    if user.role == Role.SUPERVISOR:
+        scope = unit_scope(user)
+        return campaign.owner_unit_id in scope or nominee_unit_id in scope
+    return works_on_it
+
+
+def can_manage_nominee(user: Any, campaign: Any, nominee_unit_id: Any, *, recused: bool) -> bool:
+    """Open, assign and reuse for a row: a supervisor of the campaign's owners or of the unit
+    the row was handed to, not recused from it."""
+    return (not recused and can(user, "campaign.manage") and cleared_for(user, campaign.classification)
+            and (campaign.owner_unit_id in unit_scope(user) or nominee_unit_id in unit_scope(user)))
+
+
+def can_see_nominee_name(user: Any, subject_owner_unit_id: Any, *, recused: bool) -> bool:
+    """A row's name: only for whoever may read that dossier (in scope, not recused)."""
+    return not recused and can_reach_unit_record(user, "subject.view", subject_owner_unit_id)
+
+
+def can_see_case_outcome(user: Any, case_owner_unit_id: Any, classification: Any, *, assigned: bool) -> bool:
+    """A case's conclusion number, date and outcome on a campaign row: whoever may view
+    the case (its scope's supervisors, its officers), cleared for its classification."""
+    return (can_reach_unit_record(user, "case.view", case_owner_unit_id) and cleared_for(user, classification)
+            and (user.role == Role.SUPERVISOR or assigned))
 
 
 def can_change_user_status(actor: User, target: User) -> bool:

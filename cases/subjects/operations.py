@@ -285,6 +285,12 @@ def _row_data(row: RosterRow) -> SubjectData:
                        current_unit=row.unit, position=row.position)
 
 
+def roster_values(row: RosterRow) -> dict[str, Any]:
+    """A new dossier's fields from a roster row, validated as the import validates them
+    (a campaign's list of nominees makes dossiers from the same rows)."""
+    return _validated(_row_data(row))
+
+
 def import_roster(rows: Iterable[RosterRow], *, owner_unit: Unit, progress: Callable[[int], None] | None = None,
                   skipped: int = 0) -> ImportCounts:
     """Create or update one subject per row, keyed on the ID number within the unit, so

@@ -17,6 +17,8 @@ from protection.search import InvalidCitizenId, citizen_id
 from protection.spreadsheets import restore_cell
 
 REQUIRED_COLUMNS = ("full_name", "date_of_birth", "id_number", "native_place", "unit", "position")
+# A campaign's list of nominees (issue 20 §A.2): the roster's columns, birthplace optional.
+NOMINEE_COLUMNS = ("id_number", "full_name", "date_of_birth", "unit", "position")
 OPTIONAL_COLUMNS = ("other_names", "sex", "residence", "ethnicity", "religion")
 ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 MAX_FIELD_LENGTH = 500
@@ -32,7 +34,7 @@ class RosterRow:
     full_name: str
     date_of_birth: date
     id_number: str
-    native_place: str
+    native_place: str  # "" in a list of nominees, which need not carry it
     unit: str
     position: str
     other_names: str = ""
@@ -79,7 +81,10 @@ def decode(raw: bytes) -> str:
                               "save it as CSV UTF-8 and try again") from None
 
 
-def parse_roster(text: str, *, today: date | None = None) -> ParsedRoster:
+def parse_roster(text: str, *, today: date | None = None,
+                 required: tuple[str, ...] = REQUIRED_COLUMNS) -> ParsedRoster:
+    """`required`: the columns a file must have and a row must fill (the roster's, or
+    NOMINEE_COLUMNS for a campaign); the others of ALL_COLUMNS are optional."""
     today = today or date.today()
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -89,7 +94,7 @@ def parse_roster(text: str, *, today: date | None = None) -> ParsedRoster:
     except csv.Error as error:
         raise RosterFileError(f"line 1: not valid CSV ({error})") from None
     columns = [name.strip().lower() for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
         raise RosterFileError(f"line 1: missing column(s): {', '.join(missing)}")
     unknown = [name for name in columns if name and name not in ALL_COLUMNS]
@@ -119,7 +124,7 @@ def parse_roster(text: str, *, today: date | None = None) -> ParsedRoster:
         # A file from `export subjects` quotes text a spreadsheet would run ("'=...");
         # the quote comes off here, so the export imports back unchanged.
         record = {name: restore_cell(value).strip() for name, value in zip(columns, values, strict=True)}
-        problems = list(_row_problems(record, today))
+        problems = list(_row_problems(record, today, required))
         id_number = normalise_id_number(record["id_number"])
         if id_number and id_number in first_line_of:
             problems.append(f"ID number repeats line {first_line_of[id_number]}")
@@ -136,9 +141,11 @@ def parse_roster(text: str, *, today: date | None = None) -> ParsedRoster:
     return parsed
 
 
-def _row_problems(record: dict[str, str], today: date) -> Iterable[str]:
+def _row_problems(record: dict[str, str], today: date, required: tuple[str, ...]) -> Iterable[str]:
     # Reasons name the column, never the value: the value may be a protected one.
     for name in ("full_name", "native_place", "unit", "position"):
+        if name not in required:
+            continue
         if not record.get(name):
             yield f"{name} is empty"
     for name, value in record.items():
