@@ -75,6 +75,11 @@ ACTION_LABELS: dict[str, Any] = {
     "conclusion.approve": lazy_pgettext("audit action", "Phê duyệt kết luận"),
     "conclusion.print": lazy_pgettext("audit action", "In kết luận"),
     "print_register.view": lazy_pgettext("audit action", "Xem sổ theo dõi bản in"),
+    # Review campaigns: the pages and the summary for the standing committee
+    "campaign.list": lazy_pgettext("audit action", "Xem danh sách đợt thẩm định"),
+    "campaign.print": lazy_pgettext("audit action", "In danh sách tổng hợp của đợt thẩm định"),
+    "campaign.export": lazy_pgettext("audit action", "Xuất danh sách tổng hợp của đợt thẩm định"),
+    "campaign.print_register.view": lazy_pgettext("audit action", "Xem sổ theo dõi bản in của đợt thẩm định"),
     # Review campaigns: creating, filling and working them (cases/campaigns/operations.py)
     "campaign.create": lazy_pgettext("audit action", "Tạo đợt thẩm định"),
     "campaign.close": lazy_pgettext("audit action", "Kết thúc đợt thẩm định"),
