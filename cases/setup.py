@@ -22,6 +22,7 @@ from cases.conclusions import operations as _conclusions  # noqa: F401 - the flu
 from cases.conclusions import views as _conclusion_views  # noqa: F401 - these views join the cases blueprint
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
+from cases.demo.campaign import seed_demo_campaign
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
@@ -51,6 +52,7 @@ def configure_cases(app: Flask) -> None:
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_campaign)  # after the case work it reuses
     configure_audit_targets(app)  # the trail shows and accepts case references
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
                       notifications_bp):

@@ -5,10 +5,15 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from cases import workflow
+from cases.campaigns import operations as campaigns
+from cases.campaigns.operations import BoardFilters
 from cases.casework import operations
 from cases.conclusions import operations as conclusions
+from cases.labels import NOMINEE_STATES
 from cases.models import (
     BreakGlassAccess,
+    Campaign,
+    CampaignNominee,
     Case,
     Comment,
     Conclusion,
@@ -19,7 +24,9 @@ from cases.models import (
     TimelineEvent,
 )
 from cases.reviews import operations as reviews
+from protection.accounts import find_user
 from protection.db import db
+from tests.factories import count_rows
 
 COUNTED = (Case, Petition, CoordinationRequest, Conclusion, Finding, Comment, TimelineEvent, Subject)
 
@@ -88,3 +95,29 @@ def test_the_demo_fills_every_state_of_case_work_once(app, runner):
 
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
+
+
+def test_the_demo_campaign_has_nominees_in_every_state_once(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo campaign: DTD-" in first.output and "with 11 nominees" in first.output
+    with app.app_context():
+        campaign = db.session.scalars(select(Campaign)).one()
+        assert (campaign.title, campaign.purpose, campaign.owner_unit.code) == (
+            "Nhân sự Đại hội Đảng bộ tỉnh nhiệm kỳ 2025–2030", "congress", "BTCTU")
+        minh, lan = find_user("lanhdao.minh"), find_user("lanhdao.lan")
+        board = campaigns.board(campaign, minh, BoardFilters())
+        assert all(board.counts[state] >= 1 for state in NOMINEE_STATES)
+        assert board.counts["total"] == 11 and board.counts["overdue"] >= 1
+        assert all(row.name for row in board.rows)
+        concluded = [row for row in board.rows if row.state in ("concluded", "reused")]
+        assert all(row.conclusion_number and row.outcome for row in concluded)
+        # The district's supervisor sees the rows handed to the district and the district's own.
+        district = campaigns.board(campaign, lan, BoardFilters())
+        assert {row.nominee.unit.code for row in district.rows} == {"HU-SONHA"} and district.counts["total"] == 3
+        db.session.commit()
+    nominees = count_rows(app, CampaignNominee)
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Demo campaign: already there." in second.output
+    assert count_rows(app, Campaign) == 1 and count_rows(app, CampaignNominee) == nominees
