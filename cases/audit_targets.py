@@ -16,7 +16,7 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from audit.targets import TargetKind, TargetLookupError, register_target_kind
-from cases.models import BreakGlassAccess, Case, CoordinationRequest
+from cases.models import BreakGlassAccess, Campaign, Case, CoordinationRequest
 from cases.numbering import REFERENCE_PREFIX
 from protection.db import db
 
@@ -39,6 +39,10 @@ def _references_via_case(model):
     return describe
 
 
+def _campaign_references(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return dict(db.session.execute(select(Campaign.id, Campaign.reference).where(Campaign.id.in_(ids))).all())
+
+
 def case_id_for_reference(text: str) -> uuid.UUID:
     reference = text.strip().upper()
     if not REFERENCE.match(reference):
@@ -58,6 +62,8 @@ def configure_audit_targets(app: Flask) -> None:
                    describe=_references_via_case(CoordinationRequest)),
         TargetKind("break_glass", lazy_pgettext("audit target", "Truy cập khẩn cấp"), url_arg="access_id",
                    describe=_references_via_case(BreakGlassAccess)),
+        TargetKind("campaign", lazy_pgettext("audit target", "Đợt thẩm định"), url_arg="campaign_id",
+                   describe=_campaign_references),
     )
     for kind in kinds:
         register_target_kind(app, kind)

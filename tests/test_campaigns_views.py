@@ -229,6 +229,8 @@ def test_a_csv_with_problems_is_refused_by_line_and_nothing_is_written_unless_to
     for line in (3, 4, 5):
         assert f"Dòng {line}:" in page, page[:4000]
     assert "Dòng 2:" not in page and "Dòng 6:" not in page
+    assert "Dòng 4: số định danh trùng với dòng 2" in page  # the parser's reasons, in the page's language
+    assert "Dòng 5: người này là bạn" in page
     assert field_errors(page, "file")
     assert count_rows(app, CampaignNominee) == 0
 
@@ -246,7 +248,7 @@ def test_a_csv_with_a_wrong_header_is_refused_beside_the_file(app, world, as_use
     campaign_id = new_campaign(app, world)
     client = as_user(world.supervisor)
     page = text_of(upload(client, campaign_id, "so_dinh_danh,ho_ten\n038080000101,A\n"))
-    assert field_errors(page, "file")
+    assert "dòng 1: thiếu cột" in field_errors(page, "file")
     assert count_rows(app, CampaignNominee) == 0
 
 

@@ -1,5 +1,6 @@
 """What the campaign pages offer to choose from: the units a supervisor may own a campaign
-in, the units below a campaign's owner to hand nominees to, and the officers to assign.
+in, the units below a campaign's owner to hand nominees to, and the officers to assign; and
+the list's nominee counts.
 Offering is a courtesy; the operations check every choice again (scope, clearance,
 recusal), so a forged choice is refused there, beside its field or flashed."""
 
@@ -7,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cases.models import Campaign
+from cases.models import Campaign, CampaignNominee
 from protection import policy
 from protection.db import db
 from protection.identity import Role, Unit, User
@@ -48,3 +49,12 @@ def officers(units: list[Unit]) -> list[Officer]:
                               .where(User.unit_id.in_(codes), User.role == Role.OFFICER, User.active.is_(True))
                               .order_by(User.display_name, User.username)).all()
     return [Officer(row.id, row.display_name, row.unit_id, codes[row.unit_id]) for row in rows]
+
+
+def nominee_counts(campaigns: list[Campaign]) -> dict:
+    """{campaign id: how many nominees it lists}, in one query: a count, never who."""
+    if not campaigns:
+        return {}
+    return dict(db.session.execute(select(CampaignNominee.campaign_id, func.count())
+                                   .where(CampaignNominee.campaign_id.in_([item.id for item in campaigns]))
+                                   .group_by(CampaignNominee.campaign_id)).all())

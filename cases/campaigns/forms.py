@@ -5,6 +5,8 @@ the field they refuse beside (CampaignError.field)."""
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -56,6 +58,39 @@ class NomineeFileForm(FlaskForm):
     def validate_file(self, field):
         if not getattr(field.data, "filename", None):
             raise ValidationError(_l("Hãy chọn tệp."))
+
+
+# The roster parser's reasons, for a row or the whole file (cases/subjects/roster.py), and the
+# campaign's own (operations.ABOUT_YOURSELF) are English, for the command line;
+# the page says them in the interface language. They name a column, never a value; one this
+# table does not know is shown as it is.
+_REASONS = (
+    (re.compile(r"^(?P<column>\w+) is empty$"), _l("cột %(column)s để trống")),
+    (re.compile(r"^(?P<column>\w+) is longer than (?P<count>\d+) characters$"), _l("cột %(column)s dài quá %(count)s ký tự")),
+    (re.compile(r"^id_number must be"), _l("số định danh phải gồm 12 chữ số (CCCD) hoặc 9 chữ số (CMND)")),
+    (re.compile(r"^date_of_birth must be"), _l("ngày sinh phải theo dạng dd/mm/yyyy")),
+    (re.compile(r"^date_of_birth is not a plausible"), _l("ngày sinh không hợp lý")),
+    (re.compile(r"^sex must be"), _l("giới tính phải là Nam hoặc Nữ")),
+    (re.compile(r"^ID number repeats line (?P<line>\d+)$"), _l("số định danh trùng với dòng %(line)s")),
+    (re.compile(r"^expected (?P<expected>\d+) fields, found (?P<found>\d+)$"), _l("cần %(expected)s cột, dòng này có %(found)s")),
+    (re.compile(r"^not valid CSV"), _l("không đúng định dạng CSV")),
+    (re.compile(r"^the file is not UTF-8"), _l("tệp không ở dạng UTF-8: hãy lưu lại dạng CSV UTF-8 rồi thử lại")),
+    (re.compile(r"^the file is empty"), _l("tệp trống: cần có dòng tiêu đề")),
+    (re.compile(r"^line 1: missing column\(s\): (?P<columns>.+)$"), _l("dòng 1: thiếu cột %(columns)s")),
+    (re.compile(r"^line 1: unknown column\(s\): (?P<columns>.+)$"), _l("dòng 1: có cột không dùng được %(columns)s")),
+    (re.compile(r"^line 1: column\(s\) given twice: (?P<columns>.+)$"), _l("dòng 1: cột bị lặp %(columns)s")),
+    (re.compile(r"^line 1: not valid CSV"), _l("dòng 1: không đúng định dạng CSV")),
+    (re.compile(r"^the nominee is you"), _l("người này là bạn hoặc thân nhân đã khai của bạn: người khác phải thêm dòng này")),
+)
+
+
+def problem_text(reason: str) -> str:
+    """A refused row's reason in the interface language."""
+    for pattern, text in _REASONS:
+        match = pattern.match(reason)
+        if match:
+            return str(text) % match.groupdict()
+    return reason
 
 
 class DossierSearchForm(FlaskForm):

@@ -29,6 +29,7 @@ from cases.campaigns.forms import (
     NomineeFileForm,
     SummaryPrintForm,
     chosen_ids,
+    problem_text,
 )
 from cases.campaigns.operations import BoardFilters, CampaignData, CampaignError
 from cases.casework import operations as casework
@@ -71,8 +72,10 @@ def index():
     found = campaigns.campaigns_for(user)
     record("campaign.list", target_type="campaign", count=len(found))
     mark_page_classification(*(campaign.classification for campaign in found))
-    return render_template("campaigns/index.html", campaigns=found, today=casework.today(),
-                           can_manage=policy.can(user, "campaign.manage"))
+    manage = policy.can(user, "campaign.manage")
+    # Supervisors see how long each list is; an officer sees the campaigns of their own rows.
+    return render_template("campaigns/index.html", campaigns=found, today=casework.today(), can_manage=manage,
+                           counts=choices.nominee_counts(found) if manage else None)
 
 
 def _campaign_data(form: CampaignForm) -> CampaignData:
@@ -264,7 +267,7 @@ def _nominees_page(campaign, upload: NomineeFileForm, problems=(), status: int =
             show_error(search, name_search.too_common_message(), "q")
     mark_page_classification(campaign.classification)
     return render_template("campaigns/nominees.html", campaign=campaign, upload=upload, problems=problems,
-                           search=search, found=found, columns=NOMINEE_COLUMNS), status
+                           search=search, found=found, columns=NOMINEE_COLUMNS, problem_text=problem_text), status
 
 
 @campaigns_bp.route("/<uuid:campaign_id>/nominees", methods=["GET", "POST"])
@@ -278,7 +281,7 @@ def nominees(campaign_id: uuid.UUID):
     try:
         parsed = parse_roster(decode(upload.file.data.read()), today=casework.today(), required=NOMINEE_COLUMNS)
     except RosterFileError as error:
-        show_error(upload, _("Không đọc được tệp: %(reason)s", reason=str(error)), "file")
+        show_error(upload, _("Không đọc được tệp: %(reason)s", reason=problem_text(str(error))), "file")
         return _nominees_page(campaign, upload)
     problems = sorted([*parsed.problems, *campaigns.nominee_problems(campaign, parsed.rows, by=user)],
                       key=lambda problem: problem.line)
