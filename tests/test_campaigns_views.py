@@ -313,6 +313,32 @@ def test_reviews_open_for_the_chosen_nominees_assigned_evenly(app, world, as_use
     assert 'name="nominee"' not in officer_board  # no bulk actions for an officer
 
 
+def test_reviews_are_assigned_more_officers_or_reassigned(app, world, as_user):
+    campaign_id = new_campaign(app, world)
+    nominees = with_dossiers(app, world, campaign_id, NAMES[:2], IDS[:2])
+    first, second = (str(officer.id) for officer in world.officers)
+    client = as_user(world.supervisor)
+    flashed(client, bulk_post(client, campaign_id, "open-reviews", nominees.values(), officer=[first]))
+
+    def assigned():
+        with app.app_context():
+            pairs = Counter(db.session.scalars(select(Assignment.user_id)))
+            db.session.commit()
+        return {str(user_id): count for user_id, count in pairs.items()}
+
+    assert assigned() == {first: 2}
+    page = flashed(client, bulk_post(client, campaign_id, "assign", nominees.values(), officer=[second]))
+    assert "Đã phân công 2 hồ sơ" in page
+    assert assigned() == {first: 2, second: 2}
+    page = flashed(client, bulk_post(client, campaign_id, "assign", [nominees[NAMES[0]]], officer=[first],
+                                     replace="1"))
+    assert "Đã phân công lại 1 hồ sơ" in page
+    assert assigned() == {first: 2, second: 1}
+    # Without an officer or a group nothing is tried, and the board says why.
+    page = flashed(client, bulk_post(client, campaign_id, "assign", nominees.values()))
+    assert "Hãy chọn cán bộ" in page
+
+
 def test_a_whole_units_officers_share_the_reviews_when_the_group_is_chosen(app, world, as_user):
     campaign_id = new_campaign(app, world)
     nominees = with_dossiers(app, world, campaign_id)
