@@ -440,7 +440,10 @@ def test_the_board_filters_by_state_and_searches_by_citizen_id(app, world, as_us
     assert board_rows(in_review) == [nominees[NAMES[0]]]
     found = client.get(f"/campaigns/{campaign_id}?q={IDS[2]}").get_data(as_text=True)
     assert board_rows(found) == [nominees[NAMES[2]]]
-    assert client.get(f"/campaigns/{campaign_id}?state=nonsense").status_code == 200  # an error beside the filter
+    views = len(audit_entries(app, "campaign.view"))
+    refused = client.get(f"/campaigns/{campaign_id}?state=nonsense")
+    assert refused.status_code == 200 and field_errors(text_of(refused), "state")  # an error beside the filter
+    assert TITLE in text_of(refused) and len(audit_entries(app, "campaign.view")) == views + 1  # its title was read
 
 
 @pytest.fixture

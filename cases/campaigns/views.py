@@ -135,7 +135,9 @@ def board(campaign_id: uuid.UUID):
         found = campaigns.board(campaign, user, BoardFilters(
             state=form.state.data or None, unit_id=uuid_in(form.unit.data), overdue=bool(form.overdue.data),
             query=(form.q.data or "").strip() or None, page=number))
-        campaigns.record_board_view(campaign, page=found.page)
+        campaigns.record_board_view(campaign, page=found.page, shown=len(found.rows))
+    else:
+        campaigns.record_board_view(campaign, page=number, shown=0)  # the title is shown still
     mark_page_classification(campaign.classification)
     # The bulk actions: the campaign's owners, and the supervisors of a unit rows were handed
     # to (each row is checked again by the operations).
