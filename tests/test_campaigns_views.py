@@ -361,7 +361,10 @@ def test_rows_handed_to_a_district_are_all_its_supervisor_sees(app, world, as_us
                                      **{"bulk-unit": str(world.units["HUYEN"])}))
     assert "Đã giao 2 nhân sự cho HUYEN" in page
     district = as_user(world.supervisor_huyen)
-    assert sorted(board_rows(district.get(f"/campaigns/{campaign_id}").get_data(as_text=True))) == sorted(handed)
+    district_board = district.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert sorted(board_rows(district_board)) == sorted(handed)
+    # The district works its rows (open, assign, reuse); the list and the campaign stay the owners'.
+    assert "/open-reviews" in district_board and "/hand-out" not in district_board and "/close" not in district_board
     assert TITLE in text_of(district.get("/campaigns/"))
     # The province still sees every row.
     assert len(board_rows(client.get(f"/campaigns/{campaign_id}").get_data(as_text=True))) == 4

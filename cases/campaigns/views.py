@@ -151,7 +151,8 @@ def board(campaign_id: uuid.UUID):
     # sees only the rows they work); the case page makes its own check, so a link it
     # refuses is a refusal page, never content.
     return render_template("campaigns/board.html", campaign=campaign, form=form, found=found, page=page,
-                           manage=manage, today=casework.today(), linked_units=policy.unit_scope(user), **context)
+                           manage=manage, owner=policy.owns_campaign(user, campaign), today=casework.today(),
+                           linked_units=policy.unit_scope(user), **context)
 
 
 # --- bulk actions over the ticked rows --------------------------------------------------------------
