@@ -29,6 +29,8 @@ from app import create_app
 from audit.models import AuditEntry
 from audit.trail import detail_of
 from cases.access import operations as access
+from cases.campaigns import operations as campaigns
+from cases.campaigns.operations import CampaignData
 from cases.casework import operations
 from cases.casework.operations import FindingData
 from cases.conclusions import signing
@@ -37,6 +39,7 @@ from cases.coordination.operations import RequestData
 from cases.models import (
     Assignment,
     BreakGlassAccess,
+    CampaignNominee,
     Case,
     Conclusion,
     CoordinationRequest,
@@ -79,9 +82,10 @@ OTHER_SUBJECT_ID = "001185006789"
 OTHER_FINDING = "Nội dung xác minh riêng của đơn vị khác"
 OTHER_FILE = "ho-so-don-vi-khac.pdf"
 OTHER_PETITION_TITLE = "Đơn phản ánh của đơn vị khác"
+CAMPAIGN_TITLE = "Nhân sự Đại hội Đảng bộ huyện Sơn Hà nhiệm kỳ 2025–2030"
 SECRETS = (TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
            PETITIONER, SUBJECT_NAME, RELATIVE_NAME, OTHER_TITLE, OTHER_SUBJECT, OTHER_FINDING, OTHER_FILE,
-           OTHER_PETITION_TITLE)
+           OTHER_PETITION_TITLE, CAMPAIGN_TITLE)
 REASON = "Lãnh đạo yêu cầu trả lời gấp Ban Thường vụ trong buổi họp chiều nay"
 
 
@@ -211,6 +215,21 @@ prints.register              | 200   403    404   404   404   404   | 403    403
 # supervisors of the scope who may know it exists
 retention.purge              | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 retention.decide             | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+# a review campaign C owned by HUYEN (confidential) listing S, whose review R answers for them:
+# its board for whoever works one of its reviews or whose scope holds HUYEN, cleared for it
+# (a recused user sees the page, never the row about themselves); changing it, the summary
+# and its register for its supervisors (a bulk action with nothing ticked goes back: 302)
+campaigns.board              | 200   200    404   404   404   200   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+campaigns.nominees           | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+campaigns.pick               | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+campaigns.reuse              | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+campaigns.open_reviews       | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+campaigns.assign             | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+campaigns.hand_out           | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+campaigns.summary_xlsx       | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+campaigns.print_summary      | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+campaigns.prints             | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+campaigns.close              | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
 """
 
 # Routes on no particular case: one row per role (relation "-"). The officer is the assigned
@@ -254,6 +273,8 @@ reports.index                | 403     403     200        403     403   L
 reports.download             | 403     403     200        403     403   L
 retention.index              | 403     403     200        403     403   L
 retention.classified         | 403     403     200        403     403   L
+campaigns.index              | 200     403     200        403     403   L
+campaigns.create             | 403     403     200        403     403   L
 auth.logout                  | 302     302     302        302     302   L
 """
 ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
@@ -319,6 +340,24 @@ def _own_session(scene, who):
                                        .order_by(AuthSession.created_at.desc()).limit(1))
         db.session.commit()
     return f"/account/sessions/{session_id}/end"
+
+
+def _campaign(page: str = ""):
+    """A campaign C of HUYEN listing S, with R answering for them: made on first use."""
+    def url(scene, _who):
+        if "campaign" not in scene.ids:
+            with scene.app.app_context():
+                owner = db.session.get(User, scene.user_ids[("supervisor", "same_unit")])
+                campaign = campaigns.create_campaign(CampaignData(
+                    "congress", CAMPAIGN_TITLE, owner.unit_id, org_today() + timedelta(days=30), "confidential"),
+                    by=owner)
+                campaigns.add_nominees_from_dossiers(campaign, [uuid.UUID(scene.subject)], by=owner)
+                nominee = db.session.scalar(select(CampaignNominee).where(CampaignNominee.campaign_id == campaign.id))
+                nominee.case_id = uuid.UUID(scene.review)
+                db.session.commit()
+                scene.ids["campaign"] = str(campaign.id)
+        return f"/campaigns/{scene.ids['campaign']}{page}"
+    return url
 
 
 URLS = {
@@ -397,11 +436,24 @@ URLS = {
     "retention.decide": "/retention/classified/case/{review}",
     "prints.print_conclusion": _approved_conclusion("print"),
     "prints.register": _approved_conclusion("prints"),
+    "campaigns.index": "/campaigns/",
+    "campaigns.create": "/campaigns/new",
+    "campaigns.board": _campaign(),
+    "campaigns.nominees": _campaign("/nominees"),
+    "campaigns.pick": _campaign("/nominees/pick"),
+    "campaigns.reuse": _campaign("/reuse"),
+    "campaigns.open_reviews": _campaign("/open-reviews"),
+    "campaigns.assign": _campaign("/assign"),
+    "campaigns.hand_out": _campaign("/hand-out"),
+    "campaigns.summary_xlsx": _campaign("/summary.xlsx"),
+    "campaigns.print_summary": _campaign("/print"),
+    "campaigns.prints": _campaign("/prints"),
+    "campaigns.close": _campaign("/close"),
 }
 
 # Prefixed forms (coordination pages) read their token under their prefix.
 CSRF_FIELDS = ("csrf_token", "ack-csrf_token", "finding-csrf_token", "upload-csrf_token", "answer-csrf_token",
-               "accept-csrf_token", "more-csrf_token", "withdraw-csrf_token")
+               "accept-csrf_token", "more-csrf_token", "withdraw-csrf_token", "bulk-csrf_token")
 
 
 # --- the scenario ------------------------------------------------------------------------------
