@@ -14,6 +14,8 @@ import pyotp
 import pytest
 
 from audit.models import AuditEntry
+from protection.accounts import find_unit
+from protection.db import db
 from tests import pages
 from tests.conftest import PASSWORD, MadeUser, audit_entries, post_form
 
@@ -245,6 +247,17 @@ PERSONAL_READS = {
     # The periodic report: numbers only, but every view and download is recorded (who took which figures).
     "reports.index": Read("supervisor", "/reports/", "report.view", "report"),
     "reports.download": Read("supervisor", "/reports/export.xlsx", "report.export", "report"),
+    # Review campaigns: titles and nominees' names and conclusions; the summary's files.
+    "campaigns.index": Read("supervisor", "/campaigns/", "campaign.list", "campaign"),
+    "campaigns.board": Read("supervisor", "/campaigns/{campaign}", "campaign.view", "campaign", target="campaign"),
+    "campaigns.nominees": Read("supervisor", "/campaigns/{campaign}/nominees?q=Nguyen+Van+An", "subject.search",
+                               "subject"),
+    "campaigns.summary_xlsx": Read("supervisor", "/campaigns/{campaign}/summary.xlsx", "campaign.export", "campaign",
+                                   target="campaign"),
+    "campaigns.print_summary": Read("supervisor", "/campaigns/{campaign}/print", "campaign.print_register.view",
+                                    "campaign", target="campaign"),
+    "campaigns.prints": Read("supervisor", "/campaigns/{campaign}/prints", "campaign.print_register.view",
+                             "campaign", target="campaign"),
 }
 
 
@@ -297,7 +310,20 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         conclusion = re.search(rf"/cases/{case}/conclusions/([0-9a-f-]{{36}})/print", page).group(1)
         return {"approved": case, "approved_conclusion": conclusion}
 
+    def campaign():
+        with app.app_context():
+            owner_unit_id = str(find_unit("BTCTU").id)
+            db.session.commit()
+        owner = app.test_client()
+        assert sign_in(make_user("supervisor"), target=owner).status_code == 302
+        response = pages.page_post(owner, "/campaigns/new", data={
+            "purpose": "congress", "title": "Nhân sự Đại hội (đọc)", "owner_unit_id": owner_unit_id,
+            "due_on": pages.day_text(30), "classification": "unclassified"})
+        assert response.status_code == 302, response.status_code
+        return {"campaign": response.headers["Location"].rsplit("/", 1)[1]}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
+        "campaign": campaign,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
         "petition": lambda: {"petition": pages.receive_petition_by_form(creator)}})
@@ -318,6 +344,7 @@ NOT_PERSONAL = {
     "admin.create_user": "an empty form",
     "admin.units": "organisational units, no person",
     "subjects.create": "an empty form",
+    "campaigns.create": "an empty form (its unit list names units, no person)",
     "subjects.add_relative": "an empty form for a new relative",
     # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
     "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",
