@@ -1,23 +1,18 @@
 """The campaign-board bench (bench/campaign_board.py) at a tiny size, so that it cannot rot: it
 builds its campaign in every state through the operations, measures the board's pages and the
-bare page, and prints its table. Speed is not asserted here (a bench reports, a test checks)."""
+bare page, and prints its table. Speed is not asserted here (a bench reports, a test checks).
+It runs on the test's own app and database (`python -m bench.campaign_board` makes a fresh
+instance with bench/instance.py, whose crypto tables the suite's models must not see)."""
 
 from __future__ import annotations
 
 from bench import bare_page
 from bench import campaign_board as bench
-from bench.instance import build_hoso
-from protection.db import db
 
 
-def test_the_bench_builds_its_campaign_and_measures_every_page(tmp_path, monkeypatch, capsys):
+def test_the_bench_builds_its_campaign_and_measures_every_page(app, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(bare_page.DATABASE_VARIABLE, "")  # the bench sets it; restored afterwards
-    app = build_hoso(None, tmp_path / "instance")
-    try:
-        rows = bench.run(app, nominees=12, requests=2, folder=tmp_path, freeze=False)
-    finally:
-        with app.app_context():
-            db.engine.dispose()
+    rows = bench.run(app, nominees=12, requests=2, folder=tmp_path, freeze=False)
     assert [row.label for row in rows] == ["bare page (bench/bare_page.py)", "board, first page",
                                            "board, in review and overdue"]
     assert all(len(row.samples) == 2 and row.p50 > 0 for row in rows)
