@@ -329,6 +329,7 @@ def test_assigning_and_reassigning_the_chosen_rows_reviews(app, province):
         campaigns.open_reviews(campaign, ids, [officer1.id], by=supervisor)
         assert campaigns.assign_officers(campaign, ids, [officer2.id], by=supervisor) == 2
         assert all({a.user_id for a in item.case.assignments} == {officer1.id, officer2.id} for item in nominees)
+        assert campaigns.assign_officers(campaign, ids, [officer2.id], by=supervisor) == 0  # already on both
         assert campaigns.assign_officers(campaign, ids[:1], [officer1.id], by=supervisor, replace=True) == 1
         assert [a.user_id for a in nominees[0].case.assignments] == [officer1.id]
 

@@ -327,20 +327,24 @@ def _plan(items: list, officers: list[User], unit_of, people_of, classification_
           skip=lambda item, officer: False) -> list[tuple]:
     """(item, officer) for each item: evenly over the officers each may have — the one with
     the fewest so far, in the order chosen, so all-eligible is plain round robin. Refused
-    (nothing planned) when some item has none."""
+    (nothing planned) when some item has none; (item, None) when every officer able to take
+    it is `skip`ped (already on it: nothing to do)."""
     load = {officer.id: 0 for officer in officers}
     order = {officer.id: position for position, officer in enumerate(officers)}
     scope = policy.unit_scope(by)
     plan = []
     for item in items:
-        eligible = [officer for officer in officers
-                    if officer.unit_id == unit_of(item) and officer.unit_id in scope
-                    and policy.cleared_for(officer, classification_of(item))
-                    and not index_plans.same_person(db.session, officer.citizen_index, people_of(item))
-                    and not skip(item, officer)]
-        if not eligible:
+        able = [officer for officer in officers
+                if officer.unit_id == unit_of(item) and officer.unit_id in scope
+                and policy.cleared_for(officer, classification_of(item))
+                and not index_plans.same_person(db.session, officer.citizen_index, people_of(item))]
+        if not able:
             raise CampaignError(_("Không cán bộ nào đã chọn nhận được một số nhân sự (phải cùng đơn vị quản lý, "
                                   "đủ mức tiếp cận, không xung đột lợi ích). Chưa mở hồ sơ nào."), "officers")
+        eligible = [officer for officer in able if not skip(item, officer)]
+        if not eligible:
+            plan.append((item, None))
+            continue
         chosen = min(eligible, key=lambda officer: (load[officer.id], order[officer.id]))
         load[chosen.id] += 1
         plan.append((item, chosen))
@@ -407,6 +411,8 @@ def assign_officers(campaign: Campaign, nominee_ids: Iterable[uuid.UUID], office
                  skip=lambda item, officer: not replace and policy.is_assigned(officer, item))
     changed = 0
     for case, officer in plan:
+        if officer is None:
+            continue  # every chosen officer who could take it already has it
         others = [item.user_id for item in case.assignments if item.user_id != officer.id]
         if not policy.is_assigned(officer, case):
             casework.assign(case, officer, by=by)
