@@ -13,9 +13,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from protection.identity import User
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
+from werkzeug.routing import BuildError
 
-from .models import Notification
+from cases.models import (
+    BreakGlassAccess,
+    Campaign,
+    Case,
+    Conclusion,
+    CoordinationRequest,
+    Petition,
+    Subject,
+)
+from protection import policy
+from protection.clock import utcnow
+from protection.db import db
+from protection.identity import Role, User
+
+from .models import MailAddress, Notification, NotificationPreference
 
 # Kinds of event, and who gets them:
 CASE_ASSIGNED = "case_assigned"              # the officer a case (review) is assigned to
@@ -37,6 +56,44 @@ KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPRO
 DELIVERIES = ("app", "immediate", "digest")
 DEFAULT_DELIVERY = "app"
 
+KIND_LABELS = {
+    CASE_ASSIGNED: _l("Hồ sơ được giao cho bạn"),
+    APPROVAL_AWAITING: _l("Kết luận chờ bạn phê duyệt"),
+    CONCLUSION_RETURNED: _l("Kết luận bị trả lại để sửa"),
+    CONCLUSION_APPROVED: _l("Kết luận đã được phê duyệt"),
+    REQUEST_RECEIVED: _l("Yêu cầu phối hợp gửi đến cơ quan bạn"),
+    REQUEST_ANSWERED: _l("Yêu cầu phối hợp đã được trả lời"),
+    REQUEST_OVERDUE: _l("Yêu cầu phối hợp quá hạn trả lời"),
+    DUE_SOON: _l("Hồ sơ sắp đến hạn"),
+    OVERDUE: _l("Hồ sơ đã quá hạn"),
+    CAMPAIGN_OVERDUE: _l("Đợt thẩm định có nhân sự quá hạn"),
+    BREAK_GLASS_REVIEW: _l("Truy cập khẩn cấp chờ xem xét"),
+}
+
+DELIVERY_LABELS = {
+    "app": _l("Chỉ trong ứng dụng"),
+    "immediate": _l("Gửi thư ngay"),
+    "digest": _l("Gộp vào thư tổng hợp hằng ngày"),
+}
+
+# Notifications a request raises about a coordination request, by side: the liaisons of the
+# addressed body answer it; the case's officers sent it.
+LIAISON_KINDS = frozenset({REQUEST_RECEIVED})
+
+# The bell shows "99+" past this; the count stops there so a flooded inbox costs no more.
+BELL_CAP = 99
+
+
+def kind_label(kind: str) -> str:
+    label = KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+def mail_configured() -> bool:
+    return bool(current_app.config.get("HOSO_SMTP_URL"))
+
+
+# --- raising -----------------------------------------------------------------------------------
 
 def notify(user_ids: Iterable[uuid.UUID], kind: str, *, target_type: str, target_id: uuid.UUID,
            reference: str | None = None, due_on: date | None = None, dedupe_key: str | None = None) -> int:
@@ -45,8 +102,44 @@ def notify(user_ids: Iterable[uuid.UUID], kind: str, *, target_type: str, target
     event about the same item is not raised twice while unread). Sets each notification's
     mail_state from the user's preference when mail is configured. Flushes; never commits.
     Returns how many were new."""
-    raise NotImplementedError
+    if kind not in KIND_LABELS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    wanted = set(user_ids)
+    if not wanted:
+        return 0
+    key = dedupe_key or f"{kind}:{target_id}"
+    # One statement for whom and how: inactive accounts get nothing, and without a relay (or
+    # an address) nothing waits to be mailed.
+    recipients = db.session.execute(
+        select(User.id, NotificationPreference.delivery, MailAddress.address)
+        .outerjoin(NotificationPreference, (NotificationPreference.user_id == User.id)
+                   & (NotificationPreference.kind == kind))
+        .outerjoin(MailAddress, MailAddress.user_id == User.id)
+        .where(User.id.in_(wanted), User.active.is_(True))
+    ).all()
+    if not recipients:
+        return 0
+    mailing = mail_configured()
+    now = utcnow()
+    rows = [{
+        "id": uuid.uuid4(), "user_id": user_id, "kind": kind, "dedupe_key": key[:120],
+        "target_type": target_type, "target_id": target_id, "reference": reference, "due_on": due_on,
+        "created_at": now, "read_at": None, "mail_attempts": 0,
+        "mail_state": _mail_state(delivery) if mailing and address else None,
+    } for user_id, delivery, address in recipients]
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    db.session.flush()
+    result = db.session.execute(dialect.insert(Notification).values(rows)
+                                .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]))
+    return result.rowcount
 
+
+def _mail_state(delivery: str | None) -> str | None:
+    delivery = delivery or DEFAULT_DELIVERY
+    return delivery if delivery in ("immediate", "digest") else None
+
+
+# --- reading under the policy ------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Item:
@@ -60,9 +153,112 @@ class Item:
     url: str
 
 
+# What the policy reads of a case (its officers, the people it is about), loaded with it.
+_CASE_LOADS = (
+    joinedload(Case.assignments),
+    joinedload(Case.subject).joinedload(Subject.relatives),
+    joinedload(Case.petition).joinedload(Petition.concerned),
+)
+
+
 def visible_item(user: User, notification: Notification) -> Item | None:
-    raise NotImplementedError
+    """The notification as `user` may see it now, or None: the target is gone or purged, or
+    the policy no longer lets them see it (moved, unassigned, recused, declassified upward,
+    account disabled). The label is the kind's and the reference a plain number: never a
+    title, a name or anything else protected."""
+    if notification.user_id != user.id or not user.active:
+        return None
+    found = _TARGETS.get(notification.target_type)
+    if found is None:
+        return None
+    seen = found(user, notification)
+    if seen is None:
+        return None
+    reference, url = seen
+    return Item(notification=notification, label=kind_label(notification.kind), reference=reference,
+                due_on=notification.due_on, url=url)
+
+
+def _case_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    case = db.session.get(Case, notification.target_id, options=_CASE_LOADS)
+    if case is None or case.purged_at is not None or not policy.can_view_case(user, case):
+        return None
+    if notification.kind == APPROVAL_AWAITING:
+        waiting = _submitted_conclusion(case)
+        if waiting is not None and not policy.can_approve_conclusion(user, case, waiting):
+            return None
+    return case.reference, _url("cases.view", f"/cases/{case.id}", case_id=case.id)
+
+
+def _submitted_conclusion(case: Case) -> Conclusion | None:
+    return db.session.scalar(select(Conclusion).where(Conclusion.case_id == case.id, Conclusion.state == "submitted")
+                             .order_by(Conclusion.version_number.desc()).limit(1))
+
+
+def _request_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    request_ = db.session.get(CoordinationRequest, notification.target_id)
+    if request_ is None or request_.case is None or request_.case.purged_at is not None:
+        return None
+    case = request_.case
+    if notification.kind in LIAISON_KINDS:
+        if not policy.can_respond_to_request(user, request_):
+            return None
+        return case.reference, _url("coordination.liaison_view", f"/requests/{request_.id}", request_id=request_.id)
+    if not policy.can_view_case(user, case):
+        return None
+    return case.reference, _url("coordination.officer_view", f"/cases/{case.id}/requests/{request_.id}",
+                                case_id=case.id, request_id=request_.id)
+
+
+def can_view_campaign(user: User, campaign: Campaign) -> bool:
+    """Stand-in until the campaigns branch's policy.can_view_campaign is merged: the
+    integrator switches the call below to it. A supervisor whose scope holds the owning unit,
+    cleared for the campaign's classification."""
+    return (user.role == Role.SUPERVISOR and campaign.owner_unit_id in policy.unit_scope(user)
+            and policy.cleared_for(user, campaign.classification))
+
+
+def _campaign_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    campaign = db.session.get(Campaign, notification.target_id)
+    if campaign is None or not can_view_campaign(user, campaign):
+        return None
+    return campaign.reference, _url("campaigns.board", f"/campaigns/{campaign.id}", campaign_id=campaign.id)
+
+
+def _break_glass_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    access = db.session.get(BreakGlassAccess, notification.target_id)
+    if access is None or not policy.can(user, "access.review"):
+        return None
+    return notification.reference, _url("access.queue", "/access/break-glass")
+
+
+_TARGETS = {
+    "case": _case_target,
+    "request": _request_target,
+    "campaign": _campaign_target,
+    "break_glass": _break_glass_target,
+}
+
+
+def _url(endpoint: str, fallback: str, **values) -> str:
+    """The item's page; the fallback path serves until a blueprint that is built in another
+    branch (the campaign board) is merged."""
+    try:
+        return current_app.url_for(endpoint, **values)
+    except BuildError:
+        return fallback
+
+
+def unread_filter(user_id: ColumnElement) -> ColumnElement[int]:
+    """SQL: the user's unread notifications, counted up to BELL_CAP + 1. The sign-in query asks
+    it (protection/sessions.py through the UNREAD_NOTIFICATIONS hook), so the bell costs no
+    statement of its own on a page."""
+    capped = (select(Notification.id)
+              .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+              .limit(BELL_CAP + 1).correlate_except(Notification).subquery())
+    return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def unread_count(user: User) -> int:
-    raise NotImplementedError
+    """How many unread notifications the user has, up to BELL_CAP + 1 ("99+")."""
+    return db.session.scalar(select(unread_filter(user.id))) or 0
