@@ -40,6 +40,9 @@ ACTION_LABELS: dict[str, Any] = {
     "user.enabled": lazy_pgettext("audit action", "Mở lại tài khoản"),
     "user.disabled": lazy_pgettext("audit action", "Vô hiệu hóa tài khoản"),
     "user.language": lazy_pgettext("audit action", "Đổi ngôn ngữ giao diện"),
+    "notifications.read": lazy_pgettext("audit action", "Đánh dấu thông báo đã đọc"),
+    "notifications.preferences": lazy_pgettext("audit action", "Đổi cách nhận thông báo"),
+    "notifications.mail_address": lazy_pgettext("audit action", "Đổi địa chỉ thư nhận thông báo"),
     "unit.created": lazy_pgettext("audit action", "Tạo đơn vị"),
     "access.denied": lazy_pgettext("audit action", "Bị từ chối truy cập"),
     # Dossiers of people under review

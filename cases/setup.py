@@ -25,7 +25,8 @@ from cases.dashboard.views import home
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
-from cases.notifications.views import notifications_bp
+from cases.notifications.service import unread_filter
+from cases.notifications.views import bell, notifications_bp
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
@@ -52,6 +53,9 @@ def configure_cases(app: Flask) -> None:
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
     configure_audit_targets(app)  # the trail shows and accepts case references
+    # The bell: its unread count is asked in the sign-in query (protection/sessions.py).
+    hooks.register(app, hooks.UNREAD_COUNT, unread_filter)
+    app.context_processor(bell)
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
                       notifications_bp):
         app.register_blueprint(blueprint)

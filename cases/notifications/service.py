@@ -8,18 +8,21 @@ lost access to the item, or is recused from it, sees nothing of it (and is maile
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from werkzeug.routing import BuildError
 
+from audit.trail import record
 from cases.models import (
     BreakGlassAccess,
     Campaign,
@@ -29,7 +32,7 @@ from cases.models import (
     Petition,
     Subject,
 )
-from protection import policy
+from protection import paging, policy
 from protection.clock import utcnow
 from protection.db import db
 from protection.identity import Role, User
@@ -262,3 +265,170 @@ def unread_filter(user_id: ColumnElement) -> ColumnElement[int]:
 def unread_count(user: User) -> int:
     """How many unread notifications the user has, up to BELL_CAP + 1 ("99+")."""
     return db.session.scalar(select(unread_filter(user.id))) or 0
+
+
+# --- the page: listing, opening, marking read ------------------------------------------------------
+#
+# The list shows kinds, reference numbers and due dates only, each drawn after the policy let the
+# reader see the item: no protected content is read for it, so it records no audit entry (as the
+# bell does not). Opening an item is the item's own page, which records its read as always.
+
+PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of the page: the notification, and what the reader may see of its item (None:
+    the item is gone or no longer theirs to see, and nothing of it is shown)."""
+
+    notification: Notification
+    item: Item | None
+
+
+def list_for(user: User, page: int) -> paging.Page:
+    """The user's notifications, newest first, one page of Rows."""
+    statement = (select(Notification).where(Notification.user_id == user.id)
+                 .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    shown = paging.paginate(statement, page, PER_PAGE)
+    _load_targets(shown.rows)
+    shown.rows = [Row(notification, visible_item(user, notification)) for notification in shown.rows]
+    return shown
+
+
+def _load_targets(notifications: list[Notification]) -> None:
+    """The page's targets in one statement per type, into the session: visible_item then finds
+    each there instead of loading it alone."""
+    wanted: dict[str, set[uuid.UUID]] = {}
+    for notification in notifications:
+        wanted.setdefault(notification.target_type, set()).add(notification.target_id)
+    if wanted.get("case"):
+        db.session.scalars(select(Case).where(Case.id.in_(wanted["case"])).options(*_CASE_LOADS)).unique().all()
+    if wanted.get("request"):
+        db.session.scalars(select(CoordinationRequest).where(CoordinationRequest.id.in_(wanted["request"]))
+                           .options(joinedload(CoordinationRequest.case).options(*_nested_case_loads()))
+                           ).unique().all()
+    if wanted.get("campaign"):
+        db.session.scalars(select(Campaign).where(Campaign.id.in_(wanted["campaign"]))).all()
+    if wanted.get("break_glass"):
+        db.session.scalars(select(BreakGlassAccess).where(BreakGlassAccess.id.in_(wanted["break_glass"]))).all()
+
+
+def _nested_case_loads():
+    return (joinedload(Case.assignments), joinedload(Case.subject).joinedload(Subject.relatives),
+            joinedload(Case.petition).joinedload(Petition.concerned))
+
+
+def find_own(user: User, notification_id: uuid.UUID) -> Notification | None:
+    """The user's own notification; None for another user's (the page answers 404 alike)."""
+    return db.session.scalar(select(Notification).where(Notification.id == notification_id,
+                                                        Notification.user_id == user.id))
+
+
+def mark_read(user: User, ids: Iterable[uuid.UUID] | None = None) -> int:
+    """Mark the user's unread notifications read: those of `ids`, or all of them (None).
+    Returns how many were unread."""
+    statement = (update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+                 .values(read_at=utcnow()).execution_options(synchronize_session="fetch"))
+    if ids is not None:
+        wanted = list(ids)
+        if not wanted:
+            return 0
+        statement = statement.where(Notification.id.in_(wanted))
+    count = db.session.execute(statement).rowcount
+    if count:
+        record("notifications.read", target_type="user", target_id=user.id, actor=user, count=count,
+               all=ids is None)
+    return count
+
+
+# --- preferences and the mail address ---------------------------------------------------------------
+
+class NotificationError(ValueError):
+    """A refusal the user can act on (protection.forms.Refusal); names no protected value."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def preferences(user: User) -> dict[str, str]:
+    """The user's delivery for every kind (the default where they chose none)."""
+    chosen = dict(db.session.execute(select(NotificationPreference.kind, NotificationPreference.delivery)
+                                     .where(NotificationPreference.user_id == user.id)).all())
+    return {kind: chosen.get(kind, DEFAULT_DELIVERY) for kind in KINDS}
+
+
+def preference(user: User, kind: str) -> str:
+    return preferences(user)[kind]
+
+
+def set_preferences(user: User, choices: dict[str, str]) -> list[str]:
+    """Save the user's delivery per kind; returns the kinds that changed. Unknown kinds or
+    deliveries are refused whole: nothing is saved."""
+    for kind, delivery in choices.items():
+        if kind not in KIND_LABELS:
+            raise NotificationError(_("Loại thông báo không hợp lệ."))
+        if delivery not in DELIVERIES:
+            raise NotificationError(_("Cách nhận thông báo không hợp lệ."), f"kind_{kind}")
+    current = preferences(user)
+    changed = [kind for kind in KINDS if kind in choices and choices[kind] != current[kind]]
+    rows = {row.kind: row for row in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
+    for kind in changed:
+        if kind in rows:
+            rows[kind].delivery = choices[kind]
+        else:
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind, delivery=choices[kind]))
+    db.session.flush()
+    if changed:
+        record("notifications.preferences", target_type="user", target_id=user.id, actor=user, kinds=changed,
+               deliveries=[choices[kind] for kind in changed])
+    return changed
+
+
+# Deliberately plain: one @ with something on each side, a dotted domain, no spaces or
+# brackets. The relay is the judge of the rest; this catches typing slips, not every RFC 5322 form.
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+ADDRESS_MAX = 254
+
+
+def mail_address(user: User) -> str | None:
+    return db.session.scalar(select(MailAddress.address).where(MailAddress.user_id == user.id))
+
+
+def checked_address(text: str | None) -> str | None:
+    """The address as it will be kept (None: no address), or NotificationError."""
+    address = (text or "").strip()
+    if not address:
+        return None
+    if len(address) > ADDRESS_MAX or not _ADDRESS.fullmatch(address) or ".." in address:
+        raise NotificationError(_("Địa chỉ thư không hợp lệ (ví dụ: ten.can.bo@tinhuy.vn)."), "mail_address")
+    return address
+
+
+def set_mail_address(user: User, text: str | None) -> bool:
+    """Set (or, empty, remove) where the user's mail goes; returns whether it changed. The
+    audit entry says that it was set or removed, never the address."""
+    address = checked_address(text)
+    kept = db.session.get(MailAddress, user.id)
+    if (kept.address if kept else None) == address:
+        return False
+    if address is None:
+        db.session.delete(kept)
+    elif kept is None:
+        db.session.add(MailAddress(user_id=user.id, address=address))
+    else:
+        kept.address = address
+    db.session.flush()
+    record("notifications.mail_address", target_type="user", target_id=user.id, actor=user,
+           change="removed" if address is None else "set")
+    return True
+
+
+def save_preferences(user: User, choices: dict[str, str], address: str | None) -> list[str]:
+    """The preferences page in one step: the address is checked before anything is saved."""
+    checked_address(address)
+    changed = set_preferences(user, choices)
+    set_mail_address(user, address)
+    return changed
