@@ -22,6 +22,7 @@ from cases.conclusions import operations as _conclusions  # noqa: F401 - the flu
 from cases.conclusions import views as _conclusion_views  # noqa: F401 - these views join the cases blueprint
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
+from cases.demo.notifications import seed_demo_notifications
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
@@ -51,6 +52,8 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.CITIZEN_INDEX, citizen_index)
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
+    # Mail addresses and choices first: the case work seeded next raises events that find them.
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_notifications)
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
     configure_audit_targets(app)  # the trail shows and accepts case references
     # The bell: its unread count is asked in the sign-in query (protection/sessions.py).

@@ -368,3 +368,30 @@ def test_bad_preferences_are_refused_beside_the_field_with_input_kept(app, clien
         assert db.session.scalars(select(MailAddress)).all() == []
         db.session.commit()
     assert audit_entries(app, "notifications.") == []
+
+
+# --- the demo -------------------------------------------------------------------------------------
+
+def test_the_demo_gives_its_people_addresses_choices_and_notifications_once(app, runner, client):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo notification settings: 8 mail addresses and" in first.output
+    with app.app_context():
+        counts = (len(db.session.scalars(select(MailAddress)).all()),
+                  len(db.session.scalars(select(NotificationPreference)).all()),
+                  len(db.session.scalars(select(Notification)).all()))
+        kinds = set(db.session.scalars(select(Notification.kind)))
+        addresses = set(db.session.scalars(select(MailAddress.address)))
+        db.session.commit()
+    assert kinds >= {service.CASE_ASSIGNED, service.APPROVAL_AWAITING, service.CONCLUSION_RETURNED,
+                     service.CONCLUSION_APPROVED, service.REQUEST_RECEIVED, service.REQUEST_ANSWERED,
+                     service.BREAK_GLASS_REVIEW}
+    assert all(address.endswith("@tinhuy.example") for address in addresses)
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert "Demo notification settings: 0 mail addresses and 0 delivery choices added." in again.output
+    with app.app_context():
+        assert (len(db.session.scalars(select(MailAddress)).all()),
+                len(db.session.scalars(select(NotificationPreference)).all()),
+                len(db.session.scalars(select(Notification)).all())) == counts
+        db.session.commit()
