@@ -132,9 +132,12 @@ def notify(user_ids: Iterable[uuid.UUID], kind: str, *, target_type: str, target
     } for user_id, delivery, address in recipients]
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     db.session.flush()
-    result = db.session.execute(dialect.insert(Notification).values(rows)
-                                .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"]))
-    return result.rowcount
+    # RETURNING names the rows actually inserted on both databases (a DBAPI's rowcount for
+    # ON CONFLICT DO NOTHING is not reliable: psycopg reports -1).
+    inserted = db.session.execute(dialect.insert(Notification).values(rows)
+                                  .on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+                                  .returning(Notification.id)).all()
+    return len(inserted)
 
 
 def _mail_state(delivery: str | None) -> str | None:
