@@ -138,6 +138,13 @@ def _public_url(name: str, raw: Any) -> str:
     return text
 
 
+def _hour(name: str, raw: Any) -> int:
+    value = _non_negative_int(name, raw)
+    if value > 23:
+        raise ConfigurationError(f"{name} must be an hour from 0 to 23, got {value}")
+    return value
+
+
 def _existing_file(name: str, raw: Any) -> str:
     text = str(raw).strip()
     if not Path(text).is_file():
@@ -235,6 +242,9 @@ SETTINGS: tuple[Setting, ...] = (
             "unset: the system's CAs"),
     Setting("HOSO_SMTP_TIMEOUT_SECONDS", 30, _positive_seconds,
             "how long the mailer waits for the relay (connect, each command)"),
+    Setting("HOSO_REMINDER_HOUR", 7, _hour,
+            "the hour (Vietnam time, 0-23) from which `notify send-due` raises the day's reminders and sends "
+            "the daily digests; earlier runs send immediate mails only"),
     Setting("HOSO_PUBLIC_URL", None, _public_url,
             "the address people open Hoso at (https://hoso.tinhuy.vn): the links in mails (required with "
             "HOSO_SMTP_URL)"),

@@ -30,6 +30,7 @@ from audit.models import AuditEntry
 from cases.models import (
     BreakGlassAccess,
     Campaign,
+    CampaignNominee,
     Case,
     ConcernedPerson,
     CoordinationRequest,
@@ -91,7 +92,7 @@ def smtp():
 
 def mail_settings(port: int, url: str | None = None) -> dict:
     return {"HOSO_SMTP_URL": url or f"smtp://127.0.0.1:{port}", "HOSO_MAIL_FROM": "hoso@tinhuy.test",
-            "HOSO_PUBLIC_URL": PUBLIC}
+            "HOSO_PUBLIC_URL": PUBLIC, "HOSO_REMINDER_HOUR": 0}
 
 
 @pytest.fixture
@@ -296,7 +297,28 @@ def test_an_address_removed_means_no_mail_and_no_retry(mail_app, smtp, runner, m
     assert smtp[1].messages == [] and states(mail_app) == {"skipped": 1}
 
 
-def test_without_a_relay_nothing_is_mailed(app, runner, make_user):
+def test_before_the_morning_hour_only_immediate_mails_go(app_config, smtp, request):
+    app_config.update({**mail_settings(smtp[0]), "HOSO_REMINDER_HOUR": 7})
+    app = request.getfixturevalue("app")
+    make_user = request.getfixturevalue("make_user")
+    officer = make_user("officer")
+    wants_mail(app, officer)
+    open_case(app, officer, due_in_days=-1)
+    with time_machine.travel(datetime(2026, 12, 9, 22, 0, tzinfo=UTC), tick=False):  # 05:00 in Vietnam
+        early = send_due(app.test_cli_runner())
+    assert early.exit_code == 0, early.output
+    assert "before 07:00" in early.output and count(app, Notification) == 0
+    with time_machine.travel(MORNING, tick=False):  # 08:00
+        later = send_due(app.test_cli_runner())
+    assert later.exit_code == 0 and count(app, Notification) == 1 and len(smtp[1].messages) == 1
+
+
+@pytest.fixture
+def any_hour(app_config):
+    app_config["HOSO_REMINDER_HOUR"] = 0  # the suite runs at any hour
+
+
+def test_without_a_relay_nothing_is_mailed(any_hour, app, runner, make_user):
     officer = make_user("officer")
     wants_mail(app, officer)
     open_case(app, officer, due_in_days=1)
@@ -511,9 +533,9 @@ def test_no_mail_of_the_demo_carries_a_name_an_id_number_or_a_title(mail_app, sm
         users = list(db.session.scalars(select(User).where(User.demo_account.is_(True))))
         for user in users:
             user.active = True
-            db.session.add(MailAddress(user_id=user.id, address=f"{user.username}@tinhuy.test"))
+            db.session.merge(MailAddress(user_id=user.id, address=f"{user.username}@tinhuy.test"))
             for kind in service.KINDS:
-                db.session.add(NotificationPreference(user_id=user.id, kind=kind, delivery="immediate"))
+                db.session.merge(NotificationPreference(user_id=user.id, kind=kind, delivery="immediate"))
         db.session.commit()
         raised = _raise_every_kind(users)
         db.session.commit()
@@ -546,3 +568,76 @@ def test_the_audit_entry_of_a_mail_names_no_content(mail_app, smtp, runner, make
     assert "Thẩm định" not in details and "Nguyễn" not in details
     assert {entry.action for entry in entries} == {"notify.reminders_raised", "notify.mail_sent"}
     assert all(entry.actor_id is None for entry in entries)  # the command's own, not a person's
+
+
+# --- who the reminders go to ------------------------------------------------------------------
+
+def test_request_overdue_goes_to_the_officers_of_the_case_that_sent_it(app, runner):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        today = local_today()
+        late = db.session.scalars(select(CoordinationRequest).where(
+            CoordinationRequest.due_on < today, CoordinationRequest.state.in_(["sent", "acknowledged",
+                                                                               "more_requested"]))).all()
+        expected = {(assignment.user_id, item.id) for item in late if item.case.state not in ("closed",)
+                    for assignment in item.case.assignments if assignment.user.active}
+        found = {(reminder.user_id, reminder.target_id) for reminder in reminders.requests_overdue(today)}
+        db.session.commit()
+    assert expected and found == expected
+
+
+def _campaign(owner_unit: str, *, due_in_days: int, nominee_case=None) -> Campaign:
+    """A campaign with one nominee, written as rows (the campaign operations are another
+    branch's): its title sealed as any campaign's."""
+    unit = find_unit(owner_unit)
+    today = local_today()
+    campaign = Campaign(reference=f"DTD-{today.year}-{uuid.uuid4().int % 10**6:06d}", purpose="congress",
+                        state="open", owner_unit_id=unit.id, due_on=today + timedelta(days=due_in_days),
+                        title="Nhân sự Đại hội Đảng bộ tỉnh nhiệm kỳ 2025–2030")
+    db.session.add(campaign)
+    db.session.flush()
+    by = db.session.scalar(select(User).where(User.unit_id == unit.id).limit(1))
+    subject = nominee_case.subject if nominee_case is not None else factories.make_subject(by, owner_unit=unit)
+    db.session.add(CampaignNominee(campaign_id=campaign.id, subject_id=subject.id, unit_id=unit.id,
+                                   case_id=nominee_case.id if nominee_case is not None else None,
+                                   ))
+    db.session.flush()
+    return campaign
+
+
+def test_campaign_overdue_goes_to_the_supervisors_whose_scope_holds_its_unit(app, make_unit, make_user):
+    make_unit("BTCTU")
+    make_unit("BTCHX", "Ban Tổ chức Huyện ủy X", kind="district", parent="BTCTU")
+    province, district = make_user("supervisor", unit="BTCTU"), make_user("supervisor", unit="BTCHX")
+    officer = make_user("officer", unit="BTCHX")
+    make_user("supervisor", unit="BTCTU", active=False)
+    with app.app_context():
+        late = _campaign("BTCHX", due_in_days=-1)
+        on_time = _campaign("BTCHX", due_in_days=3)
+        # A nominee's own review due earlier than the campaign makes it overdue already.
+        case = factories.open_review(factories.user_row(officer))
+        db.session.flush()
+        case.due_on = local_today() - timedelta(days=1)
+        early = _campaign("BTCHX", due_in_days=10, nominee_case=case)
+        db.session.commit()
+        found = {(reminder.user_id, reminder.target_id) for reminder in reminders.campaigns_overdue(local_today())}
+        db.session.commit()
+    assert found == {(province.id, late.id), (district.id, late.id), (province.id, early.id),
+                     (district.id, early.id)}
+    assert on_time.id not in {target for _user, target in found}
+
+
+def test_a_concluded_or_reused_nominee_is_not_overdue(app, make_user):
+    officer, supervisor = make_user("officer"), make_user("supervisor")
+    with app.app_context():
+        by = factories.user_row(officer)
+        case = factories.to_conclusion(factories.open_review(by), by=by)
+        factories.submit_conclusion(case, by=by)
+        approved = factories.approve_conclusion(case, by=factories.user_row(supervisor))
+        _campaign("BTCTU", due_in_days=-2, nominee_case=case)
+        reused = _campaign("BTCTU", due_in_days=-2)
+        db.session.scalars(select(CampaignNominee).where(CampaignNominee.campaign_id == reused.id)).one() \
+            .reused_conclusion_id = approved.id
+        db.session.commit()
+        assert reminders.campaigns_overdue(local_today()) == []
+        db.session.commit()

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from datetime import datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from audit.trail import record
 from protection.clock import utcnow
 from protection.db import db
-from protection.i18n import local_today
+from protection.i18n import local_zone
 from protection.identity import User
 from protection.mail import MailError
 from protection.schema import SchemaNotReady, ensure_schema_current
@@ -98,23 +100,23 @@ def _send(mode: str, today, connection, dry_run: bool, counts: dict) -> None:
             counts["skipped"] += len(mail.skipped)
 
 
-def _mail(today, dry_run: bool, counts: dict) -> None:
+def _mail(today, dry_run: bool, counts: dict, modes: tuple[str, ...]) -> None:
     now = utcnow()
-    if not any(mailing.pending_users(mode, today, now) for mode in mailing.MODES):
+    if not any(mailing.pending_users(mode, today, now) for mode in modes):
         return
     if dry_run:
-        for mode in mailing.MODES:
+        for mode in modes:
             _send(mode, today, None, dry_run, counts)
         return
     try:
         with mailing.transport() as connection:
-            for mode in mailing.MODES:
+            for mode in modes:
                 _send(mode, today, connection, dry_run, counts)
     except (MailError, RelayDown) as error:
         db.session.rollback()
         mail_error = error.error if isinstance(error, RelayDown) else error
         left = set(error.left) if isinstance(error, RelayDown) else set()
-        for mode in mailing.MODES:  # what was not reached yet, in either mode
+        for mode in modes:  # what was not reached yet, in either mode
             left.update(mailing.pending_users(mode, today, now))
         mailing.postpone(sorted(left, key=str), now)
         db.session.commit()
@@ -126,12 +128,19 @@ def _mail(today, dry_run: bool, counts: dict) -> None:
 def send_due(dry_run: bool) -> None:
     """Raise due-soon and overdue reminders, send immediate mails and today's digests."""
     _ready()
-    today = local_today()
+    now = datetime.now(local_zone())
+    today = now.date()
+    # Overnight runs (the timer ticks all day) mail what is immediate; the day's reminders and
+    # digests wait for the working morning, so nobody's phone lights up at midnight.
+    morning = now.hour >= current_app.config["HOSO_REMINDER_HOUR"]
+    if not morning:
+        click.echo(f"before {current_app.config['HOSO_REMINDER_HOUR']:02d}:00: reminders and digests wait; "
+                   "immediate mails only")
     counts = dict.fromkeys(("immediate", "immediate_items", "digest", "digest_items", "skipped", "refused"), 0)
     try:
-        raised = _raise(today, dry_run)
+        raised = _raise(today, dry_run) if morning else reminders.Raised()
         if mailing.configured():
-            _mail(today, dry_run, counts)
+            _mail(today, dry_run, counts, modes=mailing.MODES if morning else ("immediate",))
         elif not dry_run:
             click.echo("mail is not configured (HOSO_SMTP_URL): reminders only", err=True)
     finally:
