@@ -395,3 +395,18 @@ def test_the_demo_gives_its_people_addresses_choices_and_notifications_once(app,
                 len(db.session.scalars(select(NotificationPreference)).all()),
                 len(db.session.scalars(select(Notification)).all())) == counts
         db.session.commit()
+
+
+def test_a_post_without_some_fields_keeps_their_choices_and_the_address(app, client, people, sign_in):
+    assert sign_in(people["officer"]).status_code == 302
+    everything = {"mail_address": "can.bo@tinhuy.vn", **{f"kind_{kind}": "digest" for kind in service.KINDS}}
+    assert page_post(client, "/notifications/preferences", data=everything).status_code == 303
+    response = page_post(client, "/notifications/preferences", data={"kind_overdue": "immediate"})
+    assert response.status_code == 303
+    with app.app_context():
+        user = user_row(people["officer"])
+        chosen = service.preferences(user)
+        assert service.mail_address(user) == "can.bo@tinhuy.vn"
+        db.session.commit()
+    assert chosen[service.OVERDUE] == "immediate"
+    assert {chosen[kind] for kind in service.KINDS if kind != service.OVERDUE} == {"digest"}

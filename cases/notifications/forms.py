@@ -24,8 +24,14 @@ class PreferencesForm(FlaskForm):
     def kind_fields(self):
         return [getattr(self, field_name(kind)) for kind in service.KINDS]
 
-    def choices(self) -> dict[str, str]:
-        return {kind: getattr(self, field_name(kind)).data for kind in service.KINDS}
+    def choices(self, sent) -> dict[str, str]:
+        """The kinds the form sent (`sent`: the request's form data); a kind left out of a
+        hand-made POST keeps its choice rather than falling back to the default."""
+        return {kind: getattr(self, field_name(kind)).data for kind in service.KINDS if field_name(kind) in sent}
+
+    def address(self, sent) -> str | None:
+        """The address sent (empty: remove it); None when the POST did not carry the field."""
+        return self.mail_address.data if "mail_address" in sent else None
 
 
 def field_name(kind: str) -> str:

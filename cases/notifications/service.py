@@ -430,8 +430,11 @@ def set_mail_address(user: User, text: str | None) -> bool:
 
 
 def save_preferences(user: User, choices: dict[str, str], address: str | None) -> list[str]:
-    """The preferences page in one step: the address is checked before anything is saved."""
-    checked_address(address)
+    """The preferences page in one step: the address is checked before anything is saved.
+    `address` None leaves it as it is; an empty one removes it."""
+    if address is not None:
+        checked_address(address)
     changed = set_preferences(user, choices)
-    set_mail_address(user, address)
+    if address is not None:
+        set_mail_address(user, address)
     return changed

@@ -74,7 +74,8 @@ def preferences():
         for kind, delivery in service.preferences(user).items():
             getattr(form, field_name(kind)).data = delivery
         form.mail_address.data = service.mail_address(user) or ""
-    answer = submit_form(form, lambda: service.save_preferences(user, form.choices(), form.mail_address.data),
+    answer = submit_form(form, lambda: service.save_preferences(user, form.choices(request.form),
+                                                                     form.address(request.form)),
                          service.NotificationError, done=_("Đã lưu cách nhận thông báo."),
                          to=lambda _result: redirect(url_for("notifications.preferences"), 303))
     if answer is not None:
