@@ -25,8 +25,10 @@ from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import load_only, selectinload
 
 from audit.trail import record
+from cases.models import Case, ConcernedPerson, CoordinationRequest, Petition
 from protection.clock import utcnow
 from protection.db import db, insert_or_ignore
 from protection.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, format_day
@@ -153,6 +155,7 @@ def prepare(user_id: uuid.UUID, mode: str, today: date, now: datetime) -> Mail:
     skipped: list[Notification] = []
     # A request context for the links only (url_for needs one; the public address is its
     # base); the audit entry is recorded outside it, as the command's own.
+    held = _prefetch(notifications)  # noqa: F841 - held: the session keeps only what is referenced
     with current_app.test_request_context("/", base_url=base), force_locale(locale):
         for notification in notifications:
             item = service.visible_item(user, notification)
@@ -162,6 +165,36 @@ def prepare(user_id: uuid.UUID, mode: str, today: date, now: datetime) -> Mail:
                 shown.append((notification, item))
         message = compose(user, address.address, mode, [item for _n, item in shown], today) if shown else None
     return Mail(user_id, mode, message, [notification for notification, _i in shown], skipped)
+
+
+# What the policy reads of a case, and only that: plain columns, its officers, the people a
+# petition names. Loaded this way no sealed column comes with it, so nothing is decrypted: a
+# province's daily mail asks the policy about tens of thousands of cases, and would otherwise
+# open every title, summary and name only to throw them away.
+_PLAIN_CASE = (
+    load_only(Case.id, Case.reference, Case.kind, Case.state, Case.classification, Case.owner_unit_id,
+              Case.subject_id, Case.due_on, Case.archived_on, Case.purged_at),
+    selectinload(Case.assignments),
+    selectinload(Case.petition).load_only(Petition.case_id).selectinload(Petition.concerned)
+    .load_only(ConcernedPerson.id, ConcernedPerson.petition_id, ConcernedPerson.case_id, ConcernedPerson.subject_id),
+)
+
+
+def _prefetch(notifications: list[Notification]) -> list:
+    """The user's targets, a few statements for all: visible_item then finds each in the
+    session. Returned so that they stay there (the session holds its objects weakly)."""
+    case_ids = {item.target_id for item in notifications if item.target_type == "case"}
+    request_ids = {item.target_id for item in notifications if item.target_type == "request"}
+    held: list = []
+    if request_ids:
+        held += db.session.scalars(select(CoordinationRequest).where(CoordinationRequest.id.in_(request_ids))
+                                   .options(load_only(CoordinationRequest.id, CoordinationRequest.case_id,
+                                                      CoordinationRequest.body_unit_id, CoordinationRequest.state,
+                                                      CoordinationRequest.due_on))).all()
+        case_ids |= {item.case_id for item in held}
+    if case_ids:
+        held += db.session.scalars(select(Case).where(Case.id.in_(case_ids)).options(*_PLAIN_CASE)).unique().all()
+    return held
 
 
 def _claim(items: list[Notification], mode: str, state: str, now: datetime) -> bool:

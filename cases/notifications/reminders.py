@@ -37,7 +37,7 @@ from protection.identity import Role, Unit, User
 from . import service
 from .models import MailAddress, Notification, NotificationPreference
 
-CHUNK = 2000  # rows per INSERT statement: well under SQLite's 32k bound parameters
+CHUNK = 5000  # rows handed to one executemany
 
 
 @dataclass(frozen=True)
@@ -169,9 +169,12 @@ def insert(reminders: Iterable[Reminder]) -> list[Reminder]:
     mail = _mail_states({item.user_id for item in reminders}, {item.kind for item in reminders})
     table = Notification.__table__
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    # One statement, executed for many rows: SQLAlchemy batches them into multi-row INSERTs
+    # ("insertmanyvalues") compiled once, and RETURNING gives back only the rows inserted.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
     now = utcnow()
-    new_ids: set[uuid.UUID] = set()
     by_id: dict[uuid.UUID, Reminder] = {}
+    new_ids: list[uuid.UUID] = []
     for start in range(0, len(reminders), CHUNK):
         rows = []
         for item in reminders[start:start + CHUNK]:
@@ -179,10 +182,10 @@ def insert(reminders: Iterable[Reminder]) -> list[Reminder]:
             by_id[row_id] = item
             rows.append({"id": row_id, "user_id": item.user_id, "kind": item.kind, "dedupe_key": item.dedupe_key,
                          "target_type": item.target_type, "target_id": item.target_id, "reference": item.reference,
-                         "due_on": item.due_on, "created_at": now, "mail_state": mail.get((item.user_id, item.kind)),
-                         "mail_attempts": 0})
-        statement = dialect.insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
-        new_ids.update(db.session.scalars(statement))
+                         "due_on": item.due_on, "created_at": now, "read_at": None,
+                         "mail_state": mail.get((item.user_id, item.kind)), "mail_attempts": 0,
+                         "next_attempt_at": None, "mailed_at": None})
+        new_ids.extend(db.session.scalars(statement, rows))
     return [by_id[row_id] for row_id in new_ids]
 
 
