@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from audit.models import AuditEntry
+from cases.access.operations import citizen_index
 from cases.models import (
     BreakGlassAccess,
     Campaign,
@@ -641,3 +642,15 @@ def test_a_concluded_or_reused_nominee_is_not_overdue(app, make_user):
         db.session.commit()
         assert reminders.campaigns_overdue(local_today()) == []
         db.session.commit()
+
+
+def test_a_recused_officer_is_mailed_nothing_of_the_case(mail_app, smtp, runner, make_user):
+    officer = make_user("officer")
+    wants_mail(mail_app, officer)
+    case_id, _reference, _name = open_case(mail_app, officer, due_in_days=1)
+    with mail_app.app_context():  # the officer turns out to be the person under review
+        factories.user_row(officer).citizen_index = citizen_index(db.session.get(Case, case_id).subject.id_number)
+        db.session.commit()
+    result = send_due(runner)
+    assert result.exit_code == 0, result.output
+    assert smtp[1].messages == [] and states(mail_app) == {"skipped": 1}

@@ -25,10 +25,10 @@ from flask import current_app
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from audit.trail import record
-from cases.models import Case, ConcernedPerson, CoordinationRequest, Petition
+from cases.models import Assignment, Case, ConcernedPerson, CoordinationRequest, Petition
 from protection.clock import utcnow
 from protection.db import db, insert_or_ignore
 from protection.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, format_day
@@ -96,15 +96,20 @@ class Mail:
 
 def _absolute(url: str) -> str:
     base = current_app.config["HOSO_PUBLIC_URL"] or ""
-    return url if url.startswith(("http://", "https://")) else urljoin(base + "/", url.lstrip("/"))
+    if url.startswith("/") and not url.startswith("//"):
+        return base + url  # the usual case, a path from url_for: no parsing needed
+    return url if url.startswith(("http://", "https://")) else urljoin(base + "/", url)
 
 
-def _line(item: service.Item) -> str:
+def _line(item: service.Item, days: dict | None = None) -> str:
     parts = [str(item.label)]
     if item.reference:
         parts.append(item.reference)
     if item.due_on:
-        parts.append(_("hạn %(day)s", day=format_day(item.due_on)))
+        days = {} if days is None else days  # a digest repeats the same few dates: format each once
+        if item.due_on not in days:
+            days[item.due_on] = _("hạn %(day)s", day=format_day(item.due_on))
+        parts.append(days[item.due_on])
     return " — ".join(parts)
 
 
@@ -121,8 +126,9 @@ def compose(user: User, address: str, mode: str, items: list[service.Item], toda
         ngettext("Hoso có %(num)d thông báo cho đồng chí:", "Hoso có %(num)d thông báo cho đồng chí:", len(items)),
         "",
     ]
+    days: dict = {}
     for item in items:
-        lines += [f"- {_line(item)}", f"  {_absolute(item.url)}"]
+        lines += [f"- {_line(item, days)}", f"  {_absolute(item.url)}"]
     lines += [
         "",
         _("Nội dung hồ sơ chỉ xem được trong Hoso, sau khi đăng nhập: thư này không mang nội dung nào."),
@@ -153,9 +159,9 @@ def prepare(user_id: uuid.UUID, mode: str, today: date, now: datetime) -> Mail:
     base = current_app.config["HOSO_PUBLIC_URL"] or "http://localhost"
     shown: list[tuple[Notification, service.Item]] = []
     skipped: list[Notification] = []
+    held = _prefetch(user, notifications)
     # A request context for the links only (url_for needs one; the public address is its
     # base); the audit entry is recorded outside it, as the command's own.
-    held = _prefetch(notifications)  # noqa: F841 - held: the session keeps only what is referenced
     with current_app.test_request_context("/", base_url=base), force_locale(locale):
         for notification in notifications:
             item = service.visible_item(user, notification)
@@ -164,6 +170,7 @@ def prepare(user_id: uuid.UUID, mode: str, today: date, now: datetime) -> Mail:
             else:
                 shown.append((notification, item))
         message = compose(user, address.address, mode, [item for _n, item in shown], today) if shown else None
+    del held  # the targets stayed in the session while the policy was asked; now they may go
     return Mail(user_id, mode, message, [notification for notification, _i in shown], skipped)
 
 
@@ -174,13 +181,17 @@ def prepare(user_id: uuid.UUID, mode: str, today: date, now: datetime) -> Mail:
 _PLAIN_CASE = (
     load_only(Case.id, Case.reference, Case.kind, Case.state, Case.classification, Case.owner_unit_id,
               Case.subject_id, Case.due_on, Case.archived_on, Case.purged_at),
-    selectinload(Case.assignments),
-    selectinload(Case.petition).load_only(Petition.case_id).selectinload(Petition.concerned)
-    .load_only(ConcernedPerson.id, ConcernedPerson.petition_id, ConcernedPerson.case_id, ConcernedPerson.subject_id),
+    lazyload(Case.owner_unit),
+    selectinload(Case.assignments).load_only(Assignment.id, Assignment.case_id, Assignment.user_id)
+    .lazyload(Assignment.user),
 )
+# Whom a petition names: asked only for a reader who may be one of them (policy.is_recused
+# compares the reader's own citizen index, and a reader without one is never recused).
+_NAMED = selectinload(Case.petition).load_only(Petition.case_id).selectinload(Petition.concerned).load_only(
+    ConcernedPerson.id, ConcernedPerson.petition_id, ConcernedPerson.case_id, ConcernedPerson.subject_id)
 
 
-def _prefetch(notifications: list[Notification]) -> list:
+def _prefetch(user: User, notifications: list[Notification]) -> list:
     """The user's targets, a few statements for all: visible_item then finds each in the
     session. Returned so that they stay there (the session holds its objects weakly)."""
     case_ids = {item.target_id for item in notifications if item.target_type == "case"}
@@ -193,7 +204,8 @@ def _prefetch(notifications: list[Notification]) -> list:
                                                       CoordinationRequest.due_on))).all()
         case_ids |= {item.case_id for item in held}
     if case_ids:
-        held += db.session.scalars(select(Case).where(Case.id.in_(case_ids)).options(*_PLAIN_CASE)).unique().all()
+        options = (*_PLAIN_CASE, _NAMED) if user.citizen_index is not None else _PLAIN_CASE
+        held += db.session.scalars(select(Case).where(Case.id.in_(case_ids)).options(*options)).unique().all()
     return held
 
 

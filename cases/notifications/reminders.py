@@ -193,9 +193,11 @@ def raise_reminders(today: date) -> Raised:
     """Every reminder due today, inserted unless already there. Flushes; never commits."""
     raised = Raised()
     for finder in REMINDERS:
+        references: dict[str, dict[str, None]] = {}  # ordered sets: a province raises tens of thousands
         for item in insert(finder(today)):
             raised.counts[item.kind] = raised.counts.get(item.kind, 0) + 1
-            references = raised.references.setdefault(item.kind, [])
-            if item.reference and item.reference not in references:
-                references.append(item.reference)
+            if item.reference:
+                references.setdefault(item.kind, {})[item.reference] = None
+        for kind, seen in references.items():
+            raised.references[kind] = list(seen)
     return raised
