@@ -4,7 +4,8 @@
 The instance is bench/cases.py's (cases sealed for real, spread over 20 units, one or two
 officers each), with its officers made active and `--users` of them in all; every user has a
 mail address, a third want every kind immediately, a third in the daily digest, a third in the
-app only. An aiosmtpd relay on loopback takes the mails (and counts them).
+app only. An aiosmtpd relay on loopback, in a process of its own as a real relay is, takes
+the mails (and counts them).
 
 Measured through the command itself (the CLI runner): the first run of the day (reminders
 raised, immediate mails and digests sent, each audited and committed per mail), and a second
@@ -23,13 +24,14 @@ import argparse
 import os
 import smtplib
 import socket
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, insert, select, update
 
 from bench import cases as cases_bench
@@ -41,17 +43,53 @@ from protection.i18n import local_today
 from protection.identity import User
 
 TARGET_SECONDS = 30.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
-@dataclass
-class Counter:
-    mails: int = 0
-    sizes: list[int] = field(default_factory=list)
+class Tally:
+    """The relay's handler, in a process of its own (`python -m aiosmtpd -c bench.notify.Tally
+    FILE`), as a real relay is: one line per mail accepted, its size, appended to FILE."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(*args)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.mails += 1
-        self.sizes.append(len(envelope.content))
+        with open(self.path, "a", encoding="ascii") as tally:
+            tally.write(f"{len(envelope.content)}\n")
         return "250 OK"
+
+
+class Relay:
+    """aiosmtpd on a free loopback port in a child process; `sizes()` reads its tally."""
+
+    def __init__(self, folder: Path):
+        self.port = _free_port()
+        self.tally = folder / "relay.tally"
+        self.tally.touch()
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", "-c", "bench.notify.Tally",
+             str(self.tally)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise SystemExit("notify bench: the loopback relay did not start") from None
+                time.sleep(0.1)
+
+    def sizes(self) -> list[int]:
+        return [int(line) for line in self.tally.read_text(encoding="ascii").split()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
 
 
 @dataclass
@@ -111,7 +149,7 @@ def _bare_mail(port: int, count: int, size: int) -> float:
     return time.perf_counter() - start
 
 
-def run(app, port: int, relay: Counter) -> list[Row]:
+def run(app, relay: Relay) -> list[Row]:
     runner = app.test_cli_runner()
     start = time.perf_counter()
     first = runner.invoke(args=["notify", "send-due"])
@@ -119,18 +157,19 @@ def run(app, port: int, relay: Counter) -> list[Row]:
     if first.exit_code != 0:
         raise SystemExit(f"notify bench: send-due failed: {first.output.strip()[-300:]}")
     summary = first.output.strip().splitlines()[-1]
-    mails = relay.mails
+    sizes = relay.sizes()
+    mails = len(sizes)
     start = time.perf_counter()
     second = runner.invoke(args=["notify", "send-due"])
     second_seconds = time.perf_counter() - start
-    if second.exit_code != 0 or relay.mails != mails:
+    if second.exit_code != 0 or len(relay.sizes()) != mails:
         raise SystemExit("notify bench: the second run sent something or failed")
     with app.app_context():
         raised = db.session.scalar(select(func.count()).select_from(Notification))
         db.session.rollback()
     reminder_seconds, reminder_rows = _bare_reminders(app)
-    size = sum(relay.sizes) // max(len(relay.sizes), 1)
-    mail_seconds = _bare_mail(port, mails, size)
+    size = sum(sizes) // max(mails, 1)
+    mail_seconds = _bare_mail(relay.port, mails, size)
     return [
         Row("send-due, first run of the day", first_seconds, "bare reminder selects + raw smtplib",
             reminder_seconds + mail_seconds,
@@ -151,29 +190,27 @@ def print_table(rows: list[Row]) -> None:
 
 
 def bench(database_url: str | None, *, users: int, cases: int, subjects: int) -> list[Row]:
-    relay = Counter()
-    controller = Controller(relay, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings = {"HOSO_SMTP_URL": f"smtp://127.0.0.1:{controller.port}", "HOSO_MAIL_FROM": "hoso@bench.test",
-                "HOSO_PUBLIC_URL": "https://hoso.bench.test", "HOSO_REMINDER_HOUR": "0"}
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            app = build_hoso(database_url, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        relay = Relay(Path(tmp))
+        settings = {"HOSO_SMTP_URL": f"smtp://127.0.0.1:{relay.port}", "HOSO_MAIL_FROM": "hoso@bench.test",
+                    "HOSO_PUBLIC_URL": "https://hoso.bench.test", "HOSO_REMINDER_HOUR": "0"}
+        saved = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
+        try:
+            app = build_hoso(database_url, Path(tmp) / "instance")
             print(f"Hoso notify bench on {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}", flush=True)
             prepare(app, users=users, cases=cases, subjects=subjects)
-            rows = run(app, controller.port, relay)
+            rows = run(app, relay)
             with app.app_context():
                 db.engine.dispose()
             return rows
-    finally:
-        controller.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        finally:
+            relay.stop()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def main() -> None:
