@@ -40,6 +40,9 @@ ACTION_LABELS: dict[str, Any] = {
     "user.enabled": lazy_pgettext("audit action", "Mở lại tài khoản"),
     "user.disabled": lazy_pgettext("audit action", "Vô hiệu hóa tài khoản"),
     "user.language": lazy_pgettext("audit action", "Đổi ngôn ngữ giao diện"),
+    "notifications.read": lazy_pgettext("audit action", "Đánh dấu thông báo đã đọc"),
+    "notifications.preferences": lazy_pgettext("audit action", "Đổi cách nhận thông báo"),
+    "notifications.mail_address": lazy_pgettext("audit action", "Đổi địa chỉ thư nhận thông báo"),
     "unit.created": lazy_pgettext("audit action", "Tạo đơn vị"),
     "access.denied": lazy_pgettext("audit action", "Bị từ chối truy cập"),
     # Dossiers of people under review
@@ -98,6 +101,11 @@ ACTION_LABELS: dict[str, Any] = {
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),
     "coordination.send": lazy_pgettext("audit action", "Gửi yêu cầu phối hợp"),
     "coordination.transition": lazy_pgettext("audit action", "Chuyển bước yêu cầu phối hợp"),
+    # Notifications by mail (notify send-due)
+    "notify.reminders_raised": lazy_pgettext("audit action", "Tạo nhắc việc đến hạn, quá hạn"),
+    "notify.mail_sent": lazy_pgettext("audit action", "Gửi thư thông báo"),
+    "notify.mail_skipped": lazy_pgettext("audit action", "Bỏ qua thông báo không gửi thư được"),
+    "notify.mail_refused": lazy_pgettext("audit action", "Máy chủ thư từ chối thư thông báo"),
     # Reports, the trail itself, backups and keys
     "report.view": lazy_pgettext("audit action", "Xem báo cáo thống kê"),
     "report.export": lazy_pgettext("audit action", "Xuất báo cáo thống kê"),

@@ -23,10 +23,12 @@ from cases.conclusions import views as _conclusion_views  # noqa: F401 - these v
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.campaign import seed_demo_campaign
+from cases.demo.notifications import seed_demo_notifications
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
-from cases.notifications.views import notifications_bp
+from cases.notifications.service import unread_filter
+from cases.notifications.views import bell, notifications_bp
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
@@ -51,9 +53,14 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.CITIZEN_INDEX, citizen_index)
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
+    # Mail addresses and choices first: the case work seeded next raises events that find them.
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_notifications)
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_subjects)
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_campaign)  # after the case work it reuses
     configure_audit_targets(app)  # the trail shows and accepts case references
+    # The bell: its unread count is asked in the sign-in query (protection/sessions.py).
+    hooks.register(app, hooks.UNREAD_COUNT, unread_filter)
+    app.context_processor(bell)
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
                       notifications_bp):
         app.register_blueprint(blueprint)

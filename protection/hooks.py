@@ -18,6 +18,10 @@ CITIZEN_INDEX      one     accounts.set_citizen_id: a citizen   cases/setup.py:
                            index of it (ValueError if invalid)  .citizen_index
 DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py:
                            demo`): () -> lines to print         cases.demo.seed.seed_demo_subjects
+UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
+                           id column -> SQL counting their      cases.notifications.service
+                           unread notifications (asked in the   .unread_filter
+                           sign-in query: the bell's count)
 =================  ======  ===================================  =================================
 
 Signals: the kernel announces, and does not wait for an answer
@@ -65,6 +69,7 @@ class Hook:
 
 CITIZEN_INDEX = Hook("citizen_index")
 DEMO_SEEDERS = Hook("demo_seeders", many=True)
+UNREAD_COUNT = Hook("unread_count")
 
 
 def _registry(app: Flask) -> dict[str, Any]:

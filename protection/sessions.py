@@ -18,6 +18,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Uuid, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
+from . import hooks
 from .clock import UTCDateTime, utcnow
 from .db import db
 from .identity import User
@@ -110,18 +111,24 @@ class SessionCheck:
     ended_reason: EndReason | None = None
     # Whether the user had an unread security notice, asked in the same query (notices.py).
     unread_notices: bool | None = None
+    # How many unread notifications the domain holds for them (the bell), asked in the same
+    # query through the UNREAD_COUNT hook; None when no layer registered one.
+    unread_notifications: int | None = None
 
 
 def resolve_session(token: str) -> SessionCheck:
     """Find the open session for a cookie token, ending it if it has timed out."""
     if not token:
         return SessionCheck(None)
-    found = db.session.execute(
-        select(AuthSession, any_unread(AuthSession.user_id)).where(AuthSession.token_hash == _hash_token(token))
-    ).first()
+    columns = [AuthSession, any_unread(AuthSession.user_id)]
+    count_unread = hooks.get(current_app, hooks.UNREAD_COUNT)
+    if count_unread is not None:
+        columns.append(count_unread(AuthSession.user_id))
+    found = db.session.execute(select(*columns).where(AuthSession.token_hash == _hash_token(token))).first()
     if found is None or not found[0].is_open:
         return SessionCheck(None)
-    auth_session, unread = found
+    auth_session, unread = found[0], found[1]
+    notifications = found[2] if count_unread is not None else None
     now = utcnow()
     reason = None
     if not auth_session.user.active:
@@ -135,7 +142,7 @@ def resolve_session(token: str) -> SessionCheck:
         return SessionCheck(None, reason)
     if now - auth_session.last_seen_at >= TOUCH_INTERVAL:
         db.session.info[_TOUCH] = (auth_session, now)
-    return SessionCheck(auth_session, unread_notices=bool(unread))
+    return SessionCheck(auth_session, unread_notices=bool(unread), unread_notifications=notifications)
 
 
 def end_session(auth_session: AuthSession, reason: EndReason) -> None:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+
+from protection.mail import parse_smtp_url
 
 
 class ConfigurationError(RuntimeError):
@@ -109,6 +113,45 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return parse
 
 
+def _smtp_url(name: str, raw: Any) -> str:
+    """Validated, and kept as written: the mailer parses it again when it sends. The error
+    names no part of the URL (it may hold the relay's password)."""
+    try:
+        parse_smtp_url(str(raw))
+    except ValueError as error:
+        raise ConfigurationError(f"{name}: {error}") from None
+    return str(raw).strip()
+
+
+def _mail_address(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if not re.fullmatch(r"[^@\s<>\"]+@[A-Za-z0-9.-]+", text):
+        raise ConfigurationError(f"{name} must be a plain address like hoso@tinhuy.vn, got {raw!r}")
+    return text
+
+
+def _public_url(name: str, raw: Any) -> str:
+    text = str(raw).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"{name} must be the address people open Hoso at, like https://hoso.tinhuy.vn")
+    return text
+
+
+def _hour(name: str, raw: Any) -> int:
+    value = _non_negative_int(name, raw)
+    if value > 23:
+        raise ConfigurationError(f"{name} must be an hour from 0 to 23, got {value}")
+    return value
+
+
+def _existing_file(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if not Path(text).is_file():
+        raise ConfigurationError(f"{name}: no file at {text}")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -189,6 +232,22 @@ SETTINGS: tuple[Setting, ...] = (
             "protection period of a Tuyệt mật item, in years from its classification"),
     Setting("HOSO_CLASSIFICATION_REVIEW_DAYS", 90, _non_negative_int,
             "classified items whose protection period ends within this many days are due for review"),
+    Setting("HOSO_SMTP_URL", None, _smtp_url,
+            "the mail relay: smtp://relay:25, smtp://user:pass@relay:587?starttls=1 (or smtp+starttls://), "
+            "smtps://relay:465; unset: nothing is mailed"),
+    Setting("HOSO_MAIL_FROM", None, _mail_address,
+            "the sender address of Hoso's mails (required with HOSO_SMTP_URL)"),
+    Setting("HOSO_SMTP_CA_FILE", None, _existing_file,
+            "a PEM file of the CA that signed the relay's certificate, when it is the organisation's own; "
+            "unset: the system's CAs"),
+    Setting("HOSO_SMTP_TIMEOUT_SECONDS", 30, _positive_seconds,
+            "how long the mailer waits for the relay (connect, each command)"),
+    Setting("HOSO_REMINDER_HOUR", 7, _hour,
+            "the hour (Vietnam time, 0-23) from which `notify send-due` raises the day's reminders and sends "
+            "the daily digests; earlier runs send immediate mails only"),
+    Setting("HOSO_PUBLIC_URL", None, _public_url,
+            "the address people open Hoso at (https://hoso.tinhuy.vn): the links in mails (required with "
+            "HOSO_SMTP_URL)"),
 )
 
 
@@ -218,6 +277,11 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None, env: Mapping[
 
     if app.config["HOSO_ARGON2_PROFILE"] == "insecure-fast-for-tests" and not app.config.get("TESTING"):
         raise ConfigurationError("HOSO_ARGON2_PROFILE=insecure-fast-for-tests is only allowed in tests")
+
+    if app.config["HOSO_SMTP_URL"]:
+        for needed in ("HOSO_MAIL_FROM", "HOSO_PUBLIC_URL"):
+            if not app.config[needed]:
+                raise ConfigurationError(f"{needed} must be set when HOSO_SMTP_URL is")
 
     url = app.config["HOSO_DATABASE_URL"] or default_sqlite_url(app.instance_path)
     if not url.startswith(("sqlite", "postgresql")):

@@ -103,6 +103,7 @@ def _load_user(token: str) -> User | None:
     user.session_token = token
     g.auth_session = check.auth_session
     g.unread_notices = check.unread_notices
+    g.unread_notifications = check.unread_notifications
     step = pending_step(user, check.auth_session)
     g.sign_in_step = step
     g.sign_in_step_endpoints = SIGN_IN_STEPS.get(step, frozenset())

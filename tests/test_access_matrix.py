@@ -45,6 +45,8 @@ from cases.models import (
     CoordinationRequest,
     Subject,
 )
+from cases.notifications import service
+from cases.notifications.models import Notification
 from cases.petitions import operations as petitions
 from cases.petitions.operations import PetitionData
 from cases.reviews import operations as reviews
@@ -275,6 +277,12 @@ retention.index              | 403     403     200        403     403   L
 retention.classified         | 403     403     200        403     403   L
 campaigns.index              | 200     403     200        403     403   L
 campaigns.create             | 403     403     200        403     403   L
+# everyone's own notifications; opening one of theirs about R: its page for the officer, back
+# to the list ("no longer in your scope") for whoever may not see R
+notifications.index          | 200     200     200        200     200   L
+notifications.open_item      | 303     303     303        303     303   L
+notifications.read_all       | 303     303     303        303     303   L
+notifications.preferences    | 200/303 200/303 200/303    200/303 200/303 L
 auth.logout                  | 302     302     302        302     302   L
 """
 ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
@@ -328,6 +336,20 @@ def _approved_conclusion(page):
                 scene.ids["conclusion"] = str(item.id)
         return f"/cases/{scene.review}/conclusions/{scene.ids['conclusion']}/{page}"
     return url
+
+
+def _own_notification(scene, who):
+    """open_item on a notification of the user's own about R (a random id for the anonymous)."""
+    user_id = scene.user_ids.get(who)
+    if user_id is None:
+        return f"/notifications/{uuid.uuid4()}/open"
+    with scene.app.app_context():
+        service.notify([user_id], service.CASE_ASSIGNED, target_type="case", target_id=uuid.UUID(scene.review),
+                       reference=scene.review_ref, dedupe_key=f"matrix:{uuid.uuid4()}")
+        notification_id = db.session.scalar(select(Notification.id).where(Notification.user_id == user_id)
+                                            .order_by(Notification.created_at.desc()).limit(1))
+        db.session.commit()
+    return f"/notifications/{notification_id}/open"
 
 
 def _own_session(scene, who):
@@ -432,6 +454,10 @@ URLS = {
     "reports.download": "/reports/export.csv",
     "retention.index": "/retention/",
     "retention.classified": "/retention/classified",
+    "notifications.index": "/notifications/",
+    "notifications.open_item": _own_notification,
+    "notifications.read_all": "/notifications/read-all",
+    "notifications.preferences": "/notifications/preferences",
     "retention.purge": "/retention/{review}/purge",
     "retention.decide": "/retention/classified/case/{review}",
     "prints.print_conclusion": _approved_conclusion("print"),

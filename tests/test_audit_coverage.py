@@ -341,6 +341,9 @@ NOT_PERSONAL = {
     "account.overview": "one's own account",
     "account.password": "one's own password form",
     "account.sessions": "one's own sessions",
+    "notifications.index": "one's own notifications: kinds, reference numbers and due dates, each drawn after "
+                           "the policy let the reader see the item; no content",
+    "notifications.preferences": "one's own delivery choices and work mail address",
     "admin.create_user": "an empty form",
     "admin.units": "organisational units, no person",
     "subjects.create": "an empty form",

@@ -17,6 +17,7 @@ from sqlalchemy import event, select
 from cases.campaigns import operations as campaigns
 from cases.campaigns.operations import BoardFilters, CampaignData, CampaignError
 from cases.models import Campaign, CampaignNominee, Case, Subject
+from cases.notifications.models import Notification
 from cases.subjects.operations import RelativeData, add_relative
 from cases.subjects.roster import NOMINEE_COLUMNS, RosterFileError, parse_roster
 from protection import accounts
@@ -298,6 +299,26 @@ def test_reviews_open_round_robin_to_the_chosen_officers_not_the_supervisor_due_
     created = audit_entries(app, "case.create")
     assert len(created) == 4 and all(f'"campaign":"{campaign.id}"' in entry.detail for entry in created)
     assert '"count":4' in audit_entries(app, "campaign.open_reviews")[0].detail
+
+
+def test_officers_given_a_campaigns_reviews_are_told_once_each_and_the_supervisor_not_at_all(app, province):
+    with app.app_context():
+        supervisor = _user(province, "supervisor")
+        officer1, officer2 = _user(province, "officer1"), _user(province, "officer2")
+        campaign = _campaign(province)
+        campaigns.add_nominees_from_roster(campaign, _rows(*zip(IDS[:3], NAMES[:3], strict=True)), by=supervisor)
+        nominees = _nominees(campaign)
+        campaigns.open_reviews(campaign, [item.id for item in nominees[:2]], [officer1.id, officer2.id],
+                               by=supervisor)
+        # Officer 2 is added to the first review: told by the assignment itself, once.
+        campaigns.assign_officers(campaign, [nominees[0].id], [officer2.id], by=supervisor)
+        db.session.commit()
+        told = db.session.execute(select(Notification.user_id, Notification.kind, Notification.reference)
+                                  .order_by(Notification.created_at)).all()
+        references = [item.case.reference for item in nominees[:2]]
+    assert sorted(told) == sorted([(officer1.id, "case_assigned", references[0]),
+                                   (officer2.id, "case_assigned", references[1]),
+                                   (officer2.id, "case_assigned", references[0])])
 
 
 def test_an_officer_who_cannot_take_a_nominee_is_passed_over_and_none_able_refuses_all(app, province):

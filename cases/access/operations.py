@@ -21,6 +21,7 @@ from sqlalchemy import select
 from audit.trail import record
 from cases.casework.operations import CaseError, stamp
 from cases.models import BreakGlassAccess, Case, Subject
+from cases.notifications import events
 from protection import index_plans, paging, policy
 from protection.clock import utcnow
 from protection.crypto import current_keyring
@@ -73,6 +74,7 @@ def break_glass(case: Case, reason: str, *, by: User) -> BreakGlassAccess:
     db.session.flush()
     record("case.break_glass", target_type="case", target_id=case.id, actor=by, access=access.id,
            hours=current_app.config["HOSO_BREAK_GLASS_HOURS"])
+    events.break_glass_started(access, case, by=by)
     return access
 
 

@@ -43,6 +43,7 @@ from cases.campaigns.board import (  # noqa: F401 - the contract's names
 from cases.casework import operations as casework
 from cases.casework.operations import CaseError, checked_classification, stamp, today
 from cases.models import Assignment, Campaign, CampaignNominee, Case, Subject, subjects_about
+from cases.notifications import events
 from cases.subjects import operations as subjects
 from cases.subjects.roster import RosterRow, RowProblem
 from protection import index_plans, policy
@@ -311,12 +312,6 @@ def reuse_conclusions(campaign: Campaign, nominee_ids: Iterable[uuid.UUID], *, b
 
 # --- reviews and officers ------------------------------------------------------------------------
 
-def _announce_assignment(case: Case, officer: User, *, by: User) -> None:
-    """An officer was given a case by this campaign."""
-    # TODO(integrator): notify(officer, kind=CASE_ASSIGNED, case=case) from cases.notifications.service
-    # (raises NotImplementedError in this branch; the acting user is never announced to).
-
-
 def _officers(officer_ids: Iterable[uuid.UUID]) -> list[User]:
     ids = list(dict.fromkeys(officer_ids))
     users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
@@ -380,7 +375,8 @@ def open_reviews(campaign: Campaign, nominee_ids: Iterable[uuid.UUID], officer_i
                     purpose=purpose, opened_on=opened, deadline_rule="review", deadline_start=opened, due_on=due,
                     created_by_id=by.id)
         db.session.add(case)
-        db.session.add(Assignment(id=uuid.uuid4(), case=case, user_id=officer.id, assigned_by_id=by.id))
+        assignment = Assignment(id=uuid.uuid4(), case=case, user_id=officer.id, assigned_by_id=by.id)
+        db.session.add(assignment)
         stamp(case, "opened", by, None, case.state)
         stamp(case, "assigned", by)
         nominee.case = case
@@ -389,7 +385,7 @@ def open_reviews(campaign: Campaign, nominee_ids: Iterable[uuid.UUID], officer_i
                subject=nominee.subject_id, classification=Clearance(case.classification).value,
                re_review=nominee.id in expired, campaign=campaign.id)
         record("case.assign", target_type="case", target_id=case.id, actor=by, officer=officer.id)
-        _announce_assignment(case, officer, by=by)
+        events.case_assigned(case, assignment, by=by)
     record("campaign.open_reviews", target_type="campaign", target_id=campaign.id, actor=by, count=len(plan),
            officers=len({officer.id for _nominee, officer in plan}), due_on=due.isoformat())
     return len(plan)
@@ -415,8 +411,7 @@ def assign_officers(campaign: Campaign, nominee_ids: Iterable[uuid.UUID], office
             continue  # every chosen officer who could take it already has it
         others = [item.user_id for item in case.assignments if item.user_id != officer.id]
         if not policy.is_assigned(officer, case):
-            casework.assign(case, officer, by=by)
-            _announce_assignment(case, officer, by=by)
+            casework.assign(case, officer, by=by)  # which tells the officer (notifications.events)
         elif not (replace and others):
             continue
         if replace:

@@ -34,6 +34,7 @@ from cases.models import (
     Subject,
     TimelineEvent,
 )
+from cases.notifications import events
 from cases.subjects.relations import relation_label
 from protection import index_plans, policy
 from protection.blobs import BlobRefused, store_upload
@@ -249,11 +250,13 @@ def assign(case: Case, officer: User, *, by: User) -> None:
         raise CaseError(_("Cán bộ này không thể được phân công cho hồ sơ này (tránh xung đột lợi ích)."), "officer")
     if policy.is_assigned(officer, case):
         raise CaseError(_("Cán bộ này đã được phân công."), "officer")
-    db.session.add(Assignment(id=uuid.uuid4(), case=case, user_id=officer.id, assigned_by_id=by.id))
+    assignment = Assignment(id=uuid.uuid4(), case=case, user_id=officer.id, assigned_by_id=by.id)
+    db.session.add(assignment)
     stamp(case, "assigned", by)
     case.updated_at = utcnow()
     db.session.flush()
     record("case.assign", target_type="case", target_id=case.id, actor=by, officer=officer.id)
+    events.case_assigned(case, assignment, by=by)
 
 
 def unassign(case: Case, officer_id: uuid.UUID, *, by: User) -> None:

@@ -20,6 +20,7 @@ from cases import numbering, workflow
 from cases.casework.operations import CaseError, stamp, today, transition
 from cases.conclusions import rules, signing
 from cases.models import Case, Conclusion
+from cases.notifications import events
 from protection import accounts
 from protection.clock import utcnow
 from protection.db import db
@@ -130,6 +131,7 @@ def submit(case: Case, *, by: User) -> Conclusion:
     _move(draft, "submit", by)
     draft.submitted_at = utcnow()
     transition(case, "submit_conclusion", by=by, conclusion=draft.id)
+    events.conclusion_submitted(case, draft, by=by)
     return draft
 
 
@@ -145,6 +147,7 @@ def return_for_revision(case: Case, comment: str, *, by: User) -> Conclusion:
     _move(submitted, "return", by)
     submitted.return_comment = text
     transition(case, "return_conclusion", by=by, conclusion=submitted.id)
+    events.conclusion_returned(case, submitted, by=by)
     return submitted
 
 
@@ -203,6 +206,7 @@ def _approve(case: Case, submitted: Conclusion, *, by: User, at: datetime | None
     transition(case, "approve_conclusion", by=by, conclusion=submitted.id)
     record("conclusion.approve", target_type="case", target_id=case.id, actor=by, conclusion=submitted.id,
            version=submitted.version_number, outcome_category=submitted.outcome)
+    events.conclusion_approved(case, submitted, by=by)
     return submitted
 
 

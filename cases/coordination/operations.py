@@ -35,6 +35,7 @@ from cases.casework.operations import (
     version_matches,
 )
 from cases.models import Attachment, Case, CoordinationRequest, Finding, Petition, Relative, Subject
+from cases.notifications import events
 from cases.subjects.relations import sex_label
 from protection import policy
 from protection.clock import utcnow
@@ -135,6 +136,7 @@ def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequ
            body=body.id, fields=request_.shared_subject_fields, findings=len(request_.shared_finding_ids),
            attachments=len(request_.shared_attachment_ids), relatives=len(request_.shared_relative_ids),
            relative_fields=request_.shared_relative_fields)
+    events.request_sent(request_, by=by)
     return request_
 
 
@@ -332,6 +334,7 @@ def answer(request_: CoordinationRequest, text: str, *, by: User) -> None:
     _move(request_, "answer", by, findings=len(body_findings(request_)))
     request_.answer = body
     request_.answered_at = utcnow()
+    events.request_answered(request_, by=by)
 
 
 def accept_answer(request_: CoordinationRequest, *, by: User) -> int:

@@ -39,7 +39,9 @@ class Notification(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Mail: None = in-app only; "immediate" or "digest" = waiting to be mailed that way;
-    # "sent"; "skipped" (the user could no longer see the item when it was due to go).
+    # "sent"; "skipped" (the user could no longer see the item when it was due to go);
+    # "failed" (the relay refused the address on every retry: mailing.py gives up, the
+    # notification stays in the app).
     mail_state: Mapped[str | None] = mapped_column(String(16))
     mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,203 @@
+"""The daily reminders of `notify send-due`: due soon, overdue, requests overdue, campaigns
+with overdue nominees.
+
+Set-based, for a province's 100k cases: one query per kind reads the plain columns it needs
+(ids, references, dates, states, assignments) and never loads a case; the notifications go
+in by one bulk INSERT ... ON CONFLICT DO NOTHING, so the dedupe key makes a second run the
+same day raise nothing. Keys carry the day for what repeats daily (overdue) and the due date
+for what is said once (due soon: once per case and due date, again if the date moves).
+Nothing here reads a title or a name; delivery asks the policy later (mailing.py, the page).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cases import workflow
+from cases.casework.lists import OPEN_STATES
+from cases.deadlines import due_soon_limit
+from cases.models import (
+    Assignment,
+    Campaign,
+    CampaignNominee,
+    Case,
+    Conclusion,
+    CoordinationRequest,
+)
+from protection.clock import utcnow
+from protection.db import db
+from protection.identity import Role, Unit, User
+
+from . import service
+from .models import MailAddress, Notification, NotificationPreference
+
+CHUNK = 5000  # rows handed to one executemany
+
+
+@dataclass(frozen=True)
+class Reminder:
+    user_id: uuid.UUID
+    kind: str
+    dedupe_key: str
+    target_type: str
+    target_id: uuid.UUID
+    reference: str | None
+    due_on: date | None
+
+
+@dataclass
+class Raised:
+    """What a run raised, per kind (new notifications; the ones already there not counted)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    references: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _active_officers():
+    return select(User.id).where(User.active.is_(True))
+
+
+def due_soon(today: date) -> list[Reminder]:
+    statement = (select(Assignment.user_id, Case.id, Case.reference, Case.due_on)
+                 .join(Case, Case.id == Assignment.case_id)
+                 .where(Case.state.in_(OPEN_STATES), Case.due_on >= today, Case.due_on <= due_soon_limit(today),
+                        Case.archived_on.is_(None), Assignment.user_id.in_(_active_officers())))
+    return [Reminder(user_id, service.DUE_SOON, f"{service.DUE_SOON}:{case_id}:{due_on}", "case", case_id,
+                     reference, due_on)
+            for user_id, case_id, reference, due_on in db.session.execute(statement)]
+
+
+def overdue(today: date) -> list[Reminder]:
+    statement = (select(Assignment.user_id, Case.id, Case.reference, Case.due_on)
+                 .join(Case, Case.id == Assignment.case_id)
+                 .where(Case.state.in_(OPEN_STATES), Case.due_on < today, Case.archived_on.is_(None),
+                        Assignment.user_id.in_(_active_officers())))
+    return [Reminder(user_id, service.OVERDUE, f"{service.OVERDUE}:{case_id}:{today}", "case", case_id,
+                     reference, due_on)
+            for user_id, case_id, reference, due_on in db.session.execute(statement)]
+
+
+def requests_overdue(today: date) -> list[Reminder]:
+    """Requests still waiting for the addressed body's liaison past their due date: to the
+    officers of the case that sent them."""
+    statement = (select(Assignment.user_id, CoordinationRequest.id, Case.reference, CoordinationRequest.due_on)
+                 .join(Case, Case.id == CoordinationRequest.case_id)
+                 .join(Assignment, Assignment.case_id == Case.id)
+                 .where(CoordinationRequest.state.in_(workflow.AWAITING_LIAISON), CoordinationRequest.due_on < today,
+                        Case.state.in_(OPEN_STATES), Assignment.user_id.in_(_active_officers())))
+    return [Reminder(user_id, service.REQUEST_OVERDUE, f"{service.REQUEST_OVERDUE}:{request_id}:{today}",
+                     "request", request_id, reference, due_on)
+            for user_id, request_id, reference, due_on in db.session.execute(statement)]
+
+
+def _approved_closed(case_id_column):
+    """The nominee's case is closed with an approved conclusion: nothing left to do."""
+    return and_(Case.state == "closed",
+                exists().where(Conclusion.case_id == case_id_column, Conclusion.state == "approved"))
+
+
+def campaigns_overdue(today: date) -> list[Reminder]:
+    """Open campaigns with at least one overdue nominee (not reused, not concluded, and past
+    the case's due date or, without one, the campaign's): to the supervisors whose scope
+    holds the campaign's owning unit — its own and those of the units above it."""
+    nominee_overdue = (
+        select(CampaignNominee.id)
+        .outerjoin(Case, Case.id == CampaignNominee.case_id)
+        .where(CampaignNominee.campaign_id == Campaign.id, CampaignNominee.reused_conclusion_id.is_(None),
+               or_(CampaignNominee.case_id.is_(None), ~_approved_closed(CampaignNominee.case_id)),
+               func.coalesce(Case.due_on, Campaign.due_on) < today)
+        .correlate(Campaign).exists())
+    campaigns = db.session.execute(select(Campaign.id, Campaign.reference, Campaign.due_on, Campaign.owner_unit_id)
+                                   .where(Campaign.state == "open", nominee_overdue)).all()
+    if not campaigns:
+        return []
+    parents = dict(db.session.execute(select(Unit.id, Unit.parent_id)).all())
+    supervisors: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for user_id, unit_id in db.session.execute(select(User.id, User.unit_id).where(
+            User.role == Role.SUPERVISOR, User.active.is_(True))):
+        supervisors.setdefault(unit_id, []).append(user_id)
+    reminders = []
+    for campaign_id, reference, due_on, unit_id in campaigns:
+        seen: set[uuid.UUID] = set()
+        while unit_id is not None and unit_id not in seen:  # up the tree: every scope that holds it
+            seen.add(unit_id)
+            reminders.extend(Reminder(user_id, service.CAMPAIGN_OVERDUE,
+                                      f"{service.CAMPAIGN_OVERDUE}:{campaign_id}:{today}", "campaign", campaign_id,
+                                      reference, due_on)
+                             for user_id in supervisors.get(unit_id, ()))
+            unit_id = parents.get(unit_id)
+    return reminders
+
+
+REMINDERS = (due_soon, overdue, requests_overdue, campaigns_overdue)
+
+
+def _mail_states(user_ids: set[uuid.UUID], kinds: set[str]) -> dict[tuple[uuid.UUID, str], str]:
+    """(user, kind) -> "immediate" | "digest" for those who want these kinds by mail and have
+    an address to mail them at (as service.notify decides it)."""
+    if not service.mail_configured() or not user_ids:
+        return {}
+    addressed = set(db.session.scalars(select(MailAddress.user_id)))
+    wanted: dict[tuple[uuid.UUID, str], str] = {}
+    if service.DEFAULT_DELIVERY in ("immediate", "digest"):
+        wanted = {(user_id, kind): service.DEFAULT_DELIVERY for user_id in user_ids for kind in kinds}
+    rows = db.session.execute(select(NotificationPreference.user_id, NotificationPreference.kind,
+                                     NotificationPreference.delivery)
+                              .where(NotificationPreference.kind.in_(kinds)))
+    for user_id, kind, delivery in rows:
+        if user_id in user_ids:
+            wanted[(user_id, kind)] = delivery
+    return {key: delivery for key, delivery in wanted.items()
+            if key[0] in addressed and delivery in ("immediate", "digest")}
+
+
+def insert(reminders: Iterable[Reminder]) -> list[Reminder]:
+    """Bulk insert-or-ignore; returns the reminders that were new."""
+    reminders = list(reminders)
+    if not reminders:
+        return []
+    mail = _mail_states({item.user_id for item in reminders}, {item.kind for item in reminders})
+    table = Notification.__table__
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    # One statement, executed for many rows: SQLAlchemy batches them into multi-row INSERTs
+    # ("insertmanyvalues") compiled once, and RETURNING gives back only the rows inserted.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    now = utcnow()
+    by_id: dict[uuid.UUID, Reminder] = {}
+    new_ids: list[uuid.UUID] = []
+    for start in range(0, len(reminders), CHUNK):
+        rows = []
+        for item in reminders[start:start + CHUNK]:
+            row_id = uuid.uuid4()
+            by_id[row_id] = item
+            rows.append({"id": row_id, "user_id": item.user_id, "kind": item.kind, "dedupe_key": item.dedupe_key,
+                         "target_type": item.target_type, "target_id": item.target_id, "reference": item.reference,
+                         "due_on": item.due_on, "created_at": now, "read_at": None,
+                         "mail_state": mail.get((item.user_id, item.kind)), "mail_attempts": 0,
+                         "next_attempt_at": None, "mailed_at": None})
+        new_ids.extend(db.session.scalars(statement, rows))
+    return [by_id[row_id] for row_id in new_ids]
+
+
+def raise_reminders(today: date) -> Raised:
+    """Every reminder due today, inserted unless already there. Flushes; never commits."""
+    raised = Raised()
+    for finder in REMINDERS:
+        references: dict[str, dict[str, None]] = {}  # ordered sets: a province raises tens of thousands
+        for item in insert(finder(today)):
+            raised.counts[item.kind] = raised.counts.get(item.kind, 0) + 1
+            if item.reference:
+                references.setdefault(item.kind, {})[item.reference] = None
+        for kind, seen in references.items():
+            raised.references[kind] = list(seen)
+    return raised
