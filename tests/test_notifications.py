@@ -19,6 +19,7 @@ from cases.notifications import service
 from cases.notifications.models import MailAddress, Notification, NotificationPreference
 from protection import accounts
 from protection.db import db
+from protection.identity import Role
 from tests.conftest import audit_entries
 from tests.factories import (
     approve_conclusion,
@@ -409,4 +410,15 @@ def test_a_post_without_some_fields_keeps_their_choices_and_the_address(app, cli
         assert service.mail_address(user) == "can.bo@tinhuy.vn"
         db.session.commit()
     assert chosen[service.OVERDUE] == "immediate"
-    assert {chosen[kind] for kind in service.KINDS if kind != service.OVERDUE} == {"digest"}
+    officers_kinds = service.KINDS_BY_ROLE[Role.OFFICER]
+    assert {chosen[kind] for kind in officers_kinds if kind != service.OVERDUE} == {"digest"}
+    # Kinds an officer never receives are neither offered nor saved, whatever the POST says.
+    assert {chosen[kind] for kind in service.KINDS if kind not in officers_kinds} == {service.DEFAULT_DELIVERY}
+
+
+def test_each_role_is_offered_the_kinds_it_can_receive(client, people, sign_in):
+    assert sign_in(people["officer"]).status_code == 302
+    page = client.get("/notifications/preferences").get_data(as_text=True)
+    offered = {kind for kind in service.KINDS if f'name="kind_{kind}"' in page}
+    assert offered == set(service.KINDS_BY_ROLE[Role.OFFICER])
+    assert service.APPROVAL_AWAITING not in offered and service.BREAK_GLASS_REVIEW not in offered

@@ -21,13 +21,14 @@ class PreferencesForm(FlaskForm):
                                validators=[Length(max=service.ADDRESS_MAX)],
                                description=_l("Không bắt buộc. Để trống nếu không muốn nhận thư."))
 
-    def kind_fields(self):
-        return [getattr(self, field_name(kind)) for kind in service.KINDS]
+    def kind_fields(self, kinds):
+        return [getattr(self, field_name(kind)) for kind in kinds]
 
-    def choices(self, sent) -> dict[str, str]:
-        """The kinds the form sent (`sent`: the request's form data); a kind left out of a
-        hand-made POST keeps its choice rather than falling back to the default."""
-        return {kind: getattr(self, field_name(kind)).data for kind in service.KINDS if field_name(kind) in sent}
+    def choices(self, sent, kinds) -> dict[str, str]:
+        """The kinds the form sent (`sent`: the request's form data) among `kinds` (the user's
+        role's); a kind left out of a hand-made POST keeps its choice rather than falling back
+        to the default."""
+        return {kind: getattr(self, field_name(kind)).data for kind in kinds if field_name(kind) in sent}
 
     def address(self, sent) -> str | None:
         """The address sent (empty: remove it); None when the POST did not carry the field."""

@@ -34,7 +34,7 @@ from cases.models import (
 from protection import paging, policy
 from protection.clock import utcnow
 from protection.db import db
-from protection.identity import User
+from protection.identity import Role, User
 
 from .models import MailAddress, Notification, NotificationPreference
 
@@ -53,6 +53,22 @@ BREAK_GLASS_REVIEW = "break_glass_review"    # auditors: a break-the-glass acces
 
 KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_RECEIVED,
          REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW)
+
+# The kinds each role can receive (who gets what, above): the preferences page offers only
+# these, so an officer is not asked how to hear of approvals they will never be asked for.
+KINDS_BY_ROLE = {
+    Role.OFFICER: (CASE_ASSIGNED, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_ANSWERED, REQUEST_OVERDUE,
+                   DUE_SOON, OVERDUE),
+    Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE),
+    Role.LIAISON: (REQUEST_RECEIVED,),
+    Role.AUDITOR: (BREAK_GLASS_REVIEW,),
+    Role.ADMIN: (),
+}
+
+
+def kinds_for(user: User) -> tuple[str, ...]:
+    return KINDS_BY_ROLE.get(user.role, ())
+
 
 # Deliveries a user may choose per kind; without a choice, DEFAULT_DELIVERY.
 DELIVERIES = ("app", "immediate", "digest")

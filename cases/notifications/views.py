@@ -69,18 +69,19 @@ def read_all():
 @permission("notifications.view")
 def preferences():
     user = signed_in_user()
-    form = PreferencesForm()
+    form, kinds = PreferencesForm(), service.kinds_for(user)
     if request.method == "GET":
         for kind, delivery in service.preferences(user).items():
             getattr(form, field_name(kind)).data = delivery
         form.mail_address.data = service.mail_address(user) or ""
-    answer = submit_form(form, lambda: service.save_preferences(user, form.choices(request.form),
+    answer = submit_form(form, lambda: service.save_preferences(user, form.choices(request.form, kinds),
                                                                      form.address(request.form)),
                          service.NotificationError, done=_("Đã lưu cách nhận thông báo."),
                          to=lambda _result: redirect(url_for("notifications.preferences"), 303))
     if answer is not None:
         return answer
-    return render_template("notifications/preferences.html", form=form, mail_configured=service.mail_configured())
+    return render_template("notifications/preferences.html", form=form, kinds=kinds,
+                           mail_configured=service.mail_configured())
 
 
 def bell() -> dict:
