@@ -1,4 +1,4 @@
-"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages]`:
+"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages] [--workload]`:
 request costs of the foundation, then the audit trail's verification speed and audited write
 rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
 (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
@@ -7,7 +7,8 @@ subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case l
 --load adds the load test against gunicorn (bench/load.py, `python -m bench.load` alone):
 30 s, 10 s with --quick. --pages adds the page bench (bench/pages.py, `python -m bench.pages`
 alone): the case page, case list and dossier under wrk beside a bare Flask page, on SQLite and
-PostgreSQL.
+PostgreSQL. --workload adds issue 20's benches (campaign import at 100k dossiers, the campaign
+board at 2,000 nominees, `notify send-due` for 500 users at 100k cases), each also alone.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -73,6 +76,9 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="crypto at issue 3's sizes (100k dossiers, lookups among 1M); case lists among 100k cases, 1M subjects; 1M audit entries")
     parser.add_argument("--load", action="store_true",
                         help="then the load test against gunicorn (scratch PostgreSQL database, SQLite fallback)")
+    parser.add_argument("--workload", action="store_true",
+                        help="then issue 20's benches: campaign import at 100k dossiers, the campaign board at "
+                             "2,000 nominees, notify send-due for 500 users at 100k cases (each alone too)")
     parser.add_argument("--pages", action="store_true",
                         help="then the page bench: protected pages under wrk beside a bare Flask page "
                              "(SQLite and scratch PostgreSQL)")
@@ -119,6 +125,26 @@ def main() -> None:
     if args.pages:
         seconds = pages_bench.QUICK_SECONDS if args.quick else pages_bench.DEFAULT_SECONDS
         if pages_bench.run(["sqlite", "postgresql"], seconds=seconds, connections=[4, 16], variants=["on"]) != 0:
+            raise SystemExit(1)
+    if args.workload:
+        run_workload(quick=args.quick, database_url=args.database_url)
+
+
+# Issue 20's province-sized work, each bench in a process of its own (they build instances of
+# their own and register bench tables): at the issue's sizes, or small ones with --quick.
+WORKLOAD = (
+    ("bench.campaigns", ["--dossiers", "100000", "--nominees", "2000"], ["--dossiers", "2000", "--nominees", "200"]),
+    ("bench.campaign_board", ["--nominees", "2000"], ["--nominees", "200", "--requests", "40"]),
+    ("bench.notify", ["--users", "500", "--cases", "100000"], ["--users", "50", "--cases", "2000"]),
+)
+
+
+def run_workload(*, quick: bool, database_url: str | None) -> None:
+    for module, full_size, quick_size in WORKLOAD:
+        print(f"\n$ python -m {module} {' '.join(quick_size if quick else full_size)}", flush=True)
+        extra = ["--database-url", database_url] if database_url else []
+        command = [sys.executable, "-m", module, *(quick_size if quick else full_size), *extra]
+        if subprocess.run(command).returncode:  # noqa: S603 - our own benches, fixed arguments
             raise SystemExit(1)
 
 
