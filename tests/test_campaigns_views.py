@@ -408,6 +408,28 @@ def test_the_lists_count_leaves_out_the_row_about_the_reader_and_rows_they_do_no
     assert list_count(as_user(world.supervisor_huyen)) == "1"
 
 
+def test_a_district_supervisor_whose_only_row_is_about_themselves_does_not_know_the_campaign(app, world, as_user):
+    """The campaign reaches them only through that row: listing it (even with a count of 0)
+    would tell them they are a nominee."""
+    campaign_id = new_campaign(app, world)
+    nominees = with_dossiers(app, world, campaign_id)
+    with app.app_context():
+        user_row(world.supervisor_huyen).citizen_index = citizen_index(IDS[1])
+        db.session.commit()
+    client = as_user(world.supervisor)
+    flashed(client, bulk_post(client, campaign_id, "hand-out", [nominees[NAMES[1]]],
+                              **{"bulk-unit": str(world.units["HUYEN"])}))
+    district = as_user(world.supervisor_huyen)
+    assert TITLE not in text_of(district.get("/campaigns/"))
+    assert district.get(f"/campaigns/{campaign_id}").status_code == 404
+    assert district.get(f"/campaigns/{campaign_id}/summary.xlsx").status_code == 404
+    # A second row handed to them, about someone else: now the campaign is theirs to work, without their own row.
+    flashed(client, bulk_post(client, campaign_id, "hand-out", [nominees[NAMES[2]]],
+                              **{"bulk-unit": str(world.units["HUYEN"])}))
+    assert list_count(district) == "1"
+    assert board_rows(district.get(f"/campaigns/{campaign_id}").get_data(as_text=True)) == [nominees[NAMES[2]]]
+
+
 # --- refusals ------------------------------------------------------------------------------------------
 
 def test_another_units_campaign_is_unknown_and_officers_may_not_manage(app, world, as_user):
