@@ -383,6 +383,53 @@ def test_a_recused_user_never_sees_the_row_about_themselves(app, world, as_user,
     assert len(board_rows(response.get_data(as_text=True))) == 3
 
 
+def list_count(client, reference_or_title: str = TITLE) -> str:
+    """The nominee count the campaign list shows beside the campaign."""
+    row = re.search(r"<tr>(?:(?!</tr>).)*" + re.escape(reference_or_title) + r"(?:(?!</tr>).)*</tr>",
+                    client.get("/campaigns/").get_data(as_text=True), re.S)
+    assert row, "the campaign is not listed"
+    return re.search(r'class="text-end">(\d+)</td>', row.group(0)).group(1)
+
+
+def test_the_lists_count_leaves_out_the_row_about_the_reader_and_rows_they_do_not_see(app, world, as_user,
+                                                                                     make_user):
+    campaign_id = new_campaign(app, world)
+    nominees = with_dossiers(app, world, campaign_id)
+    colleague = make_user("supervisor", unit="BTCTU", clearance="top_secret")
+    with app.app_context():
+        user_row(colleague).citizen_index = citizen_index(IDS[0])
+        db.session.commit()
+    assert list_count(as_user(world.supervisor)) == "4"
+    # A count of 4 beside a board of 3 would tell the colleague they are on the list.
+    assert list_count(as_user(colleague)) == "3"
+    client = as_user(world.supervisor)
+    flashed(client, bulk_post(client, campaign_id, "hand-out", [nominees[NAMES[1]]],
+                              **{"bulk-unit": str(world.units["HUYEN"])}))
+    assert list_count(as_user(world.supervisor_huyen)) == "1"
+
+
+def test_a_district_supervisor_whose_only_row_is_about_themselves_does_not_know_the_campaign(app, world, as_user):
+    """The campaign reaches them only through that row: listing it (even with a count of 0)
+    would tell them they are a nominee."""
+    campaign_id = new_campaign(app, world)
+    nominees = with_dossiers(app, world, campaign_id)
+    with app.app_context():
+        user_row(world.supervisor_huyen).citizen_index = citizen_index(IDS[1])
+        db.session.commit()
+    client = as_user(world.supervisor)
+    flashed(client, bulk_post(client, campaign_id, "hand-out", [nominees[NAMES[1]]],
+                              **{"bulk-unit": str(world.units["HUYEN"])}))
+    district = as_user(world.supervisor_huyen)
+    assert TITLE not in text_of(district.get("/campaigns/"))
+    assert district.get(f"/campaigns/{campaign_id}").status_code == 404
+    assert district.get(f"/campaigns/{campaign_id}/summary.xlsx").status_code == 404
+    # A second row handed to them, about someone else: now the campaign is theirs to work, without their own row.
+    flashed(client, bulk_post(client, campaign_id, "hand-out", [nominees[NAMES[2]]],
+                              **{"bulk-unit": str(world.units["HUYEN"])}))
+    assert list_count(district) == "1"
+    assert board_rows(district.get(f"/campaigns/{campaign_id}").get_data(as_text=True)) == [nominees[NAMES[2]]]
+
+
 # --- refusals ------------------------------------------------------------------------------------------
 
 def test_another_units_campaign_is_unknown_and_officers_may_not_manage(app, world, as_user):

@@ -628,6 +628,26 @@ def test_campaign_overdue_goes_to_the_supervisors_whose_scope_holds_its_unit(app
     assert on_time.id not in {target for _user, target in found}
 
 
+def test_campaign_overdue_is_not_told_to_a_supervisor_whose_only_overdue_row_is_about_them(app, make_user):
+    """Recusal: "your campaign has nominees overdue" would tell them their own row's state."""
+    listed, colleague = make_user("supervisor"), make_user("supervisor")
+    with app.app_context():
+        late = _campaign("BTCTU", due_in_days=-1)
+        nominee = db.session.scalars(select(CampaignNominee).where(CampaignNominee.campaign_id == late.id)).one()
+        factories.user_row(listed).citizen_index = citizen_index(nominee.subject.id_number)
+        db.session.commit()
+        found = {(reminder.user_id, reminder.target_id) for reminder in reminders.campaigns_overdue(local_today())}
+        # A second overdue row, about someone else: now there is something of theirs to tell.
+        other = factories.make_subject(factories.user_row(colleague), owner_unit=find_unit("BTCTU"))
+        db.session.add(CampaignNominee(campaign_id=late.id, subject_id=other.id, unit_id=late.owner_unit_id,
+                                       position_in_list=2))
+        db.session.commit()
+        again = {(reminder.user_id, reminder.target_id) for reminder in reminders.campaigns_overdue(local_today())}
+        db.session.commit()
+    assert found == {(colleague.id, late.id)}
+    assert again == {(colleague.id, late.id), (listed.id, late.id)}
+
+
 def test_a_concluded_or_reused_nominee_is_not_overdue(app, make_user):
     officer, supervisor = make_user("officer"), make_user("supervisor")
     with app.app_context():

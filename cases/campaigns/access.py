@@ -33,9 +33,14 @@ def worked_case_ids(user: User | None, campaign_id: uuid.UUID) -> set[uuid.UUID]
         CampaignNominee.campaign_id == campaign_id, Assignment.user_id == user.id)))
 
 
-def nominee_unit_ids(campaign_id: uuid.UUID) -> set[uuid.UUID]:
-    return set(db.session.scalars(select(CampaignNominee.unit_id).where(
-        CampaignNominee.campaign_id == campaign_id).distinct()))
+def nominee_unit_ids(campaign_id: uuid.UUID, user: User | None = None) -> set[uuid.UUID]:
+    """The units holding the campaign's rows; for `user`, leaving out the rows about them or
+    a relative (recusal): a campaign reaching them only through such a row stays unknown."""
+    statement = select(CampaignNominee.unit_id).where(CampaignNominee.campaign_id == campaign_id)
+    index = getattr(user, "citizen_index", None)
+    if index is not None:
+        statement = statement.where(CampaignNominee.subject_id.not_in(subjects_about(index)))
+    return set(db.session.scalars(statement.distinct()))
 
 
 def can_view(user: User, campaign: Campaign) -> bool:
@@ -43,7 +48,7 @@ def can_view(user: User, campaign: Campaign) -> bool:
     does not answer."""
     if policy.can_view_campaign(user, campaign):
         return True
-    return policy.can_view_campaign(user, campaign, nominee_unit_ids=nominee_unit_ids(campaign.id),
+    return policy.can_view_campaign(user, campaign, nominee_unit_ids=nominee_unit_ids(campaign.id, user),
                                     works_on_it=bool(worked_case_ids(user, campaign.id)))
 
 
@@ -52,7 +57,7 @@ def can_manage_some(user: User, campaign: Campaign) -> bool:
     if policy.owns_campaign(user, campaign):
         return True
     return any(policy.can_manage_nominee(user, campaign, unit_id, recused=False)
-               for unit_id in nominee_unit_ids(campaign.id))
+               for unit_id in nominee_unit_ids(campaign.id, user))
 
 
 def load_campaign(campaign_id: uuid.UUID, need: str = "campaign.view") -> Campaign:
@@ -78,7 +83,10 @@ def campaigns_for(user: User) -> list[Campaign]:
              exists().where(CampaignNominee.campaign_id == Campaign.id, Assignment.case_id == CampaignNominee.case_id,
                             Assignment.user_id == user.id)]
     if user.role == Role.SUPERVISOR:
-        reach.append(exists().where(CampaignNominee.campaign_id == Campaign.id, CampaignNominee.unit_id.in_(scope)))
+        handed = [CampaignNominee.campaign_id == Campaign.id, CampaignNominee.unit_id.in_(scope)]
+        if user.citizen_index is not None:  # never through the row about them (nominee_unit_ids)
+            handed.append(CampaignNominee.subject_id.not_in(subjects_about(user.citizen_index)))
+        reach.append(exists().where(*handed))
     return list(db.session.scalars(
         select(Campaign).where(Campaign.classification.in_(cleared), or_(*reach))
         .order_by(case((Campaign.state == "open", 0), else_=1), Campaign.due_on, Campaign.reference)))

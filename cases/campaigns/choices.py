@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from cases.models import Campaign, CampaignNominee
+from cases.models import Campaign, CampaignNominee, subjects_about
 from protection import policy
 from protection.db import db
 from protection.identity import Role, Unit, User
@@ -51,10 +51,19 @@ def officers(units: list[Unit]) -> list[Officer]:
     return [Officer(row.id, row.display_name, row.unit_id, codes[row.unit_id]) for row in rows]
 
 
-def nominee_counts(campaigns: list[Campaign]) -> dict:
-    """{campaign id: how many nominees it lists}, in one query: a count, never who."""
+def nominee_counts(campaigns: list[Campaign], user: User) -> dict:
+    """{campaign id: how many of its nominees the user sees}, in one query: a count, never who.
+    The board's rule (policy.can_see_nominee for a supervisor): rows of a campaign whose owning
+    unit is in scope, or rows handed to a unit in scope; never a row about the user or a
+    relative — a total one higher than the board would tell them they are listed."""
     if not campaigns:
         return {}
-    return dict(db.session.execute(select(CampaignNominee.campaign_id, func.count())
-                                   .where(CampaignNominee.campaign_id.in_([item.id for item in campaigns]))
-                                   .group_by(CampaignNominee.campaign_id)).all())
+    scope = list(policy.unit_scope(user))
+    statement = (select(CampaignNominee.campaign_id, func.count())
+                 .join(Campaign, Campaign.id == CampaignNominee.campaign_id)
+                 .where(CampaignNominee.campaign_id.in_([item.id for item in campaigns]),
+                        or_(Campaign.owner_unit_id.in_(scope), CampaignNominee.unit_id.in_(scope))))
+    index = getattr(user, "citizen_index", None)
+    if index is not None:
+        statement = statement.where(CampaignNominee.subject_id.not_in(subjects_about(index)))
+    return dict(db.session.execute(statement.group_by(CampaignNominee.campaign_id)).all())

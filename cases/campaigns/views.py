@@ -75,7 +75,7 @@ def index():
     manage = policy.can(user, "campaign.manage")
     # Supervisors see how long each list is; an officer sees the campaigns of their own rows.
     return render_template("campaigns/index.html", campaigns=found, today=casework.today(), can_manage=manage,
-                           counts=choices.nominee_counts(found) if manage else None)
+                           counts=choices.nominee_counts(found, user) if manage else None)
 
 
 def _campaign_data(form: CampaignForm) -> CampaignData:

@@ -29,6 +29,7 @@ from cases.models import (
     Case,
     Conclusion,
     CoordinationRequest,
+    subjects_about,
 )
 from protection.clock import utcnow
 from protection.db import db
@@ -109,23 +110,39 @@ def _approved_closed(case_id_column):
 def campaigns_overdue(today: date) -> list[Reminder]:
     """Open campaigns with at least one overdue nominee (not reused, not concluded, and past
     the case's due date or, without one, the campaign's): to the supervisors whose scope
-    holds the campaign's owning unit — its own and those of the units above it."""
-    nominee_overdue = (
-        select(CampaignNominee.id)
+    holds the campaign's owning unit — its own and those of the units above it — who have
+    an overdue row they may see: never one whose only overdue rows are about them or a
+    relative (recusal: the reminder would tell them their own row's state)."""
+    overdue_rows = db.session.execute(
+        select(CampaignNominee.campaign_id, CampaignNominee.subject_id)
+        .join(Campaign, Campaign.id == CampaignNominee.campaign_id)
         .outerjoin(Case, Case.id == CampaignNominee.case_id)
-        .where(CampaignNominee.campaign_id == Campaign.id, CampaignNominee.reused_conclusion_id.is_(None),
+        .where(Campaign.state == "open", CampaignNominee.reused_conclusion_id.is_(None),
                or_(CampaignNominee.case_id.is_(None), ~_approved_closed(CampaignNominee.case_id)),
-               func.coalesce(Case.due_on, Campaign.due_on) < today)
-        .correlate(Campaign).exists())
-    campaigns = db.session.execute(select(Campaign.id, Campaign.reference, Campaign.due_on, Campaign.owner_unit_id)
-                                   .where(Campaign.state == "open", nominee_overdue)).all()
-    if not campaigns:
+               func.coalesce(Case.due_on, Campaign.due_on) < today)).all()
+    if not overdue_rows:
         return []
+    overdue_of: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for campaign_id, subject_id in overdue_rows:
+        overdue_of.setdefault(campaign_id, set()).add(subject_id)
+    campaigns = db.session.execute(select(Campaign.id, Campaign.reference, Campaign.due_on, Campaign.owner_unit_id)
+                                   .where(Campaign.id.in_(overdue_of))).all()
     parents = dict(db.session.execute(select(Unit.id, Unit.parent_id)).all())
     supervisors: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for user_id, unit_id in db.session.execute(select(User.id, User.unit_id).where(
+    indexes: dict[uuid.UUID, int] = {}
+    for user_id, unit_id, index in db.session.execute(select(User.id, User.unit_id, User.citizen_index).where(
             User.role == Role.SUPERVISOR, User.active.is_(True))):
         supervisors.setdefault(unit_id, []).append(user_id)
+        if index is not None:
+            indexes[user_id] = index
+    about: dict[uuid.UUID, set[uuid.UUID]] = {}
+
+    def about_them(user_id: uuid.UUID) -> set[uuid.UUID]:
+        # Asked once per supervisor with a citizen ID: their own dossier and their relatives' (few).
+        if user_id not in about:
+            about[user_id] = set(db.session.scalars(subjects_about(indexes[user_id])))
+        return about[user_id]
+
     reminders = []
     for campaign_id, reference, due_on, unit_id in campaigns:
         seen: set[uuid.UUID] = set()
@@ -134,7 +151,8 @@ def campaigns_overdue(today: date) -> list[Reminder]:
             reminders.extend(Reminder(user_id, service.CAMPAIGN_OVERDUE,
                                       f"{service.CAMPAIGN_OVERDUE}:{campaign_id}:{today}", "campaign", campaign_id,
                                       reference, due_on)
-                             for user_id in supervisors.get(unit_id, ()))
+                             for user_id in supervisors.get(unit_id, ())
+                             if user_id not in indexes or overdue_of[campaign_id] - about_them(user_id))
             unit_id = parents.get(unit_id)
     return reminders
 
