@@ -20,7 +20,8 @@ from protection.forms import REQUIRED, FlexibleDateField, WholeForm
 from protection.i18n import local_today
 
 # The largest list a board's bulk action takes at once: a page holds 50 rows, "select all
-# matching" is not offered; a forged request with thousands of ids is refused, not run.
+# matching" is not offered; a forged request with thousands of ids is cut to the first
+# MAX_CHOSEN (a page's ticks always fit), never run in full.
 MAX_CHOSEN = 500
 
 
