@@ -16,8 +16,9 @@ hook               takes   called by                            registered by
 CITIZEN_INDEX      one     accounts.set_citizen_id: a citizen   cases/setup.py:
                            ID number -> the dossiers' blind     cases.access.operations
                            index of it (ValueError if invalid)  .citizen_index
-DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py:
-                           demo`): () -> lines to print         cases.demo.seed.seed_demo_subjects
+DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py, in order:
+                           demo`): () -> lines to print         cases.demo.notifications,
+                                                                cases.demo.seed, cases.demo.campaign
 UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
                            id column -> SQL counting their      cases.notifications.service
                            unread notifications (asked in the   .unread_filter
