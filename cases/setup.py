@@ -13,6 +13,7 @@ from cases import (
 )
 from cases.access.operations import citizen_index
 from cases.access.views import access_bp
+from cases.api.setup import configure_api
 from cases.audit_targets import configure_audit_targets
 from cases.campaigns.cli import campaign_cli
 from cases.campaigns.views import campaigns_bp
@@ -29,6 +30,9 @@ from cases.notifications import models as _notification_models  # noqa: F401 - r
 from cases.notifications.cli import notify_cli
 from cases.notifications.service import unread_filter
 from cases.notifications.views import bell, notifications_bp
+from cases.partners import models as _partner_models  # noqa: F401 - registers the partner tables
+from cases.partners.cli import api_clients_cli
+from cases.partners.views import partners_bp
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
@@ -62,8 +66,9 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.UNREAD_COUNT, unread_filter)
     app.context_processor(bell)
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
-                      notifications_bp):
+                      notifications_bp, partners_bp):
         app.register_blueprint(blueprint)
-    for command in (import_cli, export_cli, report_command, campaign_cli, notify_cli):
+    configure_api(app)
+    for command in (import_cli, export_cli, report_command, campaign_cli, notify_cli, api_clients_cli):
         app.cli.add_command(command)
     configure_retention(app)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import UTCDateTime, utcnow
@@ -148,6 +148,10 @@ class User(db.Model):
 
     # Set only by `flask demo`; `flask demo code` refuses every other account.
     demo_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The account a partner body's system acts as (an API client, or the body's exchange
+    # packages, issue 21): a liaison with no password, no second factor and no web
+    # sign-in; it exists so findings and audit entries name who wrote them.
+    service_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

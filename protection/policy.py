@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from . import index_plans, signals
+from .api_tokens import authenticate_api_request
 from .db import db
 from .identity import Clearance, Role, Unit, User
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC = "public"
+# Endpoints of the partner API (/api/v1/): authenticated by a bearer token only, never by the
+# session cookie (api_tokens.authenticate_api_request), so the API needs no CSRF token.
+API_PARTNER = "api.partner"
 # Reachable between the password and the end of sign-in: second-factor entry or
 # enrolment, a forced password change, and signing out.
 SIGN_IN_STEP = "sign_in.step"
@@ -75,10 +79,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     "campaign.manage": frozenset({Role.SUPERVISOR}),
     # Everyone's own notifications (issue 20 §B): the bell, the page, the preferences.
     "notifications.view": ALL_ROLES,
+    # Partner bodies outside the intranet (issue 21). A partner's system calls the API with
+    # a bearer token as its client's service account, a liaison: the same object rules as
+    # the liaison pages (can_respond_to_request). Admins register the clients and the
+    # bodies' exchange keys; officers send and import exchange packages under case.work.
+    API_PARTNER: frozenset({Role.LIAISON}),
+    "partners.manage": frozenset({Role.ADMIN}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
-PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
+PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static", "api-docs.openapi_json"})
 
 _ATTRIBUTE = "hoso_permission"
 
@@ -334,6 +344,12 @@ def enforce_request():
         log.error("endpoint %s has no permission declaration; refused", endpoint)
         deny("undeclared")
     if declared == PUBLIC:
+        return None
+    if declared == API_PARTNER:
+        refused = authenticate_api_request()
+        if refused is not None:
+            return refused
+        require(declared)
         return None
     if not current_user.is_authenticated:
         if request.method in ("GET", "HEAD"):

@@ -248,6 +248,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOSO_PUBLIC_URL", None, _public_url,
             "the address people open Hoso at (https://hoso.tinhuy.vn): the links in mails (required with "
             "HOSO_SMTP_URL)"),
+    Setting("HOSO_API_RATE_LIMIT", "120 per minute;5000 per hour", _text,
+            "calls allowed per API client token (Flask-Limiter syntax; counters in HOSO_RATELIMIT_STORAGE_URI)"),
+    Setting("HOSO_API_TOKEN_GRACE_HOURS", 24, _non_negative_int,
+            "after `api-clients rotate`, how long the old token keeps working"),
+    Setting("HOSO_API_PAGE_SIZE", 50, _positive_int,
+            "largest page of requests an API list answers"),
+    Setting("HOSO_API_IDEMPOTENCY_HOURS", 48, _positive_int,
+            "how long an Idempotency-Key is remembered (a retry after that writes again)"),
 )
 
 
