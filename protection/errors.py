@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .db import database_busy, db, reading_first
+from .problems import TITLES, is_api_request, problem
 
 log = logging.getLogger("hoso")
 
@@ -87,6 +88,12 @@ def _handle_http(error: HTTPException):
         log.error("HTTP %s on %s %s", code, request.method, request.path)
     else:
         log.info("HTTP %s on %s %s", code, request.method, request.path)
+    if is_api_request():
+        # The partner API answers in problem documents (RFC 9457), keeping the error's own
+        # headers (Retry-After on 429, Allow on 405).
+        kept = {name: value for name, value in error.get_response().headers.items()
+                if name.lower() not in ("content-type", "content-length")}
+        return problem(code if code in TITLES else (500 if code >= 500 else 400), headers=kept)
     response_body, status = render_error(code if code in ERROR_TEXT else 400)
     response = error.get_response()
     response.set_data(response_body)
@@ -111,11 +118,16 @@ def handle_unexpected(error: Exception):
     busy = database_busy(original)
     if busy is not None:
         log.warning("database busy on %s %s: %s; answered 503, nothing written", request.method, request.path, busy)
+        if is_api_request():
+            return problem(503, BUSY_TEXT[1](), headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
         with reading_first():  # the layout reads; it must not queue for the lock again
             body, status = render_error(503, text=BUSY_TEXT)
         return body, status, {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
     log.error("unhandled %s on %s %s", type(original).__name__, request.method, request.path,
               exc_info=original)
+    if is_api_request():
+        return problem(500, _("Đã có lỗi phía máy chủ. Thao tác chưa được lưu. Hãy báo mã tham chiếu cho "
+                              "quản trị viên."))
     return render_error(500)
 
 
