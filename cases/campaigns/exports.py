@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import io
 import logging
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace
 from sqlalchemy import func, select
@@ -37,7 +35,7 @@ from cases.campaigns import operations as campaigns
 from cases.campaigns.operations import CampaignError, SummaryLine
 from cases.models import Campaign, CampaignPrintRecord
 from cases.printing.operations import MAX_COPIES, PrintFailed
-from cases.printing.pdf import FONT, MARKING_RED, font_files
+from cases.printing.pdf import FONT, MarkedCopiesPdf, pdf_text
 from protection.db import db
 from protection.i18n import local_today
 from protection.identity import Clearance, User
@@ -94,12 +92,6 @@ def summary_document(campaign: Campaign, lines: list[SummaryLine], *, first: int
             purpose=labels.of(labels.CAMPAIGN_PURPOSES, campaign.purpose), due_on=campaign.due_on,
             marking=None if level == Clearance.UNCLASSIFIED else level.label.upper(), made_on=local_today(),
             lines=tuple(lines), first_copy=first, last_copy=last, copies_issued=last)
-
-
-def _text(value: object) -> str:
-    # Composed form: a name typed with combining accents prints with the font's precomposed
-    # glyphs and extracts back as the same characters.
-    return unicodedata.normalize("NFC", str(value))
 
 
 def _day(value: date | None) -> str:
@@ -165,59 +157,16 @@ def summary_xlsx(campaign: Campaign, lines: list[SummaryLine]) -> bytes:
 PDF_WIDTHS = (9, 44, 20, 52, 30, 34, 46, 22)
 
 
-class _SummaryPdf(FPDF):
+class _SummaryPdf(MarkedCopiesPdf):
+    marking_top = 7.0
+
     def __init__(self, document: SummaryDocument, pages_per_copy: int):
-        super().__init__(orientation="L", unit="mm", format="A4")
-        self.document = document
-        self.pages_per_copy = pages_per_copy
-        self.copy_number = 0
-        self.copy_first_page = 1
-        self._next_copy: int | None = None
-        for style, path in font_files().items():
-            self.add_font(FONT, style, str(path))
-        self.set_margins(left=20, top=20, right=20)
-        self.set_auto_page_break(auto=True, margin=22)
         # Metadata names the campaign's reference, never its title or a person.
-        self.set_title(document.reference)
-        self.set_creator("Hoso")
-        self.set_producer("Hoso")
-        self.set_lang("vi")
-
-    def _copy_label(self) -> str:
-        return _("Bản số %(number)d/%(total)d", number=self.copy_number, total=self.document.copies_issued)
-
-    def _marking(self, y: float) -> None:
-        if not self.document.marking:
-            return
-        self.set_xy(self.l_margin, y)
-        self.set_font(FONT, "B", 14)
-        self.set_text_color(*MARKING_RED)
-        self.cell(0, 7, _text(self.document.marking), align=Align.C)
-        self.set_text_color(0, 0, 0)
-
-    def header(self) -> None:
-        if self._next_copy is not None:
-            self.copy_number, self.copy_first_page, self._next_copy = self._next_copy, self.page_no(), None
-        self._marking(7)
-        self.set_xy(self.l_margin, 7)
-        self.set_font(FONT, "", 9)
-        self.cell(0, 7, self._copy_label(), align=Align.R)
-        self.set_xy(self.l_margin, self.t_margin)
-
-    def footer(self) -> None:
-        page = self.page_no() - self.copy_first_page + 1
-        self.set_xy(self.l_margin, -16)
-        self.set_font(FONT, "", 9)
-        self.cell(0, 6, f"{self.document.reference} · {self._copy_label()}", align=Align.L)
-        self.set_xy(self.l_margin, -16)
-        if self.pages_per_copy:
-            self.cell(0, 6, _("Trang %(page)d/%(pages)d", page=page, pages=self.pages_per_copy), align=Align.R)
-        self._marking(-11)
+        super().__init__(document, pages_per_copy, orientation="L", margins=(20, 20, 20), title=document.reference)
+        self.footer_prefix = f"{document.reference} · "
 
     def add_copy(self, number: int) -> None:
-        # add_page() runs the previous page's footer, then this page's header: where the copy begins.
-        self._next_copy = number
-        self.add_page()
+        self.start_copy(number)
         self._heading()
         self._table()
         self._totals()
@@ -226,20 +175,20 @@ class _SummaryPdf(FPDF):
         document = self.document
         self.set_font(FONT, "", 10)
         if document.parent_organisation:
-            self.cell(110, 5, _text(document.parent_organisation).upper(), align=Align.C,
+            self.cell(110, 5, pdf_text(document.parent_organisation).upper(), align=Align.C,
                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "B", 10)
-        self.cell(110, 5, _text(document.organisation).upper(), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(110, 5, pdf_text(document.organisation).upper(), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(110, 5, "*", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(4)
         self.set_font(FONT, "B", 14)
         self.cell(0, 8, _("DANH SÁCH TỔNG HỢP KẾT LUẬN TIÊU CHUẨN CHÍNH TRỊ"), align=Align.C,
                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "B", 11)
-        self.multi_cell(0, 6, _text(document.title), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 6, pdf_text(document.title), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "", 10)
         self.cell(0, 6, _("Đợt %(reference)s · %(purpose)s · hạn hoàn thành %(due)s · lập ngày %(made)s",
-                          reference=document.reference, purpose=_text(document.purpose),
+                          reference=document.reference, purpose=pdf_text(document.purpose),
                           due=_day(document.due_on), made=_day(document.made_on)),
                   align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(3)
@@ -256,16 +205,16 @@ class _SummaryPdf(FPDF):
             for line in self.document.lines:
                 row = table.row()
                 row.cell(str(line.number))
-                row.cell(_text(line.full_name))
+                row.cell(pdf_text(line.full_name))
                 row.cell(_day(line.date_of_birth))
-                row.cell(_text(_unit_and_position(line)))
+                row.cell(pdf_text(_unit_and_position(line)))
                 row.cell(line.case_reference or "")
                 number = line.conclusion_number or ""
-                row.cell(f"{_text(number)}\n{_day(line.conclusion_date)}" if number else "")
+                row.cell(f"{pdf_text(number)}\n{_day(line.conclusion_date)}" if number else "")
                 outcome = outcome_text(line)
                 if line.reused and line.outcome is not None:
                     outcome = f"{outcome}\n({_('dùng lại kết luận còn hiệu lực')})"
-                row.cell(_text(outcome))
+                row.cell(pdf_text(outcome))
                 row.cell(_day(line.valid_until))
 
     def _totals(self) -> None:

@@ -78,7 +78,7 @@ PLACE_BLANK = "…………"
 def date_line(place: str, day: date) -> str:
     """"Thanh Hóa, ngày 06 tháng 12 năm 2026": the place and date line of an administrative
     document (Hướng dẫn 36-HD/VPTW, thể thức văn bản của Đảng)."""
-    return _("%(place)s, ngày %(day)02d tháng %(month)02d năm %(year)d", place=_text(place or PLACE_BLANK),
+    return _("%(place)s, ngày %(day)02d tháng %(month)02d năm %(year)d", place=pdf_text(place or PLACE_BLANK),
              day=day.day, month=day.month, year=day.year)
 
 
@@ -87,22 +87,33 @@ def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
     punctuation was typed."""
     items = [line.strip().lstrip("-–•").strip().rstrip(";.,").strip() for line in recipients]
     items = [item for item in items if item]
-    return [f"- {_text(item)}{'.' if number == len(items) - 1 else ';'}" for number, item in enumerate(items)]
-
-
-def _text(value: object) -> str:
-    # Composed form: a name typed with combining accents prints with the font's own
-    # precomposed Vietnamese glyphs and extracts back as the same characters.
-    return unicodedata.normalize("NFC", str(value))
+    return [f"- {pdf_text(item)}{'.' if number == len(items) - 1 else ';'}" for number, item in enumerate(items)]
 
 
 def _day(value: date | None) -> str:
     return value.strftime("%d/%m/%Y") if value else "—"
 
 
-class _ConclusionPdf(FPDF):
-    def __init__(self, document: PrintableConclusion, pages_per_copy: int):
-        super().__init__(orientation="P", unit="mm", format="A4")
+def pdf_text(value: object) -> str:
+    # Composed form: a name typed with combining accents prints with the font's own
+    # precomposed Vietnamese glyphs and extracts back as the same characters.
+    return unicodedata.normalize("NFC", str(value))
+
+
+class MarkedCopiesPdf(FPDF):
+    """Numbered copies of a classified document: on every page the classification marking
+    at the top and bottom, "Bản số n/N" at the top right, and a footer with the copy and
+    "Trang i/k" counted within the copy. Subclasses lay out one copy in `add_copy`.
+
+    `document` needs `.marking` (None when unclassified) and `.copies_issued`.
+    """
+
+    marking_top = 8.0  # where the top marking and copy label sit, mm from the page's top edge
+    footer_prefix = ""  # printed before the copy label in the footer ("DTD-2026-0001 · ")
+
+    def __init__(self, document, pages_per_copy: int, *, orientation: str, margins: tuple[float, float, float],
+                 title: str):
+        super().__init__(orientation=orientation, unit="mm", format="A4")
         self.document = document
         self.pages_per_copy = pages_per_copy
         self.copy_number = 0
@@ -110,16 +121,15 @@ class _ConclusionPdf(FPDF):
         self._next_copy: int | None = None
         for style, path in font_files().items():
             self.add_font(FONT, style, str(path))
-        self.set_margins(left=25, top=22, right=20)
+        left, top, right = margins
+        self.set_margins(left=left, top=top, right=right)
         self.set_auto_page_break(auto=True, margin=22)
         # Metadata names the document, never a person (it shows in file managers and
         # document indexes without opening the file).
-        self.set_title(_text(document.document_number))
+        self.set_title(pdf_text(title))
         self.set_creator("Hoso")
         self.set_producer("Hoso")
         self.set_lang("vi")
-
-    # --- on every page -----------------------------------------------------------------
 
     def _copy_label(self) -> str:
         return _("Bản số %(number)d/%(total)d", number=self.copy_number, total=self.document.copies_issued)
@@ -130,14 +140,14 @@ class _ConclusionPdf(FPDF):
         self.set_xy(self.l_margin, y)
         self.set_font(FONT, "B", 14)
         self.set_text_color(*MARKING_RED)
-        self.cell(0, 7, _text(self.document.marking), align=Align.C)
+        self.cell(0, 7, pdf_text(self.document.marking), align=Align.C)
         self.set_text_color(0, 0, 0)
 
     def header(self) -> None:
         if self._next_copy is not None:
             self.copy_number, self.copy_first_page, self._next_copy = self._next_copy, self.page_no(), None
-        self._marking(8)
-        self.set_xy(self.l_margin, 8)
+        self._marking(self.marking_top)
+        self.set_xy(self.l_margin, self.marking_top)
         self.set_font(FONT, "", 9)
         self.cell(0, 7, self._copy_label(), align=Align.R)
         self.set_xy(self.l_margin, self.t_margin)
@@ -146,19 +156,28 @@ class _ConclusionPdf(FPDF):
         page = self.page_no() - self.copy_first_page + 1
         self.set_xy(self.l_margin, -16)
         self.set_font(FONT, "", 9)
-        self.cell(0, 6, self._copy_label(), align=Align.L)
+        self.cell(0, 6, f"{self.footer_prefix}{self._copy_label()}", align=Align.L)
         self.set_xy(self.l_margin, -16)
         if self.pages_per_copy:
             self.cell(0, 6, _("Trang %(page)d/%(pages)d", page=page, pages=self.pages_per_copy), align=Align.R)
         self._marking(-11)
 
-    # --- the document ------------------------------------------------------------------
-
-    def add_copy(self, number: int) -> None:
+    def start_copy(self, number: int) -> None:
         # add_page() runs the previous page's footer first, then this page's header: the
         # header is where the new copy begins.
         self._next_copy = number
         self.add_page()
+
+
+class _ConclusionPdf(MarkedCopiesPdf):
+    def __init__(self, document: PrintableConclusion, pages_per_copy: int):
+        super().__init__(document, pages_per_copy, orientation="P", margins=(25, 22, 20),
+                         title=document.document_number)
+
+    # --- the document ------------------------------------------------------------------
+
+    def add_copy(self, number: int) -> None:
+        self.start_copy(number)
         self._letterhead()
         self._title()
         self._people()
@@ -170,14 +189,14 @@ class _ConclusionPdf(FPDF):
         left_width = 78
         self.set_font(FONT, "", 10)
         if document.parent_organisation:
-            self.multi_cell(left_width, 5, _text(document.parent_organisation).upper(), align=Align.C,
+            self.multi_cell(left_width, 5, pdf_text(document.parent_organisation).upper(), align=Align.C,
                             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "B", 10)
-        self.multi_cell(left_width, 5, _text(document.organisation).upper(), align=Align.C,
+        self.multi_cell(left_width, 5, pdf_text(document.organisation).upper(), align=Align.C,
                         new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(left_width, 5, "*", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "", 10)
-        self.cell(left_width, 6, _("Số %(number)s", number=_text(document.document_number)), align=Align.C,
+        self.cell(left_width, 6, _("Số %(number)s", number=pdf_text(document.document_number)), align=Align.C,
                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         bottom = self.get_y()
         right_x = self.l_margin + left_width + 2
@@ -197,10 +216,10 @@ class _ConclusionPdf(FPDF):
         topic = _("Về tiêu chuẩn chính trị") if self.document.kind == "review" else _("Về việc giải quyết đơn thư")
         self.cell(0, 7, topic, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(FONT, "", 10)
-        self.cell(0, 6, _("Hồ sơ %(reference)s", reference=_text(self.document.case_reference)), align=Align.C,
+        self.cell(0, 6, _("Hồ sơ %(reference)s", reference=pdf_text(self.document.case_reference)), align=Align.C,
                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         if self.document.corrects:
-            self.cell(0, 6, _("Đính chính kết luận số %(number)s", number=_text(self.document.corrects)),
+            self.cell(0, 6, _("Đính chính kết luận số %(number)s", number=pdf_text(self.document.corrects)),
                       align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(5)
 
@@ -209,7 +228,7 @@ class _ConclusionPdf(FPDF):
         self.set_font(FONT, "B", BODY)
         self.write(LINE, f"{label}: ")
         self.set_font(FONT, "", BODY)
-        self.write(LINE, _text(value))
+        self.write(LINE, pdf_text(value))
         self.ln(LINE)
 
     def _heading(self, text: str) -> None:
@@ -240,7 +259,7 @@ class _ConclusionPdf(FPDF):
             self._line(_("Kết nạp Đảng"), document.eligibility)
         self._heading(_("Căn cứ, lý do"))
         self.set_font(FONT, "", BODY)
-        self.multi_cell(0, LINE, _text(document.reasoning), align=Align.J, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, LINE, pdf_text(document.reasoning), align=Align.J, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(2)
         self._line(_("Có giá trị đến"), _day(document.valid_until))
 
@@ -268,7 +287,7 @@ class _ConclusionPdf(FPDF):
         self._recipients(lines, block_x - self.l_margin - 4)
         below_recipients = self.get_y()
         self.set_y(top)
-        for style, text in (("B", _("NGƯỜI PHÊ DUYỆT")), ("", _("(Đã ký số)")), ("B", _text(document.approver)),
+        for style, text in (("B", _("NGƯỜI PHÊ DUYỆT")), ("", _("(Đã ký số)")), ("B", pdf_text(document.approver)),
                             ("", _("Ngày phê duyệt: %(day)s", day=_day(document.approved_on)))):
             self.set_x(block_x)
             self.set_font(FONT, style, BODY)
