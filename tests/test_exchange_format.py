@@ -240,7 +240,7 @@ def test_a_flipped_byte_in_the_header_is_refused(org, body):
 
 def test_another_recipients_key_cannot_open_it(org, body):
     data = fmt.seal(request_package(), sender=org, recipient=body.public)
-    assert "không được gửi cho khoá" in refused(data, keys.generate(), org.public)
+    assert "không được gửi cho khóa" in refused(data, keys.generate(), org.public)
 
 
 def test_a_package_re_encrypted_to_someone_else_names_its_first_recipient(org, body):
@@ -250,7 +250,7 @@ def test_a_package_re_encrypted_to_someone_else_names_its_first_recipient(org, b
     plaintext = pyrage.decrypt(data[len(fmt.MAGIC):], [body.age()])
     other = keys.generate()
     forwarded = fmt.MAGIC + pyrage.encrypt(plaintext, [other.public.age()])
-    assert "không được gửi cho khoá" in refused(forwarded, other, org.public)
+    assert "không được gửi cho khóa" in refused(forwarded, other, org.public)
 
 
 def test_another_signer_is_refused_against_the_pin_naming_both(org, body):

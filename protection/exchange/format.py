@@ -99,7 +99,7 @@ class SenderMismatch(PackageError):
     def __init__(self, expected: str, found: str):
         self.expected = expected
         self.found = found
-        super().__init__(_("Gói được ký bằng khoá %(found)s, không phải khoá đã ghim %(expected)s: "
+        super().__init__(_("Gói được ký bằng khóa %(found)s, không phải khóa đã ghim %(expected)s: "
                            "không mở.", found=fingerprint_text(found),
                            expected=fingerprint_text(expected)))
 
@@ -231,7 +231,7 @@ def open_package(data: bytes, *, recipient: PrivateKey, sender: PublicKey | None
         raise SenderMismatch(sender.fingerprint, signer.fingerprint)
     _check_manifest(manifest)
     if manifest["recipient"] != recipient.public.fingerprint:
-        raise PackageError(_("Gói không được gửi cho khoá của đơn vị này."))
+        raise PackageError(_("Gói không được gửi cho khóa của đơn vị này."))
     files = _files(manifest["files"], envelope["files"])
     return Package(kind=manifest["kind"], package_id=manifest["package_id"],
                    request_id=manifest["request_id"], content=manifest["content"], files=files,
@@ -253,7 +253,7 @@ def _decrypt(ciphertext: bytes, recipient: PrivateKey) -> bytes:
         # age hides its recipients: a stanza that does not open with this identity is all
         # it can say, whether the file was for someone else or its header was altered.
         if "no matching keys" in str(error).lower():
-            raise PackageError(_("Gói không được gửi cho khoá của đơn vị này (hoặc phần đầu gói "
+            raise PackageError(_("Gói không được gửi cho khóa của đơn vị này (hoặc phần đầu gói "
                                  "đã bị hỏng).")) from None
         raise PackageError(_("Gói bị cắt cụt hoặc bị hỏng: không giải mã được.")) from None
 

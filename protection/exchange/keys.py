@@ -121,8 +121,8 @@ def generate() -> PrivateKey:
 
 def parse_public(line: str) -> PublicKey:
     """KeyError_ with one line when it is not a well-formed public key line."""
-    refused = KeyError_(_("Đây không phải khoá công khai trao đổi Hoso (dòng bắt đầu bằng "
-                          "hoso-exchange-1: rồi đến khoá age1... và khoá ký)."))
+    refused = KeyError_(_("Đây không phải khóa công khai trao đổi Hoso (dòng bắt đầu bằng "
+                          "hoso-exchange-1: rồi đến khóa age1... và khóa ký)."))
     if not isinstance(line, str) or len(line) > MAX_PUBLIC_LINE:
         raise refused
     parts = line.strip().split(":")
@@ -157,7 +157,7 @@ def private_text(key: PrivateKey) -> str:
 
 def parse_private(text: str) -> PrivateKey:
     """The keys of a private key file's text; KeyError_ if it is not one."""
-    refused = KeyError_(_("Tệp khoá riêng bị hỏng hoặc không phải khoá trao đổi Hoso."))
+    refused = KeyError_(_("Tệp khóa riêng bị hỏng hoặc không phải khóa trao đổi Hoso."))
     try:
         document = json.loads(text)
     except ValueError:
@@ -182,9 +182,9 @@ def save_private(key: PrivateKey, path: Path) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise KeyError_(_("Đã có tệp khoá riêng %(path)s: không ghi đè.", path=str(path))) from None
+        raise KeyError_(_("Đã có tệp khóa riêng %(path)s: không ghi đè.", path=str(path))) from None
     except OSError as error:
-        raise KeyError_(_("Không ghi được tệp khoá riêng %(path)s (%(reason)s).",
+        raise KeyError_(_("Không ghi được tệp khóa riêng %(path)s (%(reason)s).",
                           path=str(path), reason=error.strerror or type(error).__name__)) from None
     try:
         os.write(fd, private_text(key).encode("ascii"))
@@ -198,19 +198,19 @@ def load_private(path: Path) -> PrivateKey:
     try:
         status = path.stat()
     except FileNotFoundError:
-        raise KeyError_(_("Chưa có tệp khoá riêng %(path)s: hãy chạy hoso-exchange keygen.",
+        raise KeyError_(_("Chưa có tệp khóa riêng %(path)s: hãy chạy hoso-exchange keygen.",
                           path=str(path))) from None
     except OSError as error:
-        raise KeyError_(_("Không đọc được tệp khoá riêng %(path)s (%(reason)s).",
+        raise KeyError_(_("Không đọc được tệp khóa riêng %(path)s (%(reason)s).",
                           path=str(path), reason=error.strerror or type(error).__name__)) from None
     if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_PRIVATE_FILE:
-        raise KeyError_(_("Tệp khoá riêng bị hỏng hoặc không phải khoá trao đổi Hoso."))
+        raise KeyError_(_("Tệp khóa riêng bị hỏng hoặc không phải khóa trao đổi Hoso."))
     mode = stat.S_IMODE(status.st_mode)
     if CHECK_FILE_MODE and mode & 0o077:
-        raise KeyError_(_("Tệp khoá riêng %(path)s để người khác đọc được (quyền %(mode)s): "
-                          "hãy chạy chmod 600 %(path)s.", path=str(path), mode=f"{mode:o}"))
+        raise KeyError_(_("Tệp khóa riêng %(path)s để người khác đọc được (quyền %(mode)s): "
+                          "hãy chạy chmod 600 %(path)s.", path=str(path), mode=format(mode, "o")))
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        raise KeyError_(_("Tệp khoá riêng bị hỏng hoặc không phải khoá trao đổi Hoso.")) from None
+        raise KeyError_(_("Tệp khóa riêng bị hỏng hoặc không phải khóa trao đổi Hoso.")) from None
     return parse_private(text)
