@@ -100,7 +100,7 @@ def body_private(run) -> keys.PrivateKey:
 
 REQUEST_CONTENT = {
     "reference": "PP-2026-0042", "classification": "secret", "questions": SECRET_QUESTION,
-    "due_on": "2026-12-20",
+    "body": {"code": "CA", "name": "Công an tỉnh"}, "sent_on": "2026-12-01", "due_on": "2026-12-20",
     "subject_fields": [{"field": "full_name", "label": "Họ tên", "value": SECRET_NAME},
                        {"field": "birth_year", "label": "Năm sinh", "value": "1968"}],
     "relatives": [{"label": "Vợ", "fields": [{"label": "Họ tên", "value": "Lê Thị Mận"}]}],
@@ -171,14 +171,14 @@ def test_open_pins_the_organisation_and_unpacks_the_request(run, tmp_path, org, 
     path, package = request_file(tmp_path, org, body)
     output = ok(run("open", str(path), "--out", "req"))
     assert keys.fingerprint_text(org.public.fingerprint) in output
-    assert keys.fingerprint_text(fmt.package_digest(path.read_bytes())) in output
+    assert fmt.digest_text(fmt.package_digest(path.read_bytes())) in output
     assert (run.home / "organisation.pub").read_text().strip() == org.public.line
     for secret in SECRETS:
         assert secret not in output
 
     out = tmp_path / "req"
     summary = (out / "request.txt").read_text(encoding="utf-8")
-    for expected in (SECRET_QUESTION, "PP-2026-0042", "20/12/2026", "Họ tên: " + SECRET_NAME, "Vợ",
+    for expected in (SECRET_QUESTION, "PP-2026-0042", "20/12/2026", "01/12/2026", "Công an tỉnh", "Họ tên: " + SECRET_NAME, "Vợ",
                      "Lê Thị Mận", "Đảng viên sinh hoạt tại chi bộ 3", "Sinh hoạt Đảng", "Mật",
                      "subject — " + SECRET_NAME, "relative-7d1c", "business — Kinh doanh",
                      "normal — Thường", "2000 byte", package.request_id, "files/01-biên bản.pdf"):
@@ -289,7 +289,7 @@ def test_answer_builds_a_package_the_organisation_opens(run, tmp_path, org, body
     output = ok(run("answer", str(request_path), "--answer", "Đã xác minh xong", "--findings", str(findings),
                     "--file", "minutes.pdf=normal", "--file", "note.txt", "-o", "answer.hoso"))
     data = (tmp_path / "answer.hoso").read_bytes()
-    assert keys.fingerprint_text(fmt.package_digest(data)) in output
+    assert fmt.digest_text(fmt.package_digest(data)) in output
     answer = fmt.open_package(data, recipient=org, sender=body)
     assert answer.kind == "answer"
     assert answer.request_id == request.request_id and answer.in_reply_to == request.package_id
@@ -297,6 +297,30 @@ def test_answer_builds_a_package_the_organisation_opens(run, tmp_path, org, body
     assert [(f.name, f.content, f.classification, f.media_type) for f in answer.files] == [
         ("minutes.pdf", b"%PDF minutes", "normal", "application/pdf"),
         ("note.txt", b"a note", "secret", "text/plain")]  # the request's own classification
+
+
+def test_findings_may_leave_out_source_and_date(run, tmp_path, org, body, opened):
+    request_path, _request = opened
+    brief = {key: FINDING[key] for key in ("person", "category", "text", "classification")}
+    ok(run("answer", str(request_path), "--answer", "ok", "--findings", str(write_findings(tmp_path, [brief])),
+           "-o", "answer.hoso"))
+    answer = fmt.open_package((tmp_path / "answer.hoso").read_bytes(), recipient=org, sender=body)
+    assert answer.content["findings"] == [{**brief, "source": None, "found_on": None}]
+
+
+def test_a_request_naming_nobody_takes_findings_without_a_person(run, tmp_path, org, body):
+    content = {**REQUEST_CONTENT, "people": []}
+    path, _package = request_file(tmp_path, org, body, content=content)
+    ok(run("open", str(path), "--out", "req"))
+    assert "để trống trường person" in (tmp_path / "req" / "request.txt").read_text(encoding="utf-8")
+    nobody = {**FINDING, "person": None}
+    ok(run("answer", str(path), "--answer", "ok", "--findings", str(write_findings(tmp_path, [nobody])),
+           "-o", "answer.hoso"))
+    assert fmt.open_package((tmp_path / "answer.hoso").read_bytes(), recipient=org,
+                            sender=body).content["findings"] == [nobody]
+    line = refused(run("answer", str(path), "--answer", "ok", "--findings",
+                       str(write_findings(tmp_path, [FINDING])), "-o", "other.hoso"))
+    assert "không nêu người nào" in line and not (tmp_path / "other.hoso").exists()
 
 
 def test_answer_from_a_file_without_findings(run, tmp_path, org, body, opened):
@@ -313,7 +337,7 @@ def test_answer_from_a_file_without_findings(run, tmp_path, org, body, opened):
     ([{**FINDING, "category": "crime"}], "loại crime"),
     ([{**FINDING, "classification": "top-secret"}], "độ mật top-secret"),
     ([{**FINDING, "found_on": "30/11/2026"}], "YYYY-MM-DD"),
-    ([{"person": "subject"}], "đúng các trường"),
+    ([{**FINDING, "name": SECRET_NAME}], "không trường nào khác"),
     ([FINDING, {**FINDING, "category": "crime", "classification": "x"}], "và 1 lỗi khác"),
     ({"person": "subject"}, "danh sách"),
     ("not json at all", "không phải JSON"),
@@ -377,6 +401,7 @@ def test_fingerprint_prints_the_digest_both_sides_compare(run, tmp_path, org, bo
     path, _package = request_file(tmp_path, org, body)
     digest = fmt.package_digest(path.read_bytes())
     output = ok(run("fingerprint", str(path)))
-    assert keys.fingerprint_text(digest) in output and digest in output
+    assert output.strip().endswith(fmt.digest_text(digest))
+    assert len(fmt.digest_text(digest).split(" ")) == 16
     (tmp_path / "plain.txt").write_text("hello")
     assert "không phải gói" in refused(run("fingerprint", str(tmp_path / "plain.txt")))

@@ -428,12 +428,34 @@ def test_a_fitting_answer_has_no_problems():
     ({"answer": "ok", "findings": [finding(classification="top")]}, "độ mật top"),
     ({"answer": "ok", "findings": [finding(text=" ")]}, "nội dung trống"),
     ({"answer": "ok", "findings": [finding(found_on="02/11/2026")]}, "YYYY-MM-DD"),
-    ({"answer": "ok", "findings": [{"person": "subject"}]}, "đúng các trường"),
+    ({"answer": "ok", "findings": [{"person": "subject"}]}, "phải có các trường"),
+    ({"answer": "ok", "findings": [finding(extra="x")]}, "không trường nào khác"),
+    ({"answer": "ok", "findings": [{k: v for k, v in finding().items() if k != "person"}]}, "phải có các trường"),
 ])
 def test_answers_that_do_not_fit_the_request_are_named(content, expected):
     problems = fmt.answer_content_problems(content, REQUEST_CONTENT)
     assert any(expected in problem for problem in problems), problems
     assert not any("Bí Mật" in problem for problem in problems)
+
+
+def test_source_and_date_may_be_left_out():
+    brief = {key: finding()[key] for key in ("person", "category", "text", "classification")}
+    assert fmt.answer_content_problems({"answer": "ok", "findings": [brief]}, REQUEST_CONTENT) == []
+
+
+def test_a_request_naming_nobody_takes_findings_without_a_person():
+    content = {**REQUEST_CONTENT, "people": []}
+    assert fmt.answer_content_problems({"answer": "ok", "findings": [finding(person=None)]}, content) == []
+    brief = {key: finding()[key] for key in ("category", "text", "classification")}
+    assert fmt.answer_content_problems({"answer": "ok", "findings": [brief]}, content) == []
+    problems = fmt.answer_content_problems({"answer": "ok", "findings": [finding()]}, content)
+    assert len(problems) == 1 and "không nêu người nào" in problems[0]
+
+
+def test_digest_text_groups_all_64_digits():
+    digest = fmt.package_digest(b"package")
+    assert fmt.digest_text(digest).replace(" ", "") == digest
+    assert len(fmt.digest_text(digest).split(" ")) == 16
 
 
 def test_answer_files_beyond_the_requests_limits_are_named():

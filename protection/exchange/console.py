@@ -222,7 +222,7 @@ def open_command(file: Path, out: Path | None, home: Path):
                      fingerprint=keys.fingerprint_text(package.sender)))
     click.echo(_("Đã mở gói yêu cầu vào %(path)s (đọc %(summary)s).", path=str(out),
                  summary=str(out / "request.txt")))
-    click.echo(_("Dấu vân tay gói: %(digest)s", digest=keys.fingerprint_text(digest)))
+    click.echo(_("Dấu vân tay gói: %(digest)s", digest=fmt.digest_text(digest)))
 
 
 def _unpack(package: fmt.Package, digest: str, out: Path) -> None:
@@ -323,13 +323,18 @@ def request_summary(package: fmt.Package, digest: str, file_paths: list[str]) ->
 
     lines = [_("YÊU CẦU PHỐI HỢP XÁC MINH"), ""]
     lines.append(_("Số hồ sơ: %(value)s", value=_text(content.get("reference"))))
+    body = content.get("body") if isinstance(content.get("body"), dict) else {}
+    if body:
+        lines.append(_("Cơ quan được đề nghị: %(value)s", value=_text(body.get("name") or body.get("code"))))
+    if content.get("sent_on"):
+        lines.append(_("Ngày gửi: %(value)s", value=_day(content.get("sent_on"))))
     lines.append(_("Độ mật: %(value)s", value=classification(content.get("classification"))))
     lines.append(_("Hạn trả lời: %(value)s", value=_day(content.get("due_on")) or "—"))
     lines.append(_("Mã yêu cầu: %(value)s", value=package.request_id))
     lines.append(_("Mã gói: %(value)s", value=package.package_id))
     lines.append(_("Gửi lúc: %(value)s", value=_text(package.created_at)))
     lines.append(_("Khóa cơ quan gửi: %(value)s", value=keys.fingerprint_text(package.sender or "")))
-    lines.append(_("Dấu vân tay gói: %(value)s", value=keys.fingerprint_text(digest)))
+    lines.append(_("Dấu vân tay gói: %(value)s", value=fmt.digest_text(digest)))
 
     lines += ["", _("NỘI DUNG CẦN XÁC MINH"), _text(content.get("questions"))]
 
@@ -370,7 +375,8 @@ def request_summary(package: fmt.Package, digest: str, file_paths: list[str]) ->
 
     lines += ["", _("KHI TRẢ LỜI"),
               _("Người mà một kết quả có thể nêu (trường person):")]
-    lines += [f"  {key} — {label}" for key, label in people.items()] or ["  —"]
+    lines += [f"  {key} — {label}" for key, label in people.items()] or [
+        _("  (yêu cầu không nêu người nào: để trống trường person)")]
     lines.append(_("Loại kết quả (trường category):"))
     lines += [f"  {code} — {label}" for code, label in categories.items()] or ["  —"]
     lines.append(_("Độ mật (trường classification, và PATH=độ-mật cho tệp):"))
@@ -378,7 +384,7 @@ def request_summary(package: fmt.Package, digest: str, file_paths: list[str]) ->
     limit = content.get("max_file_bytes")
     if isinstance(limit, int) and not isinstance(limit, bool):
         lines.append(_("Mỗi tệp gửi kèm tối đa %(limit)s byte.", limit=limit))
-    example = [{"person": next(iter(people), "subject"), "category": next(iter(categories), ""),
+    example = [{"person": next(iter(people), None), "category": next(iter(categories), ""),
                 "text": "...", "classification": next(iter(classifications), ""),
                 "source": None, "found_on": date.today().isoformat()}]
     lines += [_("Tệp kết quả (--findings) là một danh sách JSON, ví dụ:"),
@@ -419,7 +425,8 @@ def answer_command(request_file: Path, answer_text: str | None, answer_file: Pat
     if answer_file is not None:
         answer_text = _utf8(_read_limited(answer_file, MAX_ANSWER_FILE, _(
             "Tệp trả lời lớn hơn %(limit)s byte.", limit=MAX_ANSWER_FILE)), answer_file)
-    findings = _findings(findings_file)
+    findings = [{**dict.fromkeys(fmt.ANSWER_FINDING_FIELDS), **item} if isinstance(item, dict) else item
+                for item in _findings(findings_file)]
     files = [_attachment(spec, request.content) for spec in attachments]
     content = {"answer": answer_text, "findings": findings}
     problems = fmt.answer_content_problems(content, request.content, files)
@@ -435,7 +442,7 @@ def answer_command(request_file: Path, answer_text: str | None, answer_file: Pat
     _write_new_file(out, data)
     click.echo(_("Đã ghi gói trả lời %(path)s (%(findings)s kết quả, %(files)s tệp).", path=str(out),
                  findings=len(findings), files=len(files)))
-    click.echo(_("Dấu vân tay gói: %(digest)s", digest=keys.fingerprint_text(fmt.package_digest(data))))
+    click.echo(_("Dấu vân tay gói: %(digest)s", digest=fmt.digest_text(fmt.package_digest(data))))
 
 
 def _utf8(data: bytes, path: Path) -> str:
@@ -510,8 +517,7 @@ def fingerprint_command(file: Path):
     if not data.startswith(fmt.MAGIC):
         raise Refusal(_("Đây không phải gói trao đổi Hoso."))
     digest = fmt.package_digest(data)
-    click.echo(_("Dấu vân tay gói: %(digest)s", digest=keys.fingerprint_text(digest)))
-    click.echo(_("SHA-256 đầy đủ: %(digest)s", digest=digest))
+    click.echo(_("Dấu vân tay gói: %(digest)s", digest=fmt.digest_text(digest)))
 
 
 # --- entry point ---------------------------------------------------------------------------------

@@ -40,10 +40,14 @@ Request `content` (H4 fills it from the server; the console reads it):
      "follow_up": str | null,
      "choices": {"categories": [{"code", "label"}], "classifications": [{"code", "label"}]},
      "max_file_bytes": int}
+    (the server adds "body": {"code", "name"} and "sent_on"; readers ignore keys they do
+    not know)
 Answer `content` (`answer_content_problems` checks it against the request's):
     {"answer": str, "findings": [{"person", "category", "text", "classification",
-     "source", "found_on"}]}                # person: one of the request's people keys
+     "source", "found_on"}]}   # person: one of the request's people keys (null when it
+                               # lists none); source and found_on may be null
 with its files listed in the manifest (each file's classification one of the request's).
+The package digest both sides read out is `digest_text(package_digest(data))`.
 
 Every failure is a PackageError whose message is one line for a person and names no
 protected value.
@@ -241,9 +245,16 @@ def open_package(data: bytes, *, recipient: PrivateKey, sender: PublicKey | None
 
 
 def package_digest(data: bytes) -> str:
-    """SHA-256 of a package file, upper-case hex: what both sides read out to compare
-    (keys.fingerprint_text groups it for reading)."""
+    """SHA-256 of a package file, upper-case hex: what both sides read out to compare."""
     return hashlib.sha256(data).hexdigest().upper()
+
+
+def digest_text(digest: str) -> str:
+    """All 64 digits of a package digest in groups of four, as the console and the request
+    page both print it (a key's fingerprint, by contrast, is read as its first 32 digits:
+    keys.fingerprint_text)."""
+    digits = digest.upper()
+    return " ".join(digits[i:i + 4] for i in range(0, len(digits), 4))
 
 
 def _decrypt(ciphertext: bytes, recipient: PrivateKey) -> bytes:
@@ -391,6 +402,8 @@ def _tampered() -> PackageError:
 # --- answers, checked on both sides -------------------------------------------------------------
 
 ANSWER_FINDING_FIELDS = frozenset({"person", "category", "text", "classification", "source", "found_on"})
+# source and found_on may be left out (null); person too when the request names nobody.
+REQUIRED_FINDING_FIELDS = frozenset({"category", "text", "classification"})
 MAX_ANSWER_CHARS = 20000
 MAX_FINDING_CHARS = 10000
 MAX_SOURCE_CHARS = 500
@@ -445,13 +458,18 @@ def answer_content_problems(content: Any, request_content: dict,
 
 def _finding_problems(number: int, finding: Any, people: set[str], categories: set[str],
                       classifications: set[str]) -> list[str]:
-    if not isinstance(finding, dict) or set(finding) != ANSWER_FINDING_FIELDS:
-        return [_("Kết quả %(number)s phải có đúng các trường person, category, text, "
-                  "classification, source, found_on.", number=number)]
+    if (not isinstance(finding, dict) or not set(finding) <= ANSWER_FINDING_FIELDS
+            or not REQUIRED_FINDING_FIELDS <= set(finding) or people and "person" not in finding):
+        return [_("Kết quả %(number)s phải có các trường person, category, text, classification "
+                  "(source và found_on nếu có), không trường nào khác.", number=number)]
+    finding = {**dict.fromkeys(ANSWER_FINDING_FIELDS), **finding}
     problems = []
-    if finding["person"] not in people:
+    if people and finding["person"] not in people:
         problems.append(_("Kết quả %(number)s: người %(code)s không có trong danh sách của yêu cầu.",
                           number=number, code=_code(finding["person"])))
+    elif not people and finding["person"] not in (None, ""):
+        problems.append(_("Kết quả %(number)s: yêu cầu này không nêu người nào, để trống trường person.",
+                          number=number))
     if finding["category"] not in categories:
         problems.append(_("Kết quả %(number)s: loại %(code)s không có trong danh sách của yêu cầu.",
                           number=number, code=_code(finding["category"])))
