@@ -106,7 +106,7 @@ ACTION_LABELS: dict[str, Any] = {
     "exchange_key.replace": lazy_pgettext("audit action", "Thay khóa trao đổi gói của cơ quan phối hợp"),
     "exchange.export": lazy_pgettext("audit action", "Xuất gói yêu cầu phối hợp"),
     "exchange.import": lazy_pgettext("audit action", "Nhập gói trả lời của cơ quan phối hợp"),
-    "exchange.printout": lazy_pgettext("audit action", "Xem bản in dấu kiểm tra gói trao đổi"),
+    "exchange.printout": lazy_pgettext("audit action", "Xem bản in dấu vân tay gói trao đổi"),
     # Notifications by mail (notify send-due)
     "notify.reminders_raised": lazy_pgettext("audit action", "Tạo nhắc việc đến hạn, quá hạn"),
     "notify.mail_sent": lazy_pgettext("audit action", "Gửi thư thông báo"),

@@ -7,9 +7,13 @@ The fixture `scene` (conftest.py) builds it; the helpers below act through its p
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -222,3 +226,23 @@ def body_answer(request_data: bytes, body_key, *, findings: list | None = None, 
 def opened_request(request_data: bytes, body_key):
     """The request package as the body opens it."""
     return package_format.open_package(request_data, recipient=body_key, sender=None)
+
+
+def exchange_console() -> tuple[list[str], dict]:
+    """How to run `hoso-exchange` as a body does, in a subprocess: the installed script beside
+    this interpreter when it runs this checkout's code; otherwise (an editable install of
+    another tree, seen from a worktree) the same script with this checkout first on
+    PYTHONPATH; without a script, `python -m protection.exchange.console`. (command, env)"""
+    root = Path(__file__).resolve().parent.parent
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+    def resolves_here() -> bool:
+        found = subprocess.run([sys.executable, "-c", "import protection.exchange.console as c; print(c.__file__)"],  # noqa: S603 - our own interpreter
+                               capture_output=True, text=True, env=env, cwd="/", check=True)
+        return Path(found.stdout.strip()).resolve() == (root / "protection" / "exchange" / "console.py").resolve()
+
+    if not resolves_here():
+        env["PYTHONPATH"] = str(root)
+        assert resolves_here()
+    script = Path(sys.executable).with_name("hoso-exchange")
+    return ([str(script)] if script.exists() else [sys.executable, "-m", "protection.exchange.console"]), env

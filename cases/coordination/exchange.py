@@ -186,9 +186,9 @@ def load_package(request_: CoordinationRequest, package_id: uuid.UUID) -> Exchan
 
 
 def digest_text(sha256: str) -> str:
-    """The package file's SHA-256 in groups of four, all 64 digits: read aloud or compared on paper."""
-    digits = sha256.upper()
-    return " ".join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    """The package file's SHA-256 in groups of four, all 64 digits, as the body's console
+    prints it: read aloud or compared on paper."""
+    return package_format.digest_text(sha256)
 
 
 # --- export --------------------------------------------------------------------------------------

@@ -66,9 +66,10 @@ def conclusion_approved(case: Case, conclusion: Conclusion, *, by: User) -> int:
 
 
 def request_sent(request_: CoordinationRequest, *, by: User) -> int:
-    """The liaisons of the addressed body who may answer it."""
+    """The liaisons of the addressed body who may answer it (people: a service account, the
+    body's exchange account or an API client's, reads no notification)."""
     candidates = db.session.scalars(select(User).where(
-        User.role == Role.LIAISON, User.active.is_(True), User.id != by.id,
+        User.role == Role.LIAISON, User.active.is_(True), User.id != by.id, User.service_account.is_(False),
         User.unit_id == request_.body_unit_id)).all()
     liaisons = [user.id for user in candidates if policy.can_respond_to_request(user, request_)]
     return service.notify(liaisons, service.REQUEST_RECEIVED, target_type="request", target_id=request_.id,

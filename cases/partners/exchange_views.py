@@ -36,7 +36,7 @@ class ExchangeKeyForm(FlaskForm):
     public_key = TextAreaField(_l("Khóa công khai của cơ quan"), validators=[InputRequired(REQUIRED), Length(max=1000)],
                                render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"},
                                description=_l("Dòng bắt đầu bằng hoso-exchange-1: do lệnh hoso-exchange keygen của "
-                                              "cơ quan in ra. Trước khi lưu, đọc dấu kiểm tra qua điện thoại để đối "
+                                              "cơ quan in ra. Trước khi lưu, đọc dấu vân tay qua điện thoại để đối "
                                               "chiếu với cơ quan."))
     clearance = SelectField(_l("Mức tiếp cận bí mật của tài khoản trao đổi"), validators=[InputRequired(REQUIRED)],
                             description=_l("Gói gửi cơ quan chỉ mang những nội dung mà tài khoản này được xem, như "
