@@ -178,12 +178,10 @@ def test_an_account_cleared_below_the_case_gets_no_package(app, scene, admin):
 def test_export_is_refused_without_a_key_or_once_the_body_need_not_answer(app, scene, make_user):
     request_id = send(scene)
     # No key: no export button, and a forged POST is refused with a message.
-    page = text_of(scene.officer_client.get(request_path(scene, request_id)))
-    assert "/export" not in page
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'name="[a-z]+-csrf_token"[^>]*value="([^"]+)"', page)
-    response = scene.officer_client.post(f"{request_path(scene, request_id)}/export",
-                                         data={"export-csrf_token": token.group(1)})
+    path = request_path(scene, request_id)
+    assert "/export" not in text_of(scene.officer_client.get(path))
+    token = csrf_token(scene.officer_client, path)
+    response = scene.officer_client.post(f"{path}/export", data={"export-csrf_token": token})
     assert response.status_code == 303
     assert "chưa đăng ký khóa trao đổi" in text_of(scene.officer_client.get(response.headers["Location"]))
     assert ledger(app, request_id) == []
@@ -191,9 +189,8 @@ def test_export_is_refused_without_a_key_or_once_the_body_need_not_answer(app, s
     # Withdrawn: refused too, nothing written.
     factories.register_exchange_key(app, "DUCA", by=make_user("admin"))
     assert officer_post(scene, request_id, "withdraw", "withdraw").status_code == 302
-    assert "/export" not in text_of(scene.officer_client.get(request_path(scene, request_id)))
-    response = scene.officer_client.post(f"{request_path(scene, request_id)}/export",
-                                         data={"export-csrf_token": token.group(1)})
+    assert "/export" not in text_of(scene.officer_client.get(path))
+    response = scene.officer_client.post(f"{path}/export", data={"export-csrf_token": token})
     assert response.status_code == 303
     assert "Chỉ xuất gói khi yêu cầu đang chờ" in text_of(scene.officer_client.get(response.headers["Location"]))
     assert ledger(app, request_id) == [] and audit_entries(app, "exchange.export") == []
