@@ -101,6 +101,12 @@ ACTION_LABELS: dict[str, Any] = {
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),
     "coordination.send": lazy_pgettext("audit action", "Gửi yêu cầu phối hợp"),
     "coordination.transition": lazy_pgettext("audit action", "Chuyển bước yêu cầu phối hợp"),
+    # Exchange packages with partner bodies off the intranet (issue 21 §B)
+    "exchange_key.register": lazy_pgettext("audit action", "Đăng ký khóa trao đổi gói của cơ quan phối hợp"),
+    "exchange_key.replace": lazy_pgettext("audit action", "Thay khóa trao đổi gói của cơ quan phối hợp"),
+    "exchange.export": lazy_pgettext("audit action", "Xuất gói yêu cầu phối hợp"),
+    "exchange.import": lazy_pgettext("audit action", "Nhập gói trả lời của cơ quan phối hợp"),
+    "exchange.printout": lazy_pgettext("audit action", "Xem bản in dấu vân tay gói trao đổi"),
     # Notifications by mail (notify send-due)
     "notify.reminders_raised": lazy_pgettext("audit action", "Tạo nhắc việc đến hạn, quá hạn"),
     "notify.mail_sent": lazy_pgettext("audit action", "Gửi thư thông báo"),

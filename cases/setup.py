@@ -21,6 +21,7 @@ from cases.casework import views as _casework_views  # noqa: F401 - these views 
 from cases.casework.blueprint import cases_bp
 from cases.conclusions import operations as _conclusions  # noqa: F401 - the flush guard that keeps approved conclusions immutable
 from cases.conclusions import views as _conclusion_views  # noqa: F401 - these views join the cases blueprint
+from cases.coordination import exchange_views as _exchange_views  # noqa: F401 - these views join the coordination blueprint
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.campaign import seed_demo_campaign
@@ -30,6 +31,7 @@ from cases.notifications import models as _notification_models  # noqa: F401 - r
 from cases.notifications.cli import notify_cli
 from cases.notifications.service import unread_filter
 from cases.notifications.views import bell, notifications_bp
+from cases.partners import exchange_views as _exchange_key_views  # noqa: F401 - these views join the partners blueprint
 from cases.partners import models as _partner_models  # noqa: F401 - registers the partner tables
 from cases.partners.cli import api_clients_cli
 from cases.partners.views import partners_bp

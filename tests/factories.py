@@ -26,6 +26,7 @@ from cases.conclusions.operations import ConclusionData
 from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
 from cases.models import Case, Conclusion, Subject
+from cases.partners import exchange_keys
 from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision, PetitionData
 from cases.reviews import operations as reviews
@@ -36,6 +37,7 @@ from protection import accounts
 from protection.accounts import NewUser
 from protection.clock import utcnow
 from protection.db import db
+from protection.exchange.keys import generate as generate_exchange_key
 from protection.i18n import local_date
 from protection.identity import Role, User
 
@@ -145,6 +147,17 @@ def receive_petition(by: User, *, received_on: date | None = None, channel: str 
     return petitions.receive_petition(PetitionData(
         received_on=received_on or operations.today(), channel=channel, petition_type=petition_type,
         classification=classification, summary=summary, **details), by=by)
+
+
+def register_exchange_key(app, unit_code: str, *, by, clearance: str = "secret"):
+    """A new exchange key for the body `unit_code` (protection/exchange/keys.py), registered
+    (and committed) through cases/partners/exchange_keys.py by the admin `by` (a MadeUser or
+    an id); the private key, as the body keeps it."""
+    with app.app_context():
+        private = generate_exchange_key()
+        exchange_keys.register_key(accounts.find_unit(unit_code), private.public.line, clearance, by=user_row(by))
+        db.session.commit()
+    return private
 
 
 def count_rows(app, model) -> int:

@@ -7,9 +7,13 @@ The fixture `scene` (conftest.py) builds it; the helpers below act through its p
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -19,6 +23,8 @@ from cases.models import CoordinationRequest
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
 from protection.db import db
+from protection.exchange import format as package_format
+from protection.exchange import keys as exchange_keys
 from protection.identity import User
 from tests.pages import PDF, create_subject_by_form, csrf_token, day_text, hidden, text_of
 
@@ -159,3 +165,84 @@ def count_requests(app) -> int:
         count = len(db.session.scalars(select(CoordinationRequest.id)).all())
         db.session.commit()
     return count
+
+
+# --- exchange packages (issue 21 §B): the coordination scene with a body off the intranet ---------
+#
+# The police committee (DUCA) has registered an exchange key; the officer exports a request as a
+# package through the request page, the body answers it (here with protection/exchange/format.py,
+# as `hoso-exchange answer` does; tests/test_exchange_roundtrip.py runs the real console) and the
+# officer imports the answer through the same page.
+
+def request_path(scene: Scene, request_id) -> str:
+    return f"/cases/{scene.case_id}/requests/{request_id}"
+
+
+def export_package(scene: Scene, request_id):
+    """POST the request page's export button: the response (the package file, or a redirect)."""
+    path = request_path(scene, request_id)
+    page = scene.officer_client.get(path).get_data(as_text=True)
+    return scene.officer_client.post(f"{path}/export", data={"export-csrf_token": hidden(page, "export-csrf_token")})
+
+
+def exported(scene: Scene, request_id) -> bytes:
+    """The package file an export answers with (the export must succeed)."""
+    response = export_package(scene, request_id)
+    assert response.status_code == 200, text_of(response)[:2000]
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    return response.get_data()
+
+
+def import_package(scene: Scene, request_id, data: bytes, filename: str = "tra-loi.hoso"):
+    """POST a file to the request page's import form: the response."""
+    path = request_path(scene, request_id)
+    token = csrf_token(scene.officer_client, path)
+    return scene.officer_client.post(f"{path}/import", content_type="multipart/form-data",
+                                     data={"exchange-csrf_token": token,
+                                           "exchange-package": (io.BytesIO(data), filename)})
+
+
+def body_finding(person: str = "subject", **changes) -> dict:
+    """A finding of an answer package, as `hoso-exchange answer` writes it."""
+    return {"person": person, "category": "political_history", "text": BODY_FINDING, "classification": "unclassified",
+            "source": "Hồ sơ Công an tỉnh", "found_on": None, **changes}
+
+
+def body_answer(request_data: bytes, body_key, *, findings: list | None = None, answer: str = ANSWER,
+                files=(), signer=None, **manifest) -> bytes:
+    """The body's answer to the request package `request_data`: opened with `body_key`,
+    answered (one finding about the subject unless `findings`), signed with `signer` (the
+    body's key by default) and encrypted to the organisation's key the request names.
+    `manifest` overrides kind, request_id, in_reply_to or package_id."""
+    request = package_format.open_package(request_data, recipient=body_key, sender=None)
+    organisation = exchange_keys.parse_public(request.sender_key)
+    fields = {"kind": "answer", "package_id": package_format.new_package_id(), "request_id": request.request_id,
+              "in_reply_to": request.package_id, **manifest}
+    package = package_format.Package(content={"answer": answer, "findings": [body_finding()] if findings is None
+                                              else findings}, files=list(files), **fields)
+    return package_format.seal(package, sender=signer or body_key, recipient=organisation)
+
+
+def opened_request(request_data: bytes, body_key):
+    """The request package as the body opens it."""
+    return package_format.open_package(request_data, recipient=body_key, sender=None)
+
+
+def exchange_console() -> tuple[list[str], dict]:
+    """How to run `hoso-exchange` as a body does, in a subprocess: the installed script beside
+    this interpreter when it runs this checkout's code; otherwise (an editable install of
+    another tree, seen from a worktree) the same script with this checkout first on
+    PYTHONPATH; without a script, `python -m protection.exchange.console`. (command, env)"""
+    root = Path(__file__).resolve().parent.parent
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+    def resolves_here() -> bool:
+        found = subprocess.run([sys.executable, "-c", "import protection.exchange.console as c; print(c.__file__)"],  # noqa: S603 - our own interpreter
+                               capture_output=True, text=True, env=env, cwd="/", check=True)
+        return Path(found.stdout.strip()).resolve() == (root / "protection" / "exchange" / "console.py").resolve()
+
+    if not resolves_here():
+        env["PYTHONPATH"] = str(root)
+        assert resolves_here()
+    script = Path(sys.executable).with_name("hoso-exchange")
+    return ([str(script)] if script.exists() else [sys.executable, "-m", "protection.exchange.console"]), env

@@ -86,8 +86,14 @@ class RequestData:
 def coordinating_bodies(case: Case) -> list[Unit]:
     """Bodies a request can go to: any active unit but the case's own (the inspection,
     police, military and border-guard committees, the inspectorate, other committees)."""
-    return list(db.session.scalars(select(Unit).where(Unit.active.is_(True), Unit.id != case.owner_unit_id,
-                                                      Unit.kind != UnitKind.DISTRICT).order_by(Unit.name)))
+    return [unit for unit in addressable_bodies() if unit.id != case.owner_unit_id]
+
+
+def addressable_bodies() -> list[Unit]:
+    """Every body some case's request can be addressed to (active, not a district), by
+    name: the exchange keys' admin page lists these."""
+    return list(db.session.scalars(select(Unit).where(Unit.active.is_(True), Unit.kind != UnitKind.DISTRICT)
+                                   .order_by(Unit.name)))
 
 
 def send_request(case: Case, data: RequestData, *, by: User) -> CoordinationRequest:

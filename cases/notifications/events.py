@@ -66,9 +66,10 @@ def conclusion_approved(case: Case, conclusion: Conclusion, *, by: User) -> int:
 
 
 def request_sent(request_: CoordinationRequest, *, by: User) -> int:
-    """The liaisons of the addressed body who may answer it."""
+    """The liaisons of the addressed body who may answer it (people: a service account, the
+    body's exchange account or an API client's, reads no notification)."""
     candidates = db.session.scalars(select(User).where(
-        User.role == Role.LIAISON, User.active.is_(True), User.id != by.id,
+        User.role == Role.LIAISON, User.active.is_(True), User.id != by.id, User.service_account.is_(False),
         User.unit_id == request_.body_unit_id)).all()
     liaisons = [user.id for user in candidates if policy.can_respond_to_request(user, request_)]
     return service.notify(liaisons, service.REQUEST_RECEIVED, target_type="request", target_id=request_.id,
@@ -81,6 +82,21 @@ def request_answered(request_: CoordinationRequest, *, by: User) -> int:
     return service.notify(_officers_of(request_.case, by), service.REQUEST_ANSWERED, target_type="request",
                           target_id=request_.id, reference=request_.case.reference,
                           dedupe_key=f"{service.REQUEST_ANSWERED}:{request_.id}:{stamp}")
+
+
+def exchange_key_changed(unit: Unit, key, requests: Iterable[CoordinationRequest], *, by: User) -> int:
+    """A body's exchange key was replaced: the other admins (about the body), and the officers
+    of the body's open requests that went out as packages (about each request: an answer
+    signed with the old key is refused from now on). Each replacement is its own event."""
+    admins = db.session.scalars(select(User.id).where(
+        User.role == Role.ADMIN, User.active.is_(True), User.id != by.id)).all()
+    told = service.notify(admins, service.EXCHANGE_KEY_CHANGED, target_type="exchange_key", target_id=unit.id,
+                          reference=unit.code, dedupe_key=f"{service.EXCHANGE_KEY_CHANGED}:{key.id}")
+    for request_ in requests:
+        told += service.notify(_officers_of(request_.case, by), service.EXCHANGE_KEY_CHANGED, target_type="request",
+                               target_id=request_.id, reference=request_.case.reference,
+                               dedupe_key=f"{service.EXCHANGE_KEY_CHANGED}:{key.id}:{request_.id}")
+    return told
 
 
 def break_glass_started(access: BreakGlassAccess, case: Case, *, by: User) -> int:

@@ -50,19 +50,23 @@ DUE_SOON = "due_soon"                        # a case's assigned officers, HOSO_
 OVERDUE = "overdue"                          # a case's assigned officers (reminder run)
 CAMPAIGN_OVERDUE = "campaign_overdue"        # supervisors owning a campaign with overdue nominees (reminder run)
 BREAK_GLASS_REVIEW = "break_glass_review"    # auditors: a break-the-glass access awaits review
+# A body's exchange key was replaced (issue 21 §B.4): the admins (about the body), and the
+# officers of open requests to it that went out as packages (about each request).
+EXCHANGE_KEY_CHANGED = "exchange_key_changed"
 
 KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_RECEIVED,
-         REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW)
+         REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW,
+         EXCHANGE_KEY_CHANGED)
 
 # The kinds each role can receive (who gets what, above): the preferences page offers only
 # these, so an officer is not asked how to hear of approvals they will never be asked for.
 KINDS_BY_ROLE = {
     Role.OFFICER: (CASE_ASSIGNED, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_ANSWERED, REQUEST_OVERDUE,
-                   DUE_SOON, OVERDUE),
+                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED),
     Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE),
     Role.LIAISON: (REQUEST_RECEIVED,),
     Role.AUDITOR: (BREAK_GLASS_REVIEW,),
-    Role.ADMIN: (),
+    Role.ADMIN: (EXCHANGE_KEY_CHANGED,),
 }
 
 
@@ -86,6 +90,7 @@ KIND_LABELS = {
     OVERDUE: _l("Hồ sơ đã quá hạn"),
     CAMPAIGN_OVERDUE: _l("Đợt thẩm định có nhân sự quá hạn"),
     BREAK_GLASS_REVIEW: _l("Truy cập khẩn cấp chờ xem xét"),
+    EXCHANGE_KEY_CHANGED: _l("Khóa trao đổi gói của cơ quan phối hợp đã thay đổi"),
 }
 
 DELIVERY_LABELS = {
@@ -244,11 +249,19 @@ def _break_glass_target(user: User, notification: Notification) -> tuple[str, st
     return notification.reference, url_for("access.queue")
 
 
+def _exchange_key_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    """A body's exchange key (target: the body's unit; reference: its code), for admins."""
+    if not policy.can(user, "partners.manage"):
+        return None
+    return notification.reference, url_for("partners.exchange_key", unit_id=notification.target_id)
+
+
 _TARGETS = {
     "case": _case_target,
     "request": _request_target,
     "campaign": _campaign_target,
     "break_glass": _break_glass_target,
+    "exchange_key": _exchange_key_target,
 }
 
 
