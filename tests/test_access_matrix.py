@@ -47,6 +47,7 @@ from cases.models import (
 )
 from cases.notifications import service
 from cases.notifications.models import Notification
+from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions
 from cases.petitions.operations import PetitionData
 from cases.reviews import operations as reviews
@@ -56,7 +57,7 @@ from cases.subjects.operations import RelativeData, SubjectData
 from protection import accounts
 from protection.clock import utcnow
 from protection.db import Base, db
-from protection.identity import User
+from protection.identity import Unit, User
 from protection.policy import ROLE_PERMISSIONS, declared_permission
 from protection.sessions import AuthSession
 from tests import factories, pages
@@ -190,6 +191,12 @@ coordination.new_request     | 200   403    404   404   404   404   | 403    403
 coordination.accept          | 200   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
 coordination.request_more    | 200   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
 coordination.withdraw        | 200   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
+# exchange packages of Q (issue 21 §B): export (DUCA has no key here: refused, back to Q's
+# page) and import (no file: the page again, the reason beside the field) as working Q;
+# a package's fingerprint printout as reading it
+coordination.export_package  | 303   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
+coordination.import_package  | 200   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
+coordination.package_printout| 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 # assigning and approving: supervisors of the scope
 cases.assign                 | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 cases.unassign               | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   404   | 403 403 L
@@ -271,6 +278,8 @@ admin.enable_user            | 403     403     403        403     302   L
 admin.reset_password         | 403     403     403        403     200   L
 admin.reset_two_factor       | 403     403     403        403     302   L
 admin.units                  | 403     403     403        403     200   L
+partners.exchange_bodies     | 403     403     403        403     200   L
+partners.exchange_key        | 403     403     403        403     200   L
 reports.index                | 403     403     200        403     403   L
 reports.download             | 403     403     200        403     403   L
 retention.index              | 403     403     200        403     403   L
@@ -336,6 +345,27 @@ def _approved_conclusion(page):
                 scene.ids["conclusion"] = str(item.id)
         return f"/cases/{scene.review}/conclusions/{scene.ids['conclusion']}/{page}"
     return url
+
+
+def _exchange_package(scene, _who):
+    """A package of Q in the exchange ledger (as an export leaves it): made on first use."""
+    if "package" not in scene.ids:
+        with scene.app.app_context():
+            row = ExchangePackage(id=uuid.uuid4(), request_id=uuid.UUID(scene.request), direction="out",
+                                  sha256="A" * 64, key_fingerprint="B" * 64,
+                                  created_by_id=scene.user_ids[("officer", "assigned")])
+            db.session.add(row)
+            db.session.commit()
+            scene.ids["package"] = str(row.id)
+    return f"/cases/{scene.review}/requests/{scene.request}/packages/{scene.ids['package']}"
+
+
+def _police_exchange_key(scene, _who):
+    """The exchange key page of DUCA, the body Q is addressed to."""
+    with scene.app.app_context():
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == "DUCA"))
+        db.session.commit()
+    return f"/admin/partners/exchange/{unit_id}"
 
 
 def _own_notification(scene, who):
@@ -435,6 +465,11 @@ URLS = {
     "coordination.request_more": "/cases/{review}/requests/{request}/more",
     "coordination.withdraw": "/cases/{review}/requests/{request}/withdraw",
     "coordination.officer_download": "/cases/{review}/requests/{request}/attachments/{shared_file}",
+    "coordination.export_package": "/cases/{review}/requests/{request}/export",
+    "coordination.import_package": "/cases/{review}/requests/{request}/import",
+    "coordination.package_printout": _exchange_package,
+    "partners.exchange_bodies": "/admin/partners/exchange",
+    "partners.exchange_key": _police_exchange_key,
     "coordination.inbox": "/requests/",
     "coordination.liaison_view": "/requests/{request}",
     "coordination.acknowledge": "/requests/{request}/acknowledge",

@@ -355,6 +355,11 @@ NOT_PERSONAL = {
     "coordination.officer_download": "covered by tests/test_coordination.py (records attachment.download)",
     "coordination.liaison_view": "covered by tests/test_coordination.py (records coordination.view)",
     "coordination.liaison_download": "covered by tests/test_coordination.py (records attachment.download)",
+    "coordination.package_printout": "ids, digests and key fingerprints only; covered by tests/test_exchange_server.py "
+                                     "(records exchange.printout)",
+    # Partner bodies' exchange keys (issue 21 §B.4): public keys of units, no person or case.
+    "partners.exchange_bodies": "units' codes and names with their public exchange keys' fingerprints",
+    "partners.exchange_key": "a unit's public keys and its exchange account's username and clearance",
     # Lifetime of records (issue 8): references, kinds, levels and dates only, no content.
     "retention.index": "references, kinds and dates of cases past retention; no content",
     "retention.purge": "the purge confirmation: reference, kind and dates; the purge itself is audited",
