@@ -39,6 +39,12 @@ ACTION_LABELS: dict[str, Any] = {
     "user.updated": lazy_pgettext("audit action", "Sửa tài khoản"),
     "user.enabled": lazy_pgettext("audit action", "Mở lại tài khoản"),
     "user.disabled": lazy_pgettext("audit action", "Vô hiệu hóa tài khoản"),
+    # API clients of partner bodies (issue 21 §A.1)
+    "api_client.create": lazy_pgettext("audit action", "Đăng ký máy khách API"),
+    "api_client.rotate": lazy_pgettext("audit action", "Cấp mã truy cập API mới (đổi mã)"),
+    "api_client.revoke": lazy_pgettext("audit action", "Thu hồi máy khách API"),
+    "api_client.refused": lazy_pgettext("audit action", "Từ chối mã truy cập API"),
+    "api_client.list": lazy_pgettext("audit action", "Xem danh sách máy khách API"),
     "user.language": lazy_pgettext("audit action", "Đổi ngôn ngữ giao diện"),
     "notifications.read": lazy_pgettext("audit action", "Đánh dấu thông báo đã đọc"),
     "notifications.preferences": lazy_pgettext("audit action", "Đổi cách nhận thông báo"),

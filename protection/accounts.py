@@ -101,11 +101,17 @@ def _after_step(user: User, auth_session: AuthSession) -> None:
 def sign_in(username: str, password: str, *, client_address: str | None,
             user_agent: str | None) -> SignInResult:
     user = find_user(username)
-    # Always verify (against a dummy hash for unknown users) so response time does not
-    # tell which usernames exist.
-    password_ok = passwords.verify_password(user.password_hash if user else None, password)
+    # Always verify (against a dummy hash for unknown users and service accounts, whose
+    # marker is no hash) so response time does not tell which usernames exist.
+    usable_hash = user.password_hash if user is not None and not user.service_account else None
+    password_ok = passwords.verify_password(usable_hash, password)
     if user is None:
         signals.sign_in_failed.send(_app(), user=None, reason="unknown_user")
+        return SignInResult(SignInOutcome.REFUSED)
+    if user.service_account:
+        # A partner system's account (issue 21) acts only through its API token: never on
+        # the web, whatever its password field holds.
+        signals.sign_in_failed.send(_app(), user=user, reason="service_account")
         return SignInResult(SignInOutcome.REFUSED)
     if not user.active:
         signals.sign_in_failed.send(_app(), user=user, reason="disabled")
