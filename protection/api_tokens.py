@@ -151,6 +151,18 @@ def revoke_client(client: ApiClient) -> None:
     db.session.flush()
 
 
+def client_of(user: User) -> ApiClient | None:
+    """The API client a service account acts for (None for any other account)."""
+    if not user.service_account:
+        return None
+    return db.session.scalar(select(ApiClient).where(ApiClient.user_id == user.id))
+
+
+def revoked_client_of(user: User) -> bool:
+    client = client_of(user)
+    return client is not None and client.revoked_at is not None
+
+
 def client_expired(client: ApiClient) -> bool:
     """`expires_on` is the last day the client works, a day of Vietnam's calendar."""
     return client.expires_on is not None and local_today() > client.expires_on
