@@ -107,6 +107,10 @@ ACTION_LABELS: dict[str, Any] = {
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),
     "coordination.send": lazy_pgettext("audit action", "Gửi yêu cầu phối hợp"),
     "coordination.transition": lazy_pgettext("audit action", "Chuyển bước yêu cầu phối hợp"),
+    # The partner API's writes (issue 21 §A.2): the call itself, beside what the operation records
+    "api.write": lazy_pgettext("audit action", "Ghi qua API đối tác"),
+    "api.write_replayed": lazy_pgettext("audit action", "Trả lại kết quả lần gọi API trước (cùng Idempotency-Key)"),
+    "api.refused": lazy_pgettext("audit action", "API đối tác từ chối lần gọi"),
     # Notifications by mail (notify send-due)
     "notify.reminders_raised": lazy_pgettext("audit action", "Tạo nhắc việc đến hạn, quá hạn"),
     "notify.mail_sent": lazy_pgettext("audit action", "Gửi thư thông báo"),
