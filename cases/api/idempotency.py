@@ -78,6 +78,16 @@ def call_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+def file_digest(stream) -> str:
+    """SHA-256 of an uploaded file, for the fingerprint of its call; the stream is rewound
+    for the operation that stores it."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 16), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
 def _lifetime() -> timedelta:
     return timedelta(hours=current_app.config["HOSO_API_IDEMPOTENCY_HOURS"])
 

@@ -14,7 +14,6 @@ Writes (cases/api/writes.py) need `If-Match` with the request's ETag and take an
 
 from __future__ import annotations
 
-import hashlib
 import http
 import uuid
 
@@ -24,7 +23,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from audit.trail import record
-from cases.api import documents, writes
+from cases.api import documents, idempotency, writes
 from cases.api.parsing import ApiParser, refuse
 from cases.api.schemas import (
     AnswerInput,
@@ -205,20 +204,11 @@ def upload_file(data: dict, request_id: uuid.UUID):
     như trang web (PDF, JPEG, PNG, TIFF, DOCX, ODT; HOSO_MAX_UPLOAD_MB).
     """
     upload = data["file"]
-    body = {"file_sha256": _digest(upload.stream), "filename": upload.filename or "",
+    body = {"file_sha256": idempotency.file_digest(upload.stream), "filename": upload.filename or "",
             "classification": data["classification"]}
     return writes.run("file", request_id, body=body, created="attachment", needs_answering=True,
                       change=lambda item: coordination.attach_to_answer(item, upload.stream, upload.filename,
                                                                         data["classification"], by=_user()))
-
-
-def _digest(stream) -> str:
-    """SHA-256 of an uploaded file (for the idempotency fingerprint), the stream rewound."""
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(1 << 16), b""):
-        digest.update(chunk)
-    stream.seek(0)
-    return digest.hexdigest()
 
 
 @api_bp.route("/requests/<uuid:request_id>/answer", methods=["POST"])
