@@ -19,6 +19,7 @@ from flask import abort, jsonify, session
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import create_app
 from cases.partners import clients
 from protection import passwords
 from protection.api_tokens import ApiClient, ApiToken
@@ -165,11 +166,25 @@ def test_a_client_is_refused_outside_its_allowed_networks(app, client, police, p
     assert refusals(app) == [(str(client_id), {"endpoint": "api_clients_probe", "reason": "address"})]
 
 
-def test_the_proxy_corrected_address_is_the_one_checked(app_config, police):
-    app_config["HOSO_PROXY_HOPS"] = 1
-    from app import create_app  # a second app of its own: the proxy setting is read at start
+@pytest.fixture
+def own_app(app_config, police):
+    """own_app(**settings): a second app on the test's database with settings of its own
+    (read when an app is made); its connections closed afterwards. The test's `app` (through
+    `police`) empties the tables."""
+    made = []
 
-    application = create_app(app_config)
+    def make(**settings):
+        made.append(create_app({**app_config, **settings}))
+        return made[-1]
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.engine.dispose()
+
+
+def test_the_proxy_corrected_address_is_the_one_checked(own_app):
+    application = own_app(HOSO_PROXY_HOPS=1)
 
     @permission("api.partner")
     def whoami():
@@ -225,11 +240,8 @@ def test_rotation_with_no_grace_ends_the_old_token_at_once(app, client, police, 
     assert client.get(probe, headers=bearer(new)).status_code == 200
 
 
-def test_the_default_grace_is_the_setting(app_config, police):
-    app_config["HOSO_API_TOKEN_GRACE_HOURS"] = 5
-    from app import create_app  # the setting is read when the app is made
-
-    application = create_app(app_config)
+def test_the_default_grace_is_the_setting(own_app):
+    application = own_app(HOSO_API_TOKEN_GRACE_HOURS=5)
     client_id, _user, _old = new_client(application)
     with application.app_context():
         found = db.session.get(ApiClient, client_id)
@@ -337,3 +349,21 @@ def test_the_users_list_marks_api_accounts(app, client, police, login_as):
     new_client(app)
     login_as("admin")
     assert "Tài khoản API" in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_the_lifecycle_through_the_request_list(app, police):
+    """The same gate in front of a real endpoint of the API (GET /api/v1/requests): a new
+    token lists, a rotated-out one stops after its grace, a revoked client stops at once."""
+    client_id, _user, first = new_client(app)
+    api = app.test_client()
+    listed = api.get("/api/v1/requests", headers=bearer(first))
+    assert listed.status_code == 200 and "Set-Cookie" not in listed.headers
+    assert_refused(api.get("/api/v1/requests"))
+    with app.app_context():
+        second = clients.rotate_client(db.session.get(ApiClient, client_id), grace_hours=0)
+        db.session.commit()
+    assert_refused(api.get("/api/v1/requests", headers=bearer(first)))
+    assert api.get("/api/v1/requests", headers=bearer(second)).status_code == 200
+    with_client(app, client_id, lambda found: clients.revoke_client(found))
+    assert_refused(api.get("/api/v1/requests", headers=bearer(second)))
+    assert [detail["reason"] for _target, detail in refusals(app)] == ["missing", "expired", "revoked"]
