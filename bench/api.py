@@ -51,8 +51,22 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app import create_app
 from bench import bare_page
 from bench.load import CSRF, LoadError, Session, environment, flask, gunicorn, scratch_database
+from cases.casework import operations as casework
+from cases.coordination import operations as coordination
+from cases.coordination.operations import RequestData
+from cases.partners import clients as api_clients
+from cases.reviews import operations as reviews
+from cases.reviews.operations import ReviewData
+from cases.subjects import operations as subjects
+from cases.subjects.operations import SubjectData
+from protection import accounts
+from protection.accounts import NewUser
+from protection.db import db
+from protection.i18n import local_today
+from protection.identity import Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 ORGANISATION, BODY = "BENCH-BAN", "BENCH-CA"
@@ -70,23 +84,7 @@ MAX_SECONDS = 60
 def build(env: dict[str, str], clients: int) -> tuple[str, list[str]]:
     """The people, one acknowledged request per client and the API client, made in this
     process through the operations; (the token, the request ids)."""
-    # Imported here, not at the top: the app is made for this instance only once `flask init`
-    # has made it (its keys, its schema), and the module must stay importable without one.
-    from app import create_app
-    from cases.casework import operations as casework
-    from cases.coordination import operations as coordination
-    from cases.coordination.operations import RequestData
-    from cases.partners import clients as api_clients
-    from cases.reviews import operations as reviews
-    from cases.reviews.operations import ReviewData
-    from cases.subjects import operations as subjects
-    from cases.subjects.operations import SubjectData
-    from protection import accounts
-    from protection.accounts import NewUser
-    from protection.db import db
-    from protection.i18n import local_today
-    from protection.identity import Unit
-
+    # The app reads its instance and database from the environment, as `flask` did for init.
     os.environ.update(env)
     app = create_app()
     with app.app_context():
