@@ -39,6 +39,12 @@ ACTION_LABELS: dict[str, Any] = {
     "user.updated": lazy_pgettext("audit action", "Sửa tài khoản"),
     "user.enabled": lazy_pgettext("audit action", "Mở lại tài khoản"),
     "user.disabled": lazy_pgettext("audit action", "Vô hiệu hóa tài khoản"),
+    # API clients of partner bodies (issue 21 §A.1)
+    "api_client.create": lazy_pgettext("audit action", "Đăng ký máy khách API"),
+    "api_client.rotate": lazy_pgettext("audit action", "Cấp mã truy cập API mới (đổi mã)"),
+    "api_client.revoke": lazy_pgettext("audit action", "Thu hồi máy khách API"),
+    "api_client.refused": lazy_pgettext("audit action", "Từ chối mã truy cập API"),
+    "api_client.list": lazy_pgettext("audit action", "Xem danh sách máy khách API"),
     "user.language": lazy_pgettext("audit action", "Đổi ngôn ngữ giao diện"),
     "notifications.read": lazy_pgettext("audit action", "Đánh dấu thông báo đã đọc"),
     "notifications.preferences": lazy_pgettext("audit action", "Đổi cách nhận thông báo"),
@@ -107,6 +113,10 @@ ACTION_LABELS: dict[str, Any] = {
     "exchange.export": lazy_pgettext("audit action", "Xuất gói yêu cầu phối hợp"),
     "exchange.import": lazy_pgettext("audit action", "Nhập gói trả lời của cơ quan phối hợp"),
     "exchange.printout": lazy_pgettext("audit action", "Xem bản in dấu vân tay gói trao đổi"),
+    # The partner API's writes (issue 21 §A.2): the call itself, beside what the operation records
+    "api.write": lazy_pgettext("audit action", "Ghi qua API đối tác"),
+    "api.write_replayed": lazy_pgettext("audit action", "Trả lại kết quả lần gọi API trước (cùng Idempotency-Key)"),
+    "api.refused": lazy_pgettext("audit action", "API đối tác từ chối lần gọi"),
     # Notifications by mail (notify send-due)
     "notify.reminders_raised": lazy_pgettext("audit action", "Tạo nhắc việc đến hạn, quá hạn"),
     "notify.mail_sent": lazy_pgettext("audit action", "Gửi thư thông báo"),

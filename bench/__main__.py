@@ -1,4 +1,4 @@
-"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages] [--workload]`:
+"""`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages] [--workload] [--api]`:
 request costs of the foundation, then the audit trail's verification speed and audited write
 rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
 (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
@@ -9,6 +9,8 @@ subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case l
 alone): the case page, case list and dossier under wrk beside a bare Flask page, on SQLite and
 PostgreSQL. --workload adds issue 20's benches (campaign import at 100k dossiers, the campaign
 board at 2,000 nominees, `notify send-due` for 500 users at 100k cases), each also alone.
+--api adds issue 21's partner API bench (bench/api.py, `python -m bench.api` alone): API reads
+and writes per second at 16 clients beside the liaison's pages and a bare page, under gunicorn.
 
 Each figure stands beside a bare baseline measured in the same process and run: a Flask app
 with one view returning "ok" through the same test client, so the ratio says what Hoso's
@@ -79,6 +81,9 @@ def main() -> None:
     parser.add_argument("--workload", action="store_true",
                         help="then issue 20's benches: campaign import at 100k dossiers, the campaign board at "
                              "2,000 nominees, notify send-due for 500 users at 100k cases (each alone too)")
+    parser.add_argument("--api", action="store_true",
+                        help="then the partner API bench: reads and writes per second at 16 clients beside the "
+                             "liaison's web pages (gunicorn on loopback; its own process)")
     parser.add_argument("--pages", action="store_true",
                         help="then the page bench: protected pages under wrk beside a bare Flask page "
                              "(SQLite and scratch PostgreSQL)")
@@ -128,6 +133,8 @@ def main() -> None:
             raise SystemExit(1)
     if args.workload:
         run_workload(quick=args.quick, database_url=args.database_url)
+    if args.api:
+        run_api(quick=args.quick, database_url=args.database_url)
 
 
 # Issue 20's province-sized work, each bench in a process of its own (they build instances of
@@ -146,6 +153,17 @@ def run_workload(*, quick: bool, database_url: str | None) -> None:
         command = [sys.executable, "-m", module, *(quick_size if quick else full_size), *extra]
         if subprocess.run(command).returncode:  # noqa: S603 - our own benches, fixed arguments
             raise SystemExit(1)
+
+
+def run_api(*, quick: bool, database_url: str | None) -> None:
+    """bench/api.py in a process of its own, as the workload benches (it starts servers and
+    builds an instance of its own)."""
+    arguments = ["--seconds", "3"] if quick else []
+    if database_url:
+        arguments += ["--database-url", database_url]
+    print(f"\n$ python -m bench.api {' '.join(arguments)}", flush=True)
+    if subprocess.run([sys.executable, "-m", "bench.api", *arguments]).returncode:  # noqa: S603 - our own bench
+        raise SystemExit(1)
 
 
 def run_crypto(app: Flask, *, quick: bool, full: bool) -> None:

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import hooks, lockout, notices, passwords, ratelimit, signals, totp
+from . import api_tokens, hooks, lockout, notices, passwords, ratelimit, signals, totp
 from .clock import utcnow
 from .db import db, take_write_lock
 from .i18n import SUPPORTED_LOCALES
@@ -101,11 +101,17 @@ def _after_step(user: User, auth_session: AuthSession) -> None:
 def sign_in(username: str, password: str, *, client_address: str | None,
             user_agent: str | None) -> SignInResult:
     user = find_user(username)
-    # Always verify (against a dummy hash for unknown users) so response time does not
-    # tell which usernames exist.
-    password_ok = passwords.verify_password(user.password_hash if user else None, password)
+    # Always verify (against a dummy hash for unknown users and service accounts, whose
+    # marker is no hash) so response time does not tell which usernames exist.
+    usable_hash = user.password_hash if user is not None and not user.service_account else None
+    password_ok = passwords.verify_password(usable_hash, password)
     if user is None:
         signals.sign_in_failed.send(_app(), user=None, reason="unknown_user")
+        return SignInResult(SignInOutcome.REFUSED)
+    if user.service_account:
+        # A partner system's account (issue 21) acts only through its API token: never on
+        # the web, whatever its password field holds.
+        signals.sign_in_failed.send(_app(), user=user, reason="service_account")
         return SignInResult(SignInOutcome.REFUSED)
     if not user.active:
         signals.sign_in_failed.send(_app(), user=user, reason="disabled")
@@ -364,6 +370,10 @@ def update_user(target: User, *, by: User, display_name: str, unit_code: str, ro
         raise AccountError(_("Hãy nhập họ và tên."), "display_name")
     if target.id == by.id and (new_role != target.role or unit.id != target.unit_id):
         raise AccountError(_("Bạn không thể tự đổi vai trò hay đơn vị của chính mình."), "role")
+    if target.service_account and (new_role != target.role or unit.id != target.unit_id):
+        # It is its partner body's liaison, or its API client would answer for another body.
+        raise AccountError(_("Tài khoản API luôn là cán bộ phối hợp của cơ quan mình: không đổi vai trò "
+                             "hay đơn vị được."), "role")
     changed = []
     if display_name != target.display_name:
         target.display_name = display_name
@@ -406,9 +416,18 @@ def set_citizen_id(target: User, number: str | None, *, by: User | None) -> bool
     return True
 
 
+def _refuse_service_account(target: User) -> None:
+    if target.service_account:
+        raise AccountError(_("Đây là tài khoản API của một cơ quan phối hợp: không có mật khẩu hay xác thực "
+                             "hai lớp để đặt lại. Hãy quản lý nó ở trang Máy khách API."))
+
+
 def set_user_active(target: User, *, by: User | None, active: bool) -> None:
     if by is not None and by.id == target.id:
         raise AccountError(_("Bạn không thể tự khóa tài khoản của chính mình."))
+    if active and target.service_account and api_tokens.revoked_client_of(target):
+        # Revoking is final: a new client (and token) is registered instead.
+        raise AccountError(_("Máy khách API của tài khoản này đã bị thu hồi: tài khoản không mở lại được."))
     if target.active == active:
         return
     target.active = active
@@ -422,6 +441,7 @@ def set_user_active(target: User, *, by: User | None, active: bool) -> None:
 def reset_password(target: User, *, by: User) -> str:
     if by.id == target.id:
         raise AccountError(_("Hãy dùng trang Đổi mật khẩu cho tài khoản của chính bạn."))
+    _refuse_service_account(target)
     temporary = passwords.generate_temporary_password()
     target.password_hash = passwords.hash_password(temporary)
     target.password_changed_at = utcnow()
@@ -437,6 +457,7 @@ def reset_password(target: User, *, by: User) -> str:
 def reset_second_factor(target: User, *, by: User) -> None:
     if by.id == target.id:
         raise AccountError(_("Bạn không thể tự gỡ xác thực hai lớp của chính mình."))
+    _refuse_service_account(target)
     target.totp_secret = None
     target.totp_enabled_at = None
     target.totp_last_counter = None

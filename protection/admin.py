@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import accounts, admin_queries, paging, signals
+from . import accounts, admin_queries, api_tokens, paging, signals
 from .accounts import AccountError, NewUser
 from .forms import ConfirmForm, UnitForm, UserForm, press, require_submitted, submit_form
 from .identity import User
@@ -84,8 +84,11 @@ def edit_user(user_id: uuid.UUID):
 
     done = submit_form(form, update, AccountError, rollback=True, to=lambda _changed: _to_user(user),
                        done=lambda changed: _("Đã lưu thay đổi.") if changed else _("Không có gì thay đổi."))
+    # A partner system's account (issue 21): no password or second factor to reset, and
+    # once its client is revoked it stays disabled (accounts refuses; the page says why).
     return done or render_template("admin/user_form.html", form=form, user=user, confirm_form=ConfirmForm(),
-                           can_change_status=can_change_user_status(current_user, user))
+                                   can_change_status=can_change_user_status(current_user, user),
+                                   api_client=api_tokens.client_of(user))
 
 
 def _confirmed_action(user_id: uuid.UUID):

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .db import database_busy, db, reading_first
-from .problems import TITLES, is_api_request, problem
+from .problems import PROBLEM_MIME, TITLES, is_api_request, problem
 
 log = logging.getLogger("hoso")
 
@@ -90,7 +90,10 @@ def _handle_http(error: HTTPException):
         log.info("HTTP %s on %s %s", code, request.method, request.path)
     if is_api_request():
         # The partner API answers in problem documents (RFC 9457), keeping the error's own
-        # headers (Retry-After on 429, Allow on 405).
+        # headers (Retry-After on 429, Allow on 405). One made already (the API's rate
+        # limit says how long to wait) is answered as it is.
+        if error.response is not None and error.response.mimetype == PROBLEM_MIME:
+            return error.response
         kept = {name: value for name, value in error.get_response().headers.items()
                 if name.lower() not in ("content-type", "content-length")}
         return problem(code if code in TITLES else (500 if code >= 500 else 400), headers=kept)

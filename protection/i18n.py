@@ -3,7 +3,9 @@
 The source strings are Vietnamese, so Vietnamese needs no catalog; English comes from
 translations/en/LC_MESSAGES/messages.mo, which the install compiles (setup.py).
 The language of a request is the user's saved choice, else the browser's
-Accept-Language, else Vietnamese.
+Accept-Language, else Vietnamese. The partner API (/api/) answers in its client's choice
+(its service account's locale), else Vietnamese: never by Accept-Language, and never by
+a cookie's user.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 from wtforms.i18n import messages_path
+
+from .problems import API_PREFIX
 
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
@@ -120,9 +124,19 @@ def saved_locale() -> str | None:
     return choice if choice in SUPPORTED_LOCALES else None
 
 
+def api_locale() -> str:
+    """An API request's language: its client's choice, once its token is accepted
+    (api_tokens sets g.api_client); Vietnamese before that and for a refused token."""
+    client = g.get("api_client")
+    choice = client.user.locale if client is not None else None
+    return choice if choice in SUPPORTED_LOCALES else DEFAULT_LOCALE
+
+
 def select_locale() -> str:
     if not has_request_context():
         return DEFAULT_LOCALE  # CLI messages: the organisation's language
+    if request.path.startswith(API_PREFIX):
+        return api_locale()
     return (saved_locale()
             or request.accept_languages.best_match(SUPPORTED_LOCALES, default=DEFAULT_LOCALE)
             or DEFAULT_LOCALE)

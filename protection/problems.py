@@ -42,6 +42,32 @@ TITLES = {
 }
 
 
+# A field name is the caller's own input; a long one is cut, so a problem document cannot be
+# made to carry a whole body back (and into anything that logs responses).
+MAX_FIELD_NAME = 100
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Validation errors as {field: [message, ...]}: nested mappings (a field of an object in
+    a list) become dotted names ("relatives.0.label"); messages are made text (lazy strings
+    included)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for field, texts in flatten_errors(value, name[:MAX_FIELD_NAME]).items():
+                flat.setdefault(field, []).extend(texts)
+    elif isinstance(messages, list | tuple) and all(not isinstance(item, Mapping | list | tuple) for item in messages):
+        flat[prefix or "_schema"] = [str(item) for item in messages]
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            for field, texts in flatten_errors(item, prefix).items():
+                flat.setdefault(field, []).extend(texts)
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
 def is_api_request() -> bool:
     return has_request_context() and request.path.startswith(API_PREFIX)
 
@@ -59,7 +85,7 @@ def problem(status: int, detail: str | None = None, *, code: str | None = None,
         body["instance"] = request.path
         body["request_id"] = g.get("request_id", "-")
     if errors:
-        body["errors"] = {key: list(value) if isinstance(value, list | tuple) else [str(value)]
+        body["errors"] = {key: [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
                           for key, value in errors.items()}
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MIME)
     for name, value in (headers or {}).items():

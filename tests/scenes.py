@@ -2,7 +2,8 @@
 between them. The coordination scene (tests/test_coordination.py, test_coordination_relatives.py):
 an officer asks another body about a review in verification, through the request pages.
 
-The fixture `scene` (conftest.py) builds it; the helpers below act through its pages."""
+The fixture `scene` (conftest.py) builds it; the helpers below act through its pages. The API
+scene (`api_scene`, tests/test_api_*.py) adds the bodies' API clients to it."""
 
 from __future__ import annotations
 
@@ -13,20 +14,36 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from cases.casework import operations
 from cases.casework.operations import FindingData
-from cases.models import CoordinationRequest
+from cases.coordination import operations as coordination
+from cases.coordination.operations import RequestData
+from cases.models import Case, CoordinationRequest, Subject
+from cases.partners import clients
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
+from cases.subjects.operations import RelativeData, add_relative
+from protection.accounts import find_unit
 from protection.db import db
 from protection.exchange import format as package_format
 from protection.exchange import keys as exchange_keys
-from protection.identity import User
-from tests.pages import PDF, create_subject_by_form, csrf_token, day_text, hidden, text_of
+from protection.identity import Clearance, User
+from tests.factories import fresh_id_number
+from tests.pages import (
+    PDF,
+    create_subject_by_form,
+    csrf_token,
+    day_text,
+    hidden,
+    org_today,
+    person,
+    text_of,
+)
 
 TITLE = "Thẩm định bổ nhiệm Phó Giám đốc Sở Tư pháp"
 SUMMARY = "Tóm tắt nội bộ chỉ cán bộ thẩm định được đọc"
@@ -246,3 +263,75 @@ def exchange_console() -> tuple[list[str], dict]:
         assert resolves_here()
     script = Path(sys.executable).with_name("hoso-exchange")
     return ([str(script)] if script.exists() else [sys.executable, "-m", "protection.exchange.console"]), env
+
+
+# --- the partner API (issue 21 §A) ----------------------------------------------------------------
+#
+# The coordination scene, seen by the bodies' systems: the police committee's API client and
+# the military committee's, each with its bearer token. The police have a request about An's
+# review that shares his name, date of birth, a finding, a file and his father (not his
+# mother); the military have a request about another review (another reference), which no
+# police call may ever show.
+
+API_FATHER = "Nguyễn Văn Cha Đẻ"
+API_MOTHER = "Lê Thị Mẹ Ruột"
+OTHER_SUBJECT = "Trần Thị Bình"
+
+
+@dataclass
+class ApiScene:
+    scene: Scene
+    request_id: uuid.UUID  # to the police
+    other_request_id: uuid.UUID  # to the military, about another case
+    other_reference: str
+    token: str  # the police client's
+    other_token: str  # the military client's
+    client_id: uuid.UUID
+    user_id: uuid.UUID  # the police client's service account
+    father: uuid.UUID  # shared with the police
+    mother: uuid.UUID  # on the dossier, not shared
+
+
+def make_api_client(app, unit_code: str, *, clearance: str = "secret", name: str = "Hệ thống nghiệp vụ",
+                    **options) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """An API client of the body `unit_code` (cases/partners/clients.py): (client id, service
+    account id, token)."""
+    with app.app_context():
+        client, token = clients.create_client(body=find_unit(unit_code), name=name, clearance=Clearance(clearance),
+                                              **options)
+        ids = (client.id, client.user_id)
+        db.session.commit()
+    return (*ids, token)
+
+
+def bearer(token: str, **headers: str) -> dict[str, str]:
+    """Request headers for an API call with `token` (underscores in names become dashes)."""
+    return {"Authorization": f"Bearer {token}", **{name.replace("_", "-"): value for name, value in headers.items()}}
+
+
+def api_scene(app, scene: Scene) -> ApiScene:
+    with app.app_context():
+        officer = db.session.get(User, scene.officer.id)
+        subject = db.session.get(Subject, uuid.UUID(scene.subject_id))
+        father = add_relative(subject, RelativeData("father", API_FATHER, birth_year=1950, occupation="Hưu trí"),
+                              by=officer)
+        mother = add_relative(subject, RelativeData("mother", API_MOTHER, birth_year=1954), by=officer)
+        relatives = {"father": father.id, "mother": mother.id}
+        db.session.commit()
+    request_id = send(scene, relative_ids=[str(relatives["father"])], relative_fields=["birth_year", "occupation"])
+    other_subject = create_subject_by_form(scene.officer_client, person(full_name=OTHER_SUBJECT,
+                                                                         id_number=fresh_id_number()))
+    other_case = review_in_verification(app, scene.officer.id, other_subject)["case_id"]
+    with app.app_context():
+        officer = db.session.get(User, scene.officer.id)
+        case = db.session.get(Case, other_case)
+        military = find_unit("DUQS")
+        other = coordination.send_request(case, RequestData(body_unit_id=military.id, questions=QUESTIONS,
+                                                            due_on=org_today() + timedelta(days=15),
+                                                            subject_fields=["full_name"]), by=officer)
+        other_request_id, other_reference = other.id, case.reference
+        db.session.commit()
+    client_id, user_id, token = make_api_client(app, "DUCA")
+    _other_client, _other_user, other_token = make_api_client(app, "DUQS")
+    return ApiScene(scene, request_id, other_request_id, other_reference, token, other_token, client_id, user_id,
+                    **relatives)

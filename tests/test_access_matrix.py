@@ -47,6 +47,7 @@ from cases.models import (
 )
 from cases.notifications import service
 from cases.notifications.models import Notification
+from cases.partners import clients
 from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions
 from cases.petitions.operations import PetitionData
@@ -278,6 +279,10 @@ admin.enable_user            | 403     403     403        403     302   L
 admin.reset_password         | 403     403     403        403     200   L
 admin.reset_two_factor       | 403     403     403        403     302   L
 admin.units                  | 403     403     403        403     200   L
+partners.index               | 403     403     403        403     200   L
+partners.create              | 403     403     403        403     200   L
+partners.rotate              | 403     403     403        403     200   L
+partners.revoke              | 403     403     403        403     303   L
 partners.exchange_bodies     | 403     403     403        403     200   L
 partners.exchange_key        | 403     403     403        403     200   L
 reports.index                | 403     403     200        403     403   L
@@ -314,7 +319,12 @@ def _parse(table: str, columns: tuple) -> dict[str, dict[tuple[str, str], str]]:
 # endpoint -> {(role, relation): outcome}. Object routes first; auth.logout last (it signs out).
 MATRIX: dict[str, dict[tuple[str, str], str]] = {**_parse(OBJECT_TABLE, OBJECT_COLUMNS),
                                                   **_parse(ROLE_TABLE, ROLE_COLUMNS)}
-NOT_CHECKED = frozenset({"static", "bootstrap.static"})  # public files
+# Public files, and the partner API (issue 21 §A): it takes a bearer token, never a browser
+# session, so every column here would be the same 401; tests/test_api_*.py cover it by token
+# and scope instead, and its OpenAPI document and reference are public, with no record in them.
+NOT_CHECKED = frozenset({"static", "bootstrap.static", "api-docs.openapi_json", "api_reference.reference",
+                         "api.list_requests", "api.get_request", "api.download_file", "api.acknowledge",
+                         "api.log_finding", "api.upload_file", "api.answer"})
 
 
 def _fresh_relative(scene, _who):
@@ -366,6 +376,19 @@ def _police_exchange_key(scene, _who):
         unit_id = db.session.scalar(select(Unit.id).where(Unit.code == "DUCA"))
         db.session.commit()
     return f"/admin/partners/exchange/{unit_id}"
+
+
+def _api_client(page: str):
+    """A page of an API client of DUCA (made on first use)."""
+    def url(scene, _who):
+        if "api_client" not in scene.ids:
+            with scene.app.app_context():
+                body = db.session.scalar(select(Unit).where(Unit.code == "DUCA"))
+                client, _token = clients.create_client(body=body, name="Hệ thống nghiệp vụ Công an")
+                db.session.commit()
+                scene.ids["api_client"] = str(client.id)
+        return f"/admin/partners/{scene.ids['api_client']}/{page}"
+    return url
 
 
 def _own_notification(scene, who):
@@ -468,6 +491,10 @@ URLS = {
     "coordination.export_package": "/cases/{review}/requests/{request}/export",
     "coordination.import_package": "/cases/{review}/requests/{request}/import",
     "coordination.package_printout": _exchange_package,
+    "partners.index": "/admin/partners/",
+    "partners.create": "/admin/partners/new",
+    "partners.rotate": _api_client("rotate"),
+    "partners.revoke": _api_client("revoke"),
     "partners.exchange_bodies": "/admin/partners/exchange",
     "partners.exchange_key": _police_exchange_key,
     "coordination.inbox": "/requests/",

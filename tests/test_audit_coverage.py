@@ -222,6 +222,7 @@ PERSONAL_READS = {
                                    "subject", target="subject"),
     "subjects.export": Read("supervisor", "/subjects/export.csv", "subject.export", "subject"),
     "coordination.inbox": Read("liaison", "/requests/", "coordination.list", "coordination_request"),
+    "partners.index": Read("admin", "/admin/partners/", "api_client.list", "api_client"),
     # Case work: supervisors see every case of their scope; officers work the cases they are assigned.
     "cases.index": Read("supervisor", "/cases/?view=unit", "case.list", "case"),
     "cases.new_review": Read("officer", "/cases/reviews/new?subject={subject}", "subject.view", "subject",
@@ -357,6 +358,14 @@ NOT_PERSONAL = {
     "coordination.liaison_download": "covered by tests/test_coordination.py (records attachment.download)",
     "coordination.package_printout": "ids, digests and key fingerprints only; covered by tests/test_exchange_server.py "
                                      "(records exchange.printout)",
+    # The partner API (issue 21 §A): its reads are covered by token, not by a browser session.
+    "api.list_requests": "covered by tests/test_api_requests.py (records coordination.list, via=api)",
+    "api.get_request": "covered by tests/test_api_requests.py (records coordination.view, via=api)",
+    "api.download_file": "covered by tests/test_api_requests.py (records attachment.download, via=api)",
+    "api-docs.openapi_json": "the partner API's OpenAPI document: no record",
+    "api_reference.reference": "the API's HTML reference, built from that document: no record",
+    "partners.create": "an empty form (its list names units)",
+    "partners.rotate": "a form naming one API client; no person",
     # Partner bodies' exchange keys (issue 21 §B.4): public keys of units, no person or case.
     "partners.exchange_bodies": "units' codes and names with their public exchange keys' fingerprints",
     "partners.exchange_key": "a unit's public keys and its exchange account's username and clearance",

@@ -112,11 +112,22 @@ def test_anonymous_reaches_only_login_and_static(app, client):
     urls = anonymous_get_urls(app)
     assert ("auth.login", "/login") in urls
     assert len(urls) >= 10  # home, login, second factor, enrol, account pages, admin pages...
+    with app.app_context():
+        api_endpoints = {endpoint for endpoint, _url in urls
+                         if policy.declared_permission(endpoint) == policy.API_PARTNER}
+    assert "api.list_requests" in api_endpoints
     for endpoint, url in urls:
         response = client.get(url)
-        if endpoint in ("auth.login", "api-docs.openapi_json"):
-            # The sign-in page, and the partner API's OpenAPI document (no record in it).
+        if endpoint in ("auth.login", "api-docs.openapi_json", "api_reference.reference"):
+            # The sign-in page, and the partner API's OpenAPI document and its HTML reference
+            # (no record in either).
             assert response.status_code == 200, url
+            continue
+        if endpoint in api_endpoints:
+            # The partner API: a bearer token or a 401 problem document, never a redirect to
+            # a sign-in page a system cannot use.
+            assert response.status_code == 401, (url, response.status_code)
+            assert response.mimetype == "application/problem+json", url
             continue
         assert response.status_code in (302, 303, 404, 405), (url, response.status_code)
         if response.status_code in (302, 303):
