@@ -85,6 +85,14 @@ def _on_access_denied(_app, user, permission, endpoint, status, view_args=None, 
            permission=permission, endpoint=endpoint, status=status, **other_ids)
 
 
+def _on_api_token_refused(_app, client, reason, endpoint, **_):
+    # The reason code, and the client when the token's id and secret matched one; never the
+    # token, nor what was sent in its place.
+    record("api_client.refused", target_type="api_client" if client is not None else None,
+           target_id=client.id if client is not None else None, outcome="failure",
+           actor=client.user if client is not None else None, reason=reason, endpoint=endpoint)
+
+
 def _on_record_viewed(_app, target_type, target_id, action, **detail):
     record(action, target_type=target_type, target_id=target_id, **detail)
 
@@ -138,6 +146,7 @@ CONNECTIONS = (
     (signals.user_changed, _on_user_changed),
     (signals.unit_changed, _on_unit_changed),
     (signals.access_denied, _on_access_denied),
+    (signals.api_token_refused, _on_api_token_refused),
     (signals.record_viewed, _on_record_viewed),
     (signals.keys_changed, _on_keys_changed),
     (signals.restore_target_checking, _on_restore_target_checking),

@@ -27,7 +27,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from blinker import Namespace
 from flask import Response, current_app, g, request
 from flask.globals import request_ctx
 from flask.sessions import SecureCookieSession
@@ -35,6 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy import JSON, Date, ForeignKey, String, UniqueConstraint, Uuid, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from . import signals
 from .clock import UTCDateTime, utcnow
 from .db import db
 from .i18n import local_today
@@ -56,7 +56,6 @@ CHALLENGE = 'Bearer realm="hoso", error="invalid_token"'
 # receiver is connected per app by cases/partners): client (or None), reason, endpoint.
 # Sent inside a transaction of its own that the sender commits, as policy.record_denial
 # does, because the 401 answer rolls the request's own unit of work back.
-api_token_refused = Namespace().signal("api-token-refused")
 
 
 class ApiClient(db.Model):
@@ -247,7 +246,7 @@ def authenticate_api_request() -> Response | None:
 
 def _refuse(refusal: Refusal) -> Response:
     db.session.rollback()
-    api_token_refused.send(current_app._get_current_object(), client=refusal.client, reason=refusal.reason,
+    signals.api_token_refused.send(current_app._get_current_object(), client=refusal.client, reason=refusal.reason,
                            endpoint=request.endpoint)
     db.session.commit()
     log.info("API token refused: reason=%s client=%s endpoint=%s", refusal.reason,

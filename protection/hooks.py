@@ -33,7 +33,7 @@ are connected with ``sender=app``, except ``data_key_destroying`` (sent with no 
 * sign-in and accounts: ``sign_in_succeeded``, ``password_step_passed``,
   ``sign_in_failed``, ``account_locked``, ``second_factor_failed``, ``recheck_failed``,
   ``second_factor_changed``, ``signed_out``, ``session_ended``, ``password_changed``,
-  ``user_changed``, ``unit_changed``; requests and reads: ``access_denied``,
+  ``user_changed``, ``unit_changed``; requests and reads: ``access_denied``, ``api_token_refused``,
   ``record_viewed``; keys: ``keys_changed``. Subscriber: ``audit/listeners.py``, which
   records each in the audit trail, in the same transaction.
 * backups of the audit trail: ``restore_target_checking``, ``backup_created``,

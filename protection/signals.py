@@ -27,6 +27,9 @@ password_changed = _signals.signal("password-changed")  # user, by
 user_changed = _signals.signal("user-changed")  # user, by, change, fields
 unit_changed = _signals.signal("unit-changed")  # unit, by, change, fields
 access_denied = _signals.signal("access-denied")  # user, permission, endpoint, status, view_args
+# A partner API call whose bearer token was refused (issue 21): client (None when no client
+# matched), reason (a code: missing, unknown, expired...), endpoint. Never the token.
+api_token_refused = _signals.signal("api-token-refused")
 # A read of protected or personal data by the kernel (e.g. an admin opening a user):
 # target_type, target_id, action, plus identifier-only detail.
 record_viewed = _signals.signal("record-viewed")

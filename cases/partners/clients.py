@@ -235,17 +235,3 @@ def client_state(client: ApiClient) -> str:
     if not client.user.active:
         return "disabled"
     return "active"
-
-
-# --- refused tokens ---------------------------------------------------------------------------
-
-def record_refused_token(_app, client: ApiClient | None, reason: str, endpoint: str | None, **_):
-    """api_tokens.api_token_refused -> the trail: the reason code, and the client when the
-    token's id and secret matched one (never the token, nor what was sent in its place)."""
-    record("api_client.refused", target_type="api_client" if client is not None else None,
-           target_id=client.id if client is not None else None, outcome="failure",
-           actor=client.user if client is not None else None, reason=reason, endpoint=endpoint)
-
-
-def connect_refusal_audit(app) -> None:
-    api_tokens.api_token_refused.connect(record_refused_token, sender=app, weak=False)

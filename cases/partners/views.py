@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from audit.trail import record
 from cases.partners import clients
-from cases.partners.clients import ClientError, connect_refusal_audit
+from cases.partners.clients import ClientError
 from cases.partners.forms import ClientForm, RotateForm
 from protection.api_tokens import ApiClient
 from protection.db import db
@@ -24,13 +24,6 @@ from protection.policy import permission
 from protection.web import signed_in_user
 
 partners_bp = Blueprint("partners", __name__, url_prefix="/admin/partners")
-
-
-@partners_bp.record_once
-def _connect(state) -> None:
-    # Refused API tokens are recorded by this layer (the kernel never imports audit): wired
-    # once per app, when configure_cases registers this blueprint.
-    connect_refusal_audit(state.app)
 
 
 def _client(client_id: uuid.UUID) -> ApiClient:
