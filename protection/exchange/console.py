@@ -173,8 +173,8 @@ def keygen(home: Path):
     click.echo(_("Đã tạo khóa riêng %(path)s (giữ kín, sao lưu ra nơi an toàn).",
                  path=str(folder / PRIVATE_KEY_FILE)))
     _echo_public(key.public)
-    click.echo(_("Gửi dòng khóa công khai trên cho cơ quan, rồi đọc dấu vân tay qua điện thoại "
-                 "để hai bên đối chiếu."))
+    click.echo(_("Gửi dòng khóa công khai trên cho quản trị hệ thống Hoso của Tỉnh ủy, rồi đọc dấu vân "
+                 "tay qua điện thoại để hai bên đối chiếu."))
 
 
 @cli.command("show-key")
