@@ -219,9 +219,14 @@ def _bearer_token() -> str | None:
     return value.strip()
 
 
-def _forget_the_session() -> None:
-    """This request has no cookie session: whatever cookie came with it is never read, and
-    (the session being empty and unchanged) the answer sets none."""
+def forget_the_cookie_session() -> None:
+    """This request has no cookie session and no signed-in web user: whatever cookie came
+    with it is never read, and (the session being empty and unchanged) the answer sets none.
+    For every request under /api/ (policy.enforce_request), the public reference pages too:
+    their rendering must not load, touch or end the browser's web session."""
+    # Flask-Login's per-request user, set before anything asks for current_user: with it
+    # set, Flask-Login never loads a user from the cookie.
+    g._login_user = current_app.login_manager.anonymous_user()
     # The context's own attribute: Flask offers no setter, and the cookie it opened must go.
     request_ctx._session = SecureCookieSession()
 
@@ -231,10 +236,7 @@ def authenticate_api_request() -> Response | None:
     policy.enforce_request): reads `Authorization: Bearer`, never the session cookie. On
     success it makes the client's service account `current_user` for this request (and
     sets g.api_client); otherwise it answers 401 with a problem document."""
-    # Flask-Login's per-request user, set before anything asks for current_user: with it
-    # set, Flask-Login never loads a user from the cookie.
-    g._login_user = current_app.login_manager.anonymous_user()
-    _forget_the_session()
+    forget_the_cookie_session()
     outcome = authenticate(_bearer_token(), request.remote_addr)
     if isinstance(outcome, Refusal):
         return _refuse(outcome)

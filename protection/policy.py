@@ -20,9 +20,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from . import index_plans, signals
-from .api_tokens import authenticate_api_request
+from .api_tokens import authenticate_api_request, forget_the_cookie_session
 from .db import db
 from .identity import Clearance, Role, Unit, User
+from .problems import is_api_request
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,9 @@ def require(name: str, target: Any = None) -> None:
 def enforce_request():
     """before_request: the single gate every request passes."""
     endpoint = request.endpoint
+    if is_api_request():
+        # The API never reads the session cookie, its public reference pages included.
+        forget_the_cookie_session()
     if endpoint is None:
         return None  # no route matched: Flask answers 404/405 next
     declared = declared_permission(endpoint)

@@ -3,7 +3,7 @@ and says no: every refusal is a problem document (protection/problems.py), nothi
 written, and nothing the caller sent is echoed in it except the names of the fields.
 
 - a body of another media type than the operation takes: 415;
-- JSON that does not parse: 400;
+- JSON that does not parse (or that Python cannot hold: nested too deep, a huge integer): 400;
 - a field missing, of the wrong type or unknown: 422 with {field: [message]} — marshmallow's
   nested errors ({"json": {"text": [...]}}) flattened to the field names the caller sent.
 
@@ -60,7 +60,18 @@ class ApiParser(FlaskParser):
             unsupported_media_type(MULTIPART_MIME)
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
-    def _handle_invalid_json_error(self, error: json.JSONDecodeError | UnicodeDecodeError, req, *args: Any,
+    def _raw_load_json(self, req):
+        """The JSON body, as webargs reads it; JSON that parses by the grammar but not in
+        Python — nested past the recursion limit, an integer of more digits than
+        int() takes — is refused like JSON that does not parse (400), not left to become a 500."""
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            self._handle_invalid_json_error(error, req)
+
+    def _handle_invalid_json_error(self, error: ValueError | RecursionError, req, *args: Any,
                                    **kwargs: Any) -> NoReturn:
         refuse(problem(400, _("Nội dung JSON không đọc được (sai cú pháp hoặc không phải UTF-8).")))
 

@@ -178,6 +178,13 @@ def latest_export(request_: CoordinationRequest) -> ExchangePackage | None:
                              .order_by(ExchangePackage.created_at.desc()).limit(1))
 
 
+def answered(request_package: ExchangePackage) -> bool:
+    """Whether an answer to this request package has been imported."""
+    return db.session.scalar(select(ExchangePackage.id).where(ExchangePackage.direction == "in",
+                                                             ExchangePackage.in_reply_to == request_package.id)
+                             .limit(1)) is not None
+
+
 def load_package(request_: CoordinationRequest, package_id: uuid.UUID) -> ExchangePackage:
     row = db.session.get(ExchangePackage, package_id)
     if row is None or row.request_id != request_.id:
@@ -306,7 +313,7 @@ def import_answer(request_: CoordinationRequest, data: bytes, *, by: User) -> Im
     """Open an answer package from the request's body and record it as the body's answer,
     as its exchange account. ExchangeRefused, with nothing written, for anything else: not
     a package, truncated, tampered, wrongly signed or addressed, a request package, another
-    request's answer, an answer to an older package, a replay, a request that waits for no
+    request's answer, an answer to an older package or to one answered already, a replay, a request that waits for no
     answer, or an answer the liaison pages would refuse."""
     key = current_key(request_.body_unit_id)
     if key is None:
@@ -332,6 +339,13 @@ def import_answer(request_: CoordinationRequest, data: bytes, *, by: User) -> Im
     if latest is None or package.in_reply_to != str(latest.id):
         raise ExchangeRefused(_("Gói trả lời này không trả lời gói yêu cầu xuất gần nhất của yêu cầu này: cơ quan "
                                 "cần trả lời gói mới nhất."))
+    # One answer per request package: a second answer to a package already answered (the
+    # officer has asked for more since, without sending a new package) answers nothing the
+    # body was asked after that answer, and would be taken as the reply to a follow-up the
+    # body never received.
+    if answered(latest):
+        raise ExchangeRefused(_("Gói yêu cầu này đã được trả lời: hãy xuất gói yêu cầu mới (có nội dung yêu cầu bổ "
+                                "sung) để cơ quan trả lời gói đó."))
     if not workflow.awaiting_liaison(request_.state):
         raise ExchangeRefused(_("Yêu cầu không còn chờ cơ quan phối hợp trả lời."))
     account = key.service_user

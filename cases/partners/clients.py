@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -78,6 +79,10 @@ def _clean_name(name: str) -> str:
     text = " ".join((name or "").split())
     if not text:
         raise ClientError(_("Hãy nhập tên máy khách."), "name")
+    # A NUL cannot be stored in PostgreSQL's text (a 500 there), and an escape sequence
+    # would reach the terminal of whoever runs `api-clients list`.
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ClientError(_("Tên máy khách không được chứa ký tự điều khiển."), "name")
     if len(text) > NAME_MAX:
         raise ClientError(_("Tên máy khách dài tối đa %(n)d ký tự.", n=NAME_MAX), "name")
     return text
