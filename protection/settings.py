@@ -250,6 +250,8 @@ SETTINGS: tuple[Setting, ...] = (
             "HOSO_SMTP_URL)"),
     Setting("HOSO_API_RATE_LIMIT", "120 per minute;5000 per hour", _text,
             "calls allowed per API client token (Flask-Limiter syntax; counters in HOSO_RATELIMIT_STORAGE_URI)"),
+    Setting("HOSO_API_REFUSED_RATE_LIMIT", "30 per minute", _text,
+            "refused API tokens (401) allowed per client address before the address waits (Flask-Limiter syntax)"),
     Setting("HOSO_API_TOKEN_GRACE_HOURS", 24, _non_negative_int,
             "after `api-clients rotate`, how long the old token keeps working"),
     Setting("HOSO_API_PAGE_SIZE", 50, _positive_int,

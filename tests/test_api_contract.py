@@ -39,6 +39,7 @@ EXAMPLES = 12
 def generous_limits(app_config):
     """No rate limit in the way of the generated calls (requested before `app`)."""
     app_config["HOSO_API_RATE_LIMIT"] = "100000 per minute"
+    app_config["HOSO_API_REFUSED_RATE_LIMIT"] = "100000 per minute"
 
 
 @pytest.fixture

@@ -233,6 +233,25 @@ def test_each_token_has_its_own_rate_limit(tight_limits, client, api):
     assert get(client, "/requests", api.token).status_code == 429
 
 
+@pytest.fixture
+def few_refusals(app_config):
+    """Three refused tokens a minute per address: request before `app` (and `scene`)."""
+    app_config["HOSO_API_REFUSED_RATE_LIMIT"] = "3 per minute"
+
+
+def test_an_address_sending_made_up_tokens_is_held_after_a_few(few_refusals, app, client, api):
+    made_up = [f"hoso_{uuid.uuid4().hex}_{uuid.uuid4().hex}" for _ in range(4)]
+    assert [get(client, "/requests", token).status_code for token in made_up[:3]] == [401, 401, 401]
+    held = get(client, "/requests", made_up[3])
+    assert held.status_code == 429 and held.mimetype == "application/problem+json"
+    assert int(held.headers["Retry-After"]) >= 1
+    # Only refusals count: from another address a good token is heard, and a fourth made-up
+    # token from there is refused, not held.
+    other = {"REMOTE_ADDR": "10.9.8.7"}
+    assert client.get("/api/v1/requests", headers=bearer(api.token), environ_base=other).status_code == 200
+    assert client.get("/api/v1/requests", headers=bearer(made_up[0]), environ_base=other).status_code == 401
+
+
 # --- the document and its reference -----------------------------------------------------------
 
 def test_the_openapi_document_is_public_and_documents_every_status(client):

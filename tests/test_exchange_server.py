@@ -436,3 +436,17 @@ def test_the_printout_shows_the_digest_and_fingerprints_and_is_audited(app, scen
     other = send(scene)
     assert scene.officer_client.get(f"{request_path(scene, other)}/packages/{row.id}").status_code == 404
     assert scene.officer_client.get(f"{request_path(scene, request_id)}/packages/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_lost_organisation_key_is_not_silently_replaced_once_packages_went_out(app, scene, body_key):
+    request_id = send(scene)
+    assert export_package(scene, request_id).status_code == 200
+    with app.app_context():
+        path = exchange.organisation_key_path()
+    path.unlink()
+    # A new key would open none of the answers on their way: the export is refused, nothing
+    # is written, and no key file appears.
+    response = export_package(scene, request_id)
+    assert response.status_code == 303
+    assert "khôi phục tệp khóa từ bản sao lưu" in text_of(scene.officer_client.get(response.headers["Location"]))
+    assert len(ledger(app, request_id)) == 1 and not path.exists()

@@ -85,8 +85,27 @@ def too_many_calls(limit) -> object:
                    headers={"Retry-After": str(wait)})
 
 
+def refused_rate_limit() -> str:
+    return current_app.config["HOSO_API_REFUSED_RATE_LIMIT"]
+
+
+def refused_rate_key() -> str:
+    return "api-refused:" + (get_remote_address() or "-")
+
+
+def too_many_refusals(limit) -> object:
+    wait = max(1, int(limit.reset_at - time.time()))
+    return problem(429, _("Quá nhiều lần gọi API với mã truy cập không hợp lệ từ địa chỉ này; hãy thử lại sau "
+                          "%(s)d giây.", s=wait), headers={"Retry-After": str(wait)})
+
+
 # Once per process, on the blueprint (not per app: the limiter keeps its limits across apps).
 limiter.limit(api_rate_limit, key_func=api_rate_key, on_breach=too_many_calls)(api_bp)
+# A caller making up a new token for every call is never held by the per-token limit, and each
+# refused token is an audit entry: refusals (401) are also counted per client address, and an
+# address over HOSO_API_REFUSED_RATE_LIMIT waits before it is heard again.
+limiter.limit(refused_rate_limit, key_func=refused_rate_key, on_breach=too_many_refusals,
+              deduct_when=lambda response: response.status_code == 401)(api_bp)
 
 
 def configure_api(app: Flask) -> None:

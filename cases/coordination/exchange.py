@@ -89,6 +89,11 @@ def ensure_organisation_key() -> tuple[keys.PrivateKey, bool]:
     path = organisation_key_path()
     made = False
     if not path.exists():
+        if _packages_exchanged():
+            # A key lost after packages went out: a new one would open none of the answers on
+            # their way and would not match what the bodies pinned. Restore it from a backup.
+            raise ExchangeRefused(_("Không tìm thấy khóa trao đổi của Tỉnh ủy dù đã có gói được trao đổi: hãy "
+                                    "khôi phục tệp khóa từ bản sao lưu (quản trị hệ thống)."), None)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
@@ -110,6 +115,10 @@ def ensure_organisation_key() -> tuple[keys.PrivateKey, bool]:
                               None) from error
 
 
+def _packages_exchanged() -> bool:
+    return db.session.scalar(select(ExchangePackage.id).limit(1)) is not None
+
+
 def organisation_key() -> keys.PrivateKey:
     return ensure_organisation_key()[0]
 
@@ -121,7 +130,10 @@ def organisation_public() -> keys.PublicKey:
 def on_instance_initialised(_app, keys_dir: Path) -> str:
     """`flask init` makes the key now, so that a copy of instance/keys taken after it holds
     it (protection/signals.py)."""
-    key, made = ensure_organisation_key()
+    try:
+        key, made = ensure_organisation_key()
+    except ExchangeRefused as refused:
+        return f"WARNING: {refused.message}"
     return (f"{'Wrote' if made else 'Using'} the exchange key {keys_dir / ORGANISATION_KEY_NAME} "
             f"(fingerprint {keys.fingerprint_text(key.public.fingerprint)}; keep it beside every backup).")
 
