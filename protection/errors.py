@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, g, has_request_context, render_template, request
+from flask import Flask, abort, g, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -14,6 +14,7 @@ from .db import database_busy, db, reading_first
 from .problems import PROBLEM_MIME, TITLES, is_api_request, problem
 
 log = logging.getLogger("hoso")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 ERROR_TEXT = {
     400: (lambda: _("Yêu cầu không hợp lệ"),
@@ -64,6 +65,17 @@ def configure_logging(app: Flask) -> None:
 
 def _assign_request_id() -> None:
     g.request_id = secrets.token_hex(4).upper()
+
+
+def _refuse_nul_characters() -> None:
+    """A query or form value holding a NUL character is not typed by a person, and PostgreSQL
+    cannot store one in a text column: refuse the request (400) before a view would carry it to
+    the database as an error page of another kind. File parts are not form values: a file's
+    bytes are the blob's business."""
+    values = [*request.args.values(), *(request.form.values() if request.mimetype in FORM_TYPES else ())]
+    if any("\x00" in value for value in values):
+        log.info("NUL character refused on %s %s", request.method, request.path)
+        abort(400)
 
 
 # Not an error of the request's: the database could not be had in time (issue 19).
@@ -138,6 +150,7 @@ def configure_errors(app: Flask) -> None:
     # First of all before_request hooks: CSRFProtect's (registered earlier) refuses bad
     # tokens and oversized bodies, and those error pages and log lines need the id too.
     app.before_request_funcs.setdefault(None, []).insert(0, _assign_request_id)
+    app.before_request_funcs[None].insert(1, _refuse_nul_characters)
     app.register_error_handler(CSRFError, _handle_csrf)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(InternalServerError, handle_unexpected)

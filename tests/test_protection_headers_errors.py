@@ -210,6 +210,23 @@ def test_400_page_for_a_forged_csrf_token(client, make_user):
     assert client.get("/").headers["Location"].startswith("/login")  # not signed in
 
 
+def test_400_for_a_nul_character_in_a_form_or_a_query(app, client, login_as):
+    # PostgreSQL cannot store a NUL in a text column: it is refused before any view, on both
+    # databases alike, and nothing is written.
+    login_as("admin")
+    with app.app_context():
+        users_before = db.session.execute(db.text("SELECT count(*) FROM users")).scalar()
+    response = post_form(client, "/admin/users/new", {
+        "username": "nul.test", "display_name": "Nguyễn\x00Văn", "unit": "BTCTU", "role": "officer",
+        "clearance": "confidential"})
+    assert_error_page(response, 400)
+    with app.app_context():
+        assert db.session.execute(db.text("SELECT count(*) FROM users")).scalar() == users_before
+    assert_error_page(client.get("/admin/users?sort=%00"), 400)
+    problem = client.get("/api/v1/requests?state=%00")
+    assert problem.status_code == 400 and problem.mimetype == "application/problem+json"
+
+
 def test_401_page_for_an_anonymous_post(client):
     response = post_form(client, "/account/password", {
         "current_password": "x", "new_password": "y", "confirm_password": "y"}, token_from="/login")
