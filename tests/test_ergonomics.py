@@ -163,7 +163,8 @@ def clients(app, demo, sign_in) -> dict:
 
 
 def test_bad_sort_and_page_values_never_crash_any_list(clients):
-    odd = {"sort=nonsense&dir=sideways": 200, "sort=%00&dir=%00": 200, "page=abc": 200, "page=": 200,
+    # A NUL character is refused before any view (protection/errors.py): PostgreSQL text cannot hold one.
+    odd = {"sort=nonsense&dir=sideways": 200, "sort=%00&dir=%00": 400, "page=abc": 200, "page=": 200,
            "page=99999": 200, "page=0": 400, "page=-3": 400, "page=99999999999999999999": 400}
     for role, paths in LISTS.items():
         for path in paths:

@@ -450,3 +450,6 @@ def test_a_lost_organisation_key_is_not_silently_replaced_once_packages_went_out
     assert response.status_code == 303
     assert "khôi phục tệp khóa từ bản sao lưu" in text_of(scene.officer_client.get(response.headers["Location"]))
     assert len(ledger(app, request_id)) == 1 and not path.exists()
+    # The pages that show the key say it is missing instead of failing.
+    printout = scene.officer_client.get(f"{request_path(scene, request_id)}/packages/{ledger(app, request_id)[0].id}")
+    assert printout.status_code == 200 and "khôi phục từ bản sao lưu" in text_of(printout)

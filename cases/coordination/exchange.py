@@ -127,6 +127,15 @@ def organisation_public() -> keys.PublicKey:
     return organisation_key().public
 
 
+def organisation_public_if_any() -> keys.PublicKey | None:
+    """The organisation's public key for a page to show; None when it cannot be had (lost
+    after packages went out): the page says so instead of failing."""
+    try:
+        return organisation_public()
+    except ExchangeRefused:
+        return None
+
+
 def on_instance_initialised(_app, keys_dir: Path) -> str:
     """`flask init` makes the key now, so that a copy of instance/keys taken after it holds
     it (protection/signals.py)."""

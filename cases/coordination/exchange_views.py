@@ -131,8 +131,9 @@ def import_package(case_id: uuid.UUID, request_id: uuid.UUID):
 def package_printout(case_id: uuid.UUID, request_id: uuid.UUID, package_id: uuid.UUID):
     case, request_ = _request(case_id, request_id, "view")
     row = exchange.load_package(request_, package_id)
+    organisation = exchange.organisation_public_if_any()
     record("exchange.printout", target_type="case", target_id=case.id, request=request_.id, package=row.id)
     return render_template("coordination/exchange_printout.html", case=case, request_=request_, row=row,
                            digest=exchange.digest_text(row.sha256),
                            body_fingerprint=fingerprint_text(row.key_fingerprint),
-                           organisation_fingerprint=fingerprint_text(exchange.organisation_public().fingerprint))
+                           organisation_fingerprint=fingerprint_text(organisation.fingerprint) if organisation else None)

@@ -48,8 +48,10 @@ class ExchangeKeyForm(FlaskForm):
         self.clearance.choices = [("", "—")] + [(level.value, level.label) for level in CLEARANCE_ORDER]
 
 
-def _organisation() -> dict:
-    public = exchange.organisation_public()
+def _organisation() -> dict | None:
+    public = exchange.organisation_public_if_any()
+    if public is None:
+        return None
     return {"line": public.line, "fingerprint": fingerprint_text(public.fingerprint),
             "full_fingerprint": public.fingerprint}
 
