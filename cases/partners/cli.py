@@ -47,6 +47,20 @@ def _refused(error: ClientError) -> click.ClickException:
     return click.ClickException(f"{error.field or 'client'}: {error.message}")
 
 
+def _committed(change):
+    """Run `change()` and commit what it did, returning its result; a refusal is the
+    command's one line, and anything else is rolled back before it propagates."""
+    try:
+        result = change()
+        db.session.commit()
+    except ClientError as error:
+        raise _refused(error) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
 def _moment(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
 
@@ -77,18 +91,14 @@ def create(body_code: str, name: str, expires_text: str | None, clearance: str, 
     """Register an API client for a partner body and print its token (once)."""
     _ready()
     expires_on = _expiry(expires_text)
-    try:
+    def create_one():
         body = clients.partner_body(body_code)
         client, token = clients.create_client(body=body, name=name, clearance=Clearance(clearance),
                                               expires_on=expires_on, networks=networks, locale=locale, by=None)
-        client_id, username = client.id, client.user.username
-        db.session.commit()
-    except ClientError as error:
-        raise _refused(error) from None
-    except Exception:
-        db.session.rollback()
-        raise
-    click.echo(f"Created API client {client_id} for {body.code} (service account {username}).")
+        return body.code, client.id, client.user.username, token
+
+    body_code_shown, client_id, username, token = _committed(create_one)
+    click.echo(f"Created API client {client_id} for {body_code_shown} (service account {username}).")
     _print_token(token)
 
 
@@ -113,15 +123,8 @@ def revoke(client_id: str) -> None:
     """Revoke a client (id, or the start of it): every token stops working now."""
     _ready()
     client = _client(client_id)
-    try:
-        clients.revoke_client(client, by=None)
-        shown = client.id
-        db.session.commit()
-    except ClientError as error:
-        raise _refused(error) from None
-    except Exception:
-        db.session.rollback()
-        raise
+    shown = client.id
+    _committed(lambda: clients.revoke_client(client, by=None))
     click.echo(f"Revoked API client {shown}: its tokens no longer work; its service account is disabled.")
 
 
@@ -133,15 +136,9 @@ def rotate(client_id: str, grace_hours: int | None) -> None:
     """Issue a new token for a client (printed once); the old one works for the grace period."""
     _ready()
     client = _client(client_id)
-    try:
-        token = clients.rotate_client(client, grace_hours=grace_hours, by=None)
-        shown, old_end = client.id, clients.old_tokens_end(client)
-        db.session.commit()
-    except ClientError as error:
-        raise _refused(error) from None
-    except Exception:
-        db.session.rollback()
-        raise
+    shown = client.id
+    token, old_end = _committed(lambda: (clients.rotate_client(client, grace_hours=grace_hours, by=None),
+                                         clients.old_tokens_end(client)))
     click.echo(f"Rotated API client {shown}.")
     _print_token(token)
     if old_end is not None:
