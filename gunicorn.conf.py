@@ -5,9 +5,11 @@ Override anything on the command line (e.g. `--bind 0.0.0.0:8000 --workers 4`).
 
 import gc
 import os
+from pathlib import Path
 
 import gunicorn.http.wsgi
 
+from audit.embedded import EmbeddedSequencer
 from protection.serving import sign_in_lines
 
 # No version banner: gunicorn otherwise sends "Server: gunicorn" on every response.
@@ -32,10 +34,20 @@ forwarded_allow_ips = "127.0.0.1"
 control_socket_disable = True
 
 
+# One audit sequencer beside the workers (PostgreSQL; see audit/embedded.py). A larger
+# installation runs it as a service of its own and sets HOSO_AUDIT_SEQUENCER=external.
+audit_sequencer = EmbeddedSequencer(Path(__file__).resolve().parent)
+
+
 def when_ready(server):
     """Say where to sign in once the sockets are bound: the real address, whatever --bind said."""
     for line in sign_in_lines([str(listener) for listener in server.LISTENERS]):
         server.log.info(line)
+    audit_sequencer.start(server.log)
+
+
+def on_exit(server):
+    audit_sequencer.stop()
 
 
 def post_worker_init(worker):

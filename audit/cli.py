@@ -1,7 +1,8 @@
-"""`flask --app app audit checkpoint | verify [--from N] [--against FILE]`."""
+"""`flask --app app audit checkpoint | verify [--from N] [--against FILE] | sequence [--once]`."""
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -11,11 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from protection.db import db
 from protection.schema import SchemaNotReady, ensure_schema_current
 
-from . import signing
+from . import sequencer, signing
 from .service import head_seq, record_verification, run_verification
 from .trail import checkpoint_line, checkpoint_now
 
-audit_cli = AppGroup("audit", help="Sign checkpoints of the audit trail and verify it.")
+audit_cli = AppGroup("audit", help="Sequence, sign and verify the audit trail.")
 
 
 def _ready() -> None:
@@ -86,3 +87,49 @@ def verify_command(from_seq: int | None, against: str | None) -> None:
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)
+
+
+@audit_cli.command("sequence")
+@click.option("--once", is_flag=True, help="Link what is committed now, then stop.")
+@click.option("--embedded", is_flag=True, hidden=True, help="Started by gunicorn (gunicorn.conf.py).")
+def sequence_command(once: bool, embedded: bool) -> None:
+    """PostgreSQL: link committed audit entries into the chain, in batches, until stopped
+    (SIGTERM or Ctrl-C end it after the pass in progress). One runs at a time: a second one
+    waits until the first stops."""
+    _ready()
+    from flask import current_app  # the config of the app the command runs in
+
+    engine = sequencer.sequencer_engine()
+    try:
+        sequencer.check_postgresql(engine)
+    except sequencer.SequencerUnavailable as error:
+        click.echo(str(error))
+        return
+    config = current_app.config
+    if embedded and config["HOSO_AUDIT_SEQUENCER"] == "external":
+        click.echo("HOSO_AUDIT_SEQUENCER=external: the audit sequencer runs as a service of its own")
+        return
+    stop = {"asked": False}
+
+    def _stop(_signum, _frame):
+        stop["asked"] = True
+
+    if not once:
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    runner = sequencer.Runner(
+        engine, batch=config["HOSO_AUDIT_SEQUENCE_BATCH"], poll_seconds=config["HOSO_AUDIT_SEQUENCE_POLL_MS"] / 1000,
+        once=once, stopping=lambda: stop["asked"],
+        on_wait=lambda: click.echo("another audit sequencer is running" + ("; it links the entries" if once else
+                                   ": waiting until it stops"), err=True),
+        on_pass=(lambda result: click.echo(f"generation {result.new_generation} started: the database's "
+                                           "transaction ids are behind the trail", err=True)
+                 if result.new_generation else None))
+    if not once:
+        click.echo(f"audit sequencer running: batches of {runner.batch}, polling every "
+                   f"{config['HOSO_AUDIT_SEQUENCE_POLL_MS']} ms", err=True)
+    try:
+        linked = runner.run()
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the audit sequencer stopped: {type(error).__name__}") from None
+    click.echo(f"linked {linked} audit entries")

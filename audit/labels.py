@@ -160,11 +160,19 @@ PROBLEM_LABELS: dict[str, Any] = {
     "reordered": _l("bản ghi bị đảo thứ tự"),
     "truncated": _l("nhật ký bị cắt bớt phần cuối"),
     "bad_checkpoint": _l("điểm ký không hợp lệ"),
+    "unlinked": _l("bản ghi không có mắt xích trong chuỗi"),
 }
 
 
 def verification_summary(report: Report) -> str:
     """The web page's words for a verification (the CLI prints Report.summary())."""
+    text = _verdict(report)
+    if report.pending:
+        text += " " + _("Còn %(n)d bản ghi đang chờ xâu chuỗi.", n=report.pending)
+    return text
+
+
+def _verdict(report: Report) -> str:
     if report.problem is not None:
         return _("Phát hiện sai lệch tại bản ghi #%(seq)d: %(problem)s.", seq=report.problem.seq,
                  problem=PROBLEM_LABELS.get(report.problem.kind, report.problem.kind))

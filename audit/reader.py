@@ -36,13 +36,18 @@ class Reader:
         # On PostgreSQL the UUID and the timestamp come as the server's text: the chain
         # hashes text, and parsing a datetime only to print it again cost the verifier
         # more than hashing did (verify() pads the fraction PostgreSQL trims).
-        as_text = {"actor_id": "CAST(actor_id AS TEXT)", "occurred_at": "CAST(occurred_at AS TEXT)"}
-        columns = ", ".join(as_text.get(name, name) if postgresql else name for name in ENTRY_COLUMNS)
+        as_text = {"actor_id": "CAST(e.actor_id AS TEXT)", "occurred_at": "CAST(e.occurred_at AS TEXT)"}
+        link_columns = ("seq", "prev_hash", "entry_hash")
+        columns = ", ".join(f"l.{name}" if name in link_columns else
+                            as_text.get(name, f"e.{name}") if postgresql else f"e.{name}" for name in ENTRY_COLUMNS)
         # A range of sequence numbers per batch, not LIMIT: the scan reads one batch's
         # rows whatever plan the database picks (with stale statistics PostgreSQL may
         # otherwise scan and sort everything up to the end, for every batch).
-        self.batch_sql = (f"SELECT {columns} FROM audit_entries "  # noqa: S608 - fixed column names
-                          f"WHERE seq >= {self.mark} AND seq < {self.mark} ORDER BY seq")
+        # The links in order, each with its entry's fields (all None for a link whose entry
+        # is gone: verify() names it missing).
+        self.batch_sql = (f"SELECT {columns} FROM audit_links l "  # noqa: S608 - fixed column names
+                          f"LEFT JOIN audit_entries e ON e.id = l.entry_id "
+                          f"WHERE l.seq >= {self.mark} AND l.seq < {self.mark} ORDER BY l.seq")
         if postgresql:
             self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             self.cursor.execute("SET LOCAL DateStyle = 'ISO, MDY'")  # the form verify() expects
@@ -54,16 +59,40 @@ class Reader:
         return self.cursor.fetchone()
 
     def head(self) -> tuple[int, str, int | None] | None:
-        """The chain head and the newest sequence number present."""
-        return self.one("SELECT seq, entry_hash, (SELECT max(seq) FROM audit_entries) "
+        """The chain head and the newest link's sequence number present."""
+        return self.one("SELECT seq, entry_hash, (SELECT max(seq) FROM audit_links) "
                         "FROM audit_chain_head WHERE id = 1")
 
+    def position(self) -> tuple[int, int, int]:
+        """The last sequenced entry's place in the order (generation, xact_id, id)."""
+        return self.one("SELECT sequenced_generation, sequenced_xact, sequenced_entry FROM audit_chain_head "
+                        "WHERE id = 1")
+
+    def unlinked_entry(self) -> int | None:
+        """The first entry that should have a link and has none: at or before the sequenced
+        position on PostgreSQL; any entry on SQLite, where entries are linked as they are
+        recorded and nothing would ever link one later."""
+        where = "" if not self.postgresql else "(e.generation, e.xact_id, e.id) <= (?, ?, ?) AND "
+        row = self.one("SELECT min(e.id) FROM audit_entries e WHERE " + where +  # noqa: S608 - fixed text
+                       "NOT EXISTS (SELECT 1 FROM audit_links l WHERE l.entry_id = e.id)",
+                       *(self.position() if self.postgresql else ()))
+        return row[0] if row else None
+
+    def backlog(self) -> tuple[int, Any]:
+        """PostgreSQL: entries after the sequenced position, waiting for the sequencer, and the
+        time the oldest of them was recorded."""
+        if not self.postgresql:
+            return 0, None
+        count, oldest = self.one("SELECT count(*), min(occurred_at) FROM audit_entries "
+                                 "WHERE (generation, xact_id, id) > (?, ?, ?)", *self.position())
+        return count, (_utc(oldest) if oldest is not None else None)
+
     def entry_hash_at(self, seq: int) -> str | None:
-        row = self.one("SELECT entry_hash FROM audit_entries WHERE seq = ?", seq)
+        row = self.one("SELECT entry_hash FROM audit_links WHERE seq = ?", seq)
         return row[0] if row else None
 
     def seq_of_hash(self, value: str) -> int | None:
-        row = self.one("SELECT seq FROM audit_entries WHERE entry_hash = ?", value)
+        row = self.one("SELECT seq FROM audit_links WHERE entry_hash = ?", value)
         return row[0] if row else None
 
     def checkpoint_lines(self) -> list[signing.CheckpointLine]:
@@ -87,7 +116,7 @@ class Reader:
                     progress(len(rows))
                 next_seq = batch_end
             else:  # a gap (verify() names it): go on at the next entry there is
-                following = self.one("SELECT min(seq) FROM audit_entries WHERE seq >= ?", batch_end)
+                following = self.one("SELECT min(seq) FROM audit_links WHERE seq >= ?", batch_end)
                 if following is None or following[0].__class__ is not int:
                     return
                 next_seq = following[0]

@@ -12,16 +12,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 
 from protection import paging
+from protection.clock import utcnow
 from protection.db import db
 from protection.identity import User
 from protection.spreadsheets import csv_writer
 
 from . import parallel, signing
 from .chain import GENESIS_HASH, timestamp_text
-from .models import AuditEntry, ChainHead, Checkpoint
+from .models import AuditEntry, AuditLink, ChainHead, Checkpoint
 from .reader import Reader
 from .trail import keys_dir, record
 from .verify import Problem, Report, verify
@@ -79,9 +80,9 @@ def run_verification(*, from_seq: int | None = None, extra_lines: Sequence[signi
                 ranges=ranges, head=(head_seq_, head_hash), read_to=read_to,
                 workers=parallel.worker_count(current_app.config["HOSO_AUDIT_VERIFY_WORKERS"]), progress=progress)
             if report is not None:
-                return report
+                return _with_sequencing(reader, report)
             progress = None  # a range failed: the sequential walk below names the first problem
-        return verify(
+        report = verify(
             reader.entries(start_seq, read_to, progress),
             checkpoints=lines,
             public_key=public_key,
@@ -91,6 +92,22 @@ def run_verification(*, from_seq: int | None = None, extra_lines: Sequence[signi
             head_hash=head_hash,
             find_seq_of_hash=reader.seq_of_hash,
         )
+        return _with_sequencing(reader, report)
+
+
+def _with_sequencing(reader: Reader, report: Report) -> Report:
+    """The states the chain's walk cannot see: an entry before the sequenced position that
+    has no link (unlinked), and the entries still waiting for the sequencer (pending)."""
+    if report.ok:
+        unlinked = reader.unlinked_entry()
+        if unlinked is not None:
+            report.problem = Problem(unlinked, "unlinked", f"entry {unlinked} was recorded before the sequenced "
+                                                           "part of the trail but has no link")
+    report.pending, report.pending_oldest = reader.backlog()
+    if report.pending_oldest is not None:
+        waited = (utcnow() - report.pending_oldest).total_seconds()
+        report.pending_late = waited > current_app.config["HOSO_AUDIT_PENDING_WARN_SECONDS"]
+    return report
 
 
 def _parallel_ranges(reader: Reader, start_seq: int, head_seq_: int, start_prev_hash: str,
@@ -124,16 +141,26 @@ def record_verification(report: Report) -> None:
 
 
 def chain_status() -> dict[str, Any]:
-    """The head, the newest checkpoint and the last verification's entry, in one query."""
+    """The head, the newest checkpoint, the last verification's entry and the entries waiting
+    for the sequencer."""
     newest_checkpoint = select(func.max(Checkpoint.seq)).scalar_subquery()
-    last_verify = select(func.max(AuditEntry.seq)).where(AuditEntry.action == "audit.verify").scalar_subquery()
+    last_verify = select(func.max(AuditEntry.id)).where(AuditEntry.action == "audit.verify").scalar_subquery()
     row = db.session.execute(
         select(ChainHead, Checkpoint, AuditEntry).select_from(ChainHead)
         .outerjoin(Checkpoint, Checkpoint.seq == newest_checkpoint)
-        .outerjoin(AuditEntry, AuditEntry.seq == last_verify)
+        .outerjoin(AuditEntry, AuditEntry.id == last_verify)
         .where(ChainHead.id == 1)).first()
     head, last_checkpoint, last_verification_entry = row if row is not None else (None, None, None)
-    return {"head": head, "last_checkpoint": last_checkpoint, "last_verification": last_verification_entry}
+    pending, oldest, late = 0, None, False
+    if head is not None and db.session.get_bind().dialect.name == "postgresql":
+        position = (head.sequenced_generation, head.sequenced_xact, head.sequenced_entry)
+        pending, oldest = db.session.execute(
+            select(func.count(), func.min(AuditEntry.occurred_at))
+            .where(tuple_(AuditEntry.generation, AuditEntry.xact_id, AuditEntry.id) > tuple_(*position))).one()
+        late = oldest is not None and (utcnow() - oldest).total_seconds() > \
+            current_app.config["HOSO_AUDIT_PENDING_WARN_SECONDS"]
+    return {"head": head, "last_checkpoint": last_checkpoint, "last_verification": last_verification_entry,
+            "pending": pending, "pending_oldest": oldest, "pending_late": late}
 
 
 @dataclass(frozen=True)
@@ -210,7 +237,7 @@ def usernames_for(entries: Sequence[AuditEntry], also: Iterable[uuid.UUID] = ())
             db.session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
 
 
-EXPORT_COLUMNS = ("seq", "occurred_at", "actor", "actor_role", "actor_unit", "action", "target_type",
+EXPORT_COLUMNS = ("entry", "seq", "occurred_at", "actor", "actor_role", "actor_unit", "action", "target_type",
                   "target_id", "outcome", "client_address", "request_id", "detail", "entry_hash")
 
 
@@ -220,23 +247,27 @@ def export_csv(statement: Select, batch: int = 2000) -> Iterator[str]:
     writer = csv_writer(buffer)  # every cell through spreadsheet_cell: never a formula
     writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
-    last_seq = 0
+    last_id = 0
     while True:
-        rows = db.session.scalars(statement.where(AuditEntry.seq > last_seq)
-                                  .order_by(AuditEntry.seq).limit(batch)).all()
+        rows = db.session.scalars(statement.where(AuditEntry.id > last_id)
+                                  .order_by(AuditEntry.id).limit(batch)).all()
         if not rows:
             break
         names = usernames_for(rows)
+        links = dict(db.session.execute(
+            select(AuditLink.entry_id, tuple_(AuditLink.seq, AuditLink.entry_hash))
+            .where(AuditLink.entry_id.between(rows[0].id, rows[-1].id))).all())
         # A short read transaction per batch: on SQLite every transaction holds the write
         # lock (BEGIN IMMEDIATE), and a long export must not stall everyone's writes.
         db.session.rollback()
         buffer.seek(0)
         buffer.truncate()
         for entry in rows:
-            writer.writerow((entry.seq, timestamp_text(entry.occurred_at),
+            seq, link = links.get(entry.id, ("", ""))  # none yet: waiting for the sequencer
+            writer.writerow((entry.id, seq, timestamp_text(entry.occurred_at),
                              names.get(entry.actor_id, entry.actor_id or ""), entry.actor_role or "",
                              entry.actor_unit or "", entry.action, entry.target_type or "",
                              entry.target_id or "", entry.outcome, entry.client_address or "",
-                             entry.request_id or "", entry.detail, entry.entry_hash))
+                             entry.request_id or "", entry.detail, link))
         yield buffer.getvalue()
-        last_seq = rows[-1].seq
+        last_id = rows[-1].id

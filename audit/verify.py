@@ -6,7 +6,12 @@ Each kind of tampering is named at the first sequence number where it shows:
 - missing:   a sequence number is absent and nothing links over the gap;
 - inserted:  an entry sits between two entries that link to each other directly;
 - reordered: an entry links to one that now sits later in the log;
-- truncated: the log ends before a signed checkpoint (or the chain head) says it did.
+- truncated: the log ends before a signed checkpoint (or the chain head) says it did;
+- unlinked:  an entry recorded before the sequenced prefix has no link (service.py finds it);
+- and a link whose entry is gone is `missing` at that link.
+
+The log is the links in sequence order, each with its entry's fields: verify() does not care
+whether the entry and its link live in one row or two (issue 22 made them two tables).
 
 Rows are tuples in ENTRY_COLUMNS order holding what the database driver returns
 (`row_tuple` makes one from an ORM entry or a mapping). The common case is hashed
@@ -53,6 +58,11 @@ class Report:
     last_checkpoint_seq: int | None = None
     problem: Problem | None = None
     notes: list[str] = field(default_factory=list)
+    # Entries committed but not linked yet (PostgreSQL, waiting for the sequencer): not a
+    # problem, the next verification's; a warning when the oldest has waited too long.
+    pending: int = 0
+    pending_oldest: datetime | None = None
+    pending_late: bool = False
 
     @property
     def ok(self) -> bool:
@@ -63,8 +73,13 @@ class Report:
             return (f"TAMPERED at seq {self.problem.seq}: {self.problem.kind} — {self.problem.message}")
         last = self.last_seq if self.last_seq is not None else 0
         checkpoint = self.last_checkpoint_seq if self.last_checkpoint_seq is not None else "none"
-        return (f"OK: {self.entries_checked} entries verified, last seq {last}, "
+        text = (f"OK: {self.entries_checked} entries verified, last seq {last}, "
                 f"{self.checkpoints_checked} checkpoints verified, last checkpoint at seq {checkpoint}")
+        if self.pending:
+            text += f"; pending {self.pending}, oldest {timestamp_text(self.pending_oldest)}"
+            if self.pending_late:
+                text += " (WARNING: is the audit sequencer running? a long transaction holds it back?)"
+        return text
 
 
 def row_tuple(row: Any) -> tuple:
@@ -170,6 +185,9 @@ def verify(
             break
         if checked == 0:
             report.first_seq = seq
+        if action is None:  # NOT NULL in every entry: the link's entry is not there
+            problem = Problem(seq, "missing", f"link {seq} points to an entry that is not in the trail")
+            break
         # The fast path, spelled out (this loop runs once per entry of the whole log).
         try:
             payload = payload_of_text(

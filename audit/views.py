@@ -42,9 +42,9 @@ PAGE_SIZE = paging.PER_PAGE
 # The trail's orders: the sequence (the order things happened in), or the action or the
 # outcome, each entry's sequence breaking ties. All plain, indexed or short columns.
 SORTS = {
-    "seq": (AuditEntry.seq,),
-    "action": (AuditEntry.action, AuditEntry.seq),
-    "outcome": (AuditEntry.outcome, AuditEntry.seq),
+    "seq": (AuditEntry.id,),
+    "action": (AuditEntry.action, AuditEntry.id),
+    "outcome": (AuditEntry.outcome, AuditEntry.id),
 }
 DEFAULT_SORT = paging.Sort("seq", descending=True)
 

@@ -199,6 +199,18 @@ SETTINGS: tuple[Setting, ...] = (
             "processes that verify a long audit trail in parallel (0: one per CPU, at most 8; 1: never in parallel)"),
     Setting("HOSO_AUDIT_VERIFY_PARALLEL_FROM", 500_000, _positive_int,
             "audit trails at least this long are verified in parallel chunks"),
+    Setting("HOSO_AUDIT_SEQUENCE_BATCH", 500, _positive_int,
+            "PostgreSQL: most audit entries the sequencer links in one transaction"),
+    Setting("HOSO_AUDIT_SEQUENCE_POLL_MS", 100, _positive_int,
+            "PostgreSQL: how often an idle audit sequencer looks for committed entries, in milliseconds"),
+    Setting("HOSO_AUDIT_SEQUENCER", "embedded", _choice("embedded", "external"),
+            "PostgreSQL: gunicorn starts one audit sequencer beside its workers (embedded), or one runs "
+            "as its own service (external)"),
+    Setting("HOSO_AUDIT_SEQUENCER_DATABASE_URL", None, _text,
+            "PostgreSQL: the sequencer's own login (may write links, the head and checkpoints); "
+            "empty: the app's"),
+    Setting("HOSO_AUDIT_PENDING_WARN_SECONDS", 60, _positive_int,
+            "warn on the auditors' panel and in `audit verify` when an entry has waited this long to be linked"),
     Setting("HOSO_CONCLUSION_VALIDITY_MONTHS", 6, _positive_int,
             "months an approved conclusion stays valid; after that the subject needs re-review"),
     Setting("HOSO_DOCUMENT_NUMBER_FORMAT", "{number}-KL/{unit}", _text,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from audit.models import AuditEntry
+from audit.sequencer import sequence_all
 from protection.clock import utcnow
 from protection.db import Base, db
 from protection.errors import RequestIdFilter
@@ -110,7 +111,8 @@ def _empty_all_tables() -> None:
                 connection.execute(text(sql))
         connection.execute(text(
             "UPDATE audit_chain_head SET seq = 0, entry_hash = :genesis, last_checkpoint_seq = 0, "
-            "last_checkpoint_at = NULL"), {"genesis": "0" * 64})
+            "last_checkpoint_at = NULL, generation = 1, sequenced_generation = 0, sequenced_xact = 0, "
+            "sequenced_entry = 0"), {"genesis": "0" * 64})
 
 
 @pytest.fixture
@@ -237,9 +239,10 @@ def around_vietnam_midnight(request):
 # --- the audit trail --------------------------------------------------------------------
 
 def audit_entries(app, action: str | None = None) -> list[AuditEntry]:
-    """Committed entries in sequence order (all, or of one action; "auth." for a prefix)."""
+    """Committed entries in the order they were recorded (all, or of one action; "auth." for
+    a prefix)."""
     with app.app_context():
-        statement = select(AuditEntry).order_by(AuditEntry.seq)
+        statement = select(AuditEntry).order_by(AuditEntry.id)
         if action and action.endswith("."):
             statement = statement.where(AuditEntry.action.startswith(action))
         elif action:
@@ -247,6 +250,17 @@ def audit_entries(app, action: str | None = None) -> list[AuditEntry]:
         entries = list(db.session.scalars(statement))
         db.session.commit()
     return entries
+
+
+def sequenced(app) -> int:
+    """Link every committed entry, as the audit sequencer does on PostgreSQL (its own code,
+    one pass after another); nothing to do on SQLite, where entries are linked as they are
+    recorded. Returns how many entries were linked."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return 0
+        with db.engine.connect() as connection:
+            return sequence_all(connection, batch=app.config["HOSO_AUDIT_SEQUENCE_BATCH"])
 
 
 @contextmanager

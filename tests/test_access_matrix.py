@@ -688,14 +688,14 @@ def fingerprint(app) -> str:
 
 def last_seq(app) -> int:
     with app.app_context():
-        value = db.session.scalar(select(func.max(AuditEntry.seq))) or 0
+        value = db.session.scalar(select(func.max(AuditEntry.id))) or 0
         db.session.commit()
     return value
 
 
 def entries_after(app, seq: int, action: str | None = None) -> list[tuple[str, dict, object]]:
     with app.app_context():
-        statement = select(AuditEntry).where(AuditEntry.seq > seq).order_by(AuditEntry.seq)
+        statement = select(AuditEntry).where(AuditEntry.id > seq).order_by(AuditEntry.id)
         if action:
             statement = statement.where(AuditEntry.action == action)
         rows = [(entry.action, detail_of(entry), entry.actor_id) for entry in db.session.scalars(statement)]

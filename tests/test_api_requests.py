@@ -289,11 +289,11 @@ def test_the_html_reference_is_public_offline_and_in_vietnamese(client):
 def test_reads_leave_nothing_but_their_audit_entries(app, client, api):
     with app.app_context():
         before = db.session.scalar(select(CoordinationRequest.version).where(CoordinationRequest.id == api.request_id))
-        entries = len(db.session.scalars(select(AuditEntry.seq)).all())
+        entries = len(db.session.scalars(select(AuditEntry.id)).all())
         db.session.commit()
     get(client, f"/requests/{api.request_id}", api.token)
     with app.app_context():
         after = db.session.scalar(select(CoordinationRequest.version).where(CoordinationRequest.id == api.request_id))
-        assert len(db.session.scalars(select(AuditEntry.seq)).all()) == entries + 1
+        assert len(db.session.scalars(select(AuditEntry.id)).all()) == entries + 1
         db.session.commit()
     assert before == after == 1

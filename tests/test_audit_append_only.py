@@ -61,7 +61,7 @@ def test_truncate_is_refused_on_postgresql(app, some_trail, database_url, table)
 
 def test_an_entry_changed_or_deleted_through_the_orm_is_refused(app, some_trail):
     with app.app_context():
-        entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq).limit(1)).one()
+        entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id).limit(1)).one()
         entry.outcome = "failure" if entry.outcome == "success" else "success"
         with pytest.raises(DBAPIError, match="append-only: UPDATE on audit_entries refused"):
             db.session.commit()

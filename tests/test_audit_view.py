@@ -178,7 +178,7 @@ def test_date_range_follows_the_local_day(app, client, scene):
         seq = entry.seq
     with audit_tampering(app) as connection:  # move it back in time, as a test only can
         late = datetime(2026, 3, 9, 23, 30).replace(tzinfo=ZoneInfo("UTC"))
-        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == seq)
+        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == seq)
                            .values(occurred_at=late))
     assert [s for s, _ in shown(page_of(client, "?date_from=10/03/2026&date_to=10/03/2026"))] == [seq]
     assert shown(page_of(client, "?date_from=09/03/2026&date_to=09/03/2026")) == []
@@ -278,7 +278,7 @@ def test_verify_now_records_the_check_and_shows_the_summary(app, client, scene):
 def test_verify_now_on_a_tampered_trail(app, client, scene):
     failed_seq = audit_entries(app, "auth.login.failed")[0].seq
     with audit_tampering(app) as connection:
-        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.seq == failed_seq)
+        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == failed_seq)
                            .values(outcome="success"))
     assert post_form(client, "/audit/verify", token_from="/audit/").status_code == 302
     page = page_of(client)

@@ -532,7 +532,7 @@ def test_an_existing_file_is_not_overwritten(made_backup, app):
 def test_a_restored_trail_that_does_not_verify_fails_the_restore(app, make_user, empty_target, tmp_path):
     make_user("officer")
     with audit_tampering(app) as connection:
-        connection.execute(update(AuditEntry).where(AuditEntry.seq == 1).values(action="auth.signed_in"))
+        connection.execute(update(AuditEntry).where(AuditEntry.id == 1).values(action="auth.signed_in"))
     path = tmp_path / "tampered.bak"
     create_backup(app, path)
     share_keys(app, empty_target)

@@ -170,7 +170,7 @@ def test_every_change_is_audited_without_its_content(app, officer):
         petitions.decide(case, Decision("accept", note="Ghi chú bí mật của cán bộ."), by=db.session.get(User, officer.id))
         operations.add_comment(case, "Ý kiến nội bộ rất nhạy cảm.", by=db.session.get(User, officer.id))
         db.session.commit()
-        entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         actions = [entry.action for entry in entries]
         assert {"case.create", "case.transition", "case.comment"} <= set(actions)
         everything = " ".join(entry.detail for entry in entries)

@@ -92,7 +92,7 @@ def test_due_items_listed_and_decisions_audited(app, client, people, sign_in):
         assert db.session.scalar(select(ClassificationReview.decision)
                                  .where(ClassificationReview.item_id == finding_id)) == "declassify"
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "classification.review")
-                                     .order_by(AuditEntry.seq)).all()
+                                     .order_by(AuditEntry.id)).all()
         details = [json.loads(entry.detail) for entry in entries]
         assert [(entry.target_type, detail["decision"], detail["from_level"], detail["to_level"])
                 for entry, detail in zip(entries, details, strict=True)] == [
@@ -158,7 +158,7 @@ def test_a_case_downgraded_takes_its_higher_items_down_with_it(app, client, make
             ("attachment", "secret", "confidential"), ("case", "secret", "confidential"),
             ("finding", "secret", "confidential")]
         entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "classification.review")
-                                     .order_by(AuditEntry.seq)).all()
+                                     .order_by(AuditEntry.id)).all()
         assert [(entry.target_id, json.loads(entry.detail).get("with_case")) for entry in entries] == [
             (str(case_id), None), (str(high_id), True), (str(attachment_id), True)]
         assert all("Nội dung" not in entry.detail for entry in entries)

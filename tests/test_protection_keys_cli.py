@@ -230,7 +230,7 @@ def test_rotate_master_rewraps_every_data_key_and_keeps_the_old_key_file(initial
     # Audited step by step (issue 4: key operations), naming the key ids only.
     with writer.app_context():
         entries = db.session.execute(select(AuditEntry.action, AuditEntry.detail)
-                                     .where(AuditEntry.action.like("keys.%")).order_by(AuditEntry.seq)).all()
+                                     .where(AuditEntry.action.like("keys.%")).order_by(AuditEntry.id)).all()
         db.session.rollback()
     assert [action for action, _ in entries] == ["keys.rotate_master.start"] + ["keys.rotate_master.batch"] * 2
     assert all(new_id in detail for _, detail in entries)

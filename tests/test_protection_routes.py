@@ -187,7 +187,7 @@ def test_every_role_reaches_home_and_own_account(role, client, login_as):
 def audit_actions(app) -> list[tuple[str, str, str | None]]:
     with app.app_context():
         rows = db.session.execute(
-            select(AuditEntry.action, AuditEntry.outcome, AuditEntry.detail).order_by(AuditEntry.seq)).all()
+            select(AuditEntry.action, AuditEntry.outcome, AuditEntry.detail).order_by(AuditEntry.id)).all()
         db.session.rollback()
     return [(action, outcome, json.loads(detail).get("endpoint")) for action, outcome, detail in rows]
 

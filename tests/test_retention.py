@@ -223,7 +223,7 @@ def test_replay_on_a_database_restored_from_before_the_purge(app, app_config, cl
     with restored.app_context():
         case = db.session.get(Case, case_id)
         assert case.data_key_id is None and case.title is None and case.purged_at is not None
-        assert db.session.scalar(select(AuditEntry.seq).where(AuditEntry.action == "case.purge")) is not None
+        assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "case.purge")) is not None
         db.engine.dispose()
 
 
