@@ -13,7 +13,7 @@ from . import signing
 from .models import ChainHead
 from .service import run_verification
 from .targets import denied_target
-from .trail import keys_dir, record
+from .trail import keys_dir, record, start_generation
 
 
 def _on_sign_in_succeeded(_app, user, auth_session, **_):
@@ -124,8 +124,14 @@ def _on_backup_created(_app, **summary):
 
 
 def _on_restore_completed(_app, **detail):
-    """Verify the restored trail, record the restore with the outcome, and hand the
-    report back to the command that prints it."""
+    """Start a new generation of the trail, verify it, record the restore with the outcome,
+    and hand the report back to the command that prints it.
+
+    The new generation first: the restored database may be in another PostgreSQL cluster,
+    whose transaction ids are lower than the ones the backup's entries carry. Entries recorded
+    from now on belong to the new generation and are sequenced after every restored entry, the
+    pending ones included (their transactions all ended before the backup was taken)."""
+    start_generation()
     report = run_verification()
     record("backup.restore", target_type="database", **detail, verified=report.ok,
            entries=report.entries_checked)

@@ -176,6 +176,16 @@ def read_head(connection: Connection, *, lock: bool = False):
     return connection.execute(statement).one()
 
 
+def start_generation() -> int:
+    """Entries recorded from now on belong to a new generation, sequenced after every entry of
+    the older ones (a restore calls this; the sequencer does it itself when it finds the
+    database's transaction ids behind the trail). In the caller's transaction."""
+    head = _lock_head()
+    head.generation += 1
+    db.session.flush()
+    return head.generation
+
+
 def link_entries(connection: Connection, head, entries: Sequence[Recorded]) -> int:
     """Link `entries`, in this order, after `head` (read under the lock), move the head and
     sign a checkpoint when one is due, all in the caller's transaction. Returns the new head
