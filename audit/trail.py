@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import Connection, event, func, insert, select, update
+from sqlalchemy import Connection, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from protection.clock import utcnow
@@ -138,13 +138,12 @@ def _append_pending(session: Session) -> None:
     take_write_lock(connection)
     session.flush()
     head = read_head(connection)
-    newest = connection.execute(select(func.max(AuditEntry.__table__.c.id))).scalar() or 0
-    entries = [Recorded(newest + number, head.generation, 0, entry.fields)
-               for number, entry in enumerate(pending, start=1)]
-    connection.execute(insert(AuditEntry.__table__),
-                       [{"id": entry.id, "generation": entry.generation, "xact_id": 0, **entry.fields}
-                        for entry in entries])
-    link_entries(connection, head, entries)
+    table = AuditEntry.__table__
+    ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                             [{"generation": head.generation, "xact_id": 0, **entry.fields} for entry in pending]
+                             ).scalars().all()
+    link_entries(connection, head, [Recorded(entry_id, head.generation, 0, entry.fields)
+                                    for entry_id, entry in zip(ids, pending, strict=True)])
 
 
 @event.listens_for(Session, "after_transaction_end")
