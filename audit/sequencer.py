@@ -143,6 +143,9 @@ def hold_lock(connection: Connection, wait: Callable[[], None] | None = None, *,
         if not block:
             connection.rollback()
             return False
+        # Waiting is the point here: not the app's lock_timeout (protection/db.py), which would
+        # end the wait with an error every few seconds.
+        connection.execute(text("SET LOCAL lock_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY})
     connection.commit()
     return True
