@@ -103,12 +103,12 @@ def sequence_command(once: bool, embedded: bool) -> None:
     try:
         sequencer.check_postgresql(engine)
     except sequencer.SequencerUnavailable as error:
-        click.echo(str(error))
+        if not embedded:  # beside gunicorn on SQLite: nothing to say (audit/embedded.py logs it)
+            click.echo(str(error))
         return
     config = current_app.config
     if embedded and config["HOSO_AUDIT_SEQUENCER"] == "external":
-        click.echo("HOSO_AUDIT_SEQUENCER=external: the audit sequencer runs as a service of its own")
-        return
+        return  # a service of its own runs it
     stop = {"asked": False}
 
     def _stop(_signum, _frame):

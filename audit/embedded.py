@@ -2,8 +2,8 @@
 single-server installation cannot forget to run it. Standard library only: the gunicorn
 master imports this, and never the app.
 
-The child is `flask --app app audit sequence --embedded`; it exits at once, with a line in
-the log, on SQLite (entries are linked as they are recorded) and where
+The child is `flask --app app audit sequence --embedded`; it exits at once (and this says so
+in gunicorn's log) on SQLite (entries are linked as they are recorded) and where
 HOSO_AUDIT_SEQUENCER=external says a service of its own runs it. It is started again if it
 stops on an error, and stopped with the master. Two app servers each starting one do no
 harm: the advisory lock lets one work and the other wait.
@@ -53,8 +53,12 @@ class EmbeddedSequencer:
             self.process = self._spawn()
             self.log.info("audit sequencer started (pid %s)", self.process.pid)
             code = self.process.wait()
-            if self.stopping.is_set() or code == 0:
-                return  # stopped with gunicorn, or not needed here (it said why)
+            if self.stopping.is_set():
+                return
+            if code == 0:
+                self.log.info("audit sequencer not needed here: SQLite links entries as it records them, "
+                              "or HOSO_AUDIT_SEQUENCER=external")
+                return
             self.log.error("audit sequencer stopped (exit %s); starting it again in %s s", code, RESTART_SECONDS)
             self.stopping.wait(RESTART_SECONDS)
 
