@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 import time_machine
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from audit.models import AuditEntry
+from audit.models import AuditEntry, AuditLink
 from audit.sequencer import sequence_all
 from protection.clock import utcnow
 from protection.db import Base, db
@@ -261,6 +262,41 @@ def sequenced(app) -> int:
             return 0
         with db.engine.connect() as connection:
             return sequence_all(connection, batch=app.config["HOSO_AUDIT_SEQUENCE_BATCH"])
+
+
+def sequenced_all(app, timeout: float = 60) -> int:
+    """`sequenced(app)` again until every entry waiting for the sequencer when called is
+    linked (or a pass raises). A pass takes only entries of transactions older than every
+    running one (pg_snapshot_xmin), and on PostgreSQL that horizon is the whole server's: a
+    transaction open in another database (another test run on the same server) holds it
+    back for a moment. Fails after `timeout` seconds; nothing to do on SQLite."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return 0
+        head = db.session.execute(text("SELECT sequenced_generation, sequenced_xact, sequenced_entry "
+                                       "FROM audit_chain_head WHERE id = 1")).one()
+        waiting = set(db.session.scalars(select(AuditEntry.id).where(
+            tuple_(AuditEntry.generation, AuditEntry.xact_id, AuditEntry.id) > tuple_(*head))))
+        db.session.commit()
+    linked, deadline = 0, time.monotonic() + timeout
+    while True:
+        linked += sequenced(app)
+        with app.app_context():
+            waiting -= set(db.session.scalars(select(AuditLink.entry_id).where(AuditLink.entry_id.in_(waiting))))
+            db.session.commit()
+        if not waiting:
+            return linked
+        assert time.monotonic() < deadline, f"{len(waiting)} audit entries still not linked after {timeout} s"
+        time.sleep(0.05)
+
+
+def audit_links(app) -> list[AuditLink]:
+    """The chain's links in sequence order (on PostgreSQL, `sequenced(app)` first links what
+    is committed)."""
+    with app.app_context():
+        links = list(db.session.scalars(select(AuditLink).order_by(AuditLink.seq)))
+        db.session.commit()
+    return links
 
 
 @contextmanager

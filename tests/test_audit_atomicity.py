@@ -1,7 +1,11 @@
 """An action and its audit entry commit together or not at all (issue 4, DESIGN rule 6):
 an action that fails leaves no entry, an audit write that fails takes its action down with
 it; denials and failed sign-ins are the exception and are kept; and nothing protected —
-a name, a password, a mistyped username — ever reaches the trail."""
+a name, a password, a mistyped username — ever reaches the trail.
+
+On PostgreSQL the entry is all the action's transaction writes of the trail; the sequencer
+links it afterwards (issue 22). `chain_is_sound` runs its passes, then checks that every
+committed entry, and only those, is linked once, with no gap."""
 
 from __future__ import annotations
 
@@ -14,15 +18,22 @@ from flask_login import current_user
 from sqlalchemy import func, select, text
 
 from audit import signing
-from audit.models import ChainHead, Checkpoint
+from audit.models import AuditEntry, ChainHead, Checkpoint
 from audit.service import run_verification
-from audit.trail import AuditDetailError, record
+from audit.trail import AuditDetailError, detail_of, record
 from protection import accounts
 from protection.db import db
 from protection.identity import Unit, User
 from protection.policy import permission, require
 from protection.sessions import AuthSession
-from tests.conftest import PASSWORD, audit_entries, logger_into_caplog, post_form
+from tests.conftest import (
+    PASSWORD,
+    audit_entries,
+    audit_links,
+    logger_into_caplog,
+    post_form,
+    sequenced_all,
+)
 
 WRONG_PASSWORD = "Sai-mat-khau-Ha-Long-2026"
 
@@ -71,15 +82,27 @@ def unit_exists(app, code: str) -> bool:
 
 
 def chain_is_sound(app) -> int:
-    """The chain verifies and its sequence numbers run 1..N with no gap; returns N."""
+    """Once the sequencer has linked what is committed (PostgreSQL), the chain verifies with
+    nothing pending, its links run 1..N with no gap up to the head, and the entries they
+    link are exactly the committed entries, each once; returns N."""
+    sequenced_all(app)
     with app.app_context():
         report = run_verification()
         head = db.session.get(ChainHead, 1).seq
         db.session.commit()
-    assert report.ok, report.summary()
-    seqs = [entry.seq for entry in audit_entries(app)]
-    assert seqs == list(range(1, len(seqs) + 1)) and head == len(seqs)
+    assert report.ok and report.pending == 0, report.summary()
+    links = audit_links(app)
+    assert [link.seq for link in links] == list(range(1, len(links) + 1)) and head == len(links)
+    assert sorted(link.entry_id for link in links) == [entry.id for entry in audit_entries(app)]
+    assert report.entries_checked == head
     return head
+
+
+def entry_count(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(AuditEntry))
+        db.session.commit()
+    return count
 
 
 # --- failing actions leave nothing --------------------------------------------------------
@@ -159,13 +182,33 @@ def test_when_the_database_refuses_the_entry_the_sign_in_does_not_happen(app, cl
     assert [entry.target_id for entry in audit_entries(app, "auth.signed_in")] == [str(user.id)]
 
 
+def test_on_postgresql_the_entry_is_written_by_the_action_s_own_transaction(app, database_url):
+    """The entry carries its transaction's id, and the changed row was written by that very
+    transaction (PostgreSQL's xmin): one commit for both. Linking comes after, apart."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite writes the entry and its link in the action's transaction (the tests above)")
+    with app.app_context():
+        unit = accounts.create_unit(code="NGAM-4", name="Đơn vị thử", kind="organisation", parent_code=None, by=None)
+        db.session.commit()
+        unit_id = unit.id
+        writer = int(db.session.scalar(text("SELECT xmin::text FROM units WHERE code = 'NGAM-4'")))
+        generation = db.session.get(ChainHead, 1).generation
+        db.session.commit()
+    [entry] = [entry for entry in audit_entries(app, "unit.created") if entry.target_id == str(unit_id)]
+    assert entry.xact_id % 2**32 == writer and entry.generation == generation
+    assert entry.id not in {link.entry_id for link in audit_links(app)}  # pending: not linked by the action
+    chain_is_sound(app)
+    assert entry.id in {link.entry_id for link in audit_links(app)}
+
+
 def test_a_checkpoint_that_cannot_be_signed_is_logged_and_retried_without_stopping_work(
         app, client, make_user, sign_in, caplog):
     """A checkpoint attests to committed history; an unreadable signing key must not stop
     every action in the installation. The failure is logged, the chain still links every
     entry, and the next entry after the key is back signs the head."""
-    app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"] = 1  # due at every entry
+    app.config["HOSO_AUDIT_CHECKPOINT_EVERY_ENTRIES"] = 1  # due at every link
     user = make_user("officer")  # the first entries sign fine and create the key
+    sequenced_all(app)  # (PostgreSQL: where they are linked, and signed)
     key_file = app.instance_path + "/keys/" + signing.PRIVATE_NAME
     with open(key_file, "rb") as handle:
         key = handle.read()
@@ -174,6 +217,7 @@ def test_a_checkpoint_that_cannot_be_signed_is_logged_and_retried_without_stoppi
 
     with logger_into_caplog(caplog, "audit"):
         assert sign_in(user).status_code == 302
+        sequenced_all(app)  # PostgreSQL: the sequencer signs, and finds the key unreadable
     assert any("could not be" in record.getMessage() for record in caplog.records)
     head = chain_is_sound(app)
     with app.app_context():
@@ -186,6 +230,7 @@ def test_a_checkpoint_that_cannot_be_signed_is_logged_and_retried_without_stoppi
     with app.app_context():
         record("test.after_key_restored", target_type="user", target_id=user.id)
         db.session.commit()
+    sequenced_all(app)
     with app.app_context():
         state = db.session.get(ChainHead, 1)
         assert state.last_checkpoint_seq == state.seq == head + 1
@@ -230,9 +275,11 @@ def test_failed_sign_ins_and_the_lockout_are_on_record(app, client, make_user, s
     assert {(e.target_id, e.actor_id, e.outcome) for e in failed} == {(str(user.id), user.id, "failure")}
     lockouts = audit_entries(app, "auth.lockout")
     assert [(e.target_id, e.outcome) for e in lockouts] == [(str(user.id), "failure")]
-    assert failed[4].seq < lockouts[0].seq < failed[5].seq
+    assert failed[4].id < lockouts[0].id < failed[5].id
     assert audit_entries(app, "auth.signed_in") == []
     chain_is_sound(app)
+    seq = {link.entry_id: link.seq for link in audit_links(app)}  # chained in the order they happened
+    assert seq[failed[4].id] < seq[lockouts[0].id] < seq[failed[5].id]
 
 
 def test_a_failed_second_factor_is_on_record(app, client, make_user, sign_in):
@@ -257,6 +304,7 @@ def test_a_failed_second_factor_is_on_record(app, client, make_user, sign_in):
     b"bytes",
 ])
 def test_the_detail_guard_refuses_what_could_be_a_protected_value(app, value):
+    before = entry_count(app)
     with app.app_context():
         head_before = db.session.get(ChainHead, 1).seq
         with pytest.raises(AuditDetailError) as caught:
@@ -265,24 +313,30 @@ def test_the_detail_guard_refuses_what_could_be_a_protected_value(app, value):
         db.session.rollback()
         assert db.session.get(ChainHead, 1).seq == head_before
         db.session.commit()
+    assert entry_count(app) == before
 
 
 def test_the_detail_guard_accepts_identifiers_counts_and_field_names(app):
     with app.app_context():
-        entry = record("test.guard", target_type="user", target_id=uuid.uuid4(), count=3, flag=True,
-                       nothing=None, session=uuid.uuid4(), reason="bad_password",
-                       fields=["display_name", "unit"], endpoint="admin.edit_user")
+        session = uuid.uuid4()
+        record("test.guard", target_type="user", target_id=uuid.uuid4(), count=3, flag=True,
+               nothing=None, session=session, reason="bad_password",
+               fields=["display_name", "unit"], endpoint="admin.edit_user")
         db.session.commit()
-        assert entry.seq >= 1
+    [stored] = audit_entries(app, "test.guard")
+    assert detail_of(stored) == {"count": 3, "flag": True, "nothing": None, "session": str(session),
+                                 "reason": "bad_password", "fields": ["display_name", "unit"],
+                                 "endpoint": "admin.edit_user"}
     chain_is_sound(app)
 
 
 # --- nothing protected in the trail ---------------------------------------------------------
 
 def dump_audit_tables(app) -> str:
+    sequenced_all(app)
     with app.app_context():
         rows = []
-        for table in ("audit_entries", "audit_checkpoints", "audit_chain_head"):
+        for table in ("audit_entries", "audit_links", "audit_checkpoints", "audit_chain_head"):
             rows += [" | ".join(str(value) for value in row)
                      for row in db.session.execute(text(f"SELECT * FROM {table}"))]  # noqa: S608
         db.session.commit()

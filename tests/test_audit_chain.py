@@ -142,6 +142,7 @@ def test_a_value_stored_in_another_spelling_of_the_same_moment_still_verifies():
     ("blob", 4, "altered"),
     ("text_seq", 4, "altered"),
     ("drop", 4, "missing"),
+    ("entry_gone", 4, "missing"),
     ("swap", 4, "reordered"),
     ("cut", 10, "truncated"),
 ])
@@ -158,6 +159,8 @@ def test_verify_names_the_damage(damage, seq, kind):
         rows[3][0] = "4"
     elif damage == "drop":
         del rows[3]
+    elif damage == "entry_gone":  # the link is there, its entry not: the reader's LEFT JOIN gives None
+        rows[3][3:] = [None] * (len(ENTRY_COLUMNS) - 3)
     elif damage == "swap":
         rows[3], rows[4] = rows[4], rows[3]
         rows[3][0], rows[4][0] = 4, 5
@@ -167,3 +170,5 @@ def test_verify_names_the_damage(damage, seq, kind):
     report = verify([tuple(row) for row in rows], head_seq=12, find_seq_of_hash=by_hash.get)
     assert not report.ok
     assert (report.problem.seq, report.problem.kind) == (seq, kind), report.summary()
+    if damage == "entry_gone":
+        assert report.problem.message == "link 4 points to an entry that is not in the trail"

@@ -1,24 +1,33 @@
 """Concurrent appends from several OS processes — each with its own app and connection, as
-gunicorn workers or several servers would be — never fork the chain or leave a gap: on
-PostgreSQL the appenders queue on the chain head (SELECT ... FOR UPDATE, READ COMMITTED),
-on SQLite on the write lock (BEGIN IMMEDIATE). Rolled-back appends leave no hole either."""
+gunicorn workers or several servers would be — never fork the chain or leave a gap. On
+SQLite the appenders queue on the write lock (BEGIN IMMEDIATE) and link as they record. On
+PostgreSQL they only insert entries, side by side, and the audit sequencer links them
+(issue 22): here the real one runs meanwhile, as `flask audit sequence` or the one gunicorn
+starts, and once it has linked everything the links run 1..N, one per entry. Rolled-back
+appends leave no entry and no hole either."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from app import create_app
-from audit.service import run_verification
+from audit.models import Checkpoint
+from audit.service import chain_status, run_verification
 from audit.trail import checkpoint_now, record
 from protection import accounts
 from protection.accounts import NewUser
 from protection.db import db
-from tests.conftest import audit_entries
+from tests.conftest import audit_entries, audit_links, sequenced_all
 from tests.servers import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,19 +69,52 @@ def _append_in_another_process(config: dict, worker: int, start, results) -> Non
 
 
 def assert_gap_free_and_verified(app) -> list:
+    sequenced_all(app)  # PostgreSQL: whatever the sequencer had not linked yet
     entries = audit_entries(app)
-    assert [entry.seq for entry in entries] == list(range(1, len(entries) + 1)), "a gap or a duplicate"
-    assert len({entry.prev_hash for entry in entries}) == len(entries), "two entries link to the same one: a fork"
+    links = audit_links(app)
+    assert [link.seq for link in links] == list(range(1, len(links) + 1)), "a gap or a duplicate"
+    assert sorted(link.entry_id for link in links) == [entry.id for entry in entries], \
+        "an entry without its link, or linked twice"
+    assert len({link.prev_hash for link in links}) == len(links), "two links to the same one: a fork"
     with app.app_context():
         report = run_verification()
-    assert report.ok, report.summary()
+    assert report.ok and report.pending == 0, report.summary()
     assert report.entries_checked == len(entries)
     return entries
 
 
+def on_postgresql(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def wait_until_linked(app, timeout: float = 60) -> None:
+    """Until a sequencer running elsewhere (gunicorn's) has linked every committed entry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.app_context():
+            pending = chain_status()["pending"]
+            db.session.commit()
+        if not pending:
+            return
+        assert time.monotonic() < deadline, f"{pending} entries still wait: is gunicorn's sequencer running?"
+        time.sleep(0.1)
+
+
 def test_appends_from_several_processes_leave_one_gap_free_chain(app, app_config, make_unit):
     make_unit()
+    sequenced_all(app)  # PostgreSQL: a head to sign from the first round on
     before = len(audit_entries(app))
+    sequencer = None
+    if on_postgresql(app):  # the real sequencer, in small batches, polling often: many passes meet the appends
+        env = _cli_env(app_config) | {"HOSO_AUDIT_SEQUENCE_BATCH": "7", "HOSO_AUDIT_SEQUENCE_POLL_MS": "10"}
+        sequencer = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", "flask", "--app", "app", "audit", "sequence"], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while "audit sequencer running" not in said:  # up before the appends start
+            line = sequencer.stderr.readline()
+            assert line, f"the sequencer stopped: {said}"
+            said += line
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WORKERS)
     results = context.Queue()
@@ -85,7 +127,15 @@ def test_appends_from_several_processes_leave_one_gap_free_chain(app, app_config
     finally:
         for process in processes:
             process.join(timeout=60)
+        if sequencer is not None:
+            sequencer.send_signal(signal.SIGTERM)  # it ends after the pass in progress
+            output, errors = sequencer.communicate(timeout=60)
     assert all(process.exitcode == 0 for process in processes)
+    if sequencer is not None:
+        assert sequencer.returncode == 0, errors
+        assert "Traceback" not in errors, errors
+        linked = re.fullmatch(r"linked (\d+) audit entries\n", output)
+        assert linked and int(linked.group(1)) > 0, (output, errors)  # it linked while the appends went on
 
     per_round = [n for n in range(ROUNDS) if n % 5 != 4]
     assert committed == {worker: len(per_round) for worker in range(WORKERS)}
@@ -95,7 +145,13 @@ def test_appends_from_several_processes_leave_one_gap_free_chain(app, app_config
     by_worker = {str(worker): sum(1 for e in entries if e.target_id == str(worker)) for worker in range(WORKERS)}
     assert by_worker == {str(worker): sum(1 for n in per_round if n % 3) for worker in range(WORKERS)}
     with app.app_context():
-        assert run_verification().checkpoints_checked >= 1 + WORKERS  # one per process at least
+        checked = run_verification().checkpoints_checked
+        stored = db.session.scalar(select(func.count()).select_from(Checkpoint))
+        db.session.commit()
+    assert checked == stored, "every checkpoint signed meanwhile is on the chain and verifies"
+    # On SQLite each process signs a head no one signed yet. On PostgreSQL a process signs
+    # the head only if the sequencer has moved it since the last signature.
+    assert checked >= (1 if on_postgresql(app) else 1 + WORKERS)
 
 
 def test_a_verification_holds_up_no_one(app, make_user, sign_in):
@@ -103,6 +159,7 @@ def test_a_verification_holds_up_no_one(app, make_user, sign_in):
     appending meanwhile (on SQLite it takes no write lock, where every app transaction
     does), and what was appended after it began is the next verification's."""
     user = make_user("officer")
+    sequenced_all(app)
     before = len(audit_entries(app))
     during = []
 
@@ -132,6 +189,8 @@ def test_sign_ins_on_several_gunicorn_workers_and_cli_checkpoints_leave_one_chai
         app, app_config, gunicorn_server, make_user, runner):
     base, log = gunicorn_server
     users = [make_user("officer") for _ in range(4)]
+    if on_postgresql(app):  # the sequencer gunicorn started links them: a head to sign
+        wait_until_linked(app)
 
     def work(index: int) -> list[int]:
         user = users[index % len(users)]
@@ -161,6 +220,8 @@ def test_sign_ins_on_several_gunicorn_workers_and_cli_checkpoints_leave_one_chai
     assert all(codes == [200, 200, 403, 403] for codes in results), results  # redirects followed
     assert cli_codes == [0, 0, 0]
 
+    if on_postgresql(app):
+        wait_until_linked(app)  # by gunicorn's sequencer, not this test's passes
     entries = assert_gap_free_and_verified(app)
     count = {action: sum(1 for e in entries if e.action == action)
              for action in ("auth.login.failed", "auth.signed_in", "access.denied")}

@@ -170,3 +170,26 @@ def test_labels_are_lazy_and_translated(app):
 def test_an_unknown_code_is_shown_as_it_is():
     assert action_label("something.new") == "something.new"
     assert action_label("case.view") is ACTION_LABELS["case.view"]
+
+
+def problem_kinds(root: Path = ROOT) -> set[str]:
+    """The kinds of tampering the verifier can name: the second argument of every
+    `Problem(...)` built under audit/ (a literal, or a conditional between literals)."""
+    kinds: set[str] = set()
+    for path in sorted((root / "audit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call) and _called_name(node) == "Problem" and len(node.args) >= 2:
+                kind = node.args[1]
+                for value in (kind.body, kind.orelse) if isinstance(kind, ast.IfExp) else (kind,):
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        kinds.add(value.value)
+    return kinds
+
+
+def test_every_kind_of_tampering_has_a_label():
+    """The auditor's panel names each kind the verifier reports, those of issue 22 (a link
+    to a missing entry, an unlinked entry) included."""
+    kinds = problem_kinds()
+    assert {"altered", "missing", "inserted", "reordered", "truncated", "bad_checkpoint", "unlinked"} <= kinds
+    unlabelled = sorted(kinds - PROBLEM_LABELS.keys())
+    assert not unlabelled, f"add these to audit/labels.py PROBLEM_LABELS: {unlabelled}"

@@ -81,9 +81,15 @@ def as_user(app, sign_in, user: MadeUser):
 
 
 def rows(page: str) -> list[tuple[int, str]]:
-    """(seq, action code) of each row of the trail's table."""
-    return [(int(seq), action) for seq, action in
+    """(entry number, action code) of each row of the trail's table."""
+    return [(int(entry), action) for entry, action in
             re.findall(r"<tr>\s*<td>(\d+)</td>.*?<code>([^<]+)</code>", page, re.S)]
+
+
+def without_pending(page: str) -> str:
+    """The page without the panel's line about entries waiting for the audit sequencer
+    (PostgreSQL): it counts entries too, and is no search result."""
+    return re.sub(r'<p [^>]*id="audit-pending">.*?</p>', "", page, flags=re.S)
 
 
 def denials(app) -> list:
@@ -143,14 +149,14 @@ def test_refused_attempts_show_in_the_record_s_history(app, sign_in, scene):
     auditor = as_user(app, sign_in, scene.auditor)
     page = text_of(auditor.get(f"/audit/?target_type=case&target_id={scene.case_id}"))
     shown = rows(page)
-    refused = [entry.seq for entry in denials(app) if entry.target_id == scene.case_id]
-    assert len(refused) == 2 and {seq for seq, _ in shown} >= set(refused)
+    refused = [entry.id for entry in denials(app) if entry.target_id == scene.case_id]
+    assert len(refused) == 2 and {number for number, _ in shown} >= set(refused)
     assert "case.create" in dict(shown).values()
     assert scene.outsider.username in page and scene.colleague.username in page
     assert f"Lịch sử truy cập: Hồ sơ {scene.reference}" in page
     assert "2 lần bị từ chối" in page
     only_refused = text_of(auditor.get(f"/audit/?target_type=case&target_id={scene.case_id}&outcome=denied"))
-    assert sorted(seq for seq, _ in rows(only_refused)) == refused
+    assert sorted(number for number, _ in rows(only_refused)) == refused
     assert not [value for value in PROTECTED if value in page]
 
 
@@ -163,9 +169,9 @@ def test_filter_by_case_reference(app, sign_in, scene, typed):
     auditor = as_user(app, sign_in, scene.auditor)
     reference = scene.reference if typed == "reference" else scene.reference.lower()
     page = text_of(auditor.get("/audit/", query_string={"target_id": reference}))
-    expected = [entry.seq for entry in audit_entries(app)
+    expected = [entry.id for entry in audit_entries(app)
                 if (entry.target_type, entry.target_id) == ("case", scene.case_id)]
-    assert sorted(seq for seq, _ in rows(page)) == expected
+    assert sorted(number for number, _ in rows(page)) == expected
     assert {"case.create", "access.denied"} <= set(dict(rows(page)).values())
     assert input_value(page, "target_id") == reference, "the input is kept as typed"
     search = audit_entries(app, "audit.search")[-1]
@@ -234,7 +240,8 @@ def test_a_target_or_actor_that_names_nothing_is_an_error_beside_the_field(app, 
     page = text_of(response)
     assert field_errors(page, field) == message
     assert input_value(page, field) == query[field], "the input is kept"
-    assert rows(page) == [] and "bản ghi" not in page, "no empty table that reads as 'nothing happened'"
+    assert rows(page) == [] and "bản ghi" not in without_pending(page), \
+        "no empty table that reads as 'nothing happened'"
     assert len(audit_entries(app, "audit.search")) == searches
     assert auditor.get("/audit/export.csv", query_string=query).status_code == 400
 
@@ -243,9 +250,9 @@ def test_filter_by_username_as_target_and_unit_code(app, sign_in, scene):
     auditor = as_user(app, sign_in, scene.auditor)
     page = text_of(auditor.get("/audit/", query_string={"target_type": "user",
                                                          "target_id": scene.outsider.username.upper()}))
-    expected = [entry.seq for entry in audit_entries(app)
+    expected = [entry.id for entry in audit_entries(app)
                 if (entry.target_type, entry.target_id) == ("user", str(scene.outsider.id))]
-    assert expected and sorted(seq for seq, _ in rows(page)) == expected
+    assert expected and sorted(number for number, _ in rows(page)) == expected
     assert f"Lịch sử truy cập: Người dùng {scene.outsider.username}" in page
     units = text_of(auditor.get("/audit/", query_string={"target_type": "unit", "target_id": "huyen"}))
     assert {action for _, action in rows(units)} == {"unit.created"}

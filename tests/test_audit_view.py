@@ -1,6 +1,10 @@
 """The auditor's view: only auditors reach it (and a refusal is itself on record); filters
 by actor, action, target, outcome and dates, with errors beside the field for bad input;
-a streamed CSV export that is itself audited; "verify now"; and no person's name shown."""
+a streamed CSV export that is itself audited; "verify now"; the entries waiting for the
+sequencer (PostgreSQL, issue 22); and no person's name shown.
+
+Rows are numbered by entry; an entry's place in the chain is its link's `seq`, which on
+PostgreSQL it gets from the audit sequencer (the tests run its passes, `sequenced_all`)."""
 
 from __future__ import annotations
 
@@ -16,9 +20,18 @@ from sqlalchemy import update
 from audit.models import AuditEntry
 from audit.service import EXPORT_COLUMNS
 from audit.trail import record
+from protection.clock import utcnow
 from protection.db import db
 from protection.forms import parse_date
-from tests.conftest import MadeUser, audit_entries, audit_tampering, post_form
+from protection.i18n import format_moment
+from tests.conftest import (
+    MadeUser,
+    audit_entries,
+    audit_links,
+    audit_tampering,
+    post_form,
+    sequenced_all,
+)
 from tests.pages import field_errors, input_value
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -60,13 +73,37 @@ def page_of(client, query: str = "") -> str:
 
 
 def shown(page: str) -> list[tuple[int, str]]:
-    """(seq, action) of each row in the table."""
-    return [(int(seq), action) for seq, action in
+    """(entry number, action) of each row in the table."""
+    return [(int(entry), action) for entry, action in
             re.findall(r"<tr>\s*<td>(\d+)</td>.*?<code>([^<]+)</code>", page, re.S)]
 
 
 def total(page: str) -> int:
-    return int(re.search(r"(\d+) bản ghi", page).group(1))
+    return int(re.search(r'<p class="text-muted">(\d+) bản ghi</p>', page).group(1))
+
+
+PENDING = re.compile(r'<p class="mb-2 ([\w-]+)" id="audit-pending">\s*Đang chờ xâu chuỗi: (\d+) bản ghi, '
+                     r"cũ nhất lúc ([^.]+)\.")
+
+
+def pending_of(page: str) -> tuple[str, int, str] | None:
+    """The panel's line about entries waiting for the sequencer: (its class, how many, the
+    oldest's time), or None."""
+    found = PENDING.search(page)
+    return (found.group(1), int(found.group(2)), found.group(3)) if found else None
+
+
+def without_pending(page: str) -> str:
+    return re.sub(r'<p [^>]*id="audit-pending">.*?</p>', "", page, flags=re.S)
+
+
+def on_postgresql(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def seqs(app) -> dict[int, tuple[str, str]]:
+    """Each linked entry's (seq, entry_hash), as the export writes them."""
+    return {link.entry_id: (str(link.seq), link.entry_hash) for link in audit_links(app)}
 
 
 def export(client, query: str = "") -> list[dict]:
@@ -88,6 +125,7 @@ def today() -> datetime:
 # --- who may look ----------------------------------------------------------------------------
 
 def test_the_auditor_sees_the_trail(app, client, scene):
+    sequenced_all(app)
     page = page_of(client)
     rows = shown(page)
     committed = audit_entries(app)
@@ -95,8 +133,11 @@ def test_the_auditor_sees_the_trail(app, client, scene):
     assert rows[0][0] > rows[-1][0], "newest first"
     assert ("auth.login.failed" in dict(rows).values()) and ("user.view" in dict(rows).values())
     assert scene.careless.username in page  # actors by username
-    # The head as the page read it: its own search entry joins the chain as the request commits.
-    assert "Tình trạng chuỗi" in page and f"<strong>#{committed[-2].seq}</strong>" in page
+    # The head as the page read it: its own search entry is linked as the request commits
+    # (SQLite), or by the sequencer afterwards (PostgreSQL).
+    head = seqs(app)[committed[-2].id][0]
+    assert head == str(len(committed) - 1)
+    assert "Tình trạng chuỗi" in page and f"<strong>#{head}</strong>" in page
     search = audit_entries(app, "audit.search")[-1]
     assert (search.actor_id, search.actor_role) == (scene.auditor.id, "auditor")
 
@@ -123,7 +164,7 @@ def test_every_other_role_is_refused_and_the_refusal_is_on_record(app, client, l
 def test_filter_by_actor_username(app, client, scene):
     page = page_of(client, f"?actor={scene.careless.username.upper()}")
     expected = [e for e in audit_entries(app) if e.actor_id == scene.careless.id]
-    assert [seq for seq, _ in shown(page)] == sorted((e.seq for e in expected), reverse=True)
+    assert [entry for entry, _ in shown(page)] == sorted((e.id for e in expected), reverse=True)
     assert {action for _, action in shown(page)} == {"auth.login.failed"}
     # A username that names nobody says so beside the field (it used to be an empty table).
     unknown = page_of(client, "?actor=nobody.here")
@@ -173,14 +214,14 @@ def test_filter_by_date_range(app, client, scene, style):
 def test_date_range_follows_the_local_day(app, client, scene):
     """An entry at 23:30 UTC belongs to the next day in Hanoi (UTC+7)."""
     with app.app_context():
-        entry = record("test.late", target_type="user")
+        record("test.late", target_type="user")
         db.session.commit()
-        seq = entry.seq
+    number = audit_entries(app, "test.late")[-1].id
     with audit_tampering(app) as connection:  # move it back in time, as a test only can
         late = datetime(2026, 3, 9, 23, 30).replace(tzinfo=ZoneInfo("UTC"))
-        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == seq)
+        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == number)
                            .values(occurred_at=late))
-    assert [s for s, _ in shown(page_of(client, "?date_from=10/03/2026&date_to=10/03/2026"))] == [seq]
+    assert [s for s, _ in shown(page_of(client, "?date_from=10/03/2026&date_to=10/03/2026"))] == [number]
     assert shown(page_of(client, "?date_from=09/03/2026&date_to=09/03/2026")) == []
 
 
@@ -205,7 +246,9 @@ def test_malformed_filters_get_an_error_beside_the_field(app, client, scene, fie
     assert field_errors(page, field) == message
     readable = parse_date(value)  # a date comes back as the date input reads it (yyyy-mm-dd)
     assert input_value(page, field) == (readable.isoformat() if readable else value), "the input is kept"
-    assert shown(page) == [] and "bản ghi" not in page
+    # No count and no empty table that would read as "nothing happened" (the panel's line
+    # about entries waiting for the sequencer is no search result).
+    assert shown(page) == [] and "bản ghi" not in without_pending(page)
     assert len(audit_entries(app, "audit.search")) == searches  # nothing searched, nothing recorded
     assert client.get("/audit/export.csv", query_string={field: value}).status_code == 400
 
@@ -225,14 +268,17 @@ def test_odd_page_numbers_never_crash(client, scene, page_number, status):
 # --- export ----------------------------------------------------------------------------------
 
 def test_export_streams_the_filtered_rows_and_is_itself_audited(app, client, scene):
+    sequenced_all(app)
     rows = export(client, "?action=auth.")
     expected = audit_entries(app, "auth.")
-    assert [int(row["seq"]) for row in rows] == [entry.seq for entry in expected]
+    assert [int(row["entry"]) for row in rows] == [entry.id for entry in expected]
     assert {row["action"] for row in rows} == {"auth.login.failed", "auth.password_ok", "auth.signed_in"}
-    by_seq = {entry.seq: entry for entry in expected}
+    by_id = {entry.id: entry for entry in expected}
+    links = seqs(app)
     for row in rows:
-        entry = by_seq[int(row["seq"])]
-        assert (row["entry_hash"], row["outcome"], row["detail"]) == (entry.entry_hash, entry.outcome, entry.detail)
+        entry = by_id[int(row["entry"])]
+        assert (row["seq"], row["entry_hash"]) == links[entry.id]  # its place in the chain
+        assert (row["outcome"], row["detail"]) == (entry.outcome, entry.detail)
     usernames = {row["actor"] for row in rows}
     assert scene.careless.username in usernames and scene.officer.username in usernames
 
@@ -247,21 +293,32 @@ def test_export_of_more_rows_than_one_batch(app, client, scene):
         for number in range(2100):
             record("test.bulk", target_type="unit", target_id=number)
         db.session.commit()
+    sequenced_all(app)
     rows = export(client, "?action=test.bulk")
     assert [int(row["target_id"]) for row in rows] == list(range(2100))
+    assert len({row["entry"] for row in rows}) == 2100
+    links = seqs(app)  # each row's own link, in every batch
+    assert [(row["seq"], row["entry_hash"]) for row in rows] == [links[int(row["entry"])] for row in rows]
     assert len({row["seq"] for row in rows}) == 2100
 
 
 def test_export_without_filters_has_every_entry_its_own_included(app, client, scene):
     rows = export(client)
-    assert [int(row["seq"]) for row in rows] == [entry.seq for entry in audit_entries(app)]
+    assert [int(row["entry"]) for row in rows] == [entry.id for entry in audit_entries(app)]
     # Committed before the body streams: the export is on record even if the download stops.
     assert rows[-1]["action"] == "audit.export"
+    # An entry not linked yet (PostgreSQL: waiting for the sequencer) has no seq and no hash.
+    links = seqs(app)
+    assert [(row["seq"], row["entry_hash"]) for row in rows] == [links.get(int(row["entry"]), ("", ""))
+                                                                  for row in rows]
+    unlinked = [row for row in rows if row["seq"] == ""]
+    assert (unlinked == rows) if on_postgresql(app) else (unlinked == [])
 
 
 # --- verify now ------------------------------------------------------------------------------
 
 def test_verify_now_records_the_check_and_shows_the_summary(app, client, scene):
+    sequenced_all(app)
     assert client.post("/audit/verify").status_code == 400  # no CSRF token
     response = post_form(client, "/audit/verify", token_from="/audit/")
     assert response.status_code == 302
@@ -276,9 +333,11 @@ def test_verify_now_records_the_check_and_shows_the_summary(app, client, scene):
 
 
 def test_verify_now_on_a_tampered_trail(app, client, scene):
-    failed_seq = audit_entries(app, "auth.login.failed")[0].seq
+    sequenced_all(app)
+    failed = audit_entries(app, "auth.login.failed")[0]
+    failed_seq = int(seqs(app)[failed.id][0])
     with audit_tampering(app) as connection:
-        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == failed_seq)
+        connection.execute(update(AuditEntry.__table__).where(AuditEntry.__table__.c.id == failed.id)
                            .values(outcome="success"))
     assert post_form(client, "/audit/verify", token_from="/audit/").status_code == 302
     page = page_of(client)
@@ -286,6 +345,54 @@ def test_verify_now_on_a_tampered_trail(app, client, scene):
     assert "TAMPERED" not in page
     assert "Phát hiện sai lệch" in page
     assert audit_entries(app, "audit.verify")[-1].outcome == "failure"
+
+
+def test_verify_now_counts_the_entries_waiting_for_the_sequencer(app, client, scene):
+    response = post_form(client, "/audit/verify", token_from="/audit/")
+    assert response.status_code == 302
+    page = page_of(client)
+    waiting = re.search(r"Còn (\d+) bản ghi đang chờ xâu chuỗi\.", page)
+    if on_postgresql(app):  # the scene's entries and the pages' own: none linked yet, and not a problem
+        assert re.search(r"alert-success[^>]*>\s*Toàn vẹn: đã kiểm tra 0 bản ghi", page)
+        assert waiting and int(waiting.group(1)) == len(audit_entries(app)) - 2  # not the check's, nor this page's
+    else:
+        assert re.search(r"alert-success[^>]*>\s*Toàn vẹn: đã kiểm tra \d+ bản ghi", page) and waiting is None
+
+
+# --- entries waiting for the sequencer --------------------------------------------------------
+
+def unlinked_now(app) -> int:
+    return len(audit_entries(app)) - len(audit_links(app))
+
+
+def test_the_panel_shows_entries_waiting_for_the_sequencer(app, client, scene):
+    """PostgreSQL: the entries the sequencer has not linked yet are counted on the panel,
+    with the time of the oldest, in red with a hint once it has waited past
+    HOSO_AUDIT_PENDING_WARN_SECONDS. SQLite links each entry as it is recorded: no line."""
+    waiting = unlinked_now(app)
+    assert (waiting > 0) == on_postgresql(app)
+    page = page_of(client)
+    oldest = min((entry.occurred_at for entry in audit_entries(app)), default=None)
+    with app.test_request_context():
+        oldest_text = format_moment(oldest)
+    assert pending_of(page) == (("text-muted", waiting, oldest_text) if waiting else None)
+
+    sequenced_all(app)
+    assert pending_of(page_of(client)) is None  # all linked (the page's own search commits after it)
+
+    with app.app_context():  # recorded minutes ago by a transaction that stayed open
+        entry = record("test.slow", target_type="unit")
+        entry.fields["occurred_at"] = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+    waiting = unlinked_now(app)
+    page = page_of(client)
+    if on_postgresql(app):
+        with app.test_request_context():
+            slow_text = format_moment(audit_entries(app, "test.slow")[-1].occurred_at)
+        assert waiting == 2 and pending_of(page) == ("text-danger", 2, slow_text)  # it, and the last page's search
+        assert "audit sequence" in page  # the hint: is the sequencer running, a transaction open too long?
+    else:
+        assert waiting == 0 and pending_of(page) is None and "audit sequence" not in page
 
 
 # --- the auditor sees the trail, not people ---------------------------------------------------

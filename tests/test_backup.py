@@ -22,6 +22,7 @@ from sqlalchemy.orm import undefer
 
 from app import create_app
 from audit.models import AuditEntry
+from audit.service import run_verification
 from audit.trail import record
 from cases.models import Case, Subject
 from cases.retention import operations as retention
@@ -33,7 +34,14 @@ from protection.demo import DEMO_PASSWORD
 from protection.identity import Role, User
 from protection.keystore import decode_key, new_key, write_key_file
 from protection.schema import upgrade_schema
-from tests.conftest import _config, audit_entries, audit_tampering, scratch_postgresql_database
+from tests.conftest import (
+    _config,
+    audit_entries,
+    audit_links,
+    audit_tampering,
+    scratch_postgresql_database,
+    sequenced_all,
+)
 
 CANARY_NAME = "Trần Văn Chim-Hoàng-Yến 7731"
 CANARY_BLOB = b"%PDF-1.4\n% canary-blob-Lam-Son-5512 noi dung mat\n"
@@ -179,8 +187,9 @@ def _round_trip(source_app, target_app, tmp_path) -> None:
     for table, rows in before.items():
         if table == "audit_chain_head":
             continue  # moved on by the restore's own entry; the verification covers it
-        if table in ("audit_entries", "audit_checkpoints"):
-            # The restore appends its own entry (and a checkpoint may follow); the rest is equal.
+        if table in ("audit_entries", "audit_links", "audit_checkpoints"):
+            # The restore appends its own entry (linked at once on SQLite; a checkpoint may
+            # follow); the rest is equal.
             assert {key: row for key, row in after[table].items() if key in rows} == rows, table
         else:
             assert after[table] == rows, table
@@ -197,10 +206,27 @@ def _round_trip(source_app, target_app, tmp_path) -> None:
     for secret in plaintexts(before):
         assert secret not in raw
         assert secret not in decompressed
+    assert_restored_trail_sequences(target_app)
+
+
+def assert_restored_trail_sequences(target_app) -> None:
+    """The restored trail goes on: on PostgreSQL the sequencer links what the backup held
+    unlinked and the restore's own entry, after the restored links; then every entry has its
+    link, 1..N, and the trail verifies with nothing pending."""
+    sequenced_all(target_app)
+    links = audit_links(target_app)
+    assert [link.seq for link in links] == list(range(1, len(links) + 1))
+    assert sorted(link.entry_id for link in links) == [entry.id for entry in audit_entries(target_app)]
+    with target_app.app_context():
+        report = run_verification()
+        db.session.rollback()
+    assert report.ok and report.pending == 0, report.summary()
+    assert report.entries_checked == len(links)
 
 
 def test_sqlite_or_postgres_round_trip_to_the_same_kind(app, instances, fresh_database, database_url, tmp_path):
     seed(app)
+    sequenced_all(app)  # PostgreSQL: the backup holds the links too
     kind = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     previous = os.umask(0o022)  # the usual umask, under which SQLite made its files 0644
     try:
@@ -531,8 +557,11 @@ def test_an_existing_file_is_not_overwritten(made_backup, app):
 
 def test_a_restored_trail_that_does_not_verify_fails_the_restore(app, make_user, empty_target, tmp_path):
     make_user("officer")
+    sequenced_all(app)  # PostgreSQL: linked, so a change shows
+    first = audit_entries(app)[0]
+    assert first.action != "auth.signed_in"
     with audit_tampering(app) as connection:
-        connection.execute(update(AuditEntry).where(AuditEntry.id == 1).values(action="auth.signed_in"))
+        connection.execute(update(AuditEntry).where(AuditEntry.id == first.id).values(action="auth.signed_in"))
     path = tmp_path / "tampered.bak"
     create_backup(app, path)
     share_keys(app, empty_target)
@@ -583,3 +612,6 @@ def test_a_backup_taken_while_another_thread_writes_restores_and_verifies(
     result = restore(target, path)
     assert result.exit_code == 0, result.output
     assert "Audit trail verified" in result.output
+    # On PostgreSQL the writer's entries were not linked yet (no sequencer ran here): the
+    # restored instance's sequencer reaches every one of them.
+    assert_restored_trail_sequences(target)
