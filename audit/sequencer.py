@@ -72,6 +72,7 @@ class PassResult:
     linked: int
     head_seq: int
     new_generation: int | None = None
+    moved: bool = False  # the head moved between reading and locking it: nothing done, try again
 
 
 def sequencer_engine() -> Engine:
@@ -112,7 +113,7 @@ def sequence_pass(connection: Connection, batch: int) -> PassResult:
             return PassResult(0, head.seq)
         locked = read_head(connection, lock=True)
         if (locked.seq, locked.sequenced_entry) != (head.seq, head.sequenced_entry):
-            return PassResult(0, locked.seq)  # moved meanwhile (`audit checkpoint`?): next pass
+            return PassResult(0, locked.seq, moved=True)  # moved meanwhile: read again
         return PassResult(len(entries), link_entries(connection, locked, entries))
 
 
@@ -122,7 +123,7 @@ def sequence_all(connection: Connection, batch: int) -> int:
     while True:
         result = sequence_pass(connection, batch)
         total += result.linked
-        if result.linked == 0 and result.new_generation is None:
+        if result.linked == 0 and result.new_generation is None and not result.moved:
             return total
 
 
@@ -191,7 +192,7 @@ class Runner:
                 linked += result.linked
                 if self.on_pass is not None and (result.linked or result.new_generation):
                     self.on_pass(result)
-                if result.linked >= self.batch or result.new_generation is not None:
+                if result.linked >= self.batch or result.new_generation is not None or result.moved:
                     continue  # more may be ready now
                 if self.once:
                     break
