@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -471,6 +472,53 @@ def test_transaction_ids_behind_the_trail_refuse_entries_until_a_new_generation(
     link_everything(pg_app)
     assert [link.action for link in assert_one_chain_of_every_entry(pg_app)][-1] == "test.after_restore"
     assert (head(pg_app).generation, head(pg_app).sequenced_generation) == (2, 2)
+
+
+@pytest.mark.parametrize("linked_before", [True, False], ids=["some-linked", "none-linked-yet"])
+def test_restored_entries_ahead_of_the_transaction_ids_start_a_new_generation(
+        pg_app, database_url, make_unit, linked_before):
+    """A restore can bring entries the old cluster recorded but had not sequenced, with
+    transaction ids ahead of this database's, while the sequenced position is behind them
+    (the old sequencer lagged, or had linked nothing of this generation yet), so nothing is
+    refused. The sequencer must not wait for this database's ids to catch up with theirs
+    (millions of transactions, maybe): it starts a new generation, then waits for the
+    transactions that may still commit an entry of the old one, links the old one to its
+    end in its order, then the new one."""
+    make_unit()
+    if linked_before:
+        link_everything(pg_app)
+    before = link_count(pg_app)
+    with pg_app.app_context(), db.engine.begin() as connection:
+        ahead = connection.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).scalar() \
+            + 1_000_000
+        generation = connection.scalar(select(ChainHead.generation))
+        connection.execute(insert(AuditEntry.__table__), [
+            {"generation": generation, "xact_id": ahead + number, "occurred_at": utcnow(),
+             "action": "test.restored_pending", "outcome": "success", "detail": "{}"} for number in (1, 2)])
+    with pg_app.app_context():
+        _create_account("after.restore")  # not refused: the sequenced position is behind this database
+        db.session.commit()
+    engine = create_engine(database_url, poolclass=NullPool)
+    in_flight = engine.connect()  # an entry of the old generation, committed only after the new one began
+    in_flight.execute(insert(AuditEntry.__table__).values(occurred_at=utcnow(), action="test.in_flight",
+                                                          outcome="success", detail="{}"))
+    sequencing = threading.Thread(target=sequenced, args=(pg_app,))
+    try:
+        sequencing.start()
+        wait_until(lambda: head(pg_app).generation == generation + 1, "a new generation")
+        assert sequencing.is_alive() and link_count(pg_app) == before  # waiting for the entry in flight
+        in_flight.commit()
+        sequencing.join(timeout=60)
+    finally:
+        in_flight.close()
+        engine.dispose()
+    _record_committed(pg_app, 1, "test.new_generation")
+    link_everything(pg_app)
+    links = assert_one_chain_of_every_entry(pg_app)
+    assert [(link.action, link.generation) for link in links[before:]][-5:] == [
+        ("user.created", generation), ("test.in_flight", generation),
+        ("test.restored_pending", generation), ("test.restored_pending", generation),
+        ("test.new_generation", generation + 1)]
 
 
 # --- the command where no sequencer runs ---------------------------------------------------------
