@@ -12,6 +12,7 @@ transaction that records them and there is no sequencer to test.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import signal
 import threading
@@ -571,7 +572,13 @@ def _sequencer_children(master: int) -> list[int]:
     return children
 
 
-def test_gunicorn_runs_one_sequencer_beside_its_workers_and_stops_it(tmp_path):
+def _started_sequencers(log: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"audit sequencer started \(pid (\d+)\)", log.read_text())]
+
+
+def test_gunicorn_runs_one_sequencer_beside_its_workers_starts_it_again_and_stops_it(tmp_path):
+    """gunicorn.conf.py: one sequencer child beside the workers links what they record; one
+    killed is started again (after RESTART_SECONDS); stopping gunicorn stops it."""
     with scratch_postgresql_database("hoso_sequencer", ONLY_POSTGRESQL) as url:
         instance = tmp_path / "instance"
         served = create_app(_config(url, instance))
@@ -582,19 +589,26 @@ def test_gunicorn_runs_one_sequencer_beside_its_workers_and_stops_it(tmp_path):
         with open(log, "wb") as log_file:
             master, base = start_gunicorn(url, instance, log_file, workers=2)
         try:
-            started = wait_until(lambda: re.search(r"audit sequencer started \(pid (\d+)\)", log.read_text()),
-                                 "the sequencer's start in gunicorn's log")
-            sequencer = int(started.group(1))
-            assert _sequencer_children(master.pid) == [sequencer]
+            [first] = wait_until(lambda: _started_sequencers(log), "the sequencer's start in gunicorn's log")
+            assert _sequencer_children(master.pid) == [first]
             for _ in range(3):
                 assert Browser(base).sign_in("nobody.here", "Khong-dung-mat-khau-0") == 200
             wait_until(lambda: link_count(served) == 3, "the failed sign-ins to be linked")
-            assert [entry.action for entry in audit_entries(served)] == ["auth.login.failed"] * 3
+
+            os.kill(first, signal.SIGKILL)
+            second = wait_until(lambda: _started_sequencers(log)[1:], "the sequencer to be started again")[0]
+            assert _started_sequencers(log) == [first, second]
+            assert "audit sequencer stopped (exit -9); starting it again" in log.read_text()
+            assert _sequencer_children(master.pid) == [second]
+            assert Browser(base).sign_in("nobody.here", "Khong-dung-mat-khau-0") == 200
+            wait_until(lambda: link_count(served) == 4, "the next failed sign-in to be linked")
+            assert [entry.action for entry in audit_entries(served)] == ["auth.login.failed"] * 4
             assert_one_chain_of_every_entry(served)
         finally:
             master.send_signal(signal.SIGTERM)
             master.wait(timeout=60)
-        wait_until(lambda: not _running(sequencer), "the sequencer to stop with gunicorn")
+        wait_until(lambda: not _running(second), "the sequencer to stop with gunicorn")
+        assert not _running(first)
         with served.app_context():
             assert _advisory_lock(db.session.connection()) == []
             db.session.remove()
