@@ -175,20 +175,26 @@ def check_postgresql(engine: Engine) -> None:
                                    "no sequencer is needed")
 
 
-def hold_lock(connection: Connection, wait: Callable[[], None] | None = None, *, block: bool = True) -> bool:
+def hold_lock(connection: Connection, wait: Callable[[], None] | None = None, *, block: bool = True,
+              stopping: Callable[[], bool] = lambda: False, poll_seconds: float = 1.0) -> bool:
     """Take the advisory lock for this connection's life; `wait` is told once if another
-    sequencer holds it, then this one blocks until it is free (or, not `block`ing, gives up:
-    False)."""
-    taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
-    if not taken:
-        if wait is not None:
+    sequencer holds it, then this one tries again every `poll_seconds` until it is free (or,
+    not `block`ing or `stopping`, gives up: False). Tries, not pg_advisory_lock: a statement
+    blocked on the lock holds its snapshot, and with it VACUUM's horizon on the whole server,
+    for as long as the other sequencer runs — days, for a second app server's; and a process
+    blocked in it does not see SIGTERM."""
+    told = False
+    while True:
+        taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+        connection.commit()  # no transaction, no snapshot, while waiting
+        if taken:
+            return True
+        if not told and wait is not None:
             wait()
-        if not block:
-            connection.rollback()
+        told = True
+        if not block or stopping():
             return False
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY})
-    connection.commit()
-    return True
+        time.sleep(poll_seconds)
 
 
 @dataclass
@@ -224,8 +230,9 @@ class Runner:
     def _session(self) -> int:
         linked = 0
         with self.engine.connect() as connection:
-            if not hold_lock(connection, self.on_wait, block=not self.once):
-                return 0  # --once beside a running sequencer: that one links them
+            if not hold_lock(connection, self.on_wait, block=not self.once, stopping=self.stopping,
+                             poll_seconds=max(self.poll_seconds, 1.0)):
+                return 0  # --once beside a running sequencer (that one links them), or stopped waiting
             while not self.stopping():
                 result = sequence_pass(connection, self.batch)
                 linked += result.linked
