@@ -377,7 +377,7 @@ def test_a_second_sequencer_waits_and_takes_over(pg_app, app_config, database_ur
     watcher = engine.connect()
     watcher.execution_options(isolation_level="AUTOCOMMIT")
     first = SequencerProcess(app_config, tmp_path, "first")
-    second = None
+    second = third = None
     try:
         holder_of_lock = wait_until(lambda: [pid for pid, granted in _advisory_lock(watcher) if granted],
                                     "the first sequencer to take the lock")
@@ -394,25 +394,32 @@ def test_a_second_sequencer_waits_and_takes_over(pg_app, app_config, database_ur
 
         second = SequencerProcess(app_config, tmp_path, "second")
         second.wait_for_output("another audit sequencer is running: waiting until it stops")
-        waiting = wait_until(lambda: [pid for pid, granted in _advisory_lock(watcher) if not granted],
-                             "the second sequencer to wait for the lock")
-        assert [pid for pid, granted in _advisory_lock(watcher) if granted] == holder_of_lock
+        # It waits outside any statement: one blocked on the lock would hold its snapshot, and
+        # VACUUM's horizon on the whole server, for as long as the first one runs.
+        assert _advisory_lock(watcher) == [(holder_of_lock[0], True)]
 
         holder.rollback()
         wait_until_linked(pg_app, before + 3)
         assert first.stop() == 0, first.output()
         assert "linked 3 audit entries" in first.output()
 
-        assert wait_until(lambda: [pid for pid, granted in _advisory_lock(watcher) if granted],
-                          "the second sequencer to take the lock") == waiting
+        taken_over = wait_until(lambda: [pid for pid, granted in _advisory_lock(watcher) if granted],
+                                "the second sequencer to take the lock")
+        assert taken_over != holder_of_lock
         _record_committed(pg_app, 2, "test.second")
         wait_until_linked(pg_app, before + 5)
+
+        third = SequencerProcess(app_config, tmp_path, "third")  # a waiting one stops when asked
+        third.wait_for_output("another audit sequencer is running: waiting until it stops")
+        assert third.stop() == 0, third.output()
+        assert "linked 0 audit entries" in third.output()
+
         assert second.stop() == 0, second.output()
         assert "linked 2 audit entries" in second.output()
     finally:
-        first.kill()
-        if second is not None:
-            second.kill()
+        for sequencer in (first, second, third):
+            if sequencer is not None:
+                sequencer.kill()
         holder.close()
         watcher.close()
         engine.dispose()
