@@ -539,21 +539,22 @@ def test_the_sequence_command_on_sqlite_says_no_sequencer_is_needed(app_config, 
         with sqlite_app.app_context():
             upgrade_schema()
             db.engine.dispose()
-    for arguments in (["--once"], [], ["--embedded"]):
+    for arguments in ([], ["--embedded"]):  # the long-running one, and gunicorn's child
         done = run_cli(config, "audit", "sequence", *arguments)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == ("SQLite links each entry in the transaction that records it: "
                                        "no sequencer is needed")
 
 
-def test_the_embedded_sequencer_steps_aside_for_an_external_one(pg_app, app_config):
+def test_the_embedded_sequencer_steps_aside_for_an_external_one(pg_app, app_config, runner):
     done = run_cli(app_config, "audit", "sequence", "--embedded", HOSO_AUDIT_SEQUENCER="external")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "HOSO_AUDIT_SEQUENCER=external: the audit sequencer runs as a service of its own"
     # The external service is the same command without --embedded.
     _record_committed(pg_app, 1, "test.external")
-    wait_until(lambda: run_cli(app_config, "audit", "sequence", "--once", HOSO_AUDIT_SEQUENCER="external")
-               .returncode == 0 and link_count(pg_app) == 1, "the external sequencer to link the entry")
+    pg_app.config["HOSO_AUDIT_SEQUENCER"] = "external"
+    wait_until(lambda: runner.invoke(args=["audit", "sequence", "--once"]).exit_code == 0 and link_count(pg_app) == 1,
+               "the external sequencer to link the entry")
 
 
 # --- gunicorn -----------------------------------------------------------------------------------
