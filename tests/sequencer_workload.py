@@ -21,8 +21,10 @@ from protection.db import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 90, every: float = 0.1):
-    """Poll `condition` until it returns something true (returned), or fail naming `what`."""
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 120, every: float = 0.1):
+    """Poll `condition` until it returns something true (returned), or fail naming `what`.
+    Generous bounds: an entry waits for every transaction older than its own on the whole
+    PostgreSQL server (pg_snapshot_xmin), other databases' included."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

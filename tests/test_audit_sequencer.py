@@ -124,7 +124,7 @@ def link_everything(app) -> None:
     wait_until(all_linked, "every committed entry linked")
 
 
-def wait_until_linked(app, count: int, timeout: float = 120) -> None:
+def wait_until_linked(app, count: int, timeout: float = 180) -> None:
     wait_until(lambda: link_count(app) >= count, f"{count} links", timeout)
     assert link_count(app) == count
 
