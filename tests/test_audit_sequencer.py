@@ -350,6 +350,8 @@ def test_an_action_rolled_back_leaves_no_entry_and_no_link(app, make_unit):
     link_everything(app)
     links = assert_one_chain_of_every_entry(app)
     assert [link.action for link in links[len(before):]] == ["test.committed"]
+    postgresql = app.config["HOSO_DATABASE_URL"].startswith("postgresql")
+    assert (links[-1].entry_id > max(before) + 1) == postgresql  # a gap in the ids, none in the chain
     with app.app_context():
         accounts_made = db.session.scalar(select(func.count()).select_from(User)
                                           .where(User.username.in_(["rolled.back", "failed.commit"])))
