@@ -512,7 +512,7 @@ def test_restored_entries_ahead_of_the_transaction_ids_start_a_new_generation(
     in_flight = engine.connect()  # an entry of the old generation, committed only after the new one began
     in_flight.execute(insert(AuditEntry.__table__).values(occurred_at=utcnow(), action="test.in_flight",
                                                           outcome="success", detail="{}"))
-    sequencing = threading.Thread(target=sequenced, args=(pg_app,))
+    sequencing = threading.Thread(target=sequenced, args=(pg_app,), daemon=True)
     try:
         sequencing.start()
         wait_until(lambda: head(pg_app).generation == generation + 1, "a new generation")
