@@ -29,9 +29,14 @@ began: it delays sequencing, never reorders or loses. PostgreSQL's
 A restore into another cluster can bring the trail back to a database whose transaction ids
 are lower than the last sequenced one: entries recorded there would sort before entries
 already chained. The audit_entry_stamp trigger refuses such entries, and the next pass
-starts a new generation (the head's `generation` + 1): entries of older generations all
-committed before the restore, so they are taken without the xmin test, then the new
-generation's in its own transaction order.
+starts a new generation (the head's `generation` + 1). It does too when an entry of the
+current generation carries a transaction id this database has not reached (recorded by the
+old cluster after its last sequenced one, and restored with it): the xmin test would hold it
+back until this database's ids caught up, perhaps millions of transactions later. Then the
+pass waits until every transaction that may still commit an entry of the old generation has
+ended (where the position was behind this database, the trigger refused nothing), and the
+old generation's entries are taken without the xmin test, then the new generation's in its
+own transaction order.
 """
 
 from __future__ import annotations
@@ -42,7 +47,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, create_engine, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -60,7 +75,7 @@ _ENTRIES = AuditEntry.__table__
 _HEAD = ChainHead.__table__
 _ORDER = (_ENTRIES.c.generation, _ENTRIES.c.xact_id, _ENTRIES.c.id)
 _XMIN = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-_NEXT_XACT = text("pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+_NEXT_XACT = literal_column("pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
 
 
 class SequencerUnavailable(RuntimeError):
@@ -99,22 +114,50 @@ def sequence_pass(connection: Connection, batch: int) -> PassResult:
     """One pass in one transaction on `connection` (which holds the advisory lock)."""
     with connection.begin():
         head = read_head(connection)
-        if (head.sequenced_generation == head.generation
-                and connection.execute(select(_NEXT_XACT)).scalar() <= head.sequenced_xact):
-            # The database's transaction ids are behind the trail: a restore into another cluster.
-            generation = head.generation + 1
-            read_head(connection, lock=True)
-            connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(generation=generation))
-            logger.warning("audit sequencer: transaction ids are behind the trail (a restore?): "
-                           "generation %s starts", generation)
-            return PassResult(0, head.seq, generation)
-        entries = _ready_entries(connection, head, batch)
-        if not entries:
-            return PassResult(0, head.seq)
-        locked = read_head(connection, lock=True)
-        if (locked.seq, locked.sequenced_entry) != (head.seq, head.sequenced_entry):
-            return PassResult(0, locked.seq, moved=True)  # moved meanwhile: read again
-        return PassResult(len(entries), link_entries(connection, locked, entries))
+        if not _behind(connection, head):
+            entries = _ready_entries(connection, head, batch)
+            if not entries:
+                return PassResult(0, head.seq)
+            locked = read_head(connection, lock=True)
+            if (locked.seq, locked.sequenced_entry) != (head.seq, head.sequenced_entry):
+                return PassResult(0, locked.seq, moved=True)  # moved meanwhile: read again
+            return PassResult(len(entries), link_entries(connection, locked, entries))
+        # The database's transaction ids are behind the trail: a restore into another cluster.
+        generation = head.generation + 1
+        read_head(connection, lock=True)
+        connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(generation=generation))
+        logger.warning("audit sequencer: transaction ids are behind the trail (a restore?): "
+                       "generation %s starts", generation)
+    _outlive_older_transactions(connection)
+    return PassResult(0, head.seq, generation)
+
+
+def _behind(connection: Connection, head) -> bool:
+    """The database's transaction ids are behind the trail: the next one is not after the
+    last sequenced, or an entry of the current generation carries one not reached yet (the
+    old cluster recorded it and had not linked it when the trail was copied). In one
+    statement, so in one snapshot: a committed entry of this database is always below its
+    xmax, and no new one can look ahead."""
+    ahead = (select(_ENTRIES.c.xact_id)  # ORDER BY ... LIMIT 1: an index range scan in any plan
+             .where(_ENTRIES.c.generation == head.generation, _ENTRIES.c.xact_id >= _NEXT_XACT)
+             .order_by(_ENTRIES.c.generation, _ENTRIES.c.xact_id).limit(1).scalar_subquery())
+    next_xact, first_ahead = connection.execute(select(_NEXT_XACT, ahead)).one()
+    return first_ahead is not None or (head.sequenced_generation == head.generation
+                                       and next_xact <= head.sequenced_xact)
+
+
+def _outlive_older_transactions(connection: Connection) -> None:
+    """After a new generation began, before the old one's entries are taken without the xmin
+    test: a transaction that read the old generation (where no entry was refused: the
+    sequenced position was behind this database) may still commit an entry stamped with it.
+    Such a transaction had its id before this one: wait until all of them have ended."""
+    with connection.begin():
+        now = connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar()
+    while True:
+        with connection.begin():
+            if connection.execute(select(_XMIN)).scalar() > now:
+                return
+        time.sleep(0.01)
 
 
 def sequence_all(connection: Connection, batch: int) -> int:
@@ -133,23 +176,26 @@ def check_postgresql(engine: Engine) -> None:
                                    "no sequencer is needed")
 
 
-def hold_lock(connection: Connection, wait: Callable[[], None] | None = None, *, block: bool = True) -> bool:
+def hold_lock(connection: Connection, wait: Callable[[], None] | None = None, *, block: bool = True,
+              stopping: Callable[[], bool] = lambda: False, poll_seconds: float = 1.0) -> bool:
     """Take the advisory lock for this connection's life; `wait` is told once if another
-    sequencer holds it, then this one blocks until it is free (or, not `block`ing, gives up:
-    False)."""
-    taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
-    if not taken:
-        if wait is not None:
+    sequencer holds it, then this one tries again every `poll_seconds` until it is free (or,
+    not `block`ing or `stopping`, gives up: False). Tries, not pg_advisory_lock: a statement
+    blocked on the lock holds its snapshot, and with it VACUUM's horizon on the whole server,
+    for as long as the other sequencer runs — days, for a second app server's; and a process
+    blocked in it does not see SIGTERM."""
+    told = False
+    while True:
+        taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}).scalar()
+        connection.commit()  # no transaction, no snapshot, while waiting
+        if taken:
+            return True
+        if not told and wait is not None:
             wait()
-        if not block:
-            connection.rollback()
+        told = True
+        if not block or stopping():
             return False
-        # Waiting is the point here: not the app's lock_timeout (protection/db.py), which would
-        # end the wait with an error every few seconds.
-        connection.execute(text("SET LOCAL lock_timeout = 0"))
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_KEY})
-    connection.commit()
-    return True
+        time.sleep(poll_seconds)
 
 
 @dataclass
@@ -185,8 +231,9 @@ class Runner:
     def _session(self) -> int:
         linked = 0
         with self.engine.connect() as connection:
-            if not hold_lock(connection, self.on_wait, block=not self.once):
-                return 0  # --once beside a running sequencer: that one links them
+            if not hold_lock(connection, self.on_wait, block=not self.once, stopping=self.stopping,
+                             poll_seconds=max(self.poll_seconds, 1.0)):
+                return 0  # --once beside a running sequencer (that one links them), or stopped waiting
             while not self.stopping():
                 result = sequence_pass(connection, self.batch)
                 linked += result.linked
