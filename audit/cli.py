@@ -13,6 +13,7 @@ from protection.db import db
 from protection.schema import SchemaNotReady, ensure_schema_current
 
 from . import sequencer, signing
+from .embedded import NOT_NEEDED
 from .service import head_seq, record_verification, run_verification
 from .trail import checkpoint_line, checkpoint_now
 
@@ -103,12 +104,12 @@ def sequence_command(once: bool, embedded: bool) -> None:
     try:
         sequencer.check_postgresql(engine)
     except sequencer.SequencerUnavailable as error:
-        if not embedded:  # beside gunicorn on SQLite: nothing to say (audit/embedded.py logs it)
-            click.echo(str(error))
+        click.echo(f"{NOT_NEEDED}{error}" if embedded else str(error))
         return
     config = current_app.config
     if embedded and config["HOSO_AUDIT_SEQUENCER"] == "external":
-        return  # a service of its own runs it
+        click.echo(f"{NOT_NEEDED}HOSO_AUDIT_SEQUENCER=external: the audit sequencer runs as a service of its own")
+        return
     stop = {"asked": False}
 
     def _stop(_signum, _frame):
