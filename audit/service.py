@@ -254,9 +254,10 @@ def export_csv(statement: Select, batch: int = 2000) -> Iterator[str]:
         if not rows:
             break
         names = usernames_for(rows)
-        links = dict(db.session.execute(
-            select(AuditLink.entry_id, tuple_(AuditLink.seq, AuditLink.entry_hash))
-            .where(AuditLink.entry_id.between(rows[0].id, rows[-1].id))).all())
+        # The batch's own links (by id: a filtered batch's ids may lie far apart).
+        links = {entry_id: (seq, link) for entry_id, seq, link in db.session.execute(
+            select(AuditLink.entry_id, AuditLink.seq, AuditLink.entry_hash)
+            .where(AuditLink.entry_id.in_([entry.id for entry in rows])))}
         # A short read transaction per batch: on SQLite every transaction holds the write
         # lock (BEGIN IMMEDIATE), and a long export must not stall everyone's writes.
         db.session.rollback()
