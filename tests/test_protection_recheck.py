@@ -250,7 +250,7 @@ def test_password_step_and_completed_sign_in_are_separate_entries(app, client, m
     code = pyotp.TOTP(user.totp_secret).now()
     assert post_form(client, "/login/second-factor", {"code": code}).headers["Location"] == "/"
     [signed_in] = audit_entries(app, "auth.signed_in")
-    assert signed_in.seq > password_ok.seq and signed_in.actor_id == user.id
+    assert signed_in.id > password_ok.id and signed_in.actor_id == user.id
 
 
 def test_a_temporary_password_is_signed_in_only_once_changed(app, client, make_user):
