@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import aliased
 
 from protection import paging
 from protection.clock import utcnow
@@ -142,21 +143,27 @@ def record_verification(report: Report) -> None:
 
 def chain_status() -> dict[str, Any]:
     """The head, the newest checkpoint, the last verification's entry and the entries waiting
-    for the sequencer."""
+    for the sequencer (PostgreSQL), in one statement."""
     newest_checkpoint = select(func.max(Checkpoint.seq)).scalar_subquery()
     last_verify = select(func.max(AuditEntry.id)).where(AuditEntry.action == "audit.verify").scalar_subquery()
-    row = db.session.execute(
-        select(ChainHead, Checkpoint, AuditEntry).select_from(ChainHead)
-        .outerjoin(Checkpoint, Checkpoint.seq == newest_checkpoint)
-        .outerjoin(AuditEntry, AuditEntry.id == last_verify)
-        .where(ChainHead.id == 1)).first()
-    head, last_checkpoint, last_verification_entry = row if row is not None else (None, None, None)
+    statement = (select(ChainHead, Checkpoint, AuditEntry).select_from(ChainHead)
+                 .outerjoin(Checkpoint, Checkpoint.seq == newest_checkpoint)
+                 .outerjoin(AuditEntry, AuditEntry.id == last_verify)
+                 .where(ChainHead.id == 1))
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # Entries after the head's sequenced position: correlated to the head row.
+        waiting = aliased(AuditEntry)
+        after_head = tuple_(waiting.generation, waiting.xact_id, waiting.id) > tuple_(
+            ChainHead.sequenced_generation, ChainHead.sequenced_xact, ChainHead.sequenced_entry)
+        statement = statement.add_columns(
+            select(func.count()).select_from(waiting).where(after_head).scalar_subquery(),
+            select(func.min(waiting.occurred_at)).where(after_head).scalar_subquery())
+    row = db.session.execute(statement).first()
+    head, last_checkpoint, last_verification_entry = row[:3] if row is not None else (None, None, None)
     pending, oldest, late = 0, None, False
-    if head is not None and db.session.get_bind().dialect.name == "postgresql":
-        position = (head.sequenced_generation, head.sequenced_xact, head.sequenced_entry)
-        pending, oldest = db.session.execute(
-            select(func.count(), func.min(AuditEntry.occurred_at))
-            .where(tuple_(AuditEntry.generation, AuditEntry.xact_id, AuditEntry.id) > tuple_(*position))).one()
+    if row is not None and postgresql:
+        pending, oldest = row[3], row[4]
         late = oldest is not None and (utcnow() - oldest).total_seconds() > \
             current_app.config["HOSO_AUDIT_PENDING_WARN_SECONDS"]
     return {"head": head, "last_checkpoint": last_checkpoint, "last_verification": last_verification_entry,

@@ -137,7 +137,7 @@ def test_purge_confirmed_twice_shreds_the_content_and_signs_the_ledger(app, clie
     assert [entry.target_id for entry in purges] == [str(case_id)]
     assert "Lê Văn" not in purges[0].detail
     refusals = sorted((entry for entry in _actions(app, "case.purge") if entry.outcome == "failure"),
-                      key=lambda entry: entry.seq)
+                      key=lambda entry: entry.id)
     assert [json.loads(entry.detail)["reason"] for entry in refusals] == ["reference_mismatch",
                                                                            "identity_not_confirmed"]
     assert all(entry.actor_id == people["supervisor"].id and "Lê Văn" not in entry.detail for entry in refusals)

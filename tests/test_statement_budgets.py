@@ -9,11 +9,12 @@ goes over its budget here long before anyone measures it.
 What is counted: the page's own statements. Not counted:
 - transaction control (BEGIN [IMMEDIATE], COMMIT, ROLLBACK, savepoints): one per request
   whatever the page does;
-- the audit chain append (the chain head and the entry's INSERT, audit/trail.py): the same
-  fixed cost on every audited request, and on PostgreSQL not even visible as statements (it
-  is pipelined with the COMMIT on the driver connection). Recognised as a statement on an
-  audit table executed while the session commits, so a page's own reads of the trail (the
-  audit view reads the chain head) and its writes flushed at commit still count.
+- the audit append (audit/trail.py: the entries' INSERT and, on SQLite, the chain head, the
+  newest entry id and the links, written in the same transaction): the same fixed cost on
+  every audited request (on PostgreSQL, one INSERT: the sequencer links entries apart).
+  Recognised as a statement on an audit table executed while the session commits, so a
+  page's own reads of the trail (the audit view reads the chain head) and its writes
+  flushed at commit still count.
 Everything else counts, the session's sign-in check and touch included: they are work every
 page pays.
 
@@ -65,7 +66,7 @@ BUDGETS = {
 }
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
-_AUDIT_TABLE = re.compile(r"\baudit_(chain_head|entries|checkpoints)\b", re.I)
+_AUDIT_TABLE = re.compile(r"\baudit_(chain_head|entries|links|checkpoints)\b", re.I)
 
 
 class Counter:

@@ -136,3 +136,9 @@ def restore_command(file: Path, never_purged: bool) -> None:
     if report is not None:
         click.echo(f"Audit trail verified: {report.entries_checked} entries, "
                    f"{report.checkpoints_checked} checkpoints.")
+        if report.pending:
+            # PostgreSQL: entries the backed-up installation had recorded but not yet linked.
+            # Only the sequencer links them; until then nothing has checked them.
+            click.echo(f"{report.pending} audit entries of the backup are not linked yet and were not "
+                       "verified: the audit sequencer links them when it runs, then check them with "
+                       "`flask --app app audit verify`.")
