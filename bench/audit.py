@@ -63,6 +63,7 @@ from pathlib import Path
 
 import psycopg
 from flask import Flask
+from psycopg import pq
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import make_url
 
@@ -86,6 +87,7 @@ DRAIN_SECONDS = 120.0
 DETAIL = '{"fields":["full_name"]}'
 APP_ACTION = "bench.write"
 DRIVER_ACTION = "bench.driver"
+_DRIVER_ACTION = DRIVER_ACTION.encode()
 
 # The targets, printed beside what was measured.
 VERIFY_TARGET = 200_000  # entries/s (issue 4)
@@ -228,29 +230,32 @@ class ClientResult:
 
 _SMALL_CHANGE = (update(User.__table__).where(User.__table__.c.id == bindparam("user_id"))
                  .values(last_sign_in_at=bindparam("moment")))
-_ACTION_SQL = "INSERT INTO bench_audit_actions (client, done_at, note) VALUES (%s, %s, %s)"
+_FIELD_MARKS = ", ".join(f"${number}" for number in range(1, len(HASHED_FIELDS) + 1))
+_PAYLOAD_MARK = f"${len(HASHED_FIELDS) + 1}::text"
 _ENTRY_COLUMNS = ", ".join(HASHED_FIELDS)
-# Issue 22's recording path: the entry and nothing else of the chain (the trigger stamps it).
-_ENTRY_SQL = (f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) "  # noqa: S608 - fixed column names
-              f"VALUES ({', '.join(f'%({name})s' for name in HASHED_FIELDS)})")
-# Issue 4's append, as audit/trail.py had it before issue 22, on the bench's scratch tables.
-_HEADLOCK_SQL = f"""
+_DRIVER_STATEMENTS = {
+    b"action": "INSERT INTO bench_audit_actions (client, done_at, note) VALUES ($1, $2, $3)",
+    # Issue 22's recording path: the entry and nothing else of the chain (the trigger stamps it).
+    b"entry": f"INSERT INTO audit_entries ({_ENTRY_COLUMNS}) VALUES ({_FIELD_MARKS})",  # noqa: S608 - fixed names
+    # Issue 4's append, as audit/trail.py had it before issue 22, on the bench's scratch tables.
+    b"headlock": f"""
 WITH old AS (
     SELECT seq, entry_hash FROM bench_headlock_head WHERE id = 1 FOR UPDATE
 ), head AS (
     UPDATE bench_headlock_head AS h
     SET seq = old.seq + 1,
-        entry_hash = encode(sha256(convert_to(old.entry_hash || E'\\n' || %(payload)s, 'UTF8')), 'hex')
+        entry_hash = encode(sha256(convert_to(old.entry_hash || E'\\n' || {_PAYLOAD_MARK}, 'UTF8')), 'hex')
     FROM old WHERE h.id = 1
     RETURNING h.seq, h.entry_hash, old.entry_hash AS prev_hash, h.last_checkpoint_seq, h.last_checkpoint_at
 ), entry AS (
     INSERT INTO bench_headlock_entries (seq, prev_hash, entry_hash, {_ENTRY_COLUMNS})
-    SELECT head.seq, head.prev_hash, head.entry_hash, {", ".join(f"%({name})s" for name in HASHED_FIELDS)} FROM head
+    SELECT head.seq, head.prev_hash, head.entry_hash, {_FIELD_MARKS} FROM head
     RETURNING seq
 )
 SELECT head.seq, head.prev_hash, head.entry_hash, head.last_checkpoint_seq, head.last_checkpoint_at
 FROM head JOIN entry ON entry.seq = head.seq
-"""  # noqa: S608 - fixed column names; every value is a bound parameter
+""",  # noqa: S608 - fixed column names; every value is a bound parameter
+}
 _SCRATCH_TABLES = ("bench_audit_actions", "bench_headlock_entries", "bench_headlock_head")
 _SCRATCH_DDL = (
     "CREATE TABLE bench_audit_actions (id bigserial PRIMARY KEY, client integer NOT NULL, "
@@ -271,6 +276,50 @@ _SCRATCH_DDL = (
 )
 
 
+class DriverConnection:
+    """A psycopg connection driven through its libpq object (psycopg.pq): the statements
+    prepared once, and each transaction — BEGIN, its statements, COMMIT — sent in one
+    pipeline (as trail.py sent issue 4's append) and its results read back. As little
+    client work per transaction as psycopg allows: 16 Python clients share the machine's
+    CPUs with the server, and the driver-only rows are there to show what each design lets
+    the database do, not what the client costs."""
+
+    def __init__(self, database_url: str):
+        self.connection = psycopg.connect(driver_url(database_url), autocommit=True)
+        self.pgconn = self.connection.pgconn
+        self.pgconn.nonblocking = 0
+        for name, sql in _DRIVER_STATEMENTS.items():
+            result = self.pgconn.prepare(name, sql.encode())
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                raise RuntimeError(result.error_message.decode(errors="replace"))
+
+    def transaction(self, statements: list[tuple[bytes, list[bytes | None]]]) -> None:
+        pgconn = self.pgconn
+        failure = None
+        pgconn.enter_pipeline_mode()
+        try:
+            pgconn.send_query_params(b"BEGIN", None)
+            for name, parameters in statements:
+                pgconn.send_query_prepared(name, parameters)
+            pgconn.send_query_params(b"COMMIT", None)
+            pgconn.pipeline_sync()
+            while True:
+                result = pgconn.get_result()
+                if result is None:
+                    continue  # the end of one statement's results
+                if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                if result.status == pq.ExecStatus.FATAL_ERROR and failure is None:
+                    failure = result.error_message.decode(errors="replace")
+        finally:
+            pgconn.exit_pipeline_mode()
+        if failure is not None:
+            raise RuntimeError(f"driver-only transaction failed: {failure}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 class _Client:
     """What one client process does, row after row: its app (the app path) and its own
     psycopg connection (the driver-only rows), each made when first needed."""
@@ -278,7 +327,7 @@ class _Client:
     def __init__(self, database_url: str, instance: str, index: int, user_id: uuid.UUID):
         self.database_url, self.instance, self.index, self.user_id = database_url, instance, index, user_id
         self.app: Flask | None = None
-        self.connection: psycopg.Connection | None = None
+        self.driver: DriverConnection | None = None
         self.numbers = {mode: itertools.count() for mode in (*APP_MODES, *DRIVER_MODES)}
 
     def target_id(self, mode: str) -> str:
@@ -304,30 +353,29 @@ class _Client:
                     commits[number] = time.time()
             return app_write
 
-        if self.connection is None:
-            self.connection = psycopg.connect(driver_url(self.database_url))
-        connection, index, target_id = self.connection, self.index, self.target_id(mode)
+        if self.driver is None:
+            self.driver = DriverConnection(self.database_url)
+        driver, client, target_id = self.driver, str(self.index).encode(), self.target_id(mode).encode()
 
         def driver_write() -> None:
-            # The action alone, + issue 22's entry insert, or + issue 4's head-lock append: the
-            # statements and the COMMIT in one pipeline, as trail.py sent the append.
+            # The action alone, + issue 22's entry insert, or + issue 4's head-lock append.
             number = next(numbers)
             moment = utcnow()
-            stored = moment.astimezone(UTC).replace(tzinfo=None)  # as UTCDateTime stores it
-            with connection.pipeline():
-                connection.execute(_ACTION_SQL, (index, stored, "bench"))
-                if mode != "action":
-                    fields = {"occurred_at": moment, "actor_id": None, "actor_role": None, "actor_unit": None,
-                              "action": DRIVER_ACTION, "target_type": "bench_client", "target_id": target_id,
-                              "outcome": "success", "client_address": "cli", "request_id": None,
-                              "detail": canonical_json({"n": number}).decode("utf-8")}
-                    parameters = {**fields, "occurred_at": stored}
-                    if mode == "headlock":
-                        parameters["payload"] = canonical_json(entry_payload(fields)).decode("utf-8")
-                        connection.execute(_HEADLOCK_SQL, parameters)
-                    else:
-                        connection.execute(_ENTRY_SQL, parameters)
-                connection.commit()
+            stored = moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ").encode()  # as UTCDateTime stores it
+            statements = [(b"action", [client, stored, b"bench"])]
+            if mode != "action":
+                detail = canonical_json({"n": number})
+                # HASHED_FIELDS' order: occurred_at, actor_id, actor_role, actor_unit, action, target_type,
+                # target_id, outcome, client_address, request_id, detail
+                values = [stored, None, None, None, _DRIVER_ACTION, b"bench_client", target_id, b"success", b"cli",
+                          None, detail]
+                if mode == "headlock":
+                    fields = {"occurred_at": moment, "action": DRIVER_ACTION, "target_type": "bench_client",
+                              "target_id": target_id.decode(), "outcome": "success", "client_address": "cli",
+                              "detail": detail.decode()}
+                    values.append(canonical_json(entry_payload(fields)))
+                statements.append((mode.encode(), values))
+            driver.transaction(statements)
             if mode == "entry":
                 commits[number] = time.time()
         return driver_write
@@ -336,8 +384,8 @@ class _Client:
         if self.app is not None:
             with self.app.app_context():
                 db.engine.dispose()
-        if self.connection is not None:
-            self.connection.close()
+        if self.driver is not None:
+            self.driver.close()
 
 
 def _client_process(database_url, instance, index, user_id, commands, start_line, results) -> None:
