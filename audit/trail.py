@@ -17,20 +17,21 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import Connection, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, event, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from protection.clock import utcnow
 from protection.db import db, take_write_lock
 
 from . import signing
-from .chain import canonical_json, entry_hash, timestamp_text
+from .chain import HASHED_FIELDS, canonical_json, entry_hash, timestamp_text
 from .models import AuditEntry, AuditLink, ChainHead, Checkpoint
 
 HEAD_ID = 1
@@ -119,8 +120,8 @@ def record(action: str, *, target_type: str | None = None, target_id: Any = None
     return entry
 
 
-# Written at commit, not at record(): one multi-row INSERT for all of a transaction's entries,
-# after the action's own changes are flushed.
+# Written at commit, not at record(): after the action's own changes are flushed, all of a
+# transaction's entries at once.
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -129,9 +130,8 @@ def _append_pending(session: Session) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         session.flush()
-        # No id, generation or transaction id: the sequence and the audit_entry_stamp trigger
-        # give them (the migration 9a0d5e1c2201), so the app cannot choose an entry's place.
-        connection.execute(insert(AuditEntry.__table__), [entry.fields for entry in pending])
+        # Sent with the COMMIT itself (_insert_and_commit, below).
+        connection.info.setdefault(_UNSENT, []).extend(pending)
         return
     # A page's transaction read in a snapshot without the lock; the head must be read under
     # it, or two pages would link to the same predecessor.
@@ -145,6 +145,51 @@ def _append_pending(session: Session) -> None:
                        [{"id": entry.id, "generation": entry.generation, "xact_id": 0, **entry.fields}
                         for entry in entries])
     link_entries(connection, head, entries)
+
+
+# --- PostgreSQL: the entries go with the COMMIT ----------------------------------------------
+#
+# The INSERT of the transaction's entries and its COMMIT go to the server in one pipeline
+# (psycopg pipeline mode): an audited transaction makes no more round trips than the same
+# transaction without audit (python -m bench.audit: each one costs both processes a wake-up,
+# and 16 workers share the CPUs with the server). No id, generation or transaction id is
+# sent: the sequence and the audit_entry_stamp trigger give them (the migration
+# 9a0d5e1c2201), so the app cannot choose an entry's place. If the INSERT fails (the trigger
+# refuses it, a constraint), the server skips the COMMIT and the whole transaction — action
+# and entries — is rolled back, and the commit raises what SQLAlchemy raises for a failed
+# statement.
+_UNSENT = "hoso.audit.unsent"
+_INSERT_SQL = (f"INSERT INTO audit_entries ({', '.join(HASHED_FIELDS)}) "  # noqa: S608 - fixed column names
+               f"VALUES ({', '.join(f'%({name})s' for name in HASHED_FIELDS)})")
+
+
+def _insert_parameters(entry: PendingEntry) -> dict[str, Any]:
+    parameters = {name: entry.fields[name] for name in HASHED_FIELDS}
+    parameters["occurred_at"] = parameters["occurred_at"].astimezone(UTC).replace(tzinfo=None)  # as UTCDateTime stores it
+    return parameters
+
+
+@event.listens_for(Engine, "commit")
+def _insert_and_commit(connection: Connection) -> None:
+    pending = connection.info.pop(_UNSENT, None)
+    if not pending:
+        return
+    driver_connection = connection.connection.driver_connection
+    try:
+        with driver_connection.pipeline():
+            driver_connection.cursor().executemany(_INSERT_SQL, [_insert_parameters(entry) for entry in pending])
+            driver_connection.commit()  # SQLAlchemy's own COMMIT that follows finds nothing to do
+    except connection.dialect.loaded_dbapi.Error as error:
+        # Nothing was committed. Leave the connection idle, as a failed COMMIT would, and raise
+        # what SQLAlchemy raises for a failed statement (IntegrityError, ...).
+        driver_connection.rollback()
+        raise DBAPIError.instance("audit entries", None, error, connection.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, dialect=connection.dialect) from error
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_unsent(connection: Connection) -> None:
+    connection.info.pop(_UNSENT, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
