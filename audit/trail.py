@@ -26,7 +26,7 @@ from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 from psycopg import errors as psycopg_errors
 from psycopg import pq
-from sqlalchemy import Connection, Engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -280,6 +280,13 @@ def read_head(connection: Connection, *, lock: bool = False):
     return connection.execute(statement).one()
 
 
+_LINK_COLUMNS = ("seq", "entry_id", "prev_hash", "entry_hash")
+_LINKS_FROM_ARRAYS = text(
+    "INSERT INTO audit_links (seq, entry_id, prev_hash, entry_hash) SELECT * FROM unnest("
+    "CAST(:seq AS bigint[]), CAST(:entry_id AS bigint[]), CAST(:prev_hash AS varchar[]), "
+    "CAST(:entry_hash AS varchar[]))")
+
+
 def link_entries(connection: Connection, head, entries: Sequence[Recorded]) -> int:
     """Link `entries`, in this order, after `head` (read under the lock), move the head and
     sign a checkpoint when one is due, all in the caller's transaction. Returns the new head
@@ -292,7 +299,12 @@ def link_entries(connection: Connection, head, entries: Sequence[Recorded]) -> i
         link = entry_hash(prev, entry.fields)
         links.append({"seq": seq, "entry_id": entry.id, "prev_hash": prev, "entry_hash": link})
         prev = link
-    connection.execute(insert(AuditLink.__table__), links)
+    if connection.dialect.name == "postgresql":
+        # The sequencer's batch in one statement: an executemany sends one per link, and
+        # costs the sequencer and its server process several times the CPU.
+        connection.execute(_LINKS_FROM_ARRAYS, {name: [link[name] for link in links] for name in _LINK_COLUMNS})
+    else:
+        connection.execute(insert(AuditLink.__table__), links)
     last = entries[-1]
     values = {"seq": seq, "entry_hash": prev, "sequenced_generation": last.generation,
               "sequenced_xact": last.xact_id, "sequenced_entry": last.id}
