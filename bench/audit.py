@@ -429,11 +429,12 @@ class ClientPool:
         for process in self.processes:
             process.start()
 
-    def measure(self, mode: str, seconds: float) -> list[ClientResult]:
+    def measure(self, mode: str, seconds: float, on_start: Callable[[], None] = lambda: None) -> list[ClientResult]:
         for commands in self.commands:
             commands.put((mode, seconds))
         with suppress(threading.BrokenBarrierError):  # a client failed: its message says why
             self.start_line.wait(timeout=300)
+        on_start()
         outcomes = [self.results.get(timeout=seconds + 300) for _ in self.processes]
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
         if failures:
@@ -504,6 +505,7 @@ class SequencerRun:
     linked: int = 0
     passes: list[tuple[float, int]] = field(default_factory=list)
     cpu_seconds: float = 0.0
+    pid: int | None = None
 
     def chained_at(self, seq: int) -> float | None:
         """When the link `seq` was committed: the first pass whose head reached it."""
@@ -519,7 +521,7 @@ def running_sequencer(database_url: str, instance: Path) -> Iterator[SequencerRu
     process = context.Process(target=_sequencer_process, args=(database_url, str(instance), ready, stop, results))
     process.start()
     ready.wait(timeout=120)
-    outcome = SequencerRun()
+    outcome = SequencerRun(pid=process.pid)
     try:
         yield outcome
     finally:
@@ -548,6 +550,75 @@ def wait_until_sequenced(database_url: str, timeout: float = DRAIN_SECONDS) -> f
             raise RuntimeError(f"the audit sequencer left entries unlinked for {timeout:.0f} s")
         time.sleep(0.05)
     return time.perf_counter() - start
+
+
+# --- CPU per write -------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_PARTS = ("clients", "sequencer", "server")
+
+
+def _process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process of this machine (Linux /proc), None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+class CpuMeter:
+    """The CPU time a row costs: its client processes, the sequencer, and — when PostgreSQL
+    runs on this machine — the server processes serving the bench's database. Divided by the
+    row's writes it is a figure other work on the machine does not change (the rates are
+    shared with whatever else runs here); None where the server's processes cannot be read."""
+
+    def __init__(self, database_url: str, clients: list[int], others: list[int]):
+        self.clients = set(clients)
+        self.pids = [*clients, *others]
+        self.connection = None
+        if database_url.startswith("postgresql"):
+            self.connection = psycopg.connect(driver_url(database_url), autocommit=True)
+            if not all(_is_postgres(pid) for pid in self._backends()):
+                self.connection.close()
+                self.connection = None
+                self.pids = []  # the server is elsewhere: its share cannot be read
+        self.started: dict[int, float] = {}
+
+    def _backends(self) -> list[int]:
+        if self.connection is None:
+            return []
+        return [pid for (pid,) in self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+    def _sample(self) -> dict[int, float]:
+        samples = {pid: _process_cpu(pid) for pid in [*self.pids, *self._backends()]}
+        return {pid: value for pid, value in samples.items() if value is not None}
+
+    def start(self) -> None:
+        self.started = self._sample()
+
+    def stop(self) -> dict[str, float] | None:
+        """CPU seconds since start() of the clients, the sequencer and the server's processes;
+        None when it cannot be measured here."""
+        if not self.pids:
+            return None
+        parts = dict.fromkeys(CPU_PARTS, 0.0)
+        for pid, value in self._sample().items():
+            part = "clients" if pid in self.clients else "sequencer" if pid in self.pids else "server"
+            parts[part] += value - self.started.get(pid, 0.0)
+        return parts
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip().startswith("postgres")
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -634,6 +705,11 @@ class Row:
     of: str  # which row the ratio is taken of
     target: str = ""
     met: bool | None = None
+    cpu_parts: dict[str, float] | None = None  # CPU seconds per operation: clients, sequencer, server
+
+    @property
+    def cpu(self) -> float | None:
+        return sum(self.cpu_parts.values()) if self.cpu_parts is not None else None
 
     @property
     def ratio(self) -> float:
@@ -704,6 +780,7 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     latencies: list[Latency] = []
     headlock_chain = None
     drains: list[float] = []
+    cpu: dict[str, dict[str, float] | None] = {}
     with app.app_context():
         before_writes = service.head_seq()
     if postgresql:
@@ -714,13 +791,21 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
               flush=True)
         with (running_sequencer(url, instance) if postgresql else _nothing()) as sequencer_run, \
                 client_pool(url, instance, ids) as pool:
+            meter = CpuMeter(url, [process.pid for process in pool.processes],
+                             [sequencer_run.pid] if sequencer_run is not None else [])
             for number in range(rounds):
                 for mode in (modes if number % 2 == 0 else reversed(modes)):
                     label = SQLITE_AUDITED_LABEL if mode == "audited" and not postgresql else MODE_LABELS[mode]
                     print(f"  measuring: {label}, round {number + 1} ...", flush=True)
-                    measured[mode] += pool.measure(mode, seconds / rounds)
+                    measured[mode] += pool.measure(mode, seconds / rounds, on_start=meter.start)
                     if postgresql and mode in ("audited", "entry"):
-                        drains.append(wait_until_sequenced(url))
+                        drains.append(wait_until_sequenced(url))  # the sequencer's share of the row
+                    used = meter.stop()
+                    if used is None or (mode in cpu and cpu[mode] is None):
+                        cpu[mode] = None
+                    else:
+                        cpu[mode] = {part: cpu.get(mode, {}).get(part, 0.0) + used[part] for part in CPU_PARTS}
+            meter.close()
         if postgresql:
             notes.append(f"sequencer: {sequencer_run.linked:,} entries linked in {len(sequencer_run.passes):,} passes, "
                          f"{sequencer_run.cpu_seconds:.1f} s of CPU; every entry linked at most {max(drains):.2f} s "
@@ -743,6 +828,8 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
     verify_one = checked / verify_seconds
     count = {mode: sum(outcome.count for outcome in outcomes) for mode, outcomes in measured.items()}
     rate = {mode: count[mode] / seconds for mode in modes}
+    per_write = {mode: {part: seconds_ / count[mode] for part, seconds_ in cpu[mode].items()}
+                 if cpu.get(mode) is not None and count[mode] else None for mode in modes}
     rows = [
         Row("read every entry, no hashing (baseline)", read_count, read_rate, read_rate, "read"),
         Row("audit verify, one walk (chain + checkpoints)", checked, verify_one, read_rate, "read",
@@ -751,18 +838,21 @@ def run(database_url: str | None, instance: Path, *, entries: int, seconds: floa
             parallel_checked / parallel_seconds, read_rate, "read"),
         Row("reference: ORM rows + chain.entry_hash", reference_count, reference_count / reference_seconds,
             read_rate, "read"),
-        Row(MODE_LABELS["bare"], count["bare"], rate["bare"], rate["bare"], "no audit"),
+        Row(MODE_LABELS["bare"], count["bare"], rate["bare"], rate["bare"], "no audit", cpu_parts=per_write["bare"]),
         Row(MODE_LABELS["audited"] if postgresql else SQLITE_AUDITED_LABEL,
             count["audited"], rate["audited"], rate["bare"], "no audit",
             f"≥ {APP_RATIO_TARGET}×" if postgresql else "",
-            rate["audited"] / rate["bare"] >= APP_RATIO_TARGET if postgresql else None),
+            rate["audited"] / rate["bare"] >= APP_RATIO_TARGET if postgresql else None, cpu_parts=per_write["audited"]),
     ]
     if postgresql:
         rows += [
-            Row(MODE_LABELS["action"], count["action"], rate["action"], rate["action"], "action"),
-            Row(MODE_LABELS["headlock"], count["headlock"], rate["headlock"], rate["action"], "action"),
+            Row(MODE_LABELS["action"], count["action"], rate["action"], rate["action"], "action",
+                cpu_parts=per_write["action"]),
+            Row(MODE_LABELS["headlock"], count["headlock"], rate["headlock"], rate["action"], "action",
+                cpu_parts=per_write["headlock"]),
             Row(MODE_LABELS["entry"], count["entry"], rate["entry"], rate["headlock"], "head-lock",
-                f"≥ {DRIVER_RATIO_TARGET}×", rate["entry"] / rate["headlock"] >= DRIVER_RATIO_TARGET),
+                f"≥ {DRIVER_RATIO_TARGET}×", rate["entry"] / rate["headlock"] >= DRIVER_RATIO_TARGET,
+                cpu_parts=per_write["entry"]),
         ]
     result = Result(dialect, rows, latencies, after.summary(), headlock_chain, notes)
     print_result(result, audited_rate=rate["audited"] if postgresql else None, verify_one=verify_one)
@@ -785,12 +875,19 @@ def _nothing() -> Iterator[None]:
 SQLITE_AUDITED_LABEL = "app path: change + record(), linked in-transaction"
 
 
+def _cpu_text(row: Row) -> str:
+    parts = ", ".join(f"{part} {row.cpu_parts[part] * 1e6:,.0f}" for part in CPU_PARTS if row.cpu_parts[part] >= 5e-7)
+    return f"{row.cpu * 1e6:,.0f} ({parts})"
+
+
 def print_result(result: Result, *, audited_rate: float | None, verify_one: float) -> None:
     print()
-    print(f"{'audit operation':<50} {'count':>10} {'per s':>10} {'ratio':>7}  {'of':<10} target")
+    print(f"{'audit operation':<50} {'count':>10} {'per s':>10} {'CPU µs':>7} {'ratio':>7}  {'of':<10} target")
     for row in result.rows:
         target = f"{row.target}: {_verdict(row.met)}" if row.target else ""
-        print(f"{row.label:<50} {row.count:>10,} {row.rate:>10,.0f} {row.ratio:>7.2f}  {row.of:<10} {target}".rstrip())
+        cpu = f"{row.cpu * 1e6:,.0f}" if row.cpu is not None else "-"
+        print(f"{row.label:<50} {row.count:>10,} {row.rate:>10,.0f} {cpu:>7} {row.ratio:>7.2f}  {row.of:<10} "
+              f"{target}".rstrip())
     if result.latencies:
         print()
         print(f"{'commit → chained':<50} {'entries':>10} {'p50 ms':>10} {'p99 ms':>7}  {'max ms':<10} target")
@@ -807,6 +904,15 @@ def print_result(result: Result, *, audited_rate: float | None, verify_one: floa
     if result.headlock_chain is not None:
         print(f"head-lock scratch chain: {result.headlock_chain}")
     rows = {row.label: row for row in result.rows}
+    pairs = [(name, rows.get(base), rows.get(measured)) for name, base, measured in (
+        ("app path, no audit → audited", MODE_LABELS["bare"], MODE_LABELS["audited"]),
+        ("app path, no audit → audited", MODE_LABELS["bare"], SQLITE_AUDITED_LABEL),
+        ("driver only, head lock → entry insert", MODE_LABELS["headlock"], MODE_LABELS["entry"]))]
+    cpu = [f"{name} {_cpu_text(base)} → {_cpu_text(measured)}: {base.cpu / measured.cpu:.2f}×"
+           for name, base, measured in pairs if base and measured and base.cpu and measured.cpu]
+    if cpu:
+        print("CPU per write, µs (the rows' own processes: other work on the machine does not count): "
+              + "; ".join(cpu))
     if audited_rate is not None:
         app_row = rows[MODE_LABELS["audited"]]
         driver_row = rows[MODE_LABELS["entry"]]

@@ -33,8 +33,8 @@ SQLITE_APP_ROWS = ("app path: small change, no audit (baseline)", "app path: cha
 DRIVER_ROWS = ("driver only: action insert alone (baseline)", "driver only: action + head-lock append (issue 4)",
                "driver only: action + entry insert (issue 22)")
 LATENCY_ROWS = ("app path: change + record()", "driver only: action + entry insert")
-# label, count, per s, ratio, of, [target: verdict]
-ROW = re.compile(r"^(?P<label>.+?)\s+(?P<count>[\d,]+)\s+(?P<rate>[\d,]+)\s+(?P<ratio>[\d.]+)\s+"
+# label, count, per s, CPU µs per operation (or -), ratio, of, [target: verdict]
+ROW = re.compile(r"^(?P<label>.+?)\s+(?P<count>[\d,]+)\s+(?P<rate>[\d,]+)\s+(?P<cpu>[\d,]+|-)\s+(?P<ratio>[\d.]+)\s+"
                  r"(?P<of>read|no audit|action|head-lock)(?:\s+(?P<target>.+))?$")
 # label, entries, p50 ms, p99 ms, max ms, target: verdict
 LATENCY = re.compile(r"^(?P<label>.+?)\s+(?P<entries>[\d,]+)\s+(?P<p50>-?\d+)\s+(?P<p99>-?\d+)\s+(?P<max>-?\d+)\s+"
@@ -77,6 +77,12 @@ def test_the_audit_bench_runs_at_a_tiny_size(tmp_path):
         assert all(_number(row["count"]) > 0 for row in rows)
         assert _number(rows[0]["count"]) == _number(rows[1]["count"]) == _number(rows[2]["count"]) >= ENTRIES
         assert [float(rows[index]["ratio"]) for index in (0, 4)] == [1.0, 1.0]  # the baselines
+        assert {row["cpu"] for row in rows[:4]} == {"-"}  # no CPU figure for the verification rows
+        cpu_line = next((line for line in lines if line.startswith("CPU per write, µs ")), None)
+        if cpu_line is not None:  # the rows' processes could be read (a local server, or SQLite)
+            assert all(row["cpu"] != "-" for row in rows[4:])
+            assert re.search(r"app path, no audit → audited [\d,]+ \(clients [\d,]+.*\) → [\d,]+ \(clients [\d,]+.*\): "
+                             r"[\d.]+×", cpu_line), cpu_line
         assert re.fullmatch(rf"≥ 200,000/s: {VERDICT}", rows[1]["target"])
         assert re.search(rf"^targets \(issue 4, {dialect}\): verify [\d,]+ entries/s \(≥ 200,000: {VERDICT}\)",
                          result.stdout, re.MULTILINE)
