@@ -917,9 +917,9 @@ def print_result(result: Result, *, audited_rate: float | None, verify_one: floa
         app_row = rows[MODE_LABELS["audited"]]
         driver_row = rows[MODE_LABELS["entry"]]
         app_latency = result.latencies[0]
-        print(f"targets (issue 22, {result.dialect}): app-path audited ÷ no audit {app_row.ratio:.2f} "
+        print(f"targets (issue 22, {result.dialect}): app-path audited ÷ no audit {app_row.ratio:.3f} "
               f"(≥ {APP_RATIO_TARGET}: {_verdict(app_row.met)}); driver-only entry insert ÷ head lock "
-              f"{driver_row.ratio:.2f} (≥ {DRIVER_RATIO_TARGET}: {_verdict(driver_row.met)}); commit → chained p99 "
+              f"{driver_row.ratio:.3f} (≥ {DRIVER_RATIO_TARGET}: {_verdict(driver_row.met)}); commit → chained p99 "
               f"{app_latency.p99:.3f} s (≤ {CHAINED_P99_TARGET:g} s: "
               f"{_verdict(app_latency.unchained == 0 and app_latency.p99 <= CHAINED_P99_TARGET)})")
         print(f"targets (issue 4, {result.dialect}): verify {verify_one:,.0f} entries/s (≥ {VERIFY_TARGET:,}: "
