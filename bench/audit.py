@@ -555,7 +555,7 @@ def wait_until_sequenced(database_url: str, timeout: float = DRAIN_SECONDS) -> f
 # --- CPU per write -------------------------------------------------------------------------------
 
 _TICKS = os.sysconf("SC_CLK_TCK")
-CPU_PARTS = ("clients", "sequencer", "server")
+CPU_PARTS = ("clients", "server", "sequencer", "sequencer's server")
 
 
 def _process_cpu(pid: int) -> float | None:
@@ -569,7 +569,8 @@ def _process_cpu(pid: int) -> float | None:
 
 class CpuMeter:
     """The CPU time a row costs: its client processes, the sequencer, and — when PostgreSQL
-    runs on this machine — the server processes serving the bench's database. Divided by the
+    runs on this machine — the server processes serving them (the clients' and the
+    sequencer's). Divided by the
     row's writes it is a figure other work on the machine does not change (the rates are
     shared with whatever else runs here); None where the server's processes cannot be read."""
 
@@ -591,6 +592,14 @@ class CpuMeter:
         return [pid for (pid,) in self.connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
 
+    def _sequencer_backends(self) -> set[int]:
+        """The server process of the sequencer: the one holding its advisory lock."""
+        if self.connection is None:
+            return set()
+        return {pid for (pid,) in self.connection.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = %s "
+            "AND objid::bigint = %s", (sequencer.ADVISORY_KEY >> 32, sequencer.ADVISORY_KEY & 0xFFFFFFFF))}
+
     def _sample(self) -> dict[int, float]:
         samples = {pid: _process_cpu(pid) for pid in [*self.pids, *self._backends()]}
         return {pid: value for pid, value in samples.items() if value is not None}
@@ -604,8 +613,10 @@ class CpuMeter:
         if not self.pids:
             return None
         parts = dict.fromkeys(CPU_PARTS, 0.0)
+        sequencer_backends = self._sequencer_backends()
         for pid, value in self._sample().items():
-            part = "clients" if pid in self.clients else "sequencer" if pid in self.pids else "server"
+            part = ("clients" if pid in self.clients else "sequencer" if pid in self.pids
+                    else "sequencer's server" if pid in sequencer_backends else "server")
             parts[part] += value - self.started.get(pid, 0.0)
         return parts
 
