@@ -1,7 +1,8 @@
 """`python -m bench [--database-url URL] [--seconds S] [--audit-entries N] [--quick | --full] [--load] [--pages] [--workload] [--api]`:
-request costs of the foundation, then the audit trail's verification speed and audited write
-rate (bench/audit.py), then what encryption costs (bench/crypto.py), then the case lists
-(bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
+request costs of the foundation, then the audit trail (bench/audit.py: verification speed; on
+PostgreSQL audited writes with the sequencer running beside no audit, driver-only beside issue
+4's head lock, commit-to-chained latency; `python -m bench.audit` runs it alone), then what
+encryption costs (bench/crypto.py), then the case lists (bench/cases.py). --quick runs it all in about a minute; --full runs the crypto section at
 issue 3's sizes (100k dossiers, 1M rows), the case lists at issue 5's (100k cases, 1M
 subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case lists alone.
 --load adds the load test against gunicorn (bench/load.py, `python -m bench.load` alone):
