@@ -1,15 +1,19 @@
-"""`python -m bench.audit [--database-url URL] [--seconds 10] [--clients 16] [--entries 200000]
-[--instance DIR]`: the audit trail's figures (issues 4 and 22), each beside a baseline measured
-in the same run. `python -m bench` runs it too, on the database its other sections use.
+"""`python -m bench.audit [--database-url URL] [--seconds 10] [--rounds 2] [--clients 16]
+[--entries 200000] [--instance DIR]`: the audit trail's figures (issues 4 and 22), each beside a
+baseline measured in the same run. `python -m bench` runs it too, on the database its other
+sections use.
 
 Writes, PostgreSQL, N clients (16) each an OS process of its own, as gunicorn workers are
-(threads of one process would measure the GIL), every client running for the same time:
+(threads of one process would measure the GIL), started once and kept for every row, every
+client running for the same time; each row runs in `rounds` turns, the rows in turn and their
+order reversed every other round, so that a change in the machine's load falls on all alike:
 - app path: a small real change (the client's own user row, `last_sign_in_at`) committed
   through the app's session (create_app, its default engine options), beside the same change
   plus `record()`, with the audit sequencer running: audit/sequencer.py's Runner in a process
   of its own, with the app's batch and poll settings, as gunicorn.conf.py starts one beside
   the workers. Target: audited ≥ 0.75× the rate without audit.
-- driver only (psycopg, no Flask, no ORM; the statements and the COMMIT go in one pipeline):
+- driver only (psycopg's libpq object, no Flask, no ORM; the statements prepared once, and
+  BEGIN, the statements and the COMMIT sent in one pipeline):
   an action row inserted alone; the same plus its entry inserted into audit_entries (issue
   22's recording path: the audit_entry_stamp trigger stamps it, the running sequencer links
   it); the same plus the entry appended by issue 4's head-lock statement (`git show
@@ -21,9 +25,13 @@ Writes, PostgreSQL, N clients (16) each an OS process of its own, as gunicorn wo
   the moment each commit returned, the sequencer the moment each pass's commit returned
   and the sequence number it reached (Runner.on_pass); an entry's latency is the difference.
   Target: p99 ≤ 1 s.
-Before the next row the bench waits until the sequencer has linked everything; afterwards
-the chain written by the rows is verified (`audit verify`'s code) and the head-lock scratch
-chain is checked against chain.entry_hash.
+- CPU per write (Linux /proc): each row's CPU time in its client processes, the sequencer and,
+  when PostgreSQL runs on this machine, the server processes of the bench's database, divided
+  by the row's writes and split by process: a figure other work on the machine does not
+  change, where the rates share the CPUs with whatever else runs.
+Before the next row the bench waits until the sequencer has linked everything (its work is
+the row's); afterwards the chain written by the rows is verified (`audit verify`'s code) and
+the head-lock scratch chain is checked against chain.entry_hash.
 
 Verification (issue 4; SQLite too): `audit verify`'s own code over synthetic entries
 (recorded, then linked by the trail's own code: the sequencer's passes on PostgreSQL,
