@@ -482,6 +482,57 @@ class BreakGlassAccess(Protected, db.Model):
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
 
 
+class IdentityRelease(Protected, db.Model):
+    """Two-person release of a petitioner's identity (issue 23): the officer who asks, with
+    a reason; M supervisors above the case who are not the asker approve (M by petition
+    type); once released, the identity page opens for that officer and that petition only,
+    until `expires_at`. States: asked, released, refused, withdrawn, expired. Reviewed by an
+    auditor afterwards, beside break-the-glass accesses. The reason and any refusal note
+    are sealed under the case's key."""
+
+    __tablename__ = "identity_releases"
+    __key_owner__ = "case"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(EncryptedText)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    required_approvals: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    closed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusal: Mapped[str | None] = mapped_column(EncryptedText)
+    review: Mapped[str | None] = mapped_column(String(16), index=True)  # justified | unjustified
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    approvals: Mapped[list[IdentityReleaseApproval]] = relationship(
+        back_populates="release", order_by="IdentityReleaseApproval.approved_at")
+
+
+class IdentityReleaseApproval(db.Model):
+    """One supervisor's approval of a release, after re-authenticating for it; a supervisor
+    approves a release once."""
+
+    __tablename__ = "identity_release_approvals"
+    __table_args__ = (UniqueConstraint("release_id", "approver_id", name="uq_identity_release_approvals_approver"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    release_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("identity_releases.id"), index=True)
+    approver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    release: Mapped[IdentityRelease] = relationship(back_populates="approvals")
+    approver: Mapped[User] = relationship(lazy="joined")
+
+
 class PrintRecord(db.Model):
     """The copy register (sổ theo dõi bản in): one row per print of an approved conclusion —
     who, when, how many copies and which copy numbers. Copy numbers run on per conclusion,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Uuid, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .clock import UTCDateTime, utcnow
@@ -152,6 +152,10 @@ class User(db.Model):
     # packages, issue 21): a liaison with no password, no second factor and no web
     # sign-in; it exists so findings and audit entries name who wrote them.
     service_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where the password is checked (issue 23): "local" (password_hash) or "directory" (an
+    # LDAP bind; password_hash then holds an unusable marker). Roles, units, clearance, the
+    # second factor and the lockout stay Hoso's own either way.
+    auth_source: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -183,3 +187,60 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class SecurityKey(db.Model):
+    """A WebAuthn credential (a security key or a platform passkey) registered by a user
+    (issue 23): its public key and signature counter, never a secret. The credential id is
+    unique across all users: an assertion names exactly one key, and so one user."""
+
+    __tablename__ = "security_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class KeyChallenge(db.Model):
+    """A WebAuthn challenge handed to one browser session for one purpose (sign-in,
+    registration, or an approval named by its action and record), used at most once: the
+    row is deleted when an answer is checked, right or wrong."""
+
+    __tablename__ = "key_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(64))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DirectoryRequest(db.Model):
+    """A directory user who signed in for the first time (issue 23): their directory
+    password was right, but no Hoso account is theirs until an admin confirms them, with a
+    unit and a clearance; the role comes from their directory groups, and no higher."""
+
+    __tablename__ = "directory_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    mapped_role: Mapped[Role] = mapped_column(enum_column(Role))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(16), index=True)  # confirmed | refused
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])

@@ -152,6 +152,67 @@ def _existing_file(name: str, raw: Any) -> str:
     return text
 
 
+def _role_list(name: str, raw: Any) -> tuple[str, ...]:
+    """Role names, as a list or one comma-separated text: supervisor,auditor,admin."""
+    from protection.identity import Role
+
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+    roles = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
+    known = {role.value for role in Role}
+    unknown = [role for role in roles if role not in known]
+    if unknown:
+        raise ConfigurationError(f"{name}: unknown role {unknown[0]!r}; roles are {', '.join(sorted(known))}")
+    return roles
+
+
+def _approvals_by_type(name: str, raw: Any) -> dict[str, int]:
+    """Approvals needed per petition type: a dict, or one text "denunciation=2,*=1" where "*"
+    stands for every type not named. Each count from 1 to 5. (The petition types themselves
+    are the domain's: cases/petitions checks the names at start-up.)"""
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        pairs = []
+        for part in str(raw).split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ConfigurationError(f"{name} must look like denunciation=2,*=1, got {raw!r}")
+            pairs.append((key, value))
+    result: dict[str, int] = {}
+    for key, value in pairs:
+        key = str(key).strip().lower()
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            raise ConfigurationError(f"{name}: {key} needs a whole number of approvals, got {value!r}") from None
+        if not 1 <= count <= 5:
+            raise ConfigurationError(f"{name}: {key} needs 1 to 5 approvals, got {count}")
+        if not key:
+            raise ConfigurationError(f"{name} must look like denunciation=2,*=1, got {raw!r}")
+        result[key] = count
+    result.setdefault("*", 1)
+    return result
+
+
+def _rp_id(name: str, raw: Any) -> str:
+    """A WebAuthn relying-party id: a bare host name (no scheme, port or path)."""
+    text = str(raw).strip().lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*", text):
+        raise ConfigurationError(f"{name} must be a host name like hoso.tinhuy.vn (no scheme, port or path), "
+                                 f"got {raw!r}")
+    return text
+
+
+def _ldap_url(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in {"ldap", "ldaps"} or not parts.hostname:
+        raise ConfigurationError(f"{name} must be an ldap:// or ldaps:// address like ldaps://dc.tinhuy.vn")
+    return text
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -228,6 +289,40 @@ SETTINGS: tuple[Setting, ...] = (
             "extension_days, effective_from}); a rule with a later effective_from overrides the default"),
     Setting("HOSO_BREAK_GLASS_HOURS", 4, _positive_int,
             "how long a break-the-glass access to an unassigned case lasts"),
+    Setting("HOSO_REQUIRE_SECURITY_KEY_ROLES", (), _role_list,
+            "roles whose users must sign in and approve with a security key (WebAuthn), e.g. "
+            "supervisor,auditor,admin; others may use a key or a TOTP code"),
+    Setting("HOSO_WEBAUTHN_RP_ID", None, _rp_id,
+            "the host name security keys are registered for (hoso.tinhuy.vn; localhost to try it); "
+            "unset: the host of HOSO_PUBLIC_URL, else of the request"),
+    Setting("HOSO_WEBAUTHN_ORIGINS", None, _text,
+            "origins a key assertion may come from, comma-separated (https://hoso.tinhuy.vn); "
+            "unset: HOSO_PUBLIC_URL, else the request's own"),
+    Setting("HOSO_IDENTITY_RELEASE_HOURS", 24, _positive_int,
+            "how long a released petitioner identity stays open to the officer who asked (and how long "
+            "an ask waits for its approvals)"),
+    Setting("HOSO_IDENTITY_RELEASE_APPROVALS", "denunciation=2,*=1", _approvals_by_type,
+            "supervisors who must approve the release of a petitioner's identity, by petition type "
+            "(\"*\": every other type)"),
+    Setting("HOSO_LDAP_URL", None, _ldap_url,
+            "directory sign-in: ldap://dc.tinhuy.vn or ldaps://...; unset: local accounts only"),
+    Setting("HOSO_LDAP_BIND_DN", None, _text,
+            "the DN Hoso binds as to look users up (unset: anonymous search)"),
+    Setting("HOSO_LDAP_BIND_PASSWORD", None, _text,
+            "that DN's password"),
+    Setting("HOSO_LDAP_BASE_DN", None, _text,
+            "where users are searched: ou=people,dc=tinhuy,dc=vn (required with HOSO_LDAP_URL)"),
+    Setting("HOSO_LDAP_USER_FILTER", "(uid={username})", _text,
+            "the search filter; {username} is replaced by the escaped user name"),
+    Setting("HOSO_LDAP_GROUP_ROLES", None, _text,
+            "directory groups and the Hoso role each maps to: "
+            "cn=tham-dinh,ou=groups,dc=tinhuy,dc=vn=officer;cn=lanh-dao,...=supervisor"),
+    Setting("HOSO_LDAP_START_TLS", False, _boolean,
+            "ldap://: upgrade the connection with StartTLS before binding"),
+    Setting("HOSO_LDAP_CA_FILE", None, _existing_file,
+            "a PEM file of the CA that signed the directory's certificate; unset: the system's CAs"),
+    Setting("HOSO_LDAP_TIMEOUT_SECONDS", 5, _positive_seconds,
+            "how long a sign-in waits for the directory"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
     Setting("HOSO_ARCHIVE_AFTER_DAYS", 365, _non_negative_int,
