@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from protection.identity import Role
 from protection.mail import parse_smtp_url
 
 
@@ -154,8 +155,6 @@ def _existing_file(name: str, raw: Any) -> str:
 
 def _role_list(name: str, raw: Any) -> tuple[str, ...]:
     """Role names, as a list or one comma-separated text: supervisor,auditor,admin."""
-    from protection.identity import Role
-
     items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
     roles = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
     known = {role.value for role in Role}
