@@ -51,7 +51,8 @@ def start_gunicorn(database_url: str, instance_path: Path, log_file, workers: in
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: three workers importing the app on a loaded 2-core machine took over 30 s once.
+    deadline = time.monotonic() + 90
     while True:
         try:
             urllib.request.urlopen(base + "/login", timeout=2).read()  # noqa: S310 - loopback
