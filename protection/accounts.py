@@ -186,7 +186,8 @@ def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> st
     if lockout.is_locked(user):
         end_session(auth_session, EndReason.LOCKED)  # only this half-finished sign-in
         raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "code")
-    if security_keys.required_for(user):
+    if security_keys.required_for(user) and security_keys.has_keys(user):
+        # Without a key yet, the TOTP app signs them in, and a key is registered next.
         signals.second_factor_failed.send(_app(), user=user, reason="key_required")
         raise AccountError(_("Vai trò của bạn phải dùng khóa bảo mật để đăng nhập."), "code")
     check = totp.check_code(user, code)
