@@ -156,9 +156,12 @@ def _descriptors(keys: list[SecurityKey]) -> list[PublicKeyCredentialDescriptor]
 # --- challenges -----------------------------------------------------------------------------
 
 def _store_challenge(session_id: uuid.UUID, purpose: str, target: str | None, challenge: bytes) -> None:
-    # One open challenge per session, purpose and record: asking again replaces it.
+    # One open challenge per session, purpose and record: asking again replaces it. The
+    # session's expired ones go too, so unanswered challenges do not pile up.
     db.session.execute(delete(KeyChallenge).where(KeyChallenge.session_id == session_id,
                                                   KeyChallenge.purpose == purpose, _same_target(target)))
+    db.session.execute(delete(KeyChallenge).where(KeyChallenge.session_id == session_id,
+                                                  KeyChallenge.created_at < utcnow() - CHALLENGE_LIFETIME))
     db.session.add(KeyChallenge(session_id=session_id, purpose=purpose, target=target, challenge=challenge))
     db.session.flush()
 

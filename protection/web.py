@@ -56,7 +56,9 @@ account = Blueprint("account", __name__, url_prefix="/account")
 # user back to the step they must complete.
 SIGN_IN_STEPS = {
     "auth.second_factor": frozenset({"auth.second_factor", "auth.key_options", "auth.logout"}),
-    "auth.enrol": frozenset({"auth.enrol", "auth.enrol_qr", "auth.logout"}),
+    # A role that needs a second factor may choose a security key instead of the TOTP app.
+    "auth.enrol": frozenset({"auth.enrol", "auth.enrol_qr", "account.security_keys", "account.security_key_options",
+                             "auth.logout"}),
     "account.security_keys": frozenset({"account.security_keys", "account.security_key_options", "auth.logout"}),
     "account.password": frozenset({"account.password", "auth.logout"}),
 }
@@ -353,7 +355,7 @@ def password():
 @permission(SIGN_IN_STEP)
 def security_keys_page():
     """The user's keys, and adding one: also the sign-in step of a role that requires keys."""
-    completing_sign_in = g.get("sign_in_step") == "account.security_keys"
+    completing_sign_in = g.get("sign_in_step") in ("account.security_keys", "auth.enrol")
     form = SecurityKeyForm()
     if completing_sign_in:
         del form.current_password  # typed a moment ago, on the sign-in page

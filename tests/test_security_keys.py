@@ -172,6 +172,19 @@ def test_a_key_is_registered_then_signs_in_once_per_challenge_and_never_after_re
     assert response.headers["Location"] == "/"  # no second factor any more: an officer needs none
 
 
+def test_a_role_that_needs_a_second_factor_may_enrol_a_key_instead_of_the_app(app, client, make_user):
+    supervisor = make_user("supervisor", totp=False)
+    response = post_form(client, "/login", {"username": supervisor.username, "password": supervisor.password})
+    assert response.headers["Location"].endswith("/account/two-factor/enrol")
+    assert KEYS_PAGE in text_of(client.get("/account/two-factor/enrol"))
+    key = SoftKey()
+    response = register(client, key)  # no password: typed a moment ago
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert [entry.actor_id for entry in audit_entries(app, "auth.signed_in")] == [supervisor.id]
+    # From now on the key is their second factor.
+    assert key_sign_in(app.test_client(), supervisor, key).headers["Location"] == "/"
+
+
 # --- approvals --------------------------------------------------------------------------------
 
 def test_an_approval_takes_a_key_made_for_that_action_and_record_only(app, client, login_as, make_user, sign_in):
