@@ -21,7 +21,14 @@ from protection.identity import KeyChallenge, SecurityKey, User
 from protection.lockout import LoginFailure
 from protection.notices import SecurityNotice
 from tests.conftest import audit_entries
-from tests.factories import SoftKey, make_subject, open_review, submit_conclusion, to_conclusion
+from tests.factories import (
+    SoftKey,
+    approve_conclusion,
+    make_subject,
+    open_review,
+    submit_conclusion,
+    to_conclusion,
+)
 from tests.pages import csrf_token, field_error_lines, next_totp_code, post_form, text_of
 
 KEYS_PAGE = "/account/security-keys"
@@ -244,6 +251,40 @@ def test_an_approval_takes_a_key_made_for_that_action_and_record_only(app, clien
     assert state(app, first_case) == "submitted"
     assert details(app, "auth.recheck.failed")[-1] == {"purpose": "conclusion_approval", "reason": "key_counter"}
     assert count(app, KeyChallenge) == 1  # the case_purge one, never answered
+
+
+def test_a_purge_takes_a_key_made_for_purging_that_case(app, client, login_as, make_user):
+    officer = make_user("officer")
+    supervisor = login_as("supervisor")
+    with app.app_context():
+        author = db.session.get(User, officer.id)
+        case = to_conclusion(open_review(author, make_subject(author, "Lê Văn Hủy", date(1975, 3, 2))), by=author)
+        conclusion = submit_conclusion(case, by=author)
+        approve_conclusion(case, by=db.session.get(User, supervisor.id))
+        case.closed_on = date(2001, 5, 4)
+        case_id, reference, conclusion_id = case.id, case.reference, str(conclusion.id)
+        db.session.commit()
+    key = SoftKey()
+    assert register(client, key, password=supervisor.password).status_code == 302
+    page = f"/retention/{case_id}/purge"
+    assert 'data-purpose="case_purge"' in text_of(client.get(page))
+
+    # An approval's assertion (same user, same key) does not purge.
+    made_for_approval = key.assertion(key_options(client, "conclusion_approval", conclusion_id, page=page))
+    response = post_form(client, page, {"reference": reference, "assertion": made_for_approval})
+    assert response.status_code == 200 and field_error_lines(text_of(response), "secret")
+    with app.app_context():
+        assert db.session.get(Case, case_id).purged_at is None
+        db.session.commit()
+    assert details(app, "auth.recheck.failed")[-1] == {"purpose": "case_purge", "reason": "key_no_challenge"}
+
+    made_for_purge = key.assertion(key_options(client, "case_purge", case_id, page=page))
+    assert post_form(client, page, {"reference": reference, "assertion": made_for_purge}).status_code == 303
+    with app.app_context():
+        assert db.session.get(Case, case_id).purged_at is not None
+        db.session.commit()
+    assert [d["record"] for d in details(app, "auth.security_key.used") if d["purpose"] == "case_purge"] \
+        == [str(case_id)]
 
 
 # --- roles that must use keys; the admin's reset ----------------------------------------------
