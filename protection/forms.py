@@ -218,11 +218,20 @@ class SecondFactorForm(FlaskForm):
     submit = SubmitField(_l("Xác nhận"))
 
 
+class CeremonyField(HiddenField):
+    """A security key's answer, filled in by static/js/security-keys.js: never written back
+    into a page shown again after a refusal (each answer is good once; a stale one left in
+    the form would be sent again in place of the password typed next)."""
+
+    def _value(self):
+        return ""
+
+
 class KeySignInForm(FlaskForm):
     """The second-factor page's other form: a security key's assertion, filled in by
     static/js/security-keys.js."""
 
-    assertion = HiddenField(validators=[InputRequired(REQUIRED), Length(max=16_000)])
+    assertion = CeremonyField(validators=[InputRequired(REQUIRED), Length(max=16_000)])
 
 
 class RequiredUnlessKey:
@@ -244,7 +253,7 @@ class KeyAssertionFields:
     RequiredUnlessKey instead of InputRequired; the operation passes both to
     accounts.confirm_identity(..., assertion=form.assertion.data)."""
 
-    assertion = HiddenField(validators=[Length(max=16_000)])
+    assertion = CeremonyField(validators=[Length(max=16_000)])
 
 
 class SecurityKeyForm(FlaskForm):
@@ -255,7 +264,7 @@ class SecurityKeyForm(FlaskForm):
                        description=_l("Để nhận ra khóa sau này, ví dụ “Khóa USB màu xanh” hoặc “Máy tính cơ quan”."))
     current_password = PasswordField(_l("Mật khẩu hiện tại"), validators=[InputRequired(REQUIRED)],
                                      render_kw={"autocomplete": "current-password"})
-    credential = HiddenField(validators=[
+    credential = CeremonyField(validators=[
         InputRequired(_l("Trình duyệt chưa gửi khóa bảo mật: hãy bật JavaScript, bấm “Thêm khóa bảo mật” và chạm "
                          "vào khóa khi được hỏi.")), Length(max=16_000)])
     submit = SubmitField(_l("Thêm khóa bảo mật"))

@@ -229,7 +229,6 @@ def second_factor():
         else:
             _establish(current_user, token)
             return _after_sign_in_redirect(current_user, g.auth_session)
-    key_form.assertion.data = ""
     return render_template("auth/second_factor.html", form=form, key_form=key_form,
                            has_keys=security_keys.has_keys(current_user),
                            key_required=security_keys.required_for(current_user))
@@ -363,7 +362,6 @@ def security_keys_page():
         current_user, g.auth_session, form.name.data, form.credential.data,
         None if completing_sign_in else form.current_password.data,
     ), AccountError, done=_("Đã thêm khóa bảo mật."), to=_key_added)
-    form.credential.data = ""
     return done or render_template("account/security_keys.html", form=form, completing_sign_in=completing_sign_in,
                                    keys=security_keys.keys_of(current_user), remove_form=RemoveKeyForm(),
                                    key_required=security_keys.required_for(current_user))

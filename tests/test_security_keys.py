@@ -231,6 +231,7 @@ def test_an_approval_takes_a_key_made_for_that_action_and_record_only(app, clien
         response = approve(client, second_case, assertion=make())
         assert response.status_code == 200, response.status_code
         assert field_error_lines(text_of(response), "secret")
+        assert 'name="assertion" type="hidden" value=""' in text_of(response)  # never sent twice
         assert state(app, second_case) == "submitted"
     reasons = [(d["purpose"], d["reason"]) for d in details(app, "auth.recheck.failed")]
     assert reasons == [("conclusion_approval", f"key_{reason}") for reason, _make in refusals]
