@@ -303,8 +303,10 @@ def register_security_key(user: User, auth_session: AuthSession, name: str, cred
     try:
         key = security_keys.register(user, auth_session.id, name, credential)
     except security_keys.KeyRefused as refused:
-        # Not counted: the answer is checked against a challenge for a new key, not against
-        # anything that guards the account (as a wrong code at TOTP enrolment).
+        # Audited, not counted: the answer is checked against a challenge for a new key, not
+        # against anything that guards the account (as a wrong code at TOTP enrolment).
+        _refuse_recheck(user, "security_key_registration", f"key_{refused.reason}", count=False,
+                        spent=(auth_session.id, security_keys.REGISTRATION, None))
         raise AccountError(refused.message, "name") from None
     notices.notify(user, notices.NoticeKind.SECURITY_KEY_ADDED)
     signals.security_key_changed.send(_app(), user=user, change="registered", by=user, key_id=key.id)

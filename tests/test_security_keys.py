@@ -135,6 +135,9 @@ def test_a_key_is_registered_then_signs_in_once_per_challenge_and_never_after_re
     assert count(app, SecurityNotice, user_id=officer.id, kind="security_key_added") == 1
     # The same key again: the browser is told to exclude it, and the server refuses it.
     assert "đã được đăng ký" in text_of(register(client, key, password=officer.password))
+    assert details(app, "auth.recheck.failed")[-1] == {"purpose": "security_key_registration",
+                                                       "reason": "key_already_registered"}
+    assert len(keys_of(app, officer.id)) == 1
 
     # Signing in now asks for the key; a right assertion completes the sign-in.
     browser = app.test_client()
