@@ -131,6 +131,7 @@ def test_a_key_is_registered_then_signs_in_once_per_challenge_and_never_after_re
     assert (stored.name, stored.credential_id, stored.transports) == ("Khóa USB xanh", key.credential_id, "usb")
     page = text_of(client.get(KEYS_PAGE))
     assert "Khóa USB xanh" in page and "Chưa dùng" in page
+    assert "Có khóa bảo mật" in text_of(client.get("/account/"))
     assert details(app, "auth.security_key.registered") == [{"key": str(stored.id)}]
     assert count(app, SecurityNotice, user_id=officer.id, kind="security_key_added") == 1
     # The same key again: the browser is told to exclude it, and the server refuses it.
