@@ -55,6 +55,16 @@ def _on_second_factor_changed(_app, user, change, by=None, **_):
     record(f"auth.second_factor.{change}", target_type="user", target_id=user.id, actor=by or user)
 
 
+def _on_security_key_changed(_app, user, change, by=None, key_id=None, count=None, **_):
+    detail = {"key": key_id} if key_id is not None else {"count": count}
+    record(f"auth.security_key.{change}", target_type="user", target_id=user.id, actor=by or user, **detail)
+
+
+def _on_security_key_used(_app, user, purpose, target, key_id, **_):
+    record("auth.security_key.used", target_type="user", target_id=user.id, actor=user, purpose=purpose,
+           record=target, key=key_id)
+
+
 def _on_signed_out(_app, user, auth_session, reason, **_):
     record("auth.logout", target_type="user", target_id=user.id, actor=user, session=auth_session.id)
 
@@ -146,6 +156,8 @@ CONNECTIONS = (
     (signals.second_factor_failed, _on_second_factor_failed),
     (signals.recheck_failed, _on_recheck_failed),
     (signals.second_factor_changed, _on_second_factor_changed),
+    (signals.security_key_changed, _on_security_key_changed),
+    (signals.security_key_used, _on_security_key_used),
     (signals.signed_out, _on_signed_out),
     (signals.session_ended, _on_session_ended),
     (signals.password_changed, _on_password_changed),

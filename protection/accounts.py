@@ -12,11 +12,21 @@ import enum
 import uuid
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from . import api_tokens, hooks, lockout, notices, passwords, ratelimit, signals, totp
+from . import (
+    api_tokens,
+    hooks,
+    lockout,
+    notices,
+    passwords,
+    ratelimit,
+    security_keys,
+    signals,
+    totp,
+)
 from .clock import utcnow
 from .db import db, take_write_lock
 from .i18n import SUPPORTED_LOCALES
@@ -77,15 +87,28 @@ class SignInResult:
     token: str | None = None
 
 
+def has_second_factor(user: User) -> bool:
+    """A TOTP app or at least one security key (issue 23): either makes a second factor."""
+    return user.second_factor_enabled or security_keys.has_keys(user)
+
+
 def second_factor_required(user: User) -> bool:
-    return user.second_factor_enabled or user.role.requires_second_factor
+    return (user.second_factor_enabled or user.role.requires_second_factor or security_keys.required_for(user)
+            or security_keys.has_keys(user))
 
 
 def unfinished_step(user: User, auth_session: AuthSession) -> str | None:
     """What the user must still do before they are signed in: "second_factor",
-    "enrolment", "password_change" (a temporary password), or None when signed in."""
+    "enrolment" (a TOTP app), "key_registration" (a security key, for a role that requires
+    one), "password_change" (a temporary password), or None when signed in."""
+    key_required = security_keys.required_for(user)
     if not auth_session.second_factor_passed:
-        return "second_factor" if user.second_factor_enabled else "enrolment"
+        if has_second_factor(user):
+            return "second_factor"
+        return "key_registration" if key_required else "enrolment"
+    if key_required and not security_keys.has_keys(user):
+        # Signed in with the TOTP app they had before keys were required: a key now.
+        return "key_registration"
     if user.must_change_password:
         return "password_change"
     return None
@@ -137,12 +160,12 @@ def sign_in(username: str, password: str, *, client_address: str | None,
     return SignInResult(SignInOutcome.OK, user, auth_session, token)
 
 
-def _count_failure(user: User, stage: str) -> bool:
+def _count_failure(user: User, stage: str, reason: str = "wrong_code") -> bool:
     locked_now = lockout.record_failure(user, stage)
     if stage == "password":
         signals.sign_in_failed.send(_app(), user=user, reason="bad_password")
     else:
-        signals.second_factor_failed.send(_app(), user=user, reason="wrong_code")
+        signals.second_factor_failed.send(_app(), user=user, reason=reason)
     if locked_now:
         # The owner's open sessions stay open: otherwise anyone could sign any officer
         # out by typing five wrong passwords for them. New sign-ins wait for the lock.
@@ -163,6 +186,10 @@ def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> st
     if lockout.is_locked(user):
         end_session(auth_session, EndReason.LOCKED)  # only this half-finished sign-in
         raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "code")
+    if security_keys.required_for(user) and security_keys.has_keys(user):
+        # Without a key yet, the TOTP app signs them in, and a key is registered next.
+        signals.second_factor_failed.send(_app(), user=user, reason="key_required")
+        raise AccountError(_("Vai trò của bạn phải dùng khóa bảo mật để đăng nhập."), "code")
     check = totp.check_code(user, code)
     if check.outcome is totp.CodeOutcome.REUSED:
         # Not counted towards the lock (see _code_reused), but recorded: a replayed code
@@ -173,6 +200,25 @@ def verify_second_factor(user: User, auth_session: AuthSession, code: str) -> st
         if _count_failure(user, "totp"):
             end_session(auth_session, EndReason.LOCKED)  # the half-finished sign-in ends with the lock
         raise AccountError(_("Mã xác thực không đúng hoặc đã hết hạn."), "code")
+    auth_session.second_factor_passed = True
+    _after_step(user, auth_session)
+    return rotate_token(auth_session)
+
+
+def verify_second_factor_key(user: User, auth_session: AuthSession, assertion: str) -> str:
+    """Check a security key's assertion for a half-finished sign-in; returns the new session
+    token. A refused assertion counts towards the lock as a wrong code does."""
+    if lockout.is_locked(user):
+        end_session(auth_session, EndReason.LOCKED)
+        raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "assertion")
+    try:
+        key = security_keys.verify_assertion(user, auth_session.id, assertion, purpose=security_keys.SIGN_IN,
+                                             target=None)
+    except security_keys.KeyRefused as refused:
+        if _count_failure(user, "security_key", reason=f"key_{refused.reason}"):
+            end_session(auth_session, EndReason.LOCKED)
+        raise AccountError(refused.message, "assertion") from None
+    signals.security_key_used.send(_app(), user=user, purpose=security_keys.SIGN_IN, target=None, key_id=key.id)
     auth_session.second_factor_passed = True
     _after_step(user, auth_session)
     return rotate_token(auth_session)
@@ -230,6 +276,61 @@ def confirm_enrolment(user: User, auth_session: AuthSession, code: str,
     if was_completing_sign_in:
         _after_step(user, auth_session)
     return rotate_token(auth_session)
+
+
+# --- security keys --------------------------------------------------------------------
+
+def _key_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise AccountError(_("Hãy đặt tên cho khóa (tối đa 100 ký tự), ví dụ “Khóa USB màu xanh”."), "name")
+    return name
+
+
+def register_security_key(user: User, auth_session: AuthSession, name: str, credential: str,
+                          current_password: str | None) -> str | None:
+    """Keep a key the user's browser just created (security_keys.registration_options).
+
+    A fully signed-in user gives their password too, as when replacing the TOTP app: a
+    borrowed unlocked screen must not be enough to add a stranger's key. During sign-in
+    (a role that requires keys) the password was typed a moment ago. Returns the new
+    session token when the key completed a sign-in step, else None."""
+    name = _key_name(name)
+    if current_password is not None:
+        recheck(user, current_password, purpose="security_key_registration", field="current_password",
+                accept_code=False)
+    was_signing_in = unfinished_step(user, auth_session) is not None
+    try:
+        key = security_keys.register(user, auth_session.id, name, credential)
+    except security_keys.KeyRefused as refused:
+        # Audited, not counted: the answer is checked against a challenge for a new key, not
+        # against anything that guards the account (as a wrong code at TOTP enrolment).
+        _refuse_recheck(user, "security_key_registration", f"key_{refused.reason}", count=False,
+                        spent=(auth_session.id, security_keys.REGISTRATION, None))
+        raise AccountError(refused.message, "name") from None
+    notices.notify(user, notices.NoticeKind.SECURITY_KEY_ADDED)
+    signals.security_key_changed.send(_app(), user=user, change="registered", by=user, key_id=key.id)
+    if not was_signing_in:
+        return None
+    auth_session.second_factor_passed = True
+    end_user_sessions(user, EndReason.ACCOUNT_CHANGED, keep=auth_session)
+    _after_step(user, auth_session)
+    return rotate_token(auth_session)
+
+
+def remove_security_key(user: User, key_id: uuid.UUID, secret: str) -> None:
+    key = security_keys.own_key(user, key_id)
+    if key is None:
+        raise AccountError(_("Không tìm thấy khóa bảo mật này."))
+    recheck(user, secret, purpose="security_key_removal", field="secret", accept_code=True)
+    if security_keys.required_for(user) and len(security_keys.keys_of(user)) == 1:
+        raise AccountError(_("Vai trò của bạn bắt buộc dùng khóa bảo mật: hãy thêm khóa khác trước khi gỡ khóa "
+                             "cuối cùng."), "secret")
+    removed_id = key.id
+    db.session.delete(key)
+    notices.notify(user, notices.NoticeKind.SECURITY_KEY_REMOVED)
+    signals.security_key_changed.send(_app(), user=user, change="removed", by=user, key_id=removed_id)
+    db.session.flush()
 
 
 def sign_out(user: User, auth_session: AuthSession) -> None:
@@ -467,6 +568,25 @@ def reset_second_factor(target: User, *, by: User) -> None:
     db.session.flush()
 
 
+def reset_security_keys(target: User, *, by: User) -> int:
+    """Remove every key of a user who lost theirs: as reset_second_factor, their sessions
+    end and they are told; they register a new key at their next sign-in (if their role
+    requires one) or sign in with their TOTP app."""
+    if by.id == target.id:
+        raise AccountError(_("Bạn không thể tự gỡ khóa bảo mật của chính mình ở đây; hãy dùng trang Khóa bảo mật."))
+    _refuse_service_account(target)
+    keys = security_keys.keys_of(target)
+    if not keys:
+        raise AccountError(_("Người dùng này chưa có khóa bảo mật nào."))
+    for key in keys:
+        db.session.delete(key)
+    end_user_sessions(target, EndReason.ACCOUNT_CHANGED)
+    notices.notify(target, notices.NoticeKind.SECURITY_KEYS_RESET)
+    signals.security_key_changed.send(_app(), user=target, change="reset", by=by, count=len(keys))
+    db.session.flush()
+    return len(keys)
+
+
 def create_unit(*, code: str, name: str, kind: str, parent_code: str | None, by: User | None) -> Unit:
     code = (code or "").strip().upper()
     if not (2 <= len(code) <= 32) or not all(ch.isalnum() or ch in "-_" for ch in code) or not code.isascii():
@@ -492,11 +612,44 @@ def create_unit(*, code: str, name: str, kind: str, parent_code: str | None, by:
     return unit
 
 
-def confirm_identity(user: User, secret: str, *, purpose: str) -> None:
-    """Re-authentication before a weighty act (approving a conclusion, purging a case):
-    the user's password, or a fresh TOTP code when they have a second factor. Raises
-    AccountError (beside the field "secret") or LockedOut, as recheck() does."""
-    recheck(user, secret, purpose=purpose, field="secret", accept_code=True)
+def confirm_identity(user: User, secret: str | None, *, purpose: str, target: str | None = None,
+                     assertion: str | None = None) -> None:
+    """Re-authentication before a weighty act (approving a conclusion, purging a case,
+    releasing an identity): the user's password, a fresh TOTP code when they have one, or
+    a security key's assertion (with user verification) made for this very `purpose` and
+    `target` (the record's id), fetched by static/js/security-keys.js. A user whose role
+    requires keys must use a key. Raises AccountError (beside the field "secret") or
+    LockedOut, as recheck() does: a refused assertion is counted, limited and audited like
+    a wrong password."""
+    user = getattr(user, "_get_current_object", lambda: user)()
+    if assertion:
+        _confirm_with_key(user, assertion, purpose=purpose, target=target)
+        return
+    if security_keys.required_for(user):
+        _refuse_recheck(user, purpose, "key_required", count=False)
+        raise AccountError(_("Vai trò của bạn phải xác nhận bằng khóa bảo mật: bấm “Dùng khóa bảo mật”."), "secret")
+    recheck(user, secret or "", purpose=purpose, field="secret", accept_code=True)
+
+
+def _confirm_with_key(user: User, assertion: str, *, purpose: str, target: str | None) -> None:
+    session_id = getattr(g.get("auth_session"), "id", None)
+    if not ratelimit.recheck_allowed(user):
+        _refuse_recheck(user, purpose, "rate_limited", count=False,
+                        spent=(session_id, purpose, target))
+        raise AccountError(_("Bạn đã thử quá nhiều lần trong thời gian ngắn. Hãy đợi một lát rồi thử lại."), "secret")
+    if lockout.is_locked(user):
+        _refuse_recheck(user, purpose, "locked", count=False, spent=(session_id, purpose, target))
+        raise AccountError(_("Tài khoản đang tạm khóa do nhập sai nhiều lần. Hãy thử lại sau."), "secret")
+    if not security_keys.is_approval_purpose(purpose) or not security_keys.valid_target(target):
+        raise ValueError(f"not an approval purpose and record: {purpose!r}")
+    try:
+        key = security_keys.verify_assertion(user, session_id, assertion, purpose=purpose, target=target)
+    except security_keys.KeyRefused as refused:
+        ratelimit.count_failed_recheck(user)
+        if _refuse_recheck(user, purpose, f"key_{refused.reason}", count=True, spent=(session_id, purpose, target)):
+            raise LockedOut() from None
+        raise AccountError(refused.message, "secret") from None
+    signals.security_key_used.send(_app(), user=user, purpose=purpose, target=target, key_id=key.id)
 
 
 # --- re-checks of a signed-in user ---------------------------------------------------------
@@ -544,9 +697,14 @@ def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: b
     raise AccountError(_("Mật khẩu hiện tại không đúng."), field)
 
 
-def _refuse_recheck(user: User, purpose: str, reason: str, *, count: bool) -> bool:
-    """Record a refused re-check in its own transaction; True when it locked the account."""
+def _refuse_recheck(user: User, purpose: str, reason: str, *, count: bool,
+                    spent: tuple | None = None) -> bool:
+    """Record a refused re-check in its own transaction; True when it locked the account.
+    `spent`: the (session id, purpose, target) of a key challenge that was answered: the
+    rollback brings its row back, and it must stay used up."""
     db.session.rollback()
+    if spent is not None:
+        security_keys.forget_challenge(*spent)
     locked_now = lockout.record_failure(user, "recheck") if count else False
     signals.recheck_failed.send(_app(), user=user, purpose=purpose, reason=reason)
     if locked_now:

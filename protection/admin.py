@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import accounts, admin_queries, api_tokens, paging, signals
+from . import accounts, admin_queries, api_tokens, paging, security_keys, signals
 from .accounts import AccountError, NewUser
 from .forms import ConfirmForm, UnitForm, UserForm, press, require_submitted, submit_form
 from .identity import User
@@ -41,7 +41,9 @@ def users():
     # The list shows every person's name: a read of personal data, audited (issue 4).
     signals.record_viewed.send(current_app._get_current_object(), target_type="user", target_id=None,
                                action="user.list", count=len(page.rows))
-    return render_template("admin/users.html", users=page.rows, page=page, sorting=sort)
+    return render_template("admin/users.html", users=page.rows, page=page, sorting=sort,
+                           key_counts=security_keys.key_counts(user.id for user in page.rows),
+                           key_roles=current_app.config["HOSO_REQUIRE_SECURITY_KEY_ROLES"])
 
 
 @admin.route("/users/new", methods=["GET", "POST"])
@@ -88,7 +90,8 @@ def edit_user(user_id: uuid.UUID):
     # once its client is revoked it stays disabled (accounts refuses; the page says why).
     return done or render_template("admin/user_form.html", form=form, user=user, confirm_form=ConfirmForm(),
                                    can_change_status=can_change_user_status(current_user, user),
-                                   api_client=api_tokens.client_of(user))
+                                   api_client=api_tokens.client_of(user), keys=security_keys.keys_of(user),
+                                   key_required=security_keys.required_for(user))
 
 
 def _confirmed_action(user_id: uuid.UUID):
@@ -133,6 +136,15 @@ def reset_two_factor(user_id: uuid.UUID):
     user = _confirmed_action(user_id)
     return press(lambda: accounts.reset_second_factor(user, by=current_user), AccountError,
                  done=_("Đã gỡ xác thực hai lớp. Người dùng sẽ thiết lập lại ở lần đăng nhập tới."),
+                 to=lambda _result: _to_user(user))
+
+
+@admin.route("/users/<uuid:user_id>/reset-security-keys", methods=["POST"])
+@permission("users.manage")
+def reset_security_keys(user_id: uuid.UUID):
+    user = _confirmed_action(user_id)
+    return press(lambda: accounts.reset_security_keys(user, by=current_user), AccountError,
+                 done=lambda count: _("Đã gỡ %(n)d khóa bảo mật và kết thúc mọi phiên của người dùng.", n=count),
                  to=lambda _result: _to_user(user))
 
 

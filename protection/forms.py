@@ -11,8 +11,15 @@ from flask import abort, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import PasswordField, SelectField, StringField, SubmitField, widgets
-from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField, widgets
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    StopValidation,
+    ValidationError,
+)
 
 from .db import db
 from .i18n import LANGUAGE_NAMES
@@ -209,6 +216,64 @@ class SecondFactorForm(FlaskForm):
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
     )
     submit = SubmitField(_l("Xác nhận"))
+
+
+class CeremonyField(HiddenField):
+    """A security key's answer, filled in by static/js/security-keys.js: never written back
+    into a page shown again after a refusal (each answer is good once; a stale one left in
+    the form would be sent again in place of the password typed next)."""
+
+    def _value(self):
+        return ""
+
+
+class KeySignInForm(FlaskForm):
+    """The second-factor page's other form: a security key's assertion, filled in by
+    static/js/security-keys.js."""
+
+    assertion = CeremonyField(validators=[InputRequired(REQUIRED), Length(max=16_000)])
+
+
+class RequiredUnlessKey:
+    """InputRequired for a re-authentication's password or code, unless the form carries a
+    security key's assertion instead (the `assertion` field of KeyAssertionFields)."""
+
+    def __call__(self, form, field):
+        assertion = getattr(form, "assertion", None)
+        if assertion is not None and (assertion.data or "").strip():
+            raise StopValidation()
+        if not (field.data or "").strip():
+            raise StopValidation(REQUIRED)
+
+
+class KeyAssertionFields:
+    """Mixed into a form that re-authenticates before a weighty act (approval, purge,
+    identity release): the hidden assertion that templates/_security_keys.html's
+    `reauth_fields` macro fills when the user chooses their key. Its `secret` field takes
+    RequiredUnlessKey instead of InputRequired; the operation passes both to
+    accounts.confirm_identity(..., assertion=form.assertion.data)."""
+
+    assertion = CeremonyField(validators=[Length(max=16_000)])
+
+
+class SecurityKeyForm(FlaskForm):
+    """Registering a key: its name, the password (removed by the view during sign-in), and
+    the browser's answer, filled in by static/js/security-keys.js."""
+
+    name = StringField(_l("Tên khóa"), validators=[InputRequired(REQUIRED), Length(max=100)],
+                       description=_l("Để nhận ra khóa sau này, ví dụ “Khóa USB màu xanh” hoặc “Máy tính cơ quan”."))
+    current_password = PasswordField(_l("Mật khẩu hiện tại"), validators=[InputRequired(REQUIRED)],
+                                     render_kw={"autocomplete": "current-password"})
+    credential = CeremonyField(validators=[
+        InputRequired(_l("Trình duyệt chưa gửi khóa bảo mật: hãy bật JavaScript, bấm “Thêm khóa bảo mật” và chạm "
+                         "vào khóa khi được hỏi.")), Length(max=16_000)])
+    submit = SubmitField(_l("Thêm khóa bảo mật"))
+
+
+class RemoveKeyForm(FlaskForm):
+    secret = PasswordField(_l("Mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
+                           render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Gỡ khóa"))
 
 
 class EnrolForm(FlaskForm):

@@ -24,6 +24,9 @@ class NoticeKind(enum.StrEnum):
     SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
     SECOND_FACTOR_RESET = "second_factor_reset"
     ACCOUNT_LOCKED = "account_locked"
+    SECURITY_KEY_ADDED = "security_key_added"
+    SECURITY_KEY_REMOVED = "security_key_removed"
+    SECURITY_KEYS_RESET = "security_keys_reset"
 
     @property
     def message(self) -> str:
@@ -36,6 +39,9 @@ NOTICE_MESSAGES = {
     NoticeKind.SECOND_FACTOR_ENROLLED: _l("Xác thực hai lớp (ứng dụng tạo mã) đã được thiết lập cho tài khoản của bạn."),
     NoticeKind.SECOND_FACTOR_RESET: _l("Quản trị viên đã gỡ xác thực hai lớp của bạn."),
     NoticeKind.ACCOUNT_LOCKED: _l("Tài khoản của bạn đã bị tạm khóa vì đăng nhập sai nhiều lần."),
+    NoticeKind.SECURITY_KEY_ADDED: _l("Một khóa bảo mật mới đã được đăng ký cho tài khoản của bạn."),
+    NoticeKind.SECURITY_KEY_REMOVED: _l("Một khóa bảo mật đã được gỡ khỏi tài khoản của bạn."),
+    NoticeKind.SECURITY_KEYS_RESET: _l("Quản trị viên đã gỡ mọi khóa bảo mật của bạn."),
 }
 
 

@@ -23,6 +23,12 @@ second_factor_failed = _signals.signal("second-factor-failed")  # user, reason
 # A signed-in user's password or code re-check refused (wrong, reused code, rate limit).
 recheck_failed = _signals.signal("recheck-failed")  # user, purpose, reason
 second_factor_changed = _signals.signal("second-factor-changed")  # user, change
+# Security keys (issue 23): change is "registered", "removed" or "reset" (all of a user's keys,
+# by an admin); key_id or count. A key used: purpose ("sign_in", "conclusion_approval"...),
+# target (the approved record's id, or None), key_id. Refused keys go out as
+# second_factor_failed (at sign-in) or recheck_failed (at an approval) with a "key_" reason.
+security_key_changed = _signals.signal("security-key-changed")  # user, change, by, key_id, count
+security_key_used = _signals.signal("security-key-used")  # user, purpose, target, key_id
 password_changed = _signals.signal("password-changed")  # user, by
 user_changed = _signals.signal("user-changed")  # user, by, change, fields
 unit_changed = _signals.signal("unit-changed")  # unit, by, change, fields

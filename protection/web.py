@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     flash,
@@ -23,16 +24,20 @@ from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_login import LoginManager, current_user, login_user, logout_user
 
-from . import accounts, notices, totp
+from . import accounts, notices, security_keys, totp
 from .accounts import AccountError, SignInOutcome
 from .db import db
 from .forms import (
     ConfirmForm,
     EnrolForm,
+    KeySignInForm,
     LanguageForm,
     PasswordChangeForm,
+    RemoveKeyForm,
     SecondFactorForm,
+    SecurityKeyForm,
     SignInForm,
+    press,
     show_error,
     submit_form,
 )
@@ -50,9 +55,19 @@ account = Blueprint("account", __name__, url_prefix="/account")
 # While a sign-in is unfinished, only these endpoints answer; anything else sends the
 # user back to the step they must complete.
 SIGN_IN_STEPS = {
-    "auth.second_factor": frozenset({"auth.second_factor", "auth.logout"}),
-    "auth.enrol": frozenset({"auth.enrol", "auth.enrol_qr", "auth.logout"}),
+    "auth.second_factor": frozenset({"auth.second_factor", "auth.key_options", "auth.logout"}),
+    # A role that needs a second factor may choose a security key instead of the TOTP app.
+    "auth.enrol": frozenset({"auth.enrol", "auth.enrol_qr", "account.security_keys", "account.security_key_options",
+                             "auth.logout"}),
+    "account.security_keys": frozenset({"account.security_keys", "account.security_key_options", "auth.logout"}),
     "account.password": frozenset({"account.password", "auth.logout"}),
+}
+# accounts.unfinished_step's answer -> the page where the user completes it.
+STEP_PAGES = {
+    "second_factor": "auth.second_factor",
+    "enrolment": "auth.enrol",
+    "key_registration": "account.security_keys",
+    "password_change": "account.password",
 }
 
 END_MESSAGES = {
@@ -74,6 +89,12 @@ def configure_auth(app: Flask) -> None:
     app.register_blueprint(account)
     app.context_processor(_inject_notices)
     app.register_error_handler(accounts.LockedOut, _signed_out_by_lockout)
+    app.add_template_global(_has_security_key, "has_security_key")
+
+
+def _has_security_key() -> bool:
+    """For templates/_security_keys.html: offer the key button only to users who have one."""
+    return current_user.is_authenticated and security_keys.has_keys(current_user)
 
 
 def signed_in_user() -> User:
@@ -84,11 +105,8 @@ def signed_in_user() -> User:
 
 
 def pending_step(user: User, auth_session: AuthSession) -> str | None:
-    if not auth_session.second_factor_passed:
-        return "auth.second_factor" if user.second_factor_enabled else "auth.enrol"
-    if user.must_change_password:
-        return "account.password"
-    return None
+    step = accounts.unfinished_step(user, auth_session)
+    return STEP_PAGES[step] if step is not None else None
 
 
 @login_manager.user_loader
@@ -191,7 +209,18 @@ def second_factor():
     if g.get("sign_in_step") != "auth.second_factor":
         return redirect(url_for("home"))
     form = SecondFactorForm()
-    if form.validate_on_submit():
+    key_form = KeySignInForm()
+    if request.method == "POST" and "assertion" in request.form:
+        # The key's form (static/js/security-keys.js filled in its assertion).
+        if key_form.validate_on_submit():
+            try:
+                token = accounts.verify_second_factor_key(current_user, g.auth_session, key_form.assertion.data)
+            except AccountError as error:
+                show_error(key_form, error.message, error.field)
+            else:
+                _establish(current_user, token)
+                return _after_sign_in_redirect(current_user, g.auth_session)
+    elif form.validate_on_submit():
         try:
             token = accounts.verify_second_factor(current_user, g.auth_session, form.code.data)
         except AccountError as error:
@@ -200,7 +229,37 @@ def second_factor():
         else:
             _establish(current_user, token)
             return _after_sign_in_redirect(current_user, g.auth_session)
-    return render_template("auth/second_factor.html", form=form)
+    return render_template("auth/second_factor.html", form=form, key_form=key_form,
+                           has_keys=security_keys.has_keys(current_user),
+                           key_required=security_keys.required_for(current_user))
+
+
+@auth.route("/login/key-options", methods=["POST"])
+@permission(SIGN_IN_STEP)
+def key_options():
+    """The options for navigator.credentials.get() (static/js/security-keys.js): for the
+    second factor while signing in, else for an approval named by purpose and record. The
+    challenge is stored for this browser session, that purpose and that record only."""
+    purpose = request.form.get("purpose", "")
+    target = request.form.get("target") or None
+    step = g.get("sign_in_step")
+    if step == "auth.second_factor":
+        allowed = purpose == security_keys.SIGN_IN and target is None
+    else:
+        allowed = step is None and security_keys.is_approval_purpose(purpose) and security_keys.valid_target(target)
+    if not allowed:
+        abort(400)
+    try:
+        options = security_keys.authentication_options(current_user, g.auth_session.id, purpose, target)
+    except security_keys.KeyRefused:
+        abort(404)  # no key registered
+    return _json(options)
+
+
+def _json(text: str) -> Response:
+    response = Response(text, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @auth.route("/account/two-factor/enrol", methods=["GET", "POST"])
@@ -289,6 +348,48 @@ def password():
     ), AccountError, done=_("Đã đổi mật khẩu. Các phiên đăng nhập khác của bạn đã được kết thúc."),
         to=lambda token: _renewed(token, forced))
     return done or render_template("account/password.html", form=form, forced=forced)
+
+
+@account.route("/security-keys", methods=["GET", "POST"], endpoint="security_keys")
+@permission(SIGN_IN_STEP)
+def security_keys_page():
+    """The user's keys, and adding one: also the sign-in step of a role that requires keys."""
+    completing_sign_in = g.get("sign_in_step") in ("account.security_keys", "auth.enrol")
+    form = SecurityKeyForm()
+    if completing_sign_in:
+        del form.current_password  # typed a moment ago, on the sign-in page
+    done = submit_form(form, lambda: accounts.register_security_key(
+        current_user, g.auth_session, form.name.data, form.credential.data,
+        None if completing_sign_in else form.current_password.data,
+    ), AccountError, done=_("Đã thêm khóa bảo mật."), to=_key_added)
+    return done or render_template("account/security_keys.html", form=form, completing_sign_in=completing_sign_in,
+                                   keys=security_keys.keys_of(current_user), remove_form=RemoveKeyForm(),
+                                   key_required=security_keys.required_for(current_user))
+
+
+def _key_added(token: str | None):
+    if token is not None:  # the key completed a sign-in step
+        return _renewed(token, True)
+    return redirect(url_for("account.security_keys"))
+
+
+@account.route("/security-keys/options", methods=["POST"])
+@permission(SIGN_IN_STEP)
+def security_key_options():
+    """The options for navigator.credentials.create(), with a challenge for this session."""
+    return _json(security_keys.registration_options(current_user, g.auth_session.id))
+
+
+@account.route("/security-keys/<uuid:key_id>/remove", methods=["POST"])
+@permission("account.manage")
+def remove_security_key(key_id: uuid.UUID):
+    form = RemoveKeyForm()
+    back = redirect(url_for("account.security_keys"))
+    if not form.validate_on_submit():
+        flash(_("Hãy nhập mật khẩu hoặc mã xác thực để gỡ khóa."), "danger")
+        return back
+    return press(lambda: accounts.remove_security_key(current_user, key_id, form.secret.data), AccountError,
+                 done=_("Đã gỡ khóa bảo mật."), to=lambda _result: back)
 
 
 @account.route("/sessions")

@@ -12,11 +12,18 @@ count the same cases."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import cbor2
 import pyotp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from cases.access.operations import citizen_index
@@ -298,3 +305,70 @@ def build_world(app, make_unit, make_user) -> World:
                      "x": x.id, "request": request_.id}
         db.session.commit()
     return world
+
+
+# --- security keys (WebAuthn, issue 23) ---------------------------------------------------------
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SoftKey:
+    """A software security key for server-side tests: an EC P-256 credential that answers
+    the options Hoso hands out (JSON from /account/security-keys/options and
+    /login/key-options) with a real "none" attestation or a real signed assertion, as a
+    browser with a USB key would. `origin` and `rp_id` are the test client's (localhost)."""
+
+    def __init__(self, *, rp_id: str = "localhost", origin: str = "http://localhost"):
+        self.private_key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = os.urandom(32)
+        self.counter = 0
+        self.rp_id = rp_id
+        self.origin = origin
+
+    def _cose_public_key(self) -> bytes:
+        numbers = self.private_key.public_key().public_numbers()
+        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+
+    def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
+        return json.dumps({"type": kind, "challenge": challenge, "origin": origin or self.origin,
+                           "crossOrigin": False}).encode()
+
+    def attestation(self, options_json: str) -> str:
+        """The registration credential's JSON, for the form's hidden `credential` field."""
+        options = json.loads(options_json)
+        client_data = self._client_data("webauthn.create", options["challenge"], None)
+        flags = 0x01 | 0x04 | 0x40  # user present, user verified, attested credential data
+        auth_data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([flags]) + self.counter.to_bytes(4, "big")
+                     + bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id
+                     + self._cose_public_key())
+        attestation_object = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return json.dumps({
+            "id": _b64url(self.credential_id), "rawId": _b64url(self.credential_id), "type": "public-key",
+            "response": {"clientDataJSON": _b64url(client_data), "attestationObject": _b64url(attestation_object),
+                         "transports": ["usb"]},
+            "clientExtensionResults": {}})
+
+    def assertion(self, options_json: str, *, user_verified: bool = True, origin: str | None = None,
+                  counter: int | None = None) -> str:
+        """The assertion's JSON, for the form's hidden `assertion` field."""
+        options = json.loads(options_json)
+        self.counter = self.counter + 1 if counter is None else counter
+        client_data = self._client_data("webauthn.get", options["challenge"], origin)
+        flags = 0x01 | (0x04 if user_verified else 0)
+        auth_data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([flags])
+                     + self.counter.to_bytes(4, "big"))
+        signature = self.private_key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        return json.dumps({
+            "id": _b64url(self.credential_id), "rawId": _b64url(self.credential_id), "type": "public-key",
+            "response": {"clientDataJSON": _b64url(client_data), "authenticatorData": _b64url(auth_data),
+                         "signature": _b64url(signature), "userHandle": None},
+            "clientExtensionResults": {}})
+
+
+def challenge_of(options_json: str) -> bytes:
+    return _b64url_bytes(json.loads(options_json)["challenge"])

@@ -259,6 +259,11 @@ account.end_other_sessions   | 302     302     302        302     302   L
 account.end_session          | 302     302     302        302     302   L
 account.read_notices         | 302     302     302        302     302   L
 account.language             | 200     200     200        200     200   L
+# security keys (issue 23): a signed-in user's POST to the challenge endpoint names no purpose (400)
+auth.key_options             | 400     400     400        400     400   L
+account.security_keys        | 200     200     200        200     200   L
+account.security_key_options | 200     200     200        200     200   L
+account.remove_security_key  | 302     302     302        302     302   L
 cases.index                  | 200     403     200        403     403   L
 cases.new_review             | 200     403     403        403     403   L
 cases.new_petition           | 302/200 403     403        403     403   L
@@ -278,6 +283,7 @@ admin.disable_user           | 403     403     403        403     302   L
 admin.enable_user            | 403     403     403        403     302   L
 admin.reset_password         | 403     403     403        403     200   L
 admin.reset_two_factor       | 403     403     403        403     302   L
+admin.reset_security_keys    | 403     403     403        403     302   L
 admin.units                  | 403     403     403        403     200   L
 partners.index               | 403     403     403        403     200   L
 partners.create              | 403     403     403        403     200   L
@@ -449,6 +455,10 @@ URLS = {
     "account.end_session": _own_session,
     "account.read_notices": "/account/notices/read",
     "account.language": "/account/language",
+    "auth.key_options": "/login/key-options",
+    "account.security_keys": "/account/security-keys",
+    "account.security_key_options": "/account/security-keys/options",
+    "account.remove_security_key": f"/account/security-keys/{uuid.uuid4()}/remove",
     "admin.users": "/admin/users",
     "admin.create_user": "/admin/users/new",
     "admin.edit_user": "/admin/users/{target_user}",
@@ -456,6 +466,7 @@ URLS = {
     "admin.enable_user": "/admin/users/{target_user}/enable",
     "admin.reset_password": "/admin/users/{target_user}/reset-password",
     "admin.reset_two_factor": "/admin/users/{target_user}/reset-two-factor",
+    "admin.reset_security_keys": "/admin/users/{target_user}/reset-security-keys",
     "admin.units": "/admin/units",
     "audit.trail": "/audit/",
     "audit.export": "/audit/export.csv",

@@ -342,6 +342,7 @@ NOT_PERSONAL = {
     "account.overview": "one's own account",
     "account.password": "one's own password form",
     "account.sessions": "one's own sessions",
+    "account.security_keys": "one's own security keys: names and dates",
     "notifications.index": "one's own notifications: kinds, reference numbers and due dates, each drawn after "
                            "the policy let the reader see the item; no content",
     "notifications.preferences": "one's own delivery choices and work mail address",

@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from cases import labels
 from cases.casework.forms import RadioChoiceField, VersionedForm
-from protection.forms import REQUIRED
+from protection.forms import REQUIRED, KeyAssertionFields, RequiredUnlessKey
 
 
 class ConclusionForm(VersionedForm):
@@ -33,8 +33,8 @@ class ConclusionForm(VersionedForm):
         return field.data == "yes"
 
 
-class ApproveForm(VersionedForm):
-    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
+class ApproveForm(KeyAssertionFields, VersionedForm):
+    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[RequiredUnlessKey()],
                            render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Phê duyệt và ký"))
 

@@ -151,7 +151,9 @@ def return_for_revision(case: Case, comment: str, *, by: User) -> Conclusion:
     return submitted
 
 
-def approve(case: Case, secret: str, *, by: User) -> Conclusion:
+def approve(case: Case, secret: str, *, by: User, assertion: str | None = None) -> Conclusion:
+    """Approve the submitted conclusion once its approver confirmed who they are: password,
+    TOTP code, or a security key's assertion made for approving this very conclusion."""
     submitted = current(case)
     if submitted is None or submitted.state != "submitted":
         raise CaseError(_("Không có kết luận nào đang chờ phê duyệt."), "secret")
@@ -161,7 +163,8 @@ def approve(case: Case, secret: str, *, by: User) -> Conclusion:
         raise CaseError(_("Không ai được phê duyệt kết luận do chính mình soạn."), "secret")
     try:
         # A refusal is counted, limited and audited there; LockedOut goes up to the web layer.
-        accounts.confirm_identity(by, secret, purpose="conclusion_approval")
+        accounts.confirm_identity(by, secret, purpose="conclusion_approval", target=str(submitted.id),
+                                  assertion=assertion)
     except accounts.AccountError as error:
         record("conclusion.approve", target_type="case", target_id=case.id, actor=by, outcome="failure",
                conclusion=submitted.id, reason="reauth_failed")

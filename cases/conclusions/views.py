@@ -80,7 +80,8 @@ def approve(case_id: uuid.UUID):
     form = ApproveForm(version=case.version)
     # A refusal is not rolled back: its audit entry and the failed re-authentication's
     # lockout count must commit (approve refuses before it changes anything).
-    done = change_case(case, form, lambda: conclusions.approve(case, form.secret.data, by=current_user),
+    done = change_case(case, form, lambda: conclusions.approve(case, form.secret.data, by=current_user,
+                                                                  assertion=form.assertion.data),
                        lambda approved: _("Đã phê duyệt kết luận số %(number)s.", number=approved.document_number),
                        anchor="conclusion")
     return done or _render_approval(case, submitted, form, versioned(ReturnForm, case))

@@ -7,18 +7,24 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
-from protection.forms import REQUIRED, FlexibleDateField, WholeForm
+from protection.forms import (
+    REQUIRED,
+    FlexibleDateField,
+    KeyAssertionFields,
+    RequiredUnlessKey,
+    WholeForm,
+)
 from protection.identity import CLEARANCE_LABELS, Clearance
 
 
-class PurgeForm(FlaskForm):
+class PurgeForm(KeyAssertionFields, FlaskForm):
     """Confirmed twice: the reference typed again, then the supervisor's own password or code."""
 
     reference = StringField(_l("Nhập lại số hồ sơ để xác nhận lần thứ nhất"),
                             validators=[InputRequired(REQUIRED), Length(max=32)],
                             render_kw={"autocomplete": "off"})
     secret = PasswordField(_l("Xác nhận lần thứ hai: mật khẩu hoặc mã xác thực 6 số"),
-                           validators=[InputRequired(REQUIRED), Length(max=1024)],
+                           validators=[RequiredUnlessKey(), Length(max=1024)],
                            render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Hủy vĩnh viễn nội dung hồ sơ"))
 

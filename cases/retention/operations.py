@@ -156,7 +156,7 @@ def load_for_purge(case_id: uuid.UUID, user: User) -> Case:
     return case
 
 
-def purge(case: Case, *, by: User, secret: str, reference_typed: str) -> int:
+def purge(case: Case, *, by: User, secret: str, reference_typed: str, assertion: str | None = None) -> int:
     """Crypto-shred the case. Refused unless its retention has run out and the supervisor
     confirmed twice: re-authenticated and typed the reference. Audited in the request's
     transaction; the caller commits, then calls ``append_to_ledger``. A refusal is audited
@@ -175,7 +175,7 @@ def purge(case: Case, *, by: User, secret: str, reference_typed: str) -> int:
         # A wrong secret is counted and audited by accounts.recheck in a transaction of its
         # own; LockedOut passes through to the web layer, which signs the browser out.
         try:
-            accounts.confirm_identity(by, secret, purpose="case_purge")
+            accounts.confirm_identity(by, secret, purpose="case_purge", target=str(case.id), assertion=assertion)
         except accounts.AccountError as error:
             refusal = ("identity_not_confirmed", CaseError(error.message, field="secret"))
         else:

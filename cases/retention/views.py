@@ -42,7 +42,7 @@ def purge(case_id: uuid.UUID):
     # No rollback on a refusal: purge refuses before it changes anything (a wrong password
     # was counted and audited in a transaction of its own: accounts.recheck).
     done = submit(form, lambda: retention.purge(case, by=current_user, reference_typed=form.reference.data,
-                                                secret=form.secret.data),
+                                                secret=form.secret.data, assertion=form.assertion.data),
                   None, lambda _result: _purged(case)) if case.purged_at is None else None
     return done or render_template("retention/purge.html", case=case, form=form,
                                    ends_on=retention.retention_ends_on(case),

@@ -70,10 +70,12 @@ class Pages:
         self.dialogs: list[str] = []
         self._allowed: list[re.Pattern] = []
 
-    def new(self):
+    def new(self, *, host: str | None = None):
         """A page in a fresh context (its own cookies: one person at one desk), in the
-        default language, that accepts the app's confirmation dialogs."""
-        context = chromium.new_context(self.browser, self.server.base_url)
+        default language, that accepts the app's confirmation dialogs. `host="localhost"`
+        opens the server by name: security keys refuse an IP address as the site's id."""
+        base_url = self.server.base_url if host is None else self.server.base_url.replace("127.0.0.1", host)
+        context = chromium.new_context(self.browser, base_url)
         context.set_default_timeout(TIMEOUT_MS)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         context.on("page", self._watch)
