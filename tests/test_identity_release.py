@@ -10,17 +10,20 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app import create_app
 from audit.trail import detail_of
 from cases.access.operations import citizen_index
-from cases.models import IdentityRelease, IdentityReleaseApproval
+from cases.models import IdentityRelease, IdentityReleaseApproval, Petition
 from cases.notifications.models import Notification
 from protection.clock import utcnow
 from protection.db import db
+from protection.demo import DEMO_PASSWORD
+from protection.identity import User
 from protection.settings import ConfigurationError
 from tests import factories
 from tests.conftest import PASSWORD, MadeUser, audit_entries
@@ -138,6 +141,10 @@ def test_ask_approve_view_and_expiry(app, people):
     waiting = text_of(first.get("/cases/identity-releases"))
     assert factories.stored_case(app, case_id)["reference"] in waiting and PETITIONER not in waiting
 
+    # The approval page shows the asker's reason, and records the read.
+    assert REASON in text_of(first.get(f"/cases/{case_id}/identity-release/{release.id}/approve"))
+    entry, detail = _last(app, "case.view")
+    assert (entry.actor_id, entry.target_id, detail["part"]) == (people.first.id, case_id, "identity_release_approval")
     # A wrong re-authentication is refused, counted and audited; nothing changes.
     response = _approve(first, case_id, release.id, secret="khong-phai-mat-khau")
     assert response.status_code == 200 and field_errors(text_of(response), "secret")
@@ -311,3 +318,69 @@ def test_the_identity_shows_nowhere_else_even_when_released(app, people):
         response = client.get(path)
         assert response.status_code == 200, path
         assert PETITIONER not in text_of(response), path
+
+
+# --- the identity shows nowhere else -------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where the petitioner's fields may be named: the model, the intake (form, operation, view that
+# builds its data), the demo that invents them, and the identity page itself.
+MAY_NAME_THE_PETITIONER = {"cases/models.py", "cases/petitions/forms.py", "cases/petitions/operations.py",
+                           "cases/petitions/views.py", "cases/demo/seed.py", "templates/petitions/form.html",
+                           "templates/petitions/petitioner.html"}
+
+
+def test_no_list_export_print_api_or_package_reads_the_petitioner():
+    """Every list, export, print, API answer and exchange package is built in cases/ and
+    templates/: none of them names the petitioner's fields."""
+    naming = {str(path.relative_to(ROOT)) for folder in ("cases", "protection", "audit", "templates")
+              for path in (ROOT / folder).rglob("*") if path.suffix in (".py", ".html", ".txt", ".csv")
+              and re.search(r"petitioner_(name|address|contact)", path.read_text(encoding="utf-8"))}
+    assert naming == MAY_NAME_THE_PETITIONER
+    views = (ROOT / "cases/petitions/views.py").read_text(encoding="utf-8")
+    assert views.count('render_template("petitions/petitioner.html"') == 1
+
+
+def _demo_client(app, sign_in, username: str):
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        made = MadeUser(user.id, user.username, DEMO_PASSWORD, user.role.value, user.unit.code, user.totp_secret)
+        db.session.commit()
+    browser = app.test_client()
+    assert sign_in(made, target=browser).status_code == 302
+    return browser
+
+
+def test_the_demo_petitioners_show_only_on_the_released_identity_page(app, runner, sign_in):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        names = {str(petition.case_id): petition.petitioner_name
+                 for petition in db.session.scalars(select(Petition)) if petition.petitioner_name}
+        released = {(str(item.case_id), item.requested_by.username)
+                    for item in db.session.scalars(select(IdentityRelease).where(IdentityRelease.state == "released"))}
+        asked = db.session.scalar(select(func.count()).select_from(IdentityRelease)
+                                  .where(IdentityRelease.state == "asked"))
+        db.session.commit()
+    assert len(released) == 1 and asked == 1  # the demo shows both
+    lists = {"canbo.an": ["/", "/cases/?view=mine", "/cases/?view=unit", "/notifications/"],
+             "canbo.binh": ["/", "/cases/?view=mine", "/notifications/"],
+             "lanhdao.minh": ["/", "/cases/?view=unit", "/cases/?view=approval", "/cases/identity-releases",
+                              "/notifications/", "/subjects/export.csv", "/reports/export.csv"],
+             "kiemtra.ha": ["/access/identity-releases?show=all", "/audit/?per_page=200", "/audit/export.csv"]}
+    openings = 0
+    for username, paths in lists.items():
+        browser = _demo_client(app, sign_in, username)
+        per_case = [f"/cases/{case_id}{tail}" for case_id in names for tail in ("", "/identity-release", "/petitioner")]
+        for path in paths + (per_case if username != "kiemtra.ha" else []):
+            response = browser.get(path)
+            assert response.status_code < 500, path
+            body = text_of(response)
+            opened = (path.endswith("/petitioner") and response.status_code == 200
+                      and (path.split("/")[2], username) in released)
+            shown = [name for name in names.values() if name in body]
+            if opened:
+                assert names[path.split("/")[2]] in body, path
+                openings += 1
+            else:
+                assert not shown, (username, path, shown)
+    assert openings == 1  # the one release the demo gave opened for its officer, and for nobody else

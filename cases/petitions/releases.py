@@ -148,23 +148,27 @@ def withdraw(release: IdentityRelease, *, by: User) -> None:
 def _decidable(release: IdentityRelease, case: Case, by: User, action: str, field: str) -> None:
     """The checks an approval and a refusal share; each refusal is an access attempt,
     audited with why."""
-    def refuse(reason: str, message: str):
-        record(action, target_type="case", target_id=case.id, actor=by, outcome="denied", release=release.id,
-               reason=reason)
-        raise CaseError(message, field)
-
     if _lapse(release, utcnow(), by=by):
-        refuse("expired", _("Đề nghị này đã hết hạn: quá %(hours)d giờ mà chưa đủ phê duyệt. Cán bộ cần đề nghị lại.",
-                            hours=current_app.config["HOSO_IDENTITY_RELEASE_HOURS"]))
+        _turn_down(action, release, by, field, "expired", _(
+            "Đề nghị này đã hết hạn: quá %(hours)d giờ mà chưa đủ phê duyệt. Cán bộ cần đề nghị lại.",
+            hours=current_app.config["HOSO_IDENTITY_RELEASE_HOURS"]))
     if release.state != "asked":
-        refuse("not_waiting", _("Đề nghị này không còn chờ phê duyệt."))
+        _turn_down(action, release, by, field, "not_waiting", _("Đề nghị này không còn chờ phê duyệt."))
     if release.requested_by_id == by.id:
-        refuse("own_ask", _("Không ai được tự phê duyệt đề nghị của chính mình."))
+        _turn_down(action, release, by, field, "own_ask", _("Không ai được tự phê duyệt đề nghị của chính mình."))
     if not policy.can_approve_identity_release(by, case, release):
-        refuse("not_approver", _("Bạn không thể phê duyệt đề nghị này (ngoài phạm vi phụ trách, không đủ độ mật "
-                                 "hoặc phải tránh vì có liên quan)."))
+        _turn_down(action, release, by, field, "not_approver", _(
+            "Bạn không thể phê duyệt đề nghị này (ngoài phạm vi phụ trách, không đủ độ mật hoặc phải tránh vì có "
+            "liên quan)."))
     if any(approval.approver_id == by.id for approval in release.approvals):
-        refuse("already_approved", _("Bạn đã phê duyệt đề nghị này; cần một lãnh đạo khác phê duyệt tiếp."))
+        _turn_down(action, release, by, field, "already_approved",
+                   _("Bạn đã phê duyệt đề nghị này; cần một lãnh đạo khác phê duyệt tiếp."))
+
+
+def _turn_down(action: str, release: IdentityRelease, by: User, field: str, reason: str, message: str) -> None:
+    record(action, target_type="case", target_id=release.case_id, actor=by, outcome="denied", release=release.id,
+           reason=reason)
+    raise CaseError(message, field)
 
 
 def confirm_approver(by: User, secret: str) -> None:
