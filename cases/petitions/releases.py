@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from audit.trail import record
 from cases import workflow
@@ -242,7 +242,8 @@ def awaiting(by: User) -> list[IdentityRelease]:
     scope = policy.unit_scope(by)
     asks = db.session.scalars(select(IdentityRelease).join(Case, IdentityRelease.case_id == Case.id).where(
         IdentityRelease.state == "asked", Case.owner_unit_id.in_(scope), Case.purged_at.is_(None))
-        .options(selectinload(IdentityRelease.approvals)).order_by(IdentityRelease.requested_at)).all()
+        .options(contains_eager(IdentityRelease.case), selectinload(IdentityRelease.approvals))
+        .order_by(IdentityRelease.requested_at)).all()
     return [release for release in asks if waits_for(release, by)]
 
 
@@ -301,7 +302,7 @@ def review_queue(*, pending_only: bool = True, sort: paging.Sort = QUEUE_DEFAULT
     waiting) and not reviewed yet. Never the petitioner, never the reason's text."""
     expire_lapsed()
     statement = (select(IdentityRelease).join(Case, IdentityRelease.case_id == Case.id)
-                 .options(selectinload(IdentityRelease.approvals))
+                 .options(contains_eager(IdentityRelease.case), selectinload(IdentityRelease.approvals))
                  .order_by(*paging.sort_clause(sort, QUEUE_SORTS), IdentityRelease.id))
     if pending_only:
         statement = statement.where(IdentityRelease.review.is_(None), IdentityRelease.state != "asked")
