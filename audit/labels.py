@@ -106,6 +106,14 @@ ACTION_LABELS: dict[str, Any] = {
     "classification.review": lazy_pgettext("audit action", "Rà soát độ mật"),
     "break_glass.list": lazy_pgettext("audit action", "Xem danh sách truy cập khẩn cấp"),
     "break_glass.review": lazy_pgettext("audit action", "Đánh giá lượt truy cập khẩn cấp"),
+    # The release of a petitioner's identity (issue 23)
+    "identity_release.ask": lazy_pgettext("audit action", "Đề nghị mở danh tính người gửi đơn"),
+    "identity_release.approve": lazy_pgettext("audit action", "Phê duyệt mở danh tính người gửi đơn"),
+    "identity_release.refuse": lazy_pgettext("audit action", "Từ chối mở danh tính người gửi đơn"),
+    "identity_release.withdraw": lazy_pgettext("audit action", "Rút đề nghị mở danh tính người gửi đơn"),
+    "identity_release.expire": lazy_pgettext("audit action", "Hết hạn đề nghị hoặc lượt mở danh tính người gửi đơn"),
+    "identity_release.list": lazy_pgettext("audit action", "Xem danh sách mở danh tính người gửi đơn"),
+    "identity_release.review": lazy_pgettext("audit action", "Đánh giá lượt mở danh tính người gửi đơn"),
     # Coordination with partner bodies
     "coordination.list": lazy_pgettext("audit action", "Xem danh sách yêu cầu phối hợp"),
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),

@@ -16,7 +16,7 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from audit.targets import TargetKind, TargetLookupError, register_target_kind
-from cases.models import BreakGlassAccess, Campaign, Case, CoordinationRequest
+from cases.models import BreakGlassAccess, Campaign, Case, CoordinationRequest, IdentityRelease
 from cases.numbering import REFERENCE_PREFIX
 from protection.db import db
 
@@ -62,6 +62,8 @@ def configure_audit_targets(app: Flask) -> None:
                    describe=_references_via_case(CoordinationRequest)),
         TargetKind("break_glass", lazy_pgettext("audit target", "Truy cập khẩn cấp"), url_arg="access_id",
                    describe=_references_via_case(BreakGlassAccess)),
+        TargetKind("identity_release", lazy_pgettext("audit target", "Mở danh tính người gửi đơn"),
+                   url_arg="release_id", describe=_references_via_case(IdentityRelease)),
         TargetKind("campaign", lazy_pgettext("audit target", "Đợt thẩm định"), url_arg="campaign_id",
                    describe=_campaign_references),
     )

@@ -106,6 +106,15 @@ PETITION_TYPES = {
     "recommendation": _l("Kiến nghị"),
 }
 
+# The release of a petitioner's identity (issue 23).
+IDENTITY_RELEASE_STATES = {
+    "asked": _l("Chờ phê duyệt"),
+    "released": _l("Đã mở"),
+    "refused": _l("Bị từ chối"),
+    "withdrawn": _l("Đã rút"),
+    "expired": _l("Hết hạn"),
+}
+
 CHANNELS = {
     "post": _l("Qua bưu điện"),
     "in_person": _l("Trực tiếp"),

@@ -35,7 +35,9 @@ from cases.partners import exchange_views as _exchange_key_views  # noqa: F401 -
 from cases.partners import models as _partner_models  # noqa: F401 - registers the partner tables
 from cases.partners.cli import api_clients_cli
 from cases.partners.views import partners_bp
+from cases.petitions import release_views as _release_views  # noqa: F401 - these views join the cases blueprint
 from cases.petitions import views as _petition_views  # noqa: F401 - these views join the cases blueprint
+from cases.petitions.releases import check_approvals_setting
 from cases.printing.views import prints_bp
 from cases.reports.cli import report_command
 from cases.reports.views import reports_bp
@@ -54,6 +56,7 @@ def configure_cases(app: Flask) -> None:
         app.extensions["hoso.deadline_rules"] = parse_rules(app.config["HOSO_DEADLINE_RULES"])
     except ValueError as error:
         raise ConfigurationError(f"HOSO_DEADLINE_RULES: {error}") from None
+    check_approvals_setting(app)  # the petition types it names are the domain's
 
     # The admin's user form records a citizen ID as the dossiers' blind index (recusal).
     hooks.register(app, hooks.CITIZEN_INDEX, citizen_index)

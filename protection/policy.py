@@ -231,10 +231,28 @@ def can_print_conclusion(user: Any, case: Any) -> bool:
 
 
 def can_see_petitioner(user: Any, case: Any) -> bool:
-    """The petitioner's identity: only the assigned officer and the approving supervisor
-    (a supervisor whose scope holds the case); never a coordinating body, never someone
-    the petition names, never an emergency reader."""
+    """Who may ask for the petitioner's identity (and hold a release of it): only the
+    assigned officer and a supervisor whose scope holds the case; never a coordinating body,
+    never someone the petition names, never an emergency reader. Asking is not seeing: the
+    page opens only under a live release (opens_petitioner_identity)."""
     return can_view_case(user, case) and (user.role == Role.SUPERVISOR or is_assigned(user, case))
+
+
+def can_approve_identity_release(user: Any, case: Any, release: Any) -> bool:
+    """Two persons (issue 23): a supervisor whose scope holds the case, cleared for it, not
+    recused, and never the one who asked. (That each approves once is the release's state.)"""
+    return (can_reach_unit_record(user, "case.approve", case.owner_unit_id)
+            and cleared_for(user, case.classification) and not is_recused(user, case)
+            and release.requested_by_id != user.id)
+
+
+def opens_petitioner_identity(user: Any, case: Any, release: Any, now: Any) -> bool:
+    """The identity page opens for the one who asked, on that petition, while the release
+    they were given lasts; and only while they may still ask (a later recusal, a lost
+    assignment or a lowered clearance closes it too)."""
+    return (release is not None and release.state == "released" and release.case_id == case.id
+            and release.requested_by_id == user.id and release.expires_at is not None
+            and release.expires_at > now and can_see_petitioner(user, case))
 
 
 def can_respond_to_request(user: Any, request_: Any) -> bool:

@@ -35,6 +35,7 @@ from cases.coordination.operations import RequestData
 from cases.models import Case, Conclusion, Subject
 from cases.partners import exchange_keys
 from cases.petitions import operations as petitions
+from cases.petitions import releases
 from cases.petitions.operations import Decision, PetitionData
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
@@ -154,6 +155,21 @@ def receive_petition(by: User, *, received_on: date | None = None, channel: str 
     return petitions.receive_petition(PetitionData(
         received_on=received_on or operations.today(), channel=channel, petition_type=petition_type,
         classification=classification, summary=summary, **details), by=by)
+
+
+def release_identity(app, case_id, *, asker, approvers,
+                     reason: str = "Cần liên hệ người gửi đơn để xác minh thêm nội dung tố cáo.") -> uuid.UUID:
+    """A release of a petition's identity (issue 23), asked by `asker` and approved by each of
+    `approvers` (MadeUsers or ids) through cases/petitions/releases.py, committed; its id.
+    The approvals skip the password prompt (approve_unattended): the prompt itself is tested
+    through the pages in tests/test_identity_release.py."""
+    with app.app_context():
+        case = db.session.get(Case, uuid.UUID(str(case_id)))
+        release = releases.ask(case, reason, by=user_row(asker))
+        for approver in approvers:
+            releases.approve_unattended(release, by=user_row(approver))
+        db.session.commit()
+        return release.id
 
 
 def register_exchange_key(app, unit_code: str, *, by, clearance: str = "secret"):

@@ -50,6 +50,7 @@ from cases.notifications.models import Notification
 from cases.partners import clients
 from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions
+from cases.petitions import releases
 from cases.petitions.operations import PetitionData
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
@@ -172,7 +173,8 @@ OBJECT_TABLE = """
 endpoint                     | o.asg o.unit o.sub o.oth o.clr o.rec | l.body l.oth l.clr l.rec | s.unit s.sub s.oth s.clr s.rec | aud adm anon
 # reading a case (R; petitioner: P)
 cases.view                   | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
-cases.petitioner             | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+# the petitioner's identity opens only under a release (issue 23): without one, to the ask page
+cases.petitioner             | 302   403    404   404   404   404   | 403    403   403   403   | 302    302   404   404   404   | 403 403 L
 cases.download               | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 coordination.officer_view    | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 coordination.officer_download| 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
@@ -198,6 +200,14 @@ coordination.withdraw        | 200   403    404   404   404   404   | 403    403
 coordination.export_package  | 303   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
 coordination.import_package  | 200   403    404   404   404   404   | 403    403   403   403   | 403    403   403   403   403   | 403 403 L
 coordination.package_printout| 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+# asking to release P's petitioner (an empty reason: the page again), and following one's asks
+cases.identity_release       | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+# deciding the officer's ask on P: supervisors of the scope. An empty password: the page again;
+# a refusal needs no note, so the first refuses it and the second is told it no longer waits
+cases.approve_identity_release | 403 403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+cases.refuse_identity_release| 403   403    403   403   403   403   | 403    403   403   403   | 302    200   404   404   404   | 403 403 L
+# withdrawing it: the asker (it no longer waits: told so); anyone else who may ask is told it is not theirs
+cases.withdraw_identity_release | 302 403   404   404   404   404   | 403    403   403   403   | 302    302   404   404   404   | 403 403 L
 # assigning and approving: supervisors of the scope
 cases.assign                 | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 cases.unassign               | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   404   | 403 403 L
@@ -273,6 +283,9 @@ subjects.create              | 200     403     200        403     403   L
 subjects.export              | 403     403     200        403     403   L
 access.queue                 | 403     403     403        200     403   L
 access.review                | 403     403     403        302     403   L
+access.identity_releases     | 403     403     403        200     403   L
+access.review_identity_release | 403   403     403        302     403   L
+cases.identity_releases_awaiting | 403 403     200        403     403   L
 audit.trail                  | 403     403     403        200     403   L
 audit.export                 | 403     403     403        200     403   L
 audit.verify_now             | 403     403     403        302     403   L
@@ -479,6 +492,13 @@ URLS = {
     "cases.view": "/cases/{review}",
     "cases.break_glass": "/cases/{review}/break-glass",
     "cases.petitioner": "/cases/{petition}/petitioner",
+    "cases.identity_release": "/cases/{petition}/identity-release",
+    "cases.approve_identity_release": "/cases/{petition}/identity-release/{release}/approve",
+    "cases.refuse_identity_release": "/cases/{petition}/identity-release/{release}/refuse",
+    "cases.withdraw_identity_release": "/cases/{petition}/identity-release/{release}/withdraw",
+    "cases.identity_releases_awaiting": "/cases/identity-releases",
+    "access.identity_releases": "/access/identity-releases",
+    "access.review_identity_release": "/access/identity-releases/{release}/review",
     "cases.transition": "/cases/{review}/transition",
     "cases.decide": "/cases/{petition}/decision",
     "cases.extend": "/cases/{petition}/extend",
@@ -643,6 +663,7 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
         recused = _user(made[("officer", "recused")])
         operations.assign(review, recused, by=supervisor)
         operations.assign(petition, recused, by=supervisor)
+        release = releases.ask(petition, "Cần gặp người tố cáo để xác minh chứng cứ kèm theo đơn", by=opener)
 
         other_opener = _user(made[("officer", "other_unit")])
         other_subject = subjects.create_subject(SubjectData(OTHER_SUBJECT, date(1985, 6, 7), OTHER_SUBJECT_ID),
@@ -672,7 +693,7 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
                "other_review": str(other.id), "other_ref": other.reference, "other_subject": str(other_subject.id),
                "other_finding": str(other_finding.id), "other_file": str(other_file.id),
                "other_request": str(other_request.id), "other_petition_ref": other_petition.reference,
-               "access": str(emergency.id), "target_user": str(bystander.id)}
+               "access": str(emergency.id), "target_user": str(bystander.id), "release": str(release.id)}
         db.session.commit()
     return Scene(app, ids, {who: user.id for who, user in made.items()}, made, sign_in)
 

@@ -16,7 +16,7 @@ import pytest
 from audit.models import AuditEntry
 from protection.accounts import find_unit
 from protection.db import db
-from tests import pages
+from tests import factories, pages
 from tests.conftest import PASSWORD, MadeUser, audit_entries, post_form
 
 NEW_PASSWORD = "Mua-xuan-tren-dinh-Fansipan-31"
@@ -207,6 +207,7 @@ class Read:
     target_type: str
     target: str | None = None  # the placeholder whose id the entry must name as its target
     assign: str | None = None  # the case (placeholder) a supervisor assigns the reader to first
+    release: str | None = None  # the petition (placeholder) whose identity is released to the reader first
 
 
 PERSONAL_READS = {
@@ -228,8 +229,12 @@ PERSONAL_READS = {
     "cases.new_review": Read("officer", "/cases/reviews/new?subject={subject}", "subject.view", "subject",
                              target="subject"),
     "cases.view": Read("supervisor", "/cases/{case}", "case.view", "case", target="case"),
-    "cases.petitioner": Read("supervisor", "/cases/{petition}/petitioner", "petition.petitioner_view", "case",
-                             target="petition"),
+    "cases.petitioner": Read("officer", "/cases/{petition}/petitioner", "petition.petitioner_view", "case",
+                             target="petition", assign="petition", release="petition"),
+    "cases.identity_release": Read("officer", "/cases/{petition}/identity-release", "case.view", "case",
+                                   target="petition", assign="petition"),
+    "access.identity_releases": Read("auditor", "/access/identity-releases", "identity_release.list",
+                                     "identity_release"),
     "cases.download": Read("supervisor", "/cases/{case}/attachments/{attachment}", "attachment.download", "case",
                            target="case"),
     "cases.approve": Read("supervisor", "/cases/{submitted}/conclusion/approve", "case.view", "case",
@@ -371,6 +376,11 @@ NOT_PERSONAL = {
     "partners.exchange_bodies": "units' codes and names with their public exchange keys' fingerprints",
     "partners.exchange_key": "a unit's public keys and its exchange account's username and clearance",
     # Lifetime of records (issue 8): references, kinds, levels and dates only, no content.
+    # The release of a petitioner's identity (issue 23): tests/test_identity_release.py.
+    "cases.identity_releases_awaiting": "references, askers' names and times of asks waiting for the reader; "
+                                        "no reason, no petitioner",
+    "cases.approve_identity_release": "covered by tests/test_identity_release.py (records case.view, part "
+                                      "identity_release_approval)",
     "retention.index": "references, kinds and dates of cases past retention; no content",
     "retention.purge": "the purge confirmation: reference, kind and dates; the purge itself is audited",
     "retention.classified": "references, levels and end dates of classified items; no content",
@@ -399,6 +409,9 @@ def test_each_read_of_personal_data_is_recorded(app, client, read_targets, login
         assert sign_in(make_user("supervisor"), target=assigner).status_code == 302
         assert pages.case_action(assigner, read_targets[read.assign], "assign",
                                       {"officer": str(reader.id)}).status_code == 302
+    if read.release:
+        factories.release_identity(app, read_targets[read.release], asker=reader,
+                                   approvers=[make_user("supervisor"), make_user("supervisor")])
     before = {entry.id for entry in audit_entries(app)}
 
     response = client.get(path)

@@ -245,10 +245,13 @@ def test_petition_accepted_with_a_deadline_and_extended(app, client, officer, su
     stored = stored_case(app, case_id)
     assert stored["extensions"] == 1 and stored["due_on"] == stored["decided_on"] + timedelta(days=60)
 
-    petitioner = text_of(supervisor_client.get(f"/cases/{case_id}/petitioner"))
-    assert PETITIONER in petitioner
+    # The identity opens only under a release (tests/test_identity_release.py): the attempt
+    # sends the supervisor to ask, and is recorded as a refused view.
+    response = supervisor_client.get(f"/cases/{case_id}/petitioner", follow_redirects=True)
+    assert PETITIONER not in text_of(response) and "Đề nghị mở danh tính" in text_of(response)
     entry = audit_entries(app, "petition.petitioner_view")[-1]
     assert entry.target_id == case_id and entry.actor_id == supervisor_client.user.id
+    assert entry.outcome == "denied"
 
 
 @pytest.mark.usefixtures("around_vietnam_midnight")

@@ -131,7 +131,8 @@ LISTS = {
     "officer": ["/cases/?view=mine", "/cases/?view=unit", "/subjects/?q=Nguy%E1%BB%85n"],
     "supervisor": ["/cases/?view=unit", "/cases/?view=approval"],
     "liaison": ["/requests/"],
-    "auditor": ["/audit/", "/access/break-glass", "/access/break-glass?show=all"],
+    "auditor": ["/audit/", "/access/break-glass", "/access/break-glass?show=all", "/access/identity-releases",
+                "/access/identity-releases?show=all"],
     "admin": ["/admin/users", "/admin/units"],
 }
 

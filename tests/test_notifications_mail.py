@@ -35,6 +35,7 @@ from cases.models import (
     Case,
     ConcernedPerson,
     CoordinationRequest,
+    IdentityRelease,
     Petition,
     Relative,
     Subject,
@@ -513,12 +514,15 @@ def _raise_every_kind(users: list[User]) -> set[str]:
     requests = list(db.session.scalars(select(CoordinationRequest)))
     campaigns = list(db.session.scalars(select(Campaign)))
     accesses = list(db.session.scalars(select(BreakGlassAccess)))
+    asks = list(db.session.scalars(select(IdentityRelease)))
     targets = {
         service.REQUEST_RECEIVED: [("request", item.id, item.case.reference, item.due_on) for item in requests],
         service.REQUEST_ANSWERED: [("request", item.id, item.case.reference, item.due_on) for item in requests],
         service.REQUEST_OVERDUE: [("request", item.id, item.case.reference, item.due_on) for item in requests],
         service.CAMPAIGN_OVERDUE: [("campaign", item.id, item.reference, item.due_on) for item in campaigns],
         service.BREAK_GLASS_REVIEW: [("break_glass", item.id, item.case.reference, None) for item in accesses],
+        service.IDENTITY_RELEASE_AWAITING: [("identity_release", item.id, item.case.reference, None) for item in asks],
+        service.IDENTITY_RELEASE_DECIDED: [("identity_release", item.id, item.case.reference, None) for item in asks],
     }
     ids = [user.id for user in users]
     for kind in service.KINDS:

@@ -24,6 +24,7 @@ from cases.conclusions import operations as conclusions
 from cases.conclusions import signing
 from cases.coordination import operations as coordination
 from cases.petitions import operations as petitions
+from cases.petitions import releases
 from cases.petitions.forms import ExtendForm
 from cases.reviews import operations as reviews
 from protection import policy
@@ -63,6 +64,9 @@ def case_page(case, user) -> dict:
         "can_extend": can_work and petitions.can_extend(case),
         "can_decide": can_work and petitions.awaiting_decision(case),
         "can_see_petitioner": case.kind == "petition" and policy.can_see_petitioner(user, case),
+        # Asks to open the petitioner's identity that wait for this supervisor (issue 23).
+        "identity_asks": (releases.case_asks(case, user)
+                          if case.kind == "petition" and user.role == Role.SUPERVISOR else []),
         "officers": operations.assignable_officers(case) if can_assign else [],
         "findings": findings,
         "finding_people": operations.finding_person_labels(case, findings),

@@ -35,6 +35,7 @@ from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
 from cases.models import Case, Subject
 from cases.petitions import operations as petitions
+from cases.petitions import releases
 from cases.petitions.operations import Decision, PetitionData
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
@@ -614,6 +615,8 @@ def petition_verification(cast: _Cast) -> Case:
     coordination.send_request(case, RequestData(
         find_unit("UBKTTU").id, "Đề nghị Ủy ban Kiểm tra cho biết đã nhận đơn cùng nội dung chưa và kết quả "
                                 "kiểm tra (nếu có).", operations.today() + timedelta(days=9)), by=cast.an)
+    # An ask to open the denouncer's identity, waiting for lanhdao.minh's approval.
+    releases.ask(case, "Cần liên hệ người tố cáo để lấy thêm tài liệu về các chuyến khai thác cát.", by=cast.an)
     return case
 
 
@@ -629,6 +632,11 @@ def petition_concluding(cast: _Cast) -> Case:
     conclusions.save_draft(case, ConclusionData(
         "issue_not_affecting", "Dự thảo: khiếu nại đúng một phần; thời hạn kỷ luật đã hết từ 03/2025, đề nghị "
                                "Sở Xây dựng xét nâng lương từ thời điểm đó."), by=cast.binh)
+    # The petitioner's identity released to the officer (a complaint: one approval), for
+    # HOSO_IDENTITY_RELEASE_HOURS from the seeding: the page opens for canbo.binh only.
+    asked = releases.ask(case, "Cần mời người khiếu nại đến làm việc để đối chiếu quyết định kỷ luật cũ.",
+                         by=cast.binh)
+    releases.approve_unattended(asked, by=cast.minh)
     return case
 
 

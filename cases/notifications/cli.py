@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from audit.trail import record
+from cases.petitions import releases
 from protection.clock import utcnow
 from protection.db import db
 from protection.i18n import local_zone
@@ -123,10 +124,23 @@ def _mail(today, dry_run: bool, counts: dict, modes: tuple[str, ...]) -> None:
         raise click.ClickException(f"{mail_error}; {len(left)} mails left for the next run") from None
 
 
+def _expire_identity_releases(dry_run: bool) -> None:
+    """Asks and releases of petitioners' identities past their time are recorded as expired
+    when someone reads them; this run records the rest, so the trail holds every expiry on
+    the day it happened even when nobody looked (the timer that sends reminders is already
+    there, so the sweep costs no timer of its own)."""
+    expired = releases.expire_lapsed()
+    if expired:
+        click.echo(f"{'would expire' if dry_run else 'expired'} {expired} identity release(s)")
+    if not dry_run:
+        db.session.commit()
+
+
 @notify_cli.command("send-due")
 @click.option("--dry-run", is_flag=True, help="Show what would be raised and mailed; write and send nothing.")
 def send_due(dry_run: bool) -> None:
-    """Raise due-soon and overdue reminders, send immediate mails and today's digests."""
+    """Raise due-soon and overdue reminders, send immediate mails and today's digests; record
+    the expiry of identity releases past their time."""
     _ready()
     now = datetime.now(local_zone())
     today = now.date()
@@ -138,6 +152,7 @@ def send_due(dry_run: bool) -> None:
                    "immediate mails only")
     counts = dict.fromkeys(("immediate", "immediate_items", "digest", "digest_items", "skipped", "refused"), 0)
     try:
+        _expire_identity_releases(dry_run)
         raised = _raise(today, dry_run) if morning else reminders.Raised()
         if mailing.configured():
             _mail(today, dry_run, counts, modes=mailing.MODES if morning else ("immediate",))

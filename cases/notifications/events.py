@@ -15,7 +15,14 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from cases.models import Assignment, BreakGlassAccess, Case, Conclusion, CoordinationRequest
+from cases.models import (
+    Assignment,
+    BreakGlassAccess,
+    Case,
+    Conclusion,
+    CoordinationRequest,
+    IdentityRelease,
+)
 from protection import policy
 from protection.clock import utcnow
 from protection.db import db
@@ -105,6 +112,30 @@ def break_glass_started(access: BreakGlassAccess, case: Case, *, by: User) -> in
         User.role == Role.AUDITOR, User.active.is_(True), User.id != by.id)).all()
     return service.notify(auditors, service.BREAK_GLASS_REVIEW, target_type="break_glass", target_id=access.id,
                           reference=case.reference)
+
+
+def identity_release_asked(release: IdentityRelease, case: Case, *, by: User) -> int:
+    """The supervisors who may approve the release of a petitioner's identity: active, their
+    scope holding the case, cleared, not recused, not the asker."""
+    candidates = db.session.scalars(select(User).where(
+        User.role == Role.SUPERVISOR, User.active.is_(True), User.id != by.id,
+        User.unit_id.in_(_units_above(case.owner_unit_id)))).all()
+    # policy.can_approve_identity_release, with the unit scope answered by the query above.
+    approvers = [user.id for user in candidates
+                 if policy.can(user, "case.approve") and policy.cleared_for(user, case.classification)
+                 and release.requested_by_id != user.id and not policy.is_recused(user, case)]
+    return service.notify(approvers, service.IDENTITY_RELEASE_AWAITING, target_type="identity_release",
+                          target_id=release.id, reference=case.reference,
+                          dedupe_key=f"{service.IDENTITY_RELEASE_AWAITING}:{release.id}")
+
+
+def identity_release_decided(release: IdentityRelease, case: Case, *, by: User) -> int:
+    """The asker: their ask was released or refused (a release is decided once)."""
+    if release.requested_by_id == by.id:
+        return 0
+    return service.notify([release.requested_by_id], service.IDENTITY_RELEASE_DECIDED,
+                          target_type="identity_release", target_id=release.id, reference=case.reference,
+                          dedupe_key=f"{service.IDENTITY_RELEASE_DECIDED}:{release.id}")
 
 
 def _officers_of(case: Case, by: User) -> Iterable[uuid.UUID]:

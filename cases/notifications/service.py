@@ -28,6 +28,7 @@ from cases.models import (
     Case,
     Conclusion,
     CoordinationRequest,
+    IdentityRelease,
     Petition,
     Subject,
 )
@@ -53,17 +54,21 @@ BREAK_GLASS_REVIEW = "break_glass_review"    # auditors: a break-the-glass acces
 # A body's exchange key was replaced (issue 21 §B.4): the admins (about the body), and the
 # officers of open requests to it that went out as packages (about each request).
 EXCHANGE_KEY_CHANGED = "exchange_key_changed"
+# The release of a petitioner's identity (issue 23): the supervisors who may approve an ask;
+# the asker, once it is released or refused.
+IDENTITY_RELEASE_AWAITING = "identity_release_awaiting"
+IDENTITY_RELEASE_DECIDED = "identity_release_decided"
 
 KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_RECEIVED,
          REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW,
-         EXCHANGE_KEY_CHANGED)
+         EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED)
 
 # The kinds each role can receive (who gets what, above): the preferences page offers only
 # these, so an officer is not asked how to hear of approvals they will never be asked for.
 KINDS_BY_ROLE = {
     Role.OFFICER: (CASE_ASSIGNED, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_ANSWERED, REQUEST_OVERDUE,
-                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED),
-    Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE),
+                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_DECIDED),
+    Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED),
     Role.LIAISON: (REQUEST_RECEIVED,),
     Role.AUDITOR: (BREAK_GLASS_REVIEW,),
     Role.ADMIN: (EXCHANGE_KEY_CHANGED,),
@@ -91,6 +96,8 @@ KIND_LABELS = {
     CAMPAIGN_OVERDUE: _l("Đợt thẩm định có nhân sự quá hạn"),
     BREAK_GLASS_REVIEW: _l("Truy cập khẩn cấp chờ xem xét"),
     EXCHANGE_KEY_CHANGED: _l("Khóa trao đổi gói của cơ quan phối hợp đã thay đổi"),
+    IDENTITY_RELEASE_AWAITING: _l("Đề nghị mở danh tính người gửi đơn chờ bạn phê duyệt"),
+    IDENTITY_RELEASE_DECIDED: _l("Đề nghị mở danh tính người gửi đơn của bạn đã có kết quả"),
 }
 
 DELIVERY_LABELS = {
@@ -249,6 +256,23 @@ def _break_glass_target(user: User, notification: Notification) -> tuple[str, st
     return notification.reference, url_for("access.queue")
 
 
+def _identity_release_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    """An ask for a petitioner's identity: its approval page for a supervisor it still waits
+    for; the asker's page for the asker. Never the identity itself."""
+    release = db.session.get(IdentityRelease, notification.target_id)
+    if release is None or release.case.purged_at is not None:
+        return None
+    case = release.case
+    if notification.kind == IDENTITY_RELEASE_AWAITING:
+        if (release.state != "asked" or not policy.can_approve_identity_release(user, case, release)
+                or any(approval.approver_id == user.id for approval in release.approvals)):
+            return None
+        return case.reference, url_for("cases.approve_identity_release", case_id=case.id, release_id=release.id)
+    if release.requested_by_id != user.id or not policy.can_see_petitioner(user, case):
+        return None
+    return case.reference, url_for("cases.identity_release", case_id=case.id)
+
+
 def _exchange_key_target(user: User, notification: Notification) -> tuple[str, str] | None:
     """A body's exchange key (target: the body's unit; reference: its code), for admins."""
     if not policy.can(user, "partners.manage"):
@@ -262,6 +286,7 @@ _TARGETS = {
     "campaign": _campaign_target,
     "break_glass": _break_glass_target,
     "exchange_key": _exchange_key_target,
+    "identity_release": _identity_release_target,
 }
 
 

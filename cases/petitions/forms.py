@@ -5,7 +5,15 @@ checks and names the field it refuses."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    PasswordField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from cases import labels
@@ -89,3 +97,27 @@ class DecisionForm(VersionedForm):
 class ExtendForm(VersionedForm):
     note = TextAreaField(_l("Lý do gia hạn"), validators=[InputRequired(REQUIRED), Length(max=4000)])
     submit = SubmitField(_l("Gia hạn"))
+
+
+# --- the release of the petitioner's identity (issue 23) ----------------------------------------
+
+class ReleaseAskForm(FlaskForm):
+    reason = TextAreaField(_l("Lý do cần biết danh tính người gửi đơn"),
+                           validators=[InputRequired(REQUIRED), Length(max=2000)])
+    submit = SubmitField(_l("Gửi đề nghị"))
+
+
+class ReleaseApproveForm(FlaskForm):
+    # Named `secret` as every re-authentication field (accounts.confirm_identity).
+    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
+                           render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Phê duyệt mở danh tính"))
+
+
+class ReleaseRefuseForm(FlaskForm):
+    note = TextAreaField(_l("Lý do từ chối (không bắt buộc)"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Từ chối"))
+
+
+class ReleaseButtonForm(FlaskForm):
+    """A bare button (withdrawing one's ask): the CSRF token only."""

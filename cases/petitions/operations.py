@@ -223,10 +223,6 @@ def can_extend(case: Case) -> bool:
     return case.extensions < deadlines.rule(case.deadline_rule, case.deadline_start).max_extensions
 
 
-def record_petitioner_view(case: Case, *, by: User) -> None:
-    record("petition.petitioner_view", target_type="case", target_id=case.id, actor=by)
-
-
 def repeats_of(case: Case) -> list[Case]:
     return list(db.session.scalars(select(Case).join(Petition, Petition.case_id == Case.id)
                                    .where(Petition.repeat_of_id == case.id).order_by(Case.opened_on)))

@@ -1,5 +1,6 @@
 """Petition pages on the `cases` blueprint: receiving a petition, its intake decision,
-extending its deadline, and the petitioner's identity (shown to few, and recorded)."""
+extending its deadline, and the petitioner's identity (shown only under a two-person release,
+cases/petitions/release_views.py, and recorded)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from cases.actions import change_case, open_from_form, to_case
 from cases.casework import operations, page
 from cases.casework.blueprint import cases_bp
 from cases.casework.forms import form_token_in, new_form_token, uuid_in
+from cases.casework.operations import CaseError
 from cases.petitions import operations as petitions
+from cases.petitions import releases
 from cases.petitions.forms import DecisionForm, ExtendForm, PetitionForm
 from cases.petitions.operations import Decision, PetitionData
 from protection import policy
@@ -63,8 +66,13 @@ def petitioner(case_id: uuid.UUID):
         abort(404)
     if not policy.can_see_petitioner(current_user, case):
         policy.deny("case.view")
-    petitions.record_petitioner_view(case, by=current_user)
-    return render_template("petitions/petitioner.html", case=case, petition=case.petition)
+    try:
+        release = releases.open_identity(case, by=current_user)
+    except CaseError as refusal:
+        # Recorded as a refused view; the way on is to ask (or to follow one's ask).
+        flash(refusal.message, "warning")
+        return redirect(url_for("cases.identity_release", case_id=case.id))
+    return render_template("petitions/petitioner.html", case=case, petition=case.petition, release=release)
 
 
 @cases_bp.route("/<uuid:case_id>/decision", methods=["GET", "POST"])
