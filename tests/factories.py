@@ -346,7 +346,7 @@ class SoftKey:
         self.rp_id = rp_id
         self.origin = origin
 
-    def _cose_public_key(self) -> bytes:
+    def cose_public_key(self) -> bytes:
         numbers = self.private_key.public_key().public_numbers()
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
 
@@ -361,7 +361,7 @@ class SoftKey:
         flags = 0x01 | 0x04 | 0x40  # user present, user verified, attested credential data
         auth_data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([flags]) + self.counter.to_bytes(4, "big")
                      + bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id
-                     + self._cose_public_key())
+                     + self.cose_public_key())
         attestation_object = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return json.dumps({
             "id": _b64url(self.credential_id), "rawId": _b64url(self.credential_id), "type": "public-key",

@@ -23,12 +23,13 @@ from cases.notifications.models import Notification
 from protection.clock import utcnow
 from protection.db import db
 from protection.demo import DEMO_PASSWORD
-from protection.identity import User
+from protection.identity import SecurityKey, User
 from protection.settings import ConfigurationError
 from tests import factories
 from tests.conftest import PASSWORD, MadeUser, audit_entries
 from tests.pages import (
     PETITIONER,
+    csrf_token,
     field_errors,
     page_post,
     post_form,
@@ -384,3 +385,55 @@ def test_the_demo_petitioners_show_only_on_the_released_identity_page(app, runne
             else:
                 assert not shown, (username, path, shown)
     assert openings == 1  # the one release the demo gave opened for its officer, and for nobody else
+
+
+def _register_key(app, user: MadeUser) -> factories.SoftKey:
+    """A software key registered for `user` as the registration page would keep it."""
+    key = factories.SoftKey()
+    with app.app_context():
+        db.session.add(SecurityKey(user_id=user.id, name="Khóa USB", credential_id=key.credential_id,
+                                   public_key=key.cose_public_key(), sign_count=0))
+        db.session.commit()
+    return key
+
+
+def _key_options(client, case_id: str, release_id, purpose: str = "identity_release_approval") -> str:
+    page = f"/cases/{case_id}/identity-release/{release_id}/approve"
+    response = client.post("/login/key-options", data={"csrf_token": csrf_token(client, page),
+                                                       "purpose": purpose, "target": str(release_id)})
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def test_a_security_key_approves_only_the_release_its_answer_was_made_for(app, people):
+    """Approval with a key: the answer is bound to this action and this release. One made for
+    another release, or for another action on this one, is refused, counted and audited;
+    nothing is approved until the right answer comes."""
+    first_case, second_case = _petition(people), _petition(people)
+    for case_id in (first_case, second_case):
+        assert _ask(people.clients["officer"], case_id).status_code == 302
+    first, second = _release_of(app, first_case), _release_of(app, second_case)
+    key = _register_key(app, people.first)
+    supervisor = people.clients["first"]
+
+    made_for_second = key.assertion(_key_options(supervisor, second_case, second.id))
+    _key_options(supervisor, first_case, first.id)  # the challenge the first release's page handed out
+    refused = page_post(supervisor, f"/cases/{first_case}/identity-release/{first.id}/approve",
+                        data={"secret": "", "assertion": made_for_second})
+    assert refused.status_code == 200
+    assert "khóa bảo mật" in text_of(refused).lower()
+    made_for_purge = key.assertion(_key_options(supervisor, first_case, first.id, purpose="case_purge"))
+    refused = page_post(supervisor, f"/cases/{first_case}/identity-release/{first.id}/approve",
+                        data={"secret": "", "assertion": made_for_purge})
+    assert refused.status_code == 200
+    assert _release_of(app, first_case).state == "asked" and not _release_of(app, first_case).approvals
+    failures = [detail_of(entry) for entry in audit_entries(app, "auth.recheck.failed")]
+    assert [d.get("purpose") for d in failures][-2:] == ["identity_release_approval"] * 2
+
+    answer = key.assertion(_key_options(supervisor, first_case, first.id))
+    done = page_post(supervisor, f"/cases/{first_case}/identity-release/{first.id}/approve",
+                     data={"secret": "", "assertion": answer})
+    assert done.status_code == 302, text_of(done)[:400]
+    assert [a.approver_id for a in _release_of(app, first_case).approvals] == [people.first.id]
+    used = detail_of(audit_entries(app, "auth.security_key.used")[-1])
+    assert used["purpose"] == "identity_release_approval" and used["record"] == str(first.id)

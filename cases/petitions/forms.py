@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from cases import labels
 from cases.casework.forms import ChoiceField, RadioChoiceField, VersionedForm, clearance_choices
-from protection.forms import REQUIRED, FlexibleDateField, WholeForm
+from protection.forms import REQUIRED, FlexibleDateField, KeyAssertionFields, RequiredUnlessKey, WholeForm
 from protection.i18n import local_today
 
 
@@ -107,9 +107,10 @@ class ReleaseAskForm(FlaskForm):
     submit = SubmitField(_l("Gửi đề nghị"))
 
 
-class ReleaseApproveForm(FlaskForm):
-    # Named `secret` as every re-authentication field (accounts.confirm_identity).
-    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[InputRequired(REQUIRED)],
+class ReleaseApproveForm(KeyAssertionFields, FlaskForm):
+    # Named `secret` as every re-authentication field (accounts.confirm_identity); a security
+    # key's answer, in `assertion`, may stand in for it.
+    secret = PasswordField(_l("Nhập lại mật khẩu hoặc mã xác thực 6 số"), validators=[RequiredUnlessKey()],
                            render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Phê duyệt mở danh tính"))
 

@@ -80,7 +80,8 @@ def approve_identity_release(case_id: uuid.UUID, release_id: uuid.UUID):
     form = ReleaseApproveForm()
     # A refusal is not rolled back: its audit entry and a failed re-authentication's count
     # must commit (approve refuses before it changes anything).
-    done = submit(form, lambda: releases.approve(release, form.secret.data, by=current_user), _released,
+    done = submit(form, lambda: releases.approve(release, form.secret.data, by=current_user,
+                                                                  assertion=form.assertion.data), _released,
                   lambda _release: redirect(url_for("cases.view", case_id=case.id)))
     return done or _approval_page(case, release, form=form)
 

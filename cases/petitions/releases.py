@@ -171,17 +171,19 @@ def _turn_down(action: str, release: IdentityRelease, by: User, field: str, reas
     raise CaseError(message, field)
 
 
-def confirm_approver(by: User, secret: str) -> None:
-    """Re-authentication for an approval, in one place (a security key joins here later).
-    A refusal is counted, limited and audited by accounts; LockedOut goes up to the web layer."""
-    accounts.confirm_identity(by, secret, purpose="identity_release_approval")
+def confirm_approver(by: User, release: IdentityRelease, secret: str, assertion: str | None) -> None:
+    """Re-authentication for an approval: the password, a code, or a security key whose
+    answer was made for approving this very release. A refusal is counted, limited and
+    audited by accounts; LockedOut goes up to the web layer."""
+    accounts.confirm_identity(by, secret, purpose="identity_release_approval", target=str(release.id),
+                              assertion=assertion)
 
 
-def approve(release: IdentityRelease, secret: str, *, by: User) -> IdentityRelease:
+def approve(release: IdentityRelease, secret: str, *, by: User, assertion: str | None = None) -> IdentityRelease:
     case = release.case
     _decidable(release, case, by, "identity_release.approve", "secret")
     try:
-        confirm_approver(by, secret)
+        confirm_approver(by, release, secret, assertion)
     except accounts.AccountError as error:
         record("identity_release.approve", target_type="case", target_id=case.id, actor=by, outcome="failure",
                release=release.id, reason="reauth_failed")
