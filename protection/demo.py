@@ -39,6 +39,8 @@ DEMO_USERS = (
     ("canbo.binh", "Trần Thị Bình", "BTCTU", "officer", "confidential"),
     ("canbo.son", "Lê Văn Sơn", "HU-SONHA", "officer", "confidential"),
     ("lanhdao.minh", "Phạm Quang Minh", "BTCTU", "supervisor", "top_secret"),
+    # A deputy head: a denouncer's identity is released only by two supervisors (issue 23).
+    ("lanhdao.tuan", "Vũ Anh Tuấn", "BTCTU", "supervisor", "secret"),
     ("lanhdao.lan", "Hoàng Thị Lan", "HU-SONHA", "supervisor", "secret"),
     ("phoihop.ubkt", "Võ Văn Hùng", "UBKTTU", "liaison", "secret"),
     ("phoihop.congan", "Đặng Thị Hoa", "DUCA", "liaison", "secret"),
