@@ -28,15 +28,22 @@ directories refuse at bind) is an answer, not an error.
 
 from __future__ import annotations
 
+import math
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
-from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult
-from ldap3.utils.conv import escape_filter_chars
 
 from .settings import normalise_dn
+
+if TYPE_CHECKING:
+    from ldap3 import Connection, Server
+
+# ldap3 is imported on first use (_ldap3()), not with the kernel: an installation without a
+# directory never loads it.
 
 # Attributes read from the user's entry: the display name and the server-kept memberships.
 _USER_ATTRIBUTES = ("displayName", "cn", "memberOf")
@@ -68,8 +75,9 @@ def authenticate(username: str, password: str) -> DirectoryResult:
     """Look `username` up and bind as them with `password`. The caller has checked the name
     against Hoso's username rule; raises DirectoryUnavailable when the directory cannot answer."""
     config = current_app.config
+    ldap3 = _ldap3()
     try:
-        with _service_connection(config) as service:
+        with _open_service_connection(config) as service:
             entry = _find_user(service, config, username)
             if entry is None:
                 return DirectoryResult(found=False)
@@ -78,7 +86,7 @@ def authenticate(username: str, password: str) -> DirectoryResult:
                 return DirectoryResult(found=True)
             groups = {normalise_dn(value) for value in _values(attributes, "memberOf")}
             groups |= _member_groups(service, config, dn, username)
-    except LDAPException as error:
+    except ldap3.core.exceptions.LDAPException as error:
         raise DirectoryUnavailable(_describe(error)) from None
     mapping: dict[str, str] = config["HOSO_LDAP_GROUP_ROLES"]
     roles = tuple(dict.fromkeys(role for group, role in mapping.items() if group in groups))
@@ -87,40 +95,63 @@ def authenticate(username: str, password: str) -> DirectoryResult:
                            roles=roles)
 
 
+def _ldap3():
+    import ldap3
+    import ldap3.core.exceptions
+    import ldap3.utils.conv
+
+    return ldap3
+
+
 def _server(config) -> Server:
+    ldap3 = _ldap3()
     url = config["HOSO_LDAP_URL"]
-    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config["HOSO_LDAP_CA_FILE"],
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config["HOSO_LDAP_CA_FILE"],
               version=ssl.PROTOCOL_TLS_CLIENT)
     timeout = config["HOSO_LDAP_TIMEOUT_SECONDS"]
     # get_info=NONE: no schema or root DSE read at connect, one round trip less per sign-in.
-    return Server(url, tls=tls, connect_timeout=timeout, get_info=NONE)
+    return ldap3.Server(url, tls=tls, connect_timeout=timeout, get_info=ldap3.NONE)
 
 
 def _connection(config, user: str | None = None, password: str | None = None) -> Connection:
-    connection = Connection(_server(config), user=user, password=password,
-                            receive_timeout=config["HOSO_LDAP_TIMEOUT_SECONDS"], raise_exceptions=False,
+    """Opened (and upgraded with StartTLS when configured), not yet bound; the caller unbinds."""
+    connection = _ldap3().Connection(_server(config), user=user, password=password,
+                            # whole seconds: ldap3 packs it into SO_RCVTIMEO as an integer
+                            receive_timeout=max(1, math.ceil(config["HOSO_LDAP_TIMEOUT_SECONDS"])),
+                            raise_exceptions=False,
                             read_only=True, auto_referrals=False)
-    connection.open()
-    if config["HOSO_LDAP_START_TLS"] and not connection.start_tls():
+    try:
+        connection.open()
+        if config["HOSO_LDAP_START_TLS"] and not connection.start_tls():
+            raise DirectoryUnavailable("StartTLS was refused")
+    except BaseException:
         connection.unbind()
-        raise DirectoryUnavailable("StartTLS was refused")
+        # ldap3 leaves the socket of a failed connect open (unbind() sees a closed connection):
+        # closed here, or each sign-in while the directory is down would leak a descriptor.
+        if getattr(connection, "socket", None) is not None:
+            connection.socket.close()
+        raise
     return connection
 
 
-def _service_connection(config) -> Connection:
+@contextmanager
+def _open_service_connection(config) -> Iterator[Connection]:
     connection = _connection(config, config["HOSO_LDAP_BIND_DN"], config["HOSO_LDAP_BIND_PASSWORD"])
-    if not connection.bind():
-        result = connection.result or {}
+    try:
+        if not connection.bind():
+            result = connection.result or {}
+            # The service account's own bind failing is a configuration fault, not the user's:
+            # they cannot sign in until it is fixed, as when the server is down.
+            raise DirectoryUnavailable(f"the service bind was refused ({result.get('description', 'unknown')})")
+        yield connection
+    finally:
         connection.unbind()
-        # The service account's own bind failing is a configuration fault, not the user's:
-        # they cannot sign in until it is fixed, as when the server is down.
-        raise DirectoryUnavailable(f"the service bind was refused ({result.get('description', 'unknown')})")
-    return connection
 
 
 def _find_user(connection: Connection, config, username: str) -> tuple[str, dict] | None:
-    search_filter = config["HOSO_LDAP_USER_FILTER"].replace("{username}", escape_filter_chars(username))
-    connection.search(config["HOSO_LDAP_BASE_DN"], search_filter, search_scope=SUBTREE,
+    ldap3 = _ldap3()
+    search_filter = config["HOSO_LDAP_USER_FILTER"].replace("{username}", ldap3.utils.conv.escape_filter_chars(username))
+    connection.search(config["HOSO_LDAP_BASE_DN"], search_filter, search_scope=ldap3.SUBTREE,
                       attributes=list(_USER_ATTRIBUTES), size_limit=2,
                       time_limit=max(1, int(config["HOSO_LDAP_TIMEOUT_SECONDS"])))
     entries = [item for item in connection.response or () if item.get("type") == "searchResEntry"]
@@ -134,18 +165,20 @@ def _password_binds(config, dn: str, password: str) -> bool:
     connection = _connection(config, dn, password)
     try:
         return bool(connection.bind())
-    except LDAPInvalidCredentialsResult:
+    except _ldap3().core.exceptions.LDAPInvalidCredentialsResult:
         return False
     finally:
         connection.unbind()
 
 
 def _member_groups(connection: Connection, config, dn: str, username: str) -> set[str]:
-    escaped_dn, escaped_name = escape_filter_chars(dn), escape_filter_chars(username)
+    ldap3 = _ldap3()
+    escape = ldap3.utils.conv.escape_filter_chars
+    escaped_dn, escaped_name = escape(dn), escape(username)
     member_filter = f"(|(member={escaped_dn})(uniqueMember={escaped_dn})(memberUid={escaped_name}))"
     found = set()
     for group in config["HOSO_LDAP_GROUP_ROLES"]:
-        connection.search(group, member_filter, search_scope=BASE, attributes=[])
+        connection.search(group, member_filter, search_scope=ldap3.BASE, attributes=[])
         if any(item.get("type") == "searchResEntry" for item in connection.response or ()):
             found.add(group)
     return found
@@ -158,6 +191,6 @@ def _values(attributes: dict, name: str) -> list:
     return []
 
 
-def _describe(error: LDAPException) -> str:
+def _describe(error: Exception) -> str:
     # ldap3's messages name the server and the failure, never the bind password.
     return f"{type(error).__name__}: {error}"[:300]
