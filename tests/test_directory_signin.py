@@ -99,6 +99,8 @@ def test_first_sign_in_waits_for_an_admin_who_confirms_with_the_mapped_role(dire
     assert len(audit_entries(app, "directory_request.list")) == 1
     page = f"/admin/directory/{_request_id(app, 'tran.thi.a')}"
     form = client.get(page)
+    viewed = audit_entries(app, "directory_request.view")
+    assert len(viewed) == 1 and viewed[0].target_id == str(_request_id(app, "tran.thi.a"))
     assert 'data-mapped-role="officer"' in _text(form) and 'name="role"' not in _text(form)
     # Bad input: an unknown unit is refused beside its field, nothing made.
     refused = post_form(client, page, {"unit": "KHONG-CO", "clearance": "secret"})
