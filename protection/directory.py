@@ -96,9 +96,9 @@ def authenticate(username: str, password: str) -> DirectoryResult:
 
 
 def _ldap3():
-    import ldap3
-    import ldap3.core.exceptions
-    import ldap3.utils.conv
+    import ldap3  # late: only an installation with a directory loads it (see the top)
+    import ldap3.core.exceptions  # late: as above
+    import ldap3.utils.conv  # late: as above
 
     return ldap3
 

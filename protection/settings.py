@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from protection.identity import Role
 from protection.mail import parse_smtp_url
 
 
@@ -154,8 +155,6 @@ def _existing_file(name: str, raw: Any) -> str:
 
 def _role_list(name: str, raw: Any) -> tuple[str, ...]:
     """Role names, as a list or one comma-separated text: supervisor,auditor,admin."""
-    from protection.identity import Role
-
     items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
     roles = tuple(dict.fromkeys(str(item).strip().lower() for item in items if str(item).strip()))
     known = {role.value for role in Role}
@@ -211,8 +210,6 @@ def _group_roles(name: str, raw: Any) -> dict[str, str]:
     A DN holds "=" and "," itself, so pairs are split on ";" and each at its LAST "=". Keys are
     the DNs lower-cased with the spaces around their separators removed, as LDAP compares them
     (RFC 4514: attribute types and, for the usual naming attributes, values ignore case)."""
-    from protection.identity import Role
-
     if isinstance(raw, Mapping):
         pairs = [(str(key), str(value)) for key, value in raw.items()]
     else:

@@ -359,6 +359,7 @@ def directory_server(tmp_path_factory):
     """Debian's slapd on loopback with a throwaway configuration, started once for the session
     (tests/servers.py DirectoryServer): skipped when slapd is not installed, except in CI
     (CI=true), where that is a failure (.ci/run installs it)."""
+    # Imported here: tests/servers.py takes the test keys from this module.
     from tests.servers import SLAPD, DirectoryServer
 
     if not SLAPD.is_file():

@@ -15,6 +15,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import ldap3
+
 from tests.conftest import TEST_INDEX_KEY, TEST_MASTER_KEY
 from tests.pages import CSRF_PATTERN
 
@@ -158,8 +160,6 @@ class DirectoryServer:
         return f"uid={uid},{DIRECTORY_PEOPLE}"
 
     def _connection(self):
-        import ldap3
-
         return ldap3.Connection(ldap3.Server(self.url, connect_timeout=2), _ROOT_DN, _ROOT_PASSWORD,
                                 auto_bind=True, raise_exceptions=True)
 
@@ -190,8 +190,6 @@ class DirectoryServer:
             connection.unbind()
 
     def add_person(self, uid: str, password: str, *, name: str, groups: tuple[str, ...] = ()) -> None:
-        import ldap3
-
         connection = self._connection()
         try:
             connection.add(self.person_dn(uid), ["inetOrgPerson"], {
@@ -202,8 +200,6 @@ class DirectoryServer:
             connection.unbind()
 
     def leave_group(self, uid: str, group: str) -> None:
-        import ldap3
-
         connection = self._connection()
         try:
             connection.modify(self.group_dn(group), {"member": [(ldap3.MODIFY_DELETE, [self.person_dn(uid)])]})
