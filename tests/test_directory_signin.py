@@ -258,6 +258,26 @@ def test_directory_settings_are_checked_at_start_up(database_url, tmp_path, sett
     assert expected in message and "\n" not in message and BIND_SECRET not in message
 
 
+def test_a_refused_request_makes_no_account_and_says_so(directory, app, client, login_as):
+    directory.add_person("bi.tu.choi", DIRECTORY_PASSWORD, name="Bị Từ Chối", groups=("quan-tri",))
+    person = app.test_client()
+    assert PENDING in _text(_sign_in(person, "bi.tu.choi"))
+    admin = login_as("admin")
+    page = f"/admin/directory/{_request_id(app, 'bi.tu.choi')}"
+    response = post_form(client, f"{page}/refuse", token_from=page)
+    assert response.status_code == 302 and "bi.tu.choi" not in _text(client.get("/admin/directory"))
+    refused = audit_entries(app, "directory_request.refused")
+    assert len(refused) == 1 and refused[0].actor_id == admin.id
+    again = _sign_in(person, "bi.tu.choi")
+    assert again.status_code == 200 and "không chấp nhận" in _text(again)
+    assert "directory_refused" in _reasons(app)[-1]
+    assert _count(app, User, User.username == "bi.tu.choi") == 0
+    # Deciding twice: refused with a message, nothing changed.
+    twice = post_form(client, page, {"unit": "BTCTU", "clearance": "secret"}, token_from="/admin/users")
+    assert twice.status_code == 200 and "đã được xử lý" in _text(twice)
+    assert _count(app, User, User.username == "bi.tu.choi") == 0
+
+
 @pytest.fixture
 def group_dns_as_people_type_them(app_config):
     app_config["HOSO_LDAP_GROUP_ROLES"] = "CN=Tham-Dinh, OU=Groups ,dc=tinhuy,dc=vn = Officer"
