@@ -225,6 +225,24 @@ def test_a_directory_that_is_down_says_so_and_local_admins_still_sign_in(directo
     assert sign_in(admin, target=app.test_client()).status_code == 302
 
 
+@pytest.fixture(params=["start_tls", "ldaps"])
+def directory_without_tls(request, directory, app_config):
+    """The test server speaks no TLS: asking for it must fail closed, never fall back to plain."""
+    if request.param == "start_tls":
+        app_config["HOSO_LDAP_START_TLS"] = True
+    else:
+        app_config["HOSO_LDAP_URL"] = directory.url.replace("ldap://", "ldaps://")
+    return directory
+
+
+def test_tls_that_cannot_be_had_is_a_directory_that_is_down(directory_without_tls, app):
+    uid = f"khong.tls.{uuid.uuid4().hex[:6]}"  # a real person, whose right password is not enough
+    directory_without_tls.add_person(uid, DIRECTORY_PASSWORD, name="Không TLS", groups=("tham-dinh",))
+    refused = _sign_in(app.test_client(), uid)
+    assert refused.status_code == 200 and UNAVAILABLE in _text(refused)
+    assert "directory_unavailable" in _reasons(app)[0] and _count(app, DirectoryRequest) == 0
+
+
 def test_without_the_setting_nothing_changes(app, client, directory_server, login_as):
     directory_server.add_person("chi.thu.muc", DIRECTORY_PASSWORD, name="Chỉ Thư Mục", groups=("tham-dinh",))
     refused = _sign_in(app.test_client(), "chi.thu.muc")
