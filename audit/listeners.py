@@ -87,6 +87,12 @@ def _on_unit_changed(_app, unit, by, change, fields=(), **_):
     record(f"unit.{change}", target_type="unit", target_id=unit.id, actor=by, fields=list(fields))
 
 
+def _on_directory_request_changed(_app, request, by, change, **_):
+    # Ids and the role only; the person's name is on the request row, not in the trail.
+    record(f"directory_request.{change}", target_type="directory_request", target_id=request.id, actor=by,
+           role=request.mapped_role.value, **({"user": str(request.user_id)} if request.user_id else {}))
+
+
 def _on_access_denied(_app, user, permission, endpoint, status, view_args=None, **_):
     # The record asked for, when the URL names one: refused attempts then show in that
     # record's history ("who tried to open this dossier"). Ids only.
@@ -163,6 +169,7 @@ CONNECTIONS = (
     (signals.password_changed, _on_password_changed),
     (signals.user_changed, _on_user_changed),
     (signals.unit_changed, _on_unit_changed),
+    (signals.directory_request_changed, _on_directory_request_changed),
     (signals.access_denied, _on_access_denied),
     (signals.api_token_refused, _on_api_token_refused),
     (signals.record_viewed, _on_record_viewed),

@@ -20,7 +20,7 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from protection.db import db
-from protection.identity import Unit, User
+from protection.identity import DirectoryRequest, Unit, User
 
 _REGISTRY = "hoso.audit_targets"
 
@@ -89,11 +89,18 @@ def _unit_lookup(text: str) -> uuid.UUID:
     return found
 
 
+def _directory_usernames(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return dict(db.session.execute(select(DirectoryRequest.id, DirectoryRequest.username)
+                                   .where(DirectoryRequest.id.in_(ids))).all())
+
+
 def configure_target_kinds(app: Flask) -> None:
     kinds = (
         TargetKind("user", lazy_pgettext("audit target", "Người dùng"), url_arg="user_id",
                    describe=_usernames, lookup=_user_lookup),
         TargetKind("unit", lazy_pgettext("audit target", "Đơn vị"), describe=_unit_codes, lookup=_unit_lookup),
+        TargetKind("directory_request", lazy_pgettext("audit target", "Người dùng thư mục"),
+                   url_arg="directory_request_id", describe=_directory_usernames),
         TargetKind("audit_log", lazy_pgettext("audit target", "Nhật ký kiểm toán")),
         TargetKind("database", lazy_pgettext("audit target", "Cơ sở dữ liệu")),
         TargetKind("report", lazy_pgettext("audit target", "Báo cáo thống kê")),

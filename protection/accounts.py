@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import (
     api_tokens,
+    directory,
     hooks,
     lockout,
     notices,
@@ -30,7 +32,7 @@ from . import (
 from .clock import utcnow
 from .db import db, take_write_lock
 from .i18n import SUPPORTED_LOCALES
-from .identity import Clearance, Role, Unit, UnitKind, User
+from .identity import Clearance, DirectoryRequest, Role, Unit, UnitKind, User
 from .sessions import (
     AuthSession,
     EndReason,
@@ -85,6 +87,14 @@ class SignInResult:
     user: User | None = None
     auth_session: AuthSession | None = None
     token: str | None = None
+    # A refusal the person may be told plainly (the directory is down, their directory
+    # account awaits an admin...): None for the refusals that share one message.
+    message: str | None = None
+
+
+# Where a directory account's password hash would be: no password matches it (the
+# directory's password is never stored here).
+DIRECTORY_PASSWORD = "!directory"  # noqa: S105 - a marker, not a password
 
 
 def has_second_factor(user: User) -> bool:
@@ -124,6 +134,8 @@ def _after_step(user: User, auth_session: AuthSession) -> None:
 def sign_in(username: str, password: str, *, client_address: str | None,
             user_agent: str | None) -> SignInResult:
     user = find_user(username)
+    if directory.enabled() and (user is None or user.auth_source == "directory"):
+        return _directory_sign_in(user, username, password, client_address=client_address, user_agent=user_agent)
     # Always verify (against a dummy hash for unknown users and service accounts, whose
     # marker is no hash) so response time does not tell which usernames exist.
     usable_hash = user.password_hash if user is not None and not user.service_account else None
@@ -148,6 +160,12 @@ def sign_in(username: str, password: str, *, client_address: str | None,
 
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    return _start(user, client_address=client_address, user_agent=user_agent)
+
+
+def _start(user: User, *, client_address: str | None, user_agent: str | None) -> SignInResult:
+    """The password (local or directory) was right: open the session, whose next step is the
+    second factor or its enrolment when the user or their role has one."""
     auth_session, token = start_session(
         user, client_address=client_address, user_agent=user_agent,
         second_factor_passed=not second_factor_required(user),
@@ -158,6 +176,94 @@ def sign_in(username: str, password: str, *, client_address: str | None,
     else:
         signals.password_step_passed.send(_app(), user=user, auth_session=auth_session, next_step=next_step)
     return SignInResult(SignInOutcome.OK, user, auth_session, token)
+
+
+def _refused(user: User | None, reason: str, message: str | None = None) -> SignInResult:
+    signals.sign_in_failed.send(_app(), user=user, reason=reason)
+    return SignInResult(SignInOutcome.REFUSED, message=message)
+
+
+def _directory_unavailable() -> str:
+    return _("Không kết nối được máy chủ thư mục; hãy thử lại sau hoặc liên hệ quản trị.")
+
+
+def _directory_sign_in(user: User | None, username: str, password: str, *, client_address: str | None,
+                       user_agent: str | None) -> SignInResult:
+    """Sign-in of a directory account, or of a name no Hoso account has (which may be a
+    directory user's first sign-in). The directory checks the password; Hoso decides the rest.
+
+    Hoso's own refusals (disabled, locked) come before the directory is asked, so guessing
+    at a locked account costs the directory nothing and cannot trip the directory's own
+    lockout policy (which would lock the person out of every system, not just Hoso)."""
+    if user is None:
+        try:
+            username = _validate_username(username)
+        except AccountError:
+            # Filter syntax, spaces, accents: no directory query is built from it (issue 23).
+            return _refused(None, "invalid_username", _(
+                "Tên đăng nhập chỉ gồm chữ không dấu, số, dấu chấm, gạch ngang, gạch dưới."))
+    else:
+        if not user.active:
+            return _refused(user, "disabled")
+        if lockout.is_locked(user):
+            return _refused(user, "locked")
+    # The argon2 work a local sign-in does, done here too: a name that has no local account
+    # should not answer faster than one that has.
+    passwords.verify_password(None, password)
+    try:
+        result = directory.authenticate(user.username if user else username, password)
+    except directory.DirectoryUnavailable as error:
+        current_app.logger.warning("directory sign-in: the directory is unavailable: %s", error)
+        # Not counted towards the lockout: the person did nothing wrong.
+        return _refused(user, "directory_unavailable", _directory_unavailable())
+    if not result.found:
+        # Not (or no longer) in the directory: deleted there, or a typo.
+        return _refused(user, "unknown_user" if user is None else "directory_missing")
+    if not result.password_ok:
+        if user is None:
+            return _refused(None, "bad_password")
+        _count_failure(user, "password")  # a directory account's wrong password counts as any
+        return SignInResult(SignInOutcome.REFUSED)
+    if user is None:
+        return _first_directory_sign_in(username, result)
+    if user.role.value not in result.roles:
+        # The directory took the person out of the group that stands for their Hoso role.
+        return _refused(user, "directory_group", _(
+            "Máy chủ thư mục không còn xếp tài khoản này vào nhóm ứng với vai trò của bạn trong Hoso; "
+            "hãy liên hệ quản trị."))
+    return _start(user, client_address=client_address, user_agent=user_agent)
+
+
+def _first_directory_sign_in(username: str, result: directory.DirectoryResult) -> SignInResult:
+    """A right directory password for a name with no Hoso account: a request that an admin
+    confirms (or refuses); no account and no session until then."""
+    if result.role is None:
+        return _refused(None, "directory_no_group", _(
+            "Tài khoản thư mục của bạn không thuộc nhóm nào được dùng Hoso; hãy liên hệ quản trị."))
+    request = db.session.scalar(select(DirectoryRequest).where(DirectoryRequest.username == username))
+    if request is not None and request.decision is not None:
+        return _refused(None, "directory_refused", _(
+            "Quản trị đã không chấp nhận tài khoản thư mục này cho Hoso; hãy liên hệ quản trị."))
+    now = utcnow()
+    if request is None:
+        request = DirectoryRequest(id=uuid.uuid4(), username=username, display_name=result.display_name,
+                                   mapped_role=Role(result.role), first_seen_at=now, last_seen_at=now)
+        try:
+            with db.session.begin_nested():  # two first sign-ins at once: the second finds the first's
+                db.session.add(request)
+        except IntegrityError:
+            return _refused(None, "directory_pending", _directory_pending())
+        signals.directory_request_changed.send(_app(), request=request, by=None, change="created")
+    else:
+        # What the directory says today is what the admin decides on.
+        request.display_name, request.mapped_role, request.last_seen_at = (
+            result.display_name, Role(result.role), now)
+    db.session.flush()
+    return _refused(None, "directory_pending", _directory_pending())
+
+
+def _directory_pending() -> str:
+    return _("Tài khoản thư mục của bạn đang chờ quản trị xác nhận.")
 
 
 def _count_failure(user: User, stage: str, reason: str = "wrong_code") -> bool:
@@ -350,6 +456,8 @@ def _check_new_password(user_inputs: tuple[str, ...], new_password: str, confirm
 
 def change_password(user: User, auth_session: AuthSession, current_password: str,
                     new_password: str, confirm: str) -> str:
+    if user.auth_source == "directory":
+        raise AccountError(_directory_password_elsewhere(), "current_password")
     recheck(user, current_password, purpose="password_change", field="current_password", accept_code=False)
     if new_password == current_password:
         raise AccountError(_("Mật khẩu mới phải khác mật khẩu hiện tại."), "new_password")
@@ -539,10 +647,17 @@ def set_user_active(target: User, *, by: User | None, active: bool) -> None:
     db.session.flush()
 
 
+def _directory_password_elsewhere() -> str:
+    return _("Mật khẩu của tài khoản thư mục do máy chủ thư mục quản lý: hãy đổi hoặc đặt lại ở đó, "
+             "không phải trong Hoso.")
+
+
 def reset_password(target: User, *, by: User) -> str:
     if by.id == target.id:
         raise AccountError(_("Hãy dùng trang Đổi mật khẩu cho tài khoản của chính bạn."))
     _refuse_service_account(target)
+    if target.auth_source == "directory":
+        raise AccountError(_directory_password_elsewhere())
     temporary = passwords.generate_temporary_password()
     target.password_hash = passwords.hash_password(temporary)
     target.password_changed_at = utcnow()
@@ -685,7 +800,7 @@ def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: b
             _refuse_recheck(user, purpose, "code_reused", count=False)  # why not counted: _code_reused
             raise AccountError(_code_reused(check), field)
         reason = "wrong_code"
-    elif secret and passwords.verify_password(user.password_hash, secret):
+    elif secret and _password_matches(user, secret, purpose=purpose, field=field):
         return
     else:
         reason = "wrong_password"  # noqa: S105 - a reason code, not a password
@@ -695,6 +810,22 @@ def recheck(user: User, secret: str, *, purpose: str, field: str, accept_code: b
     if accept_code:
         raise AccountError(_("Mật khẩu hoặc mã xác thực không đúng."), field)
     raise AccountError(_("Mật khẩu hiện tại không đúng."), field)
+
+
+def _password_matches(user: User, secret: str, *, purpose: str, field: str) -> bool:
+    """The local hash, or for a directory account the directory itself (a bind as the user):
+    the password it holds is the one the person types everywhere, and Hoso keeps no copy."""
+    if user.auth_source != "directory":
+        return passwords.verify_password(user.password_hash, secret)
+    if not directory.enabled():
+        return False
+    try:
+        result = directory.authenticate(user.username, secret)
+    except directory.DirectoryUnavailable as error:
+        current_app.logger.warning("directory re-check: the directory is unavailable: %s", error)
+        _refuse_recheck(user, purpose, "directory_unavailable", count=False)
+        raise AccountError(_directory_unavailable(), field) from None
+    return result.password_ok
 
 
 def _refuse_recheck(user: User, purpose: str, reason: str, *, count: bool,

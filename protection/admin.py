@@ -8,9 +8,25 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from . import accounts, admin_queries, api_tokens, paging, security_keys, signals
+from . import (
+    accounts,
+    admin_queries,
+    api_tokens,
+    directory_requests,
+    paging,
+    security_keys,
+    signals,
+)
 from .accounts import AccountError, NewUser
-from .forms import ConfirmForm, UnitForm, UserForm, press, require_submitted, submit_form
+from .forms import (
+    ConfirmForm,
+    DirectoryConfirmForm,
+    UnitForm,
+    UserForm,
+    press,
+    require_submitted,
+    submit_form,
+)
 from .identity import User
 from .policy import can_change_user_status, permission
 
@@ -163,3 +179,49 @@ def units():
     sort = paging.sort_choice(request.args, admin_queries.UNIT_SORTS, paging.Sort("code"))
     page = admin_queries.units_page(sort, paging.page_number(request.args))
     return render_template("admin/units.html", units=page.rows, page=page, sorting=sort, form=form)
+
+
+# --- directory users awaiting confirmation (issue 23) ------------------------------------
+
+def _load_directory_request(directory_request_id: uuid.UUID):
+    request_row = directory_requests.by_id(directory_request_id)
+    if request_row is None:
+        abort(404)
+    return request_row
+
+
+@admin.route("/directory")
+@permission("users.manage")
+def directory_requests_list():
+    rows = directory_requests.pending()
+    # Usernames and names of people: a read of personal data, audited as the users list is.
+    signals.record_viewed.send(current_app._get_current_object(), target_type="directory_request",
+                               target_id=None, action="directory_request.list", count=len(rows))
+    return render_template("admin/directory_requests.html", requests=rows, directory_on=bool(
+        current_app.config["HOSO_LDAP_URL"]))
+
+
+@admin.route("/directory/<uuid:directory_request_id>", methods=["GET", "POST"])
+@permission("users.manage")
+def confirm_directory_request(directory_request_id: uuid.UUID):
+    request_row = _load_directory_request(directory_request_id)
+    form = DirectoryConfirmForm(units=admin_queries.active_units())
+    if not form.is_submitted():
+        signals.record_viewed.send(current_app._get_current_object(), target_type="directory_request",
+                                   target_id=request_row.id, action="directory_request.view")
+    done = submit_form(form, lambda: directory_requests.confirm(
+        request_row, unit_code=form.unit.data, clearance=form.clearance.data, by=current_user),
+        AccountError, rollback=True, to=_to_user,
+        done=_("Đã tạo tài khoản cho người dùng thư mục. Người đó đăng nhập bằng mật khẩu thư mục của mình."))
+    return done or render_template("admin/directory_request.html", request_row=request_row, form=form,
+                                   confirm_form=ConfirmForm())
+
+
+@admin.route("/directory/<uuid:directory_request_id>/refuse", methods=["POST"])
+@permission("users.manage")
+def refuse_directory_request(directory_request_id: uuid.UUID):
+    require_submitted(ConfirmForm())
+    request_row = _load_directory_request(directory_request_id)
+    return press(lambda: directory_requests.refuse(request_row, by=current_user), AccountError,
+                 done=_("Đã từ chối yêu cầu; người này không đăng nhập được vào Hoso."),
+                 to=lambda _result: redirect(url_for("admin.directory_requests_list")))

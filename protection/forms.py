@@ -347,6 +347,21 @@ class UserForm(FlaskForm):
             del self.username
 
 
+class DirectoryConfirmForm(FlaskForm):
+    """Confirming a directory user: the unit and clearance are Hoso's to give; the role is
+    the directory group's (shown, not chosen)."""
+    unit = SelectField(_l("Đơn vị"), validators=[InputRequired(REQUIRED)])
+    clearance = SelectField(_l("Mức tiếp cận bí mật"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Xác nhận và tạo tài khoản"))
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit.choices = [(unit.code, f"{unit.code} — {unit.name}") for unit in units]
+        self.clearance.choices = _clearance_choices()
+        for field in (self.unit, self.clearance):  # checked by the operation, in Vietnamese
+            field.validate_choice = False
+
+
 class UnitForm(FlaskForm):
     code = StringField(_l("Mã đơn vị"), validators=[InputRequired(REQUIRED), Length(max=32)])
     name = StringField(_l("Tên đơn vị"), validators=[InputRequired(REQUIRED), Length(max=200)])

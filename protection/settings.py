@@ -204,6 +204,46 @@ def _rp_id(name: str, raw: Any) -> str:
     return text
 
 
+def _group_roles(name: str, raw: Any) -> dict[str, str]:
+    """Directory groups and the Hoso role each grants: a dict, or one text
+    "cn=tham-dinh,ou=groups,dc=tinhuy,dc=vn=officer;cn=lanh-dao,ou=groups,dc=tinhuy,dc=vn=supervisor".
+    A DN holds "=" and "," itself, so pairs are split on ";" and each at its LAST "=". Keys are
+    the DNs lower-cased with the spaces around their separators removed, as LDAP compares them
+    (RFC 4514: attribute types and, for the usual naming attributes, values ignore case)."""
+    if isinstance(raw, Mapping):
+        pairs = [(str(key), str(value)) for key, value in raw.items()]
+    else:
+        pairs = []
+        for part in str(raw).split(";"):
+            if not part.strip():
+                continue
+            group, sep, role = part.rpartition("=")
+            if not sep or "=" not in group:
+                raise ConfigurationError(f"{name} must look like cn=group,ou=groups,dc=example,dc=vn=officer;..., "
+                                         f"got {part.strip()!r}")
+            pairs.append((group, role))
+    known = {role.value for role in Role}
+    result: dict[str, str] = {}
+    for group, role in pairs:
+        dn, role = normalise_dn(group), role.strip().lower()
+        if "=" not in dn:
+            raise ConfigurationError(f"{name}: {group.strip()!r} is not a group DN like cn=group,ou=groups,dc=example,dc=vn")
+        if role not in known:
+            raise ConfigurationError(f"{name}: unknown role {role!r} for {dn}; roles are {', '.join(sorted(known))}")
+        if dn in result:
+            raise ConfigurationError(f"{name}: the group {dn} is named twice")
+        result[dn] = role
+    if not result:
+        raise ConfigurationError(f"{name} must map at least one directory group to a role")
+    return result
+
+
+def normalise_dn(dn: str) -> str:
+    """A DN as compared here: lower case, no spaces around "," and "=" (a DN whose values
+    hold escaped commas keeps them: only the separators' surroundings are trimmed)."""
+    return re.sub(r"\s*([,=])\s*", r"\1", str(dn).strip()).lower()
+
+
 def _ldap_url(name: str, raw: Any) -> str:
     text = str(raw).strip()
     parts = urlsplit(text)
@@ -313,7 +353,7 @@ SETTINGS: tuple[Setting, ...] = (
             "where users are searched: ou=people,dc=tinhuy,dc=vn (required with HOSO_LDAP_URL)"),
     Setting("HOSO_LDAP_USER_FILTER", "(uid={username})", _text,
             "the search filter; {username} is replaced by the escaped user name"),
-    Setting("HOSO_LDAP_GROUP_ROLES", None, _text,
+    Setting("HOSO_LDAP_GROUP_ROLES", None, _group_roles,
             "directory groups and the Hoso role each maps to: "
             "cn=tham-dinh,ou=groups,dc=tinhuy,dc=vn=officer;cn=lanh-dao,...=supervisor"),
     Setting("HOSO_LDAP_START_TLS", False, _boolean,
@@ -399,6 +439,8 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None, env: Mapping[
             if not app.config[needed]:
                 raise ConfigurationError(f"{needed} must be set when HOSO_SMTP_URL is")
 
+    _check_directory_settings(app.config)
+
     url = app.config["HOSO_DATABASE_URL"] or default_sqlite_url(app.instance_path)
     if not url.startswith(("sqlite", "postgresql")):
         raise ConfigurationError("HOSO_DATABASE_URL must be an sqlite:// or postgresql+psycopg:// URL")
@@ -429,6 +471,25 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None, env: Mapping[
     )
     # Flask-Login's "remember me" cookie would outlive the server-side session; never set one.
     app.config["REMEMBER_COOKIE_DURATION"] = 0
+
+
+def _check_directory_settings(config: Mapping[str, Any]) -> None:
+    """The directory settings hang together (no message names the bind password's value)."""
+    if config["HOSO_LDAP_BIND_PASSWORD"] and not config["HOSO_LDAP_BIND_DN"]:
+        raise ConfigurationError("HOSO_LDAP_BIND_PASSWORD is set without HOSO_LDAP_BIND_DN")
+    if config["HOSO_LDAP_BIND_DN"] and not config["HOSO_LDAP_BIND_PASSWORD"]:
+        # A DN with no password is an "unauthenticated bind" (RFC 4513 §5.1.2): servers
+        # either refuse it or treat it as anonymous; either way not what was meant.
+        raise ConfigurationError("HOSO_LDAP_BIND_DN is set without HOSO_LDAP_BIND_PASSWORD")
+    if not config["HOSO_LDAP_URL"]:
+        return
+    for needed in ("HOSO_LDAP_BASE_DN", "HOSO_LDAP_GROUP_ROLES"):
+        if not config[needed]:
+            raise ConfigurationError(f"{needed} must be set when HOSO_LDAP_URL is")
+    if "{username}" not in config["HOSO_LDAP_USER_FILTER"] or not config["HOSO_LDAP_USER_FILTER"].startswith("("):
+        raise ConfigurationError("HOSO_LDAP_USER_FILTER must be an LDAP filter holding {username}, like (uid={username})")
+    if config["HOSO_LDAP_START_TLS"] and config["HOSO_LDAP_URL"].startswith("ldaps:"):
+        raise ConfigurationError("HOSO_LDAP_START_TLS is for ldap:// addresses; ldaps:// is encrypted already")
 
 
 def require_initialised(app: Flask) -> None:

@@ -32,6 +32,9 @@ security_key_used = _signals.signal("security-key-used")  # user, purpose, targe
 password_changed = _signals.signal("password-changed")  # user, by
 user_changed = _signals.signal("user-changed")  # user, by, change, fields
 unit_changed = _signals.signal("unit-changed")  # unit, by, change, fields
+# A directory user's request for a Hoso account (issue 23): change is "created" (their first
+# sign-in, by None), "confirmed" (with the user made) or "refused" (by the admin).
+directory_request_changed = _signals.signal("directory-request-changed")  # request, by, change
 access_denied = _signals.signal("access-denied")  # user, permission, endpoint, status, view_args
 # A partner API call whose bearer token was refused (issue 21): client (None when no client
 # matched), reason (a code: missing, unknown, expired...), endpoint. Never the token.

@@ -192,8 +192,10 @@ def login():
         if result.outcome is SignInOutcome.OK:
             _establish(result.user, result.token)
             return _after_sign_in_redirect(result.user, result.auth_session)
-        # One message for every refusal: unknown user, wrong password, disabled, locked.
-        form.password.errors = [_(
+        # One message for every refusal that could tell a guesser something: unknown user,
+        # wrong password, disabled, locked. The others (the directory is down, a directory
+        # account awaits an admin, a name no directory query may be built from) say why.
+        form.password.errors = [result.message] if result.message else [_(
             "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đang bị tạm khóa. "
             "Sau %(n)d lần sai trong %(m)d phút, tài khoản bị khóa %(m)d phút.",
             n=current_app.config["HOSO_LOCKOUT_THRESHOLD"], m=current_app.config["HOSO_LOCKOUT_WINDOW_MINUTES"],

@@ -352,3 +352,23 @@ def scratch_postgresql_database(prefix: str, reason: str):
     finally:
         with psycopg.connect(**connect) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def directory_server(tmp_path_factory):
+    """Debian's slapd on loopback with a throwaway configuration, started once for the session
+    (tests/servers.py DirectoryServer): skipped when slapd is not installed, except in CI
+    (CI=true), where that is a failure (.ci/run installs it)."""
+    # Imported here: tests/servers.py takes the test keys from this module.
+    from tests.servers import SLAPD, DirectoryServer
+
+    if not SLAPD.is_file():
+        reason = f"directory sign-in tests need OpenLDAP's server at {SLAPD} (Debian package slapd)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true, so they must run", pytrace=False)
+        pytest.skip(reason)
+    server = DirectoryServer(tmp_path_factory.mktemp("slapd"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -59,7 +59,7 @@ from cases.subjects.operations import RelativeData, SubjectData
 from protection import accounts
 from protection.clock import utcnow
 from protection.db import Base, db
-from protection.identity import Unit, User
+from protection.identity import DirectoryRequest, Role, Unit, User
 from protection.policy import ROLE_PERMISSIONS, declared_permission
 from protection.sessions import AuthSession
 from tests import factories, pages
@@ -298,6 +298,9 @@ admin.reset_password         | 403     403     403        403     200   L
 admin.reset_two_factor       | 403     403     403        403     302   L
 admin.reset_security_keys    | 403     403     403        403     302   L
 admin.units                  | 403     403     403        403     200   L
+admin.directory_requests_list    | 403 403 403 403 200 L
+admin.confirm_directory_request  | 403 403 403 403 200 L
+admin.refuse_directory_request   | 403 403 403 403 302 L
 partners.index               | 403     403     403        403     200   L
 partners.create              | 403     403     403        403     200   L
 partners.rotate              | 403     403     403        403     200   L
@@ -410,6 +413,20 @@ def _api_client(page: str):
     return url
 
 
+def _directory_request(page: str = ""):
+    """A directory user's pending request (issue 23), a fresh one for each request: an allowed
+    refusal decides the one it is given."""
+    def url(scene, _who):
+        with scene.app.app_context():
+            row = DirectoryRequest(id=uuid.uuid4(), username=f"thu.muc.{uuid.uuid4().hex[:8]}",
+                                   display_name="Người Dùng Thư Mục", mapped_role=Role.OFFICER)
+            db.session.add(row)
+            db.session.commit()
+            row_id = row.id
+        return f"/admin/directory/{row_id}{page}"
+    return url
+
+
 def _own_notification(scene, who):
     """open_item on a notification of the user's own about R (a random id for the anonymous)."""
     user_id = scene.user_ids.get(who)
@@ -481,6 +498,9 @@ URLS = {
     "admin.reset_two_factor": "/admin/users/{target_user}/reset-two-factor",
     "admin.reset_security_keys": "/admin/users/{target_user}/reset-security-keys",
     "admin.units": "/admin/units",
+    "admin.directory_requests_list": "/admin/directory",
+    "admin.confirm_directory_request": _directory_request(),
+    "admin.refuse_directory_request": _directory_request("/refuse"),
     "audit.trail": "/audit/",
     "audit.export": "/audit/export.csv",
     "audit.verify_now": "/audit/verify",

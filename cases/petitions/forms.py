@@ -18,7 +18,13 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from cases import labels
 from cases.casework.forms import ChoiceField, RadioChoiceField, VersionedForm, clearance_choices
-from protection.forms import REQUIRED, FlexibleDateField, KeyAssertionFields, RequiredUnlessKey, WholeForm
+from protection.forms import (
+    REQUIRED,
+    FlexibleDateField,
+    KeyAssertionFields,
+    RequiredUnlessKey,
+    WholeForm,
+)
 from protection.i18n import local_today
 
 
