@@ -92,14 +92,37 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # SQLite alters a table by rebuilding it (batch mode: copy, drop, rename). With foreign
+        # keys enforced, dropping a table other rows point at fails once the database holds
+        # data (users, say). Alembic's batch docs: turn them off for the migration (a PRAGMA
+        # that only works outside a transaction), and check every reference before commit.
+        # On the driver's own connection: SQLAlchemy's would begin a transaction first.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration would leave {len(broken)} broken references "
+                                           f"(first in table {broken[0][0]}); nothing was changed")
+            if sqlite and connection.in_transaction():
+                connection.commit()  # what Alembic began after its own transaction (reading versions)
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()
+                # Outside any transaction again, where the PRAGMA takes effect: the pool must not
+                # hand this connection out with foreign keys off.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -4,13 +4,14 @@ migrations build exactly the models' schema on an empty database, and go down an
 from __future__ import annotations
 
 import os
+import uuid
 
 import click
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from flask_migrate import downgrade
-from sqlalchemy import inspect, text
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Uuid, bindparam, inspect, text
 
 from app import create_app
 from protection.db import SQLITE_CACHE_KIB, Base, db
@@ -208,5 +209,51 @@ def test_the_differences_check_can_fail(app_config, tmp_path):
         differences = schema_differences(application)
         added = {item[1].name for item in differences if item[0] == "add_table"}
         assert added == set(Base.metadata.tables)
+    finally:
+        dispose(application)
+
+
+def test_a_database_with_accounts_in_it_migrates_down_and_up_across_issue_23(app_config, empty_database_url):
+    """Issue 23 adds a column to `users`, which sessions, cases and the trail point at.
+    SQLite alters it by rebuilding the table; with rows that reference it, the rebuild needs
+    foreign keys off for the migration (migrations/env.py), and every reference must still
+    hold afterwards. Both ways, on both databases, with an account that has a session."""
+    application = create_app({**app_config, "HOSO_DATABASE_URL": empty_database_url})
+    unit_id, user_id = uuid.uuid4(), uuid.uuid4()
+    ids = (bindparam("unit", type_=Uuid), bindparam("user", type_=Uuid), bindparam("session", type_=Uuid))
+    try:
+        with application.app_context():
+            upgrade(directory=str(MIGRATIONS), revision="9a0d5e1c2201")
+            db.session.execute(text(
+                "INSERT INTO units (id, code, name, kind, active, created_at) "
+                "VALUES (:unit, 'BTCTU', 'Ban Tổ chức', 'organisation', :yes, CURRENT_TIMESTAMP)").bindparams(*ids[:1]),
+                {"unit": unit_id, "yes": True})
+            db.session.execute(text(
+                "INSERT INTO users (id, username, display_name, unit_id, role, clearance, active, password_hash, "
+                "password_changed_at, must_change_password, demo_account, service_account, created_at) "
+                "VALUES (:user, 'canbo.a', 'Cán bộ A', :unit, 'officer', 'secret', :yes, 'x', CURRENT_TIMESTAMP, "
+                ":no, :no, :no, CURRENT_TIMESTAMP)").bindparams(*ids[:2]),
+                {"user": user_id, "unit": unit_id, "yes": True, "no": False})
+            db.session.execute(text(
+                "INSERT INTO auth_sessions (id, token_hash, user_id, created_at, last_seen_at, second_factor_passed) "
+                "VALUES (:session, 'h', :user, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :no)").bindparams(*ids[1:]),
+                {"session": uuid.uuid4(), "user": user_id, "no": False})
+            db.session.commit()
+
+            upgrade_schema()
+            assert current_revision() == head_revision()
+            assert db.session.execute(text("SELECT username, auth_source FROM users")).all() == [("canbo.a", "local")]
+            db.session.commit()
+            downgrade(directory=str(MIGRATIONS), revision="9a0d5e1c2201")
+            upgrade_schema()
+            assert db.session.scalar(text("SELECT count(*) FROM auth_sessions")) == 1
+            if empty_database_url.startswith("sqlite"):
+                assert db.session.execute(text("PRAGMA foreign_key_check")).all() == []
+            db.session.commit()
+        assert schema_differences(application) == []
+        with application.app_context():
+            if empty_database_url.startswith("sqlite"):
+                # Enforced again on the app's connections after the migration.
+                assert db.session.scalar(text("PRAGMA foreign_keys")) == 1
     finally:
         dispose(application)

@@ -119,7 +119,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_identity_release_approvals_release_id'), ['release_id'], unique=False)
 
     with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('auth_source', sa.String(length=16), server_default=sa.text("'local'"), nullable=False))
+        batch_op.add_column(sa.Column('auth_source', sa.String(length=16), server_default='local', nullable=False))
 
 
 
