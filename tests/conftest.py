@@ -41,6 +41,45 @@ for _name in [name for name in os.environ if name.startswith("HOSO_")]:
     del os.environ[_name]
 
 
+def _worker_database(server_url: str) -> str | None:
+    """Under pytest-xdist each worker runs on a PostgreSQL database of its own beside the
+    one TEST_DATABASE_URL names (`<name>_gw0`, ...), created empty here and dropped when the
+    worker ends. TEST_DATABASE_URL is pointed at it, so everything that derives a database
+    from it (the browser server's `<name>_browser`, scratch databases) stays per worker.
+    SQLite needs nothing: each worker has its own temporary folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not server_url.startswith("postgresql"):
+        return None
+    url = make_url(server_url)
+    name = f"{url.database}_{worker}"
+    with psycopg.connect(**_admin_connect(url)) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _admin_connect(url) -> dict:
+    return {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
+            "password": url.password, "dbname": url.database, "autocommit": True}
+
+
+def pytest_configure(config):
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    own = _worker_database(server)
+    if own:
+        config.hoso_worker_database = (server, own)
+        os.environ["TEST_DATABASE_URL"] = own
+
+
+def pytest_unconfigure(config):
+    databases = getattr(config, "hoso_worker_database", None)
+    if databases:
+        server, own = databases
+        os.environ["TEST_DATABASE_URL"] = server
+        with psycopg.connect(**_admin_connect(make_url(server))) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{make_url(own).database}" WITH (FORCE)')
+
+
 def _database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
@@ -99,8 +138,17 @@ def _empty_all_tables() -> None:
     tables = [table for table in reversed(Base.metadata.sorted_tables) if table.name != "audit_chain_head"]
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # Replica role sets aside the append-only and foreign-key triggers for this
+            # transaction. Rows are deleted rather than truncated: a TRUNCATE of ~50 tables
+            # takes ~220 ms (each table's files are replaced) against ~10 ms for DELETEs of the
+            # few rows a test leaves, which was a third of the PostgreSQL suite's time.
             connection.execute(text("SET LOCAL session_replication_role = replica"))
-            connection.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
+            for table in tables:
+                connection.execute(table.delete())
+            # Identities restart so that a test sees the ids a fresh database would give.
+            connection.execute(text(
+                "SELECT setval(oid::regclass, 1, false) FROM pg_class "
+                "WHERE relkind = 'S' AND relnamespace = 'public'::regnamespace"))
         else:
             triggers = connection.execute(text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
@@ -343,8 +391,7 @@ def scratch_postgresql_database(prefix: str, reason: str):
         pytest.skip(reason)
     url = make_url(server)
     name = f"{prefix}_{secrets.token_hex(6)}"
-    connect = {"host": url.host or "127.0.0.1", "port": url.port or 5432, "user": url.username,
-               "password": url.password, "dbname": url.database, "autocommit": True}
+    connect = _admin_connect(url)
     with psycopg.connect(**connect) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
