@@ -442,7 +442,7 @@ def test_key_files_are_read_from_the_instance(app_config, tmp_path, fresh_app):
     (base64.b64encode(os.urandom(32)) + b"\n", 0o644, ("readable by other users", "chmod 600")),
     (b"not base64 at all!\n", 0o600, ("not a base64 key",)),
     (base64.b64encode(os.urandom(16)) + b"\n", 0o600, ("32 bytes", "found 16")),
-])
+], ids=["readable-by-others", "not-base64", "too-short"])  # fixed ids: xdist workers must collect the same names
 def test_a_bad_master_key_file_refuses_start_up(app_config, tmp_path, content, mode, words):
     with pytest.raises(ConfigurationError) as caught:
         create_app(_instance_with_key_files(app_config, tmp_path, content, mode))
