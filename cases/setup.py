@@ -14,6 +14,7 @@ from cases import (
 from cases.access.operations import citizen_index
 from cases.access.views import access_bp
 from cases.api.setup import configure_api
+from cases.archive import models as _archive_models  # noqa: F401 - registers the archive tables
 from cases.audit_targets import configure_audit_targets
 from cases.campaigns.cli import campaign_cli
 from cases.campaigns.views import campaigns_bp
@@ -31,6 +32,7 @@ from cases.notifications import models as _notification_models  # noqa: F401 - r
 from cases.notifications.cli import notify_cli
 from cases.notifications.service import unread_filter
 from cases.notifications.views import bell, notifications_bp
+from cases.oversight import models as _oversight_models  # noqa: F401 - registers the oversight tables
 from cases.partners import exchange_views as _exchange_key_views  # noqa: F401 - these views join the partners blueprint
 from cases.partners import models as _partner_models  # noqa: F401 - registers the partner tables
 from cases.partners.cli import api_clients_cli
