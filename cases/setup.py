@@ -15,6 +15,10 @@ from cases.access.operations import citizen_index
 from cases.access.views import access_bp
 from cases.api.setup import configure_api
 from cases.archive import models as _archive_models  # noqa: F401 - registers the archive tables
+from cases.archive import reader_views as _archive_reader_views  # noqa: F401 - these views join the archive blueprint
+from cases.archive import register_views as _archive_register_views  # noqa: F401 - these views join the archive blueprint
+from cases.archive.blueprint import archive_bp
+from cases.archive.cli import archive_cli
 from cases.audit_targets import configure_audit_targets
 from cases.campaigns.cli import campaign_cli
 from cases.campaigns.views import campaigns_bp
@@ -32,7 +36,11 @@ from cases.notifications import models as _notification_models  # noqa: F401 - r
 from cases.notifications.cli import notify_cli
 from cases.notifications.service import unread_filter
 from cases.notifications.views import bell, notifications_bp
+from cases.oversight import board_views as _board_views  # noqa: F401 - these views join the oversight blueprint
+from cases.oversight import guidance_views as _guidance_views  # noqa: F401 - these views join the oversight blueprint
 from cases.oversight import models as _oversight_models  # noqa: F401 - registers the oversight tables
+from cases.oversight import visit_views as _visit_views  # noqa: F401 - these views join the oversight blueprint
+from cases.oversight.blueprint import oversight_bp
 from cases.partners import exchange_views as _exchange_key_views  # noqa: F401 - these views join the partners blueprint
 from cases.partners import models as _partner_models  # noqa: F401 - registers the partner tables
 from cases.partners.cli import api_clients_cli
@@ -73,9 +81,9 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.UNREAD_COUNT, unread_filter)
     app.context_processor(bell)
     for blueprint in (subjects_bp, cases_bp, coordination_bp, access_bp, prints_bp, reports_bp, campaigns_bp,
-                      notifications_bp, partners_bp):
+                      notifications_bp, partners_bp, oversight_bp, archive_bp):
         app.register_blueprint(blueprint)
     configure_api(app)
-    for command in (import_cli, export_cli, report_command, campaign_cli, notify_cli, api_clients_cli):
+    for command in (import_cli, export_cli, report_command, campaign_cli, notify_cli, api_clients_cli, archive_cli):
         app.cli.add_command(command)
     configure_retention(app)
