@@ -46,8 +46,8 @@ from cases.models import (
     Subject,
 )
 from cases.notifications import service
-from cases.oversight import guidance as guidance_ops
 from cases.notifications.models import Notification
+from cases.oversight import guidance as guidance_ops
 from cases.partners import clients
 from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions

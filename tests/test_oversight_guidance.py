@@ -15,12 +15,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pypdfium2
 import pytest
 from sqlalchemy import func, select, text
 
 from audit.models import AuditEntry
 from cases.notifications.models import Notification
+from cases.oversight import guidance as guidance_ops
 from cases.oversight.models import Guidance, GuidanceReceipt, GuidanceVersion, OversightFile
+from protection.accounts import find_user
 from protection.blobs import Blob
 from protection.db import db
 from tests.conftest import MadeUser, audit_entries
@@ -306,4 +309,38 @@ def test_download_is_audited_and_withdrawal_asks_for_confirmation(app, scene):
     assert refused.status_code == 200 and "Hướng dẫn này đã bị bãi bỏ." in text_of(refused)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(GuidanceVersion)) == 1
+        db.session.commit()
+
+
+def test_the_demo_publishes_guidance_with_versions_files_and_a_receipt(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo guidance: 3 items published by BTCTU, one read receipt (lanhdao.lan)." in first.output
+    with app.app_context():
+        items = db.session.scalars(select(Guidance).order_by(Guidance.created_at)).all()
+        assert sorted(item.kind for item in items) == ["form_template", "instruction", "regulation"]
+        assert {item.unit.code for item in items} == {"BTCTU"}
+        assert sorted(len(item.versions) for item in items) == [1, 1, 2]
+        two = next(item for item in items if len(item.versions) == 2)
+        assert two.versions[0].effective_on < two.versions[1].effective_on
+        for item in items:
+            for version in item.versions:
+                assert version.files
+                for stored in version.files:
+                    document = pypdfium2.PdfDocument(stored.blob.content)
+                    assert len(document) == 1
+                    document.close()
+        receipts = db.session.scalars(select(GuidanceReceipt)).all()
+        assert [receipt.user.username for receipt in receipts] == ["lanhdao.lan"]
+        required = [item for item in items if item.required_reading]
+        assert len(required) == 1 and receipts[0].version_id == required[0].versions[-1].id
+        unread = {username: guidance_ops.unread_count(find_user(username))
+                  for username in ("lanhdao.lan", "canbo.son", "phoihop.congan")}
+        db.session.commit()
+    assert unread == {"lanhdao.lan": 0, "canbo.son": 1, "phoihop.congan": 0}
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Demo guidance: already there." in second.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Guidance)) == 3
         db.session.commit()
