@@ -27,7 +27,16 @@ from protection.accounts import find_user
 from protection.blobs import Blob
 from protection.db import db
 from tests.conftest import MadeUser, audit_entries
-from tests.pages import PDF, day_text, field_errors, input_value, org_today, page_post, text_of
+from tests.pages import (
+    PDF,
+    day_text,
+    field_errors,
+    hidden,
+    input_value,
+    org_today,
+    page_post,
+    text_of,
+)
 
 TITLE = "Hướng dẫn thẩm định tiêu chuẩn chính trị khi bổ nhiệm cán bộ năm 2027"
 NOTE = "Bổ sung quy trình xác minh qua cơ quan phối hợp"
@@ -277,6 +286,16 @@ def test_form_errors_keep_the_input_and_write_nothing(app, scene):
         assert db.session.scalar(select(func.count()).select_from(GuidanceVersion)) == 1
         assert db.session.scalar(select(func.count()).select_from(Blob)) == 2
         db.session.commit()
+
+    # The same form sent twice (a double click): one item, the second answer leads to it.
+    page = client.get("/oversight/guidance/new").get_data(as_text=True)
+    tokens = {name: hidden(page, name) for name in ("csrf_token", "form_token")}
+    answers = [client.post("/oversight/guidance/new", content_type="multipart/form-data", data={
+        **tokens, "kind": "regulation", "title": "Quy định gửi hai lần", "effective_on": day_text(0),
+        "files": [(io.BytesIO(PDF), "a.pdf")]}) for _twice in range(2)]
+    assert [answer.status_code for answer in answers] == [302, 302]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    assert len(audit_entries(app, "guidance.publish")) == 2
 
 
 def test_download_is_audited_and_withdrawal_asks_for_confirmation(app, scene):

@@ -10,7 +10,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from cases.casework.forms import ChoiceField, RadioChoiceField
@@ -43,6 +43,7 @@ class VersionFields(WholeForm):
 
 
 class GuidanceForm(VersionFields):
+    form_token = HiddenField()  # one-time: a second submit of the same form publishes nothing twice
     kind = RadioChoiceField(_l("Loại văn bản"), validators=[InputRequired(REQUIRED)])
     title = StringField(_l("Tiêu đề"), validators=[InputRequired(REQUIRED), Length(max=operations.TITLE_MAX)])
     required_reading = BooleanField(_l("Bắt buộc đọc: mọi cán bộ nhận văn bản phải xác nhận đã đọc từng phiên bản"))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from cases.actions import press, require_submitted, submit
+from cases.actions import press, require_submitted, run, submit
+from cases.casework.forms import new_form_token
+from cases.casework.operations import earlier_submission, remember_submission
 from cases.oversight import guidance as operations
 from cases.oversight.blueprint import oversight_bp
 from cases.oversight.guidance import GuidanceData, Upload, VersionData
@@ -51,10 +53,24 @@ def guidance_library():
 @permission("guidance.publish")
 def guidance_new():
     form = GuidanceForm()
-    done = submit(form, lambda: operations.publish(current_user.unit, GuidanceData(
-        form.kind.data, form.title.data, form.required_reading.data, _version_data(form)), by=current_user),
-        _("Đã ban hành hướng dẫn."), _to_item)
-    return done or render_template("oversight/guidance/new.html", form=form)
+    if form.validate_on_submit():
+        earlier = earlier_submission(form.form_token.data, current_user)
+        if earlier is not None and earlier.target_type == "guidance":
+            # A double click or a resent POST: the item its first submit published, not a twin.
+            flash(_("Biểu mẫu này đã được gửi."), "info")
+            return redirect(url_for("oversight.guidance_view", guidance_id=earlier.target_id))
+
+        def published(guidance):
+            remember_submission(form.form_token.data, current_user, "guidance", guidance.id)
+            return _to_item(guidance)
+
+        done = run(form, lambda: operations.publish(current_user.unit, GuidanceData(
+            form.kind.data, form.title.data, form.required_reading.data, _version_data(form)), by=current_user),
+            _("Đã ban hành hướng dẫn."), published)
+        if done:
+            return done
+    form.form_token.data = form.form_token.data or new_form_token()
+    return render_template("oversight/guidance/new.html", form=form)
 
 
 @oversight_bp.route("/guidance/<uuid:guidance_id>")
