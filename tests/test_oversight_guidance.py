@@ -29,6 +29,7 @@ from protection.db import db
 from tests.conftest import MadeUser, audit_entries
 from tests.pages import (
     PDF,
+    assert_labelled,
     day_text,
     field_errors,
     hidden,
@@ -289,6 +290,9 @@ def test_form_errors_keep_the_input_and_write_nothing(app, scene):
 
     # The same form sent twice (a double click): one item, the second answer leads to it.
     page = client.get("/oversight/guidance/new").get_data(as_text=True)
+    assert_labelled(page)
+    assert 'enctype="multipart/form-data"' in page
+    assert_labelled(client.get("/oversight/guidance/").get_data(as_text=True))
     tokens = {name: hidden(page, name) for name in ("csrf_token", "form_token")}
     answers = [client.post("/oversight/guidance/new", content_type="multipart/form-data", data={
         **tokens, "kind": "regulation", "title": "Quy định gửi hai lần", "effective_on": day_text(0),
