@@ -119,6 +119,15 @@ ACTION_LABELS: dict[str, Any] = {
     "identity_release.expire": lazy_pgettext("audit action", "Hết hạn đề nghị hoặc lượt mở danh tính người gửi đơn"),
     "identity_release.list": lazy_pgettext("audit action", "Xem danh sách mở danh tính người gửi đơn"),
     "identity_release.review": lazy_pgettext("audit action", "Đánh giá lượt mở danh tính người gửi đơn"),
+    # The guidance library (issue 24 A.3)
+    "guidance.list": lazy_pgettext("audit action", "Xem thư viện hướng dẫn nghiệp vụ"),
+    "guidance.view": lazy_pgettext("audit action", "Xem hướng dẫn nghiệp vụ"),
+    "guidance.download": lazy_pgettext("audit action", "Tải tệp hướng dẫn nghiệp vụ"),
+    "guidance.readers": lazy_pgettext("audit action", "Xem danh sách đã đọc hướng dẫn nghiệp vụ"),
+    "guidance.publish": lazy_pgettext("audit action", "Ban hành hướng dẫn nghiệp vụ"),
+    "guidance.new_version": lazy_pgettext("audit action", "Ban hành phiên bản mới của hướng dẫn nghiệp vụ"),
+    "guidance.withdraw": lazy_pgettext("audit action", "Bãi bỏ hướng dẫn nghiệp vụ"),
+    "guidance.read": lazy_pgettext("audit action", "Xác nhận đã đọc hướng dẫn nghiệp vụ"),
     # Coordination with partner bodies
     "coordination.list": lazy_pgettext("audit action", "Xem danh sách yêu cầu phối hợp"),
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),

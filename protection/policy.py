@@ -86,6 +86,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # bodies' exchange keys; officers send and import exchange packages under case.work.
     API_PARTNER: frozenset({Role.LIAISON}),
     "partners.manage": frozenset({Role.ADMIN}),
+    # The guidance library (issue 24 A.3): officers and supervisors read what their unit and
+    # the units above it publish; a unit's supervisors publish to the units below it.
+    "guidance.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "guidance.publish": frozenset({Role.SUPERVISOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
@@ -317,6 +321,24 @@ def can_see_case_outcome(user: Any, case_owner_unit_id: Any, classification: Any
     the case (its scope's supervisors, its officers), cleared for its classification."""
     return (can_reach_unit_record(user, "case.view", case_owner_unit_id) and cleared_for(user, classification)
             and (user.role == Role.SUPERVISOR or assigned))
+
+
+# --- the guidance library (issue 24 A.3) ---------------------------------------------------
+
+def reads_guidance_of(user: Any, publishing_unit_id: Any) -> bool:
+    """A reader of a unit's guidance: an officer or supervisor of the publishing unit or of a
+    unit below it (units_under: a partner body's liaison is below no organisation unit)."""
+    return can(user, "guidance.view") and user.unit_id in units_under(publishing_unit_id)
+
+
+def can_view_guidance(user: Any, guidance: Any) -> bool:
+    return reads_guidance_of(user, guidance.unit_id)
+
+
+def can_manage_guidance(user: Any, guidance: Any) -> bool:
+    """New versions, withdrawal, who has read it: a supervisor of the publishing unit itself
+    (the unit publishes; a unit above it oversees, it does not rewrite a sub-unit's guidance)."""
+    return can(user, "guidance.publish") and user.unit_id == guidance.unit_id
 
 
 def can_change_user_status(actor: User, target: User) -> bool:

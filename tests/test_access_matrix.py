@@ -47,6 +47,7 @@ from cases.models import (
 )
 from cases.notifications import service
 from cases.notifications.models import Notification
+from cases.oversight import guidance as guidance_ops
 from cases.partners import clients
 from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions
@@ -88,9 +89,10 @@ OTHER_FINDING = "Nội dung xác minh riêng của đơn vị khác"
 OTHER_FILE = "ho-so-don-vi-khac.pdf"
 OTHER_PETITION_TITLE = "Đơn phản ánh của đơn vị khác"
 CAMPAIGN_TITLE = "Nhân sự Đại hội Đảng bộ huyện Sơn Hà nhiệm kỳ 2025–2030"
+GUIDANCE_TITLE = "Hướng dẫn nghiệp vụ thẩm định lý lịch năm 2027"
 SECRETS = (TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
            PETITIONER, SUBJECT_NAME, RELATIVE_NAME, OTHER_TITLE, OTHER_SUBJECT, OTHER_FINDING, OTHER_FILE,
-           OTHER_PETITION_TITLE, CAMPAIGN_TITLE)
+           OTHER_PETITION_TITLE, CAMPAIGN_TITLE, GUIDANCE_TITLE)
 REASON = "Lãnh đạo yêu cầu trả lời gấp Ban Thường vụ trong buổi họp chiều nay"
 
 
@@ -250,6 +252,17 @@ campaigns.summary_xlsx       | 403   403    403   403   403   403   | 403    403
 campaigns.print_summary      | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
 campaigns.prints             | 403   403    403   403   403   403   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
 campaigns.close              | 403   403    403   403   403   403   | 403    403   403   403   | 302    302   404   404   302   | 403 403 L
+# guidance G published by BTCTU (HUYEN's parent) by its supervisor (s.sub): read by the officers
+# and supervisors of BTCTU and of the units below it (guidance carries no classification and
+# names nobody, so "clr" and "rec" read it); another unit's people: 404; liaisons: 403. The
+# read receipt: each reader's first; changing G and who has read it: BTCTU's supervisors only
+# (an empty version or withdrawal form: the page again)
+oversight.guidance_view      | 200   200    200   404   200   200   | 403    403   403   403   | 200    200   404   200   200   | 403 403 L
+oversight.guidance_download  | 200   200    200   404   200   200   | 403    403   403   403   | 200    200   404   200   200   | 403 403 L
+oversight.guidance_read      | 302   302    302   404   302   302   | 403    403   403   403   | 302    302   404   302   302   | 403 403 L
+oversight.guidance_new_version | 403 403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
+oversight.guidance_withdraw  | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
+oversight.guidance_readers   | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
 """
 
 # Routes on no particular case: one row per role (relation "-"). The officer is the assigned
@@ -313,6 +326,8 @@ retention.index              | 403     403     200        403     403   L
 retention.classified         | 403     403     200        403     403   L
 campaigns.index              | 200     403     200        403     403   L
 campaigns.create             | 403     403     200        403     403   L
+oversight.guidance_library   | 200     403     200        403     403   L
+oversight.guidance_new       | 403     403     200        403     403   L
 # everyone's own notifications; opening one of theirs about R: its page for the officer, back
 # to the list ("no longer in your scope") for whoever may not see R
 notifications.index          | 200     200     200        200     200   L
@@ -471,6 +486,23 @@ def _campaign(page: str = ""):
     return url
 
 
+def _guidance(page: str = ""):
+    """Guidance G of BTCTU, published by its supervisor (required reading): made on first use."""
+    def url(scene, _who):
+        if "guidance" not in scene.ids:
+            with scene.app.app_context():
+                publisher = db.session.get(User, scene.user_ids[("supervisor", "sub_unit")])
+                item = guidance_ops.publish(publisher.unit, guidance_ops.GuidanceData(
+                    "instruction", GUIDANCE_TITLE, True, guidance_ops.VersionData(
+                        org_today(), None, [guidance_ops.Upload(io.BytesIO(PDF), "huong-dan.pdf")])), by=publisher)
+                version = item.versions[0]
+                scene.ids.update(guidance=str(item.id), guidance_version=str(version.id),
+                                 guidance_file=str(version.files[0].id))
+                db.session.commit()
+        return f"/oversight/guidance/{scene.ids['guidance']}{page.format(**scene.ids)}"
+    return url
+
+
 URLS = {
     "home": "/",
     "auth.login": "/login",
@@ -588,6 +620,14 @@ URLS = {
     "campaigns.print_summary": _campaign("/print"),
     "campaigns.prints": _campaign("/prints"),
     "campaigns.close": _campaign("/close"),
+    "oversight.guidance_library": "/oversight/guidance/",
+    "oversight.guidance_new": "/oversight/guidance/new",
+    "oversight.guidance_view": _guidance(),
+    "oversight.guidance_download": _guidance("/files/{guidance_file}"),
+    "oversight.guidance_read": _guidance("/versions/{guidance_version}/read"),
+    "oversight.guidance_new_version": _guidance("/versions/new"),
+    "oversight.guidance_withdraw": _guidance("/withdraw"),
+    "oversight.guidance_readers": _guidance("/readers"),
 }
 
 # Prefixed forms (coordination pages) read their token under their prefix.

@@ -266,6 +266,18 @@ PERSONAL_READS = {
                                     "campaign", target="campaign"),
     "campaigns.prints": Read("supervisor", "/campaigns/{campaign}/prints", "campaign.print_register.view",
                              "campaign", target="campaign"),
+    # The guidance library (issue 24 A.3): titles, notes and files are sealed; every read recorded.
+    "oversight.guidance_library": Read("officer", "/oversight/guidance/", "guidance.list", "guidance"),
+    "oversight.guidance_view": Read("officer", "/oversight/guidance/{guidance}", "guidance.view", "guidance",
+                                    target="guidance"),
+    "oversight.guidance_download": Read("officer", "/oversight/guidance/{guidance}/files/{guidance_file}",
+                                        "guidance.download", "guidance", target="guidance"),
+    "oversight.guidance_readers": Read("supervisor", "/oversight/guidance/{guidance}/readers", "guidance.readers",
+                                       "guidance", target="guidance"),
+    "oversight.guidance_new_version": Read("supervisor", "/oversight/guidance/{guidance}/versions/new",
+                                           "guidance.view", "guidance", target="guidance"),
+    "oversight.guidance_withdraw": Read("supervisor", "/oversight/guidance/{guidance}/withdraw", "guidance.view",
+                                        "guidance", target="guidance"),
 }
 
 
@@ -330,8 +342,21 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         assert response.status_code == 302, response.status_code
         return {"campaign": response.headers["Location"].rsplit("/", 1)[1]}
 
+    def guidance():
+        publisher = app.test_client()
+        assert sign_in(make_user("supervisor"), target=publisher).status_code == 302
+        response = pages.page_post(publisher, "/oversight/guidance/new", data={
+            "kind": "regulation", "title": "Quy định lưu trữ hồ sơ (đọc)", "required_reading": "y",
+            "effective_on": pages.day_text(0), "files": [(io.BytesIO(pages.PDF), "quy-dinh.pdf")]},
+            content_type="multipart/form-data")
+        assert response.status_code == 302, response.status_code
+        guidance_id = response.headers["Location"].rsplit("/", 1)[1]
+        page = publisher.get(f"/oversight/guidance/{guidance_id}").get_data(as_text=True)
+        return {"guidance": guidance_id,
+                "guidance_file": re.search(r"/files/([0-9a-f-]{36})", page).group(1)}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
-        "campaign": campaign,
+        "campaign": campaign, "guidance": guidance, "guidance_file": guidance,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
         "petition": lambda: {"petition": pages.receive_petition_by_form(creator)}})
@@ -358,6 +383,7 @@ NOT_PERSONAL = {
     "admin.units": "organisational units, no person",
     "subjects.create": "an empty form",
     "campaigns.create": "an empty form (its unit list names units, no person)",
+    "oversight.guidance_new": "an empty form (publishing guidance of one's own unit)",
     "subjects.add_relative": "an empty form for a new relative",
     # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
     "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",

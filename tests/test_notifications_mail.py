@@ -42,6 +42,7 @@ from cases.models import (
 )
 from cases.notifications import reminders, service
 from cases.notifications.models import MailAddress, MailDigest, Notification, NotificationPreference
+from cases.oversight.models import Guidance, GuidanceVersion
 from protection.accounts import find_unit
 from protection.db import db
 from protection.i18n import local_today
@@ -505,6 +506,9 @@ def _protected_values() -> set[str]:
         values.update(filter(None, (person.named_as,)))
     for campaign in db.session.scalars(select(Campaign)):
         values.add(campaign.title)
+    for guidance in db.session.scalars(select(Guidance)):
+        values.add(guidance.title)
+        values.update(filter(None, (version.note for version in guidance.versions)))
     return {value for value in values if len(value) >= 4}
 
 
@@ -515,6 +519,7 @@ def _raise_every_kind(users: list[User]) -> set[str]:
     campaigns = list(db.session.scalars(select(Campaign)))
     accesses = list(db.session.scalars(select(BreakGlassAccess)))
     asks = list(db.session.scalars(select(IdentityRelease)))
+    versions = list(db.session.scalars(select(GuidanceVersion)))
     targets = {
         service.REQUEST_RECEIVED: [("request", item.id, item.case.reference, item.due_on) for item in requests],
         service.REQUEST_ANSWERED: [("request", item.id, item.case.reference, item.due_on) for item in requests],
@@ -523,6 +528,7 @@ def _raise_every_kind(users: list[User]) -> set[str]:
         service.BREAK_GLASS_REVIEW: [("break_glass", item.id, item.case.reference, None) for item in accesses],
         service.IDENTITY_RELEASE_AWAITING: [("identity_release", item.id, item.case.reference, None) for item in asks],
         service.IDENTITY_RELEASE_DECIDED: [("identity_release", item.id, item.case.reference, None) for item in asks],
+        service.GUIDANCE_TO_READ: [("guidance", item.id, item.guidance.unit.code, None) for item in versions],
     }
     ids = [user.id for user in users]
     for kind in service.KINDS:

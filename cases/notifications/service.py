@@ -32,6 +32,7 @@ from cases.models import (
     Petition,
     Subject,
 )
+from cases.oversight.models import GuidanceVersion
 from protection import paging, policy
 from protection.clock import utcnow
 from protection.db import db
@@ -58,17 +59,21 @@ EXCHANGE_KEY_CHANGED = "exchange_key_changed"
 # the asker, once it is released or refused.
 IDENTITY_RELEASE_AWAITING = "identity_release_awaiting"
 IDENTITY_RELEASE_DECIDED = "identity_release_decided"
+# The guidance library (issue 24 A.3): the readers of required reading, at each version
+# published. The reference is the publishing unit's code: the title is sealed, never told.
+GUIDANCE_TO_READ = "guidance_to_read"
 
 KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_RECEIVED,
          REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW,
-         EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED)
+         EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ)
 
 # The kinds each role can receive (who gets what, above): the preferences page offers only
 # these, so an officer is not asked how to hear of approvals they will never be asked for.
 KINDS_BY_ROLE = {
     Role.OFFICER: (CASE_ASSIGNED, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_ANSWERED, REQUEST_OVERDUE,
-                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_DECIDED),
-    Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED),
+                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ),
+    Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED,
+                      GUIDANCE_TO_READ),
     Role.LIAISON: (REQUEST_RECEIVED,),
     Role.AUDITOR: (BREAK_GLASS_REVIEW,),
     Role.ADMIN: (EXCHANGE_KEY_CHANGED,),
@@ -98,6 +103,7 @@ KIND_LABELS = {
     EXCHANGE_KEY_CHANGED: _l("Khóa trao đổi gói của cơ quan phối hợp đã thay đổi"),
     IDENTITY_RELEASE_AWAITING: _l("Đề nghị mở danh tính người gửi đơn chờ bạn phê duyệt"),
     IDENTITY_RELEASE_DECIDED: _l("Đề nghị mở danh tính người gửi đơn của bạn đã có kết quả"),
+    GUIDANCE_TO_READ: _l("Đơn vị đã ban hành hướng dẫn nghiệp vụ mới cần đọc"),
 }
 
 DELIVERY_LABELS = {
@@ -280,6 +286,17 @@ def _exchange_key_target(user: User, notification: Notification) -> tuple[str, s
     return notification.reference, url_for("partners.exchange_key", unit_id=notification.target_id)
 
 
+def _guidance_target(user: User, notification: Notification) -> tuple[str, str] | None:
+    """A version of required reading (target: the version): the guidance page, while the
+    user still reads that unit's guidance and the item is not withdrawn. Never its title."""
+    version = db.session.get(GuidanceVersion, notification.target_id)
+    if version is None or version.guidance.withdrawn_on is not None:
+        return None
+    if not policy.can_view_guidance(user, version.guidance):
+        return None
+    return notification.reference, url_for("oversight.guidance_view", guidance_id=version.guidance_id)
+
+
 _TARGETS = {
     "case": _case_target,
     "request": _request_target,
@@ -287,6 +304,7 @@ _TARGETS = {
     "break_glass": _break_glass_target,
     "exchange_key": _exchange_key_target,
     "identity_release": _identity_release_target,
+    "guidance": _guidance_target,
 }
 
 
