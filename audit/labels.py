@@ -119,6 +119,11 @@ ACTION_LABELS: dict[str, Any] = {
     "identity_release.expire": lazy_pgettext("audit action", "Hết hạn đề nghị hoặc lượt mở danh tính người gửi đơn"),
     "identity_release.list": lazy_pgettext("audit action", "Xem danh sách mở danh tính người gửi đơn"),
     "identity_release.review": lazy_pgettext("audit action", "Đánh giá lượt mở danh tính người gửi đơn"),
+    # The digital archive: filing, reading and recognising scans (issue 24 B)
+    "archive.scan.add": lazy_pgettext("audit action", "Thêm bản quét văn bản vào hồ sơ lưu trữ"),
+    "archive.scan.view": lazy_pgettext("audit action", "Mở trang đọc bản quét"),
+    "archive.scan.page_view": lazy_pgettext("audit action", "Xem một trang bản quét (có dấu người đọc)"),
+    "archive.scan.recognise": lazy_pgettext("audit action", "Nhận dạng chữ bản quét"),
     # Coordination with partner bodies
     "coordination.list": lazy_pgettext("audit action", "Xem danh sách yêu cầu phối hợp"),
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),
