@@ -127,6 +127,18 @@ def test_the_watermark_names_the_reader_and_is_drawn_over_the_whole_page(app, ar
         rendering.watermark(bare, [])
 
 
+def test_a_grey_page_is_shown_grey_and_a_red_seal_keeps_its_colour():
+    assert rendering.page_image(pdf_scan(5), rendering.PDF, 1).mode == "L"  # PDFium draws RGB
+    sealed = Image.new("RGB", (600, 800), (248, 248, 245))
+    ImageDraw.Draw(sealed).ellipse((380, 560, 560, 740), outline=(200, 20, 20), width=10)
+    buffer = io.BytesIO()
+    sealed.save(buffer, "JPEG", quality=80)
+    shown = rendering.page_image(buffer.getvalue(), "image/jpeg", 1)
+    assert shown.mode == "RGB" and shown.getpixel((470, 565))[0] > 150 > shown.getpixel((470, 565))[1]
+    marked = rendering.watermark(shown, ["Người Đọc · doc", "07/12/2026 09:30:00 (GMT+7)"])
+    assert marked.mode == "RGB" and marked.size == shown.size
+
+
 def test_pages_out_of_range_and_oversized_pages_are_refused(app, client, archive, login_as):
     login_as("officer")
     for path in (f"/archive/scans/{archive['pdf']}/pages/4.png", f"/archive/scans/{archive['pdf']}/pages/0.png",
