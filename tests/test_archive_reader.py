@@ -149,11 +149,20 @@ def test_pages_out_of_range_and_oversized_pages_are_refused(app, client, archive
         assert response.status_code == 404, path
         assert TITLE not in text_of(response)
     assert _page_views(app) == []
-    # A frame declaring more pixels than the renderer takes is refused before it is decoded.
+    # A frame declaring more pixels than the renderer takes is refused before it is decoded;
+    # so is a PDF page holding such an image (filing counts a PDF's pages, not its pixels).
     buffer = io.BytesIO()
     Image.new("1", (9000, 9000), 1).save(buffer, "PNG")
     with pytest.raises(rendering.PageTooLarge):
         rendering.page_image(buffer.getvalue(), "image/png", 1)
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000), 1).save(buffer, "PDF", resolution=600)
+    with app.app_context():
+        bomb = add_scan(db.session.get(ArchiveDocument, archive["document"]), buffer.getvalue(), "x.pdf", by=None).id
+        db.session.commit()
+    response = client.get(f"/archive/scans/{bomb}/pages/1.png")
+    assert response.status_code == 400 and "Trang quét quá lớn để hiển thị" in text_of(response)
+    assert _page_views(app) == []  # nothing shown, nothing recorded as seen
     with pytest.raises(rendering.UnreadableScan):
         rendering.page_image(b"%PDF-1.7\nnot really\n%%EOF\n", rendering.PDF, 1)
 

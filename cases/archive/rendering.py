@@ -9,7 +9,8 @@ the sealed blob and says who reads), so the tests and the bench call them direct
 - TIFF frames, JPEG and PNG go through Pillow: the frame asked for, converted to grey or
   RGB, and only ever scaled down, to the same bounds. A frame that declares more pixels than
   MAX_SOURCE_PIXELS is refused before it is decoded (scans.py refuses such a file when it is
-  filed; this guards the renderer on its own, e.g. for a scan filed before that check).
+  filed; this guards the renderer on its own, e.g. for a scan filed before that check), and
+  so is a PDF page whose embedded images hold more than that in all.
 - The watermark: the reader's name and username, the time (the caller passes it already in
   Vietnam time) and the document's marking, as a block of text rotated 30° and tiled over the
   whole page at about a third of full strength: readable on any part of a photo of the screen,
@@ -97,6 +98,7 @@ def _pdf_page(data: bytes, page: int, *, dpi: float | None, max_width: int, max_
             width, height = pdf_page.get_size()
             if width <= 0 or height <= 0:
                 raise UnreadableScan()
+            _check_pdf_images(pdf_page)
             scale = _fit_scale(width, height, max_width, max_height, MAX_SCALE)
             if dpi:
                 scale = min(scale, dpi / 72)
@@ -111,6 +113,20 @@ def _pdf_page(data: bytes, page: int, *, dpi: float | None, max_width: int, max_
         document.close()
     # PDFium draws in BGRx/RGB; grey output comes back as "L".
     return image.convert("L" if grey or image.mode == "L" else "RGB")
+
+
+def _check_pdf_images(pdf_page) -> None:
+    """PDFium decodes an embedded image whole before it scales it: a page holding images of
+    more than MAX_SOURCE_PIXELS in all (a decompression bomb in a PDF) is refused unrendered."""
+    pixels = 0
+    for item in pdf_page.get_objects(filter=(pypdfium2.raw.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
+        try:
+            image_width, image_height = item.get_px_size()
+        except pypdfium2.PdfiumError:
+            continue  # an image PDFium cannot size, it cannot draw either (left blank)
+        pixels += image_width * image_height
+        if pixels > MAX_SOURCE_PIXELS:
+            raise PageTooLarge()
 
 
 def _image_frame(data: bytes, page: int, *, max_width: int, max_height: int, grey: bool,
