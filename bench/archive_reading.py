@@ -12,7 +12,8 @@ a bare baseline measured in the same process and run:
   page rendered and watermarked, the audit entry recorded and committed. Data keys are cold
   (the cache emptied before each request), as for a scan nobody opened recently.
 
-Pages are taken in turn (page 1, 2, ... of --pages), so no figure is one page's luck.
+Pages are taken in turn (page 1, 2, ... of --pages), so no figure is one page's luck, and the
+three rows of a format take turns too, so a busy moment of the machine weighs on each alike.
 Setup writes a unit, an officer, a dossier and its two scans into the database: give it a
 fresh one each run (by default a temporary SQLite file, removed afterwards)."""
 
@@ -133,13 +134,17 @@ def _sign_in(app: Flask):
     return client
 
 
-def _time(operation: Callable[[int], object], requests: int, pages: int) -> list[float]:
-    operation(1)  # warm: fonts, PDFium, the first connection
-    samples = []
+def _interleaved(operations: list[Callable[[int], object]], requests: int, pages: int) -> list[list[float]]:
+    """Each operation `requests` times, taking turns (bare, rendered, request, bare, ...): a
+    busy moment of the machine falls on all of them alike, so the ratios hold under load."""
+    for operation in operations:
+        operation(1)  # warm: fonts, PDFium, the first connection
+    samples: list[list[float]] = [[] for _ in operations]
     for number in range(requests):
-        start = time.perf_counter()
-        operation(number % pages + 1)
-        samples.append(time.perf_counter() - start)
+        for operation, taken in zip(operations, samples, strict=True):
+            start = time.perf_counter()
+            operation(number % pages + 1)
+            taken.append(time.perf_counter() - start)
     return samples
 
 
@@ -154,9 +159,12 @@ def run(app: Flask, *, pages: int, requests: int, dpi: int) -> list[Row]:
     rows: list[Row] = []
     for name, (data, content_type) in scans.items():
         print(f"  measuring: {name} ({len(data) / 1e6:.1f} MB) ...", flush=True)
-        bare = Row(f"{name} bare: decode, scale, PNG", _time(
-            lambda page, data=data, kind=content_type: rendering.encode_png(rendering.page_image(data, kind, page)),
-            requests, pages))
+
+        def bare(page: int, data=data, kind=content_type) -> None:
+            rendering.encode_png(rendering.page_image(data, kind, page))
+
+        def rendered(page: int, data=data, kind=content_type) -> None:
+            rendering.watermarked_page(data, kind, page, lines)
 
         def request(page: int, scan_id=ids[name]) -> None:
             keyring.forget_all()
@@ -164,11 +172,10 @@ def run(app: Flask, *, pages: int, requests: int, dpi: int) -> list[Row]:
             if response.status_code != 200:
                 raise SystemExit(f"archive reading bench: a page answered {response.status_code}")
 
-        rows += [bare,
-                 Row(f"{name} rendered with watermark", _time(
-                     lambda page, data=data, kind=content_type: rendering.watermarked_page(data, kind, page, lines),
-                     requests, pages), bare),
-                 Row(f"{name} request (GET .png, audited)", _time(request, requests, pages), bare)]
+        bare_samples, rendered_samples, request_samples = _interleaved([bare, rendered, request], requests, pages)
+        baseline = Row(f"{name} bare: decode, scale, PNG", bare_samples)
+        rows += [baseline, Row(f"{name} rendered with watermark", rendered_samples, baseline),
+                 Row(f"{name} request (GET .png, audited)", request_samples, baseline)]
     return rows
 
 
