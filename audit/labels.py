@@ -128,6 +128,11 @@ ACTION_LABELS: dict[str, Any] = {
     "guidance.new_version": lazy_pgettext("audit action", "Ban hành phiên bản mới của hướng dẫn nghiệp vụ"),
     "guidance.withdraw": lazy_pgettext("audit action", "Bãi bỏ hướng dẫn nghiệp vụ"),
     "guidance.read": lazy_pgettext("audit action", "Xác nhận đã đọc hướng dẫn nghiệp vụ"),
+    # The digital archive: filing, reading and recognising scans (issue 24 B)
+    "archive.scan.add": lazy_pgettext("audit action", "Thêm bản quét văn bản vào hồ sơ lưu trữ"),
+    "archive.scan.view": lazy_pgettext("audit action", "Mở trang đọc bản quét"),
+    "archive.scan.page_view": lazy_pgettext("audit action", "Xem một trang bản quét (có dấu người đọc)"),
+    "archive.scan.recognise": lazy_pgettext("audit action", "Nhận dạng chữ bản quét"),
     # Coordination with partner bodies
     "coordination.list": lazy_pgettext("audit action", "Xem danh sách yêu cầu phối hợp"),
     "coordination.view": lazy_pgettext("audit action", "Xem yêu cầu phối hợp"),

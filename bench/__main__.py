@@ -144,6 +144,8 @@ WORKLOAD = (
     ("bench.campaigns", ["--dossiers", "100000", "--nominees", "2000"], ["--dossiers", "2000", "--nominees", "200"]),
     ("bench.campaign_board", ["--nominees", "2000"], ["--nominees", "200", "--requests", "40"]),
     ("bench.notify", ["--users", "500", "--cases", "100000"], ["--users", "50", "--cases", "2000"]),
+    # Issue 24 B.3: rendering a scan page (PDF and TIFF, A4 at 200 dpi) beside a bare render.
+    ("bench.archive_reading", ["--dpi", "200", "--requests", "40"], ["--dpi", "150", "--requests", "10"]),
 )
 
 

@@ -341,6 +341,17 @@ def can_manage_guidance(user: Any, guidance: Any) -> bool:
     return can(user, "guidance.publish") and user.unit_id == guidance.unit_id
 
 
+# --- the digital archive: reading scans (issue 24 B.3) ---------------------------------------
+
+def can_read_scan(user: Any, subject: Any, classification: Any, need: str = "subject.view") -> bool:
+    """A scan of a dossier's document, as watermarked pages and its recognised text: whoever
+    may `need` the dossier (its role, the owning unit in scope, not recused: nobody reads
+    their own or their family's dossier), cleared for the document's classification.
+    `need` "subject.edit" for recognising its text."""
+    return (can_reach_unit_record(user, need, subject.owner_unit_id) and cleared_for(user, classification)
+            and not is_recused(user, subject))
+
+
 def can_change_user_status(actor: User, target: User) -> bool:
     """An admin never disables or demotes their own account: the last admin would lock
     everyone out, and separation of duties wants a second person for that."""

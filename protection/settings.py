@@ -404,6 +404,9 @@ SETTINGS: tuple[Setting, ...] = (
             "largest page of requests an API list answers"),
     Setting("HOSO_API_IDEMPOTENCY_HOURS", 48, _positive_int,
             "how long an Idempotency-Key is remembered (a retry after that writes again)"),
+    Setting("HOSO_OCR", "auto", _choice("auto", "off"),
+            "text recognition of archive scans: auto = where Debian's tesseract-ocr with its Vietnamese data "
+            "(tesseract-ocr-vie) is installed; off = never"),
 )
 
 

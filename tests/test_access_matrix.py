@@ -28,7 +28,10 @@ from sqlalchemy import func, select, text, update
 from app import create_app
 from audit.models import AuditEntry
 from audit.trail import detail_of
+from bench.scans import jpeg_scan
 from cases.access import operations as access
+from cases.archive.models import ArchiveDocument
+from cases.archive.scans import add_scan
 from cases.campaigns import operations as campaigns
 from cases.campaigns.operations import CampaignData
 from cases.casework import operations
@@ -93,6 +96,9 @@ GUIDANCE_TITLE = "Hướng dẫn nghiệp vụ thẩm định lý lịch năm 20
 SECRETS = (TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
            PETITIONER, SUBJECT_NAME, RELATIVE_NAME, OTHER_TITLE, OTHER_SUBJECT, OTHER_FINDING, OTHER_FILE,
            OTHER_PETITION_TITLE, CAMPAIGN_TITLE, GUIDANCE_TITLE)
+# The title of a confidential document of S's dossier whose scan the reader rows open (issue 24 B.3).
+SCAN_TITLE = "Quyết định kỷ luật khiển trách năm 1998"
+SECRETS = (*SECRETS, SCAN_TITLE)
 REASON = "Lãnh đạo yêu cầu trả lời gấp Ban Thường vụ trong buổi họp chiều nay"
 
 
@@ -229,6 +235,12 @@ subjects.edit                | 200   200    404   404   200   404   | 403    403
 subjects.add_relative        | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
 subjects.edit_relative       | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
 subjects.remove_relative     | 302   302    404   404   302   404   | 403    403   403   403   | 302    302   404   302   404   | 403 403 L
+# a scan of a confidential document in S's dossier (issue 24 B.3): whoever reads the dossier,
+# cleared for the document ("clr" is unclassified: hidden); recognising its text, whoever may
+# edit the dossier (a POST without the form's state is not ours: 400)
+archive.read_scan            | 200   200    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+archive.scan_page            | 200   200    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
+archive.recognise_scan       | 400   400    404   404   404   404   | 403    403   403   403   | 400    400   404   404   404   | 403 403 L
 # paper copies of R's approved conclusion and their register: the assigned officer and the
 # supervisors of the scope (an emergency reader, a liaison, auditor or admin never print)
 prints.print_conclusion      | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
@@ -428,6 +440,22 @@ def _api_client(page: str):
     return url
 
 
+def _archive_scan(page: str = ""):
+    """A scan (JPEG) of a confidential document in S's register: made on first use."""
+    def url(scene, _who):
+        if "archive_scan" not in scene.ids:
+            with scene.app.app_context():
+                subject = db.session.get(Subject, uuid.UUID(scene.subject))
+                document = ArchiveDocument(subject=subject, position=901, doc_type="decision", title=SCAN_TITLE,
+                                           classification="confidential")
+                db.session.add(document)
+                scan = add_scan(document, jpeg_scan(2401), "quyet-dinh.jpg", by=None)
+                db.session.commit()
+                scene.ids["archive_scan"] = str(scan.id)
+        return f"/archive/scans/{scene.ids['archive_scan']}{page}"
+    return url
+
+
 def _directory_request(page: str = ""):
     """A directory user's pending request (issue 23), a fresh one for each request: an allowed
     refusal decides the one it is given."""
@@ -605,6 +633,9 @@ URLS = {
     "notifications.preferences": "/notifications/preferences",
     "retention.purge": "/retention/{review}/purge",
     "retention.decide": "/retention/classified/case/{review}",
+    "archive.read_scan": _archive_scan(),
+    "archive.scan_page": _archive_scan("/pages/1.png"),
+    "archive.recognise_scan": _archive_scan("/recognise"),
     "prints.print_conclusion": _approved_conclusion("print"),
     "prints.register": _approved_conclusion("prints"),
     "campaigns.index": "/campaigns/",

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from dataclasses import dataclass
 
 import pyotp
 import pytest
 
 from audit.models import AuditEntry
+from bench.scans import jpeg_scan
+from cases.archive.models import ArchiveDocument
+from cases.archive.scans import add_scan
+from cases.models import Subject
 from protection.accounts import find_unit
 from protection.db import db
 from tests import factories, pages
@@ -278,6 +283,10 @@ PERSONAL_READS = {
                                            "guidance.view", "guidance", target="guidance"),
     "oversight.guidance_withdraw": Read("supervisor", "/oversight/guidance/{guidance}/withdraw", "guidance.view",
                                         "guidance", target="guidance"),
+    # The digital archive (issue 24 B.3): the reader page (the page's recognised text) and each page image.
+    "archive.read_scan": Read("officer", "/archive/scans/{scan}", "archive.scan.view", "subject", target="subject"),
+    "archive.scan_page": Read("officer", "/archive/scans/{scan}/pages/1.png", "archive.scan.page_view", "subject",
+                              target="subject"),
 }
 
 
@@ -355,7 +364,18 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         return {"guidance": guidance_id,
                 "guidance_file": re.search(r"/files/([0-9a-f-]{36})", page).group(1)}
 
+    def scan():
+        with app.app_context():
+            document = ArchiveDocument(subject_id=uuid.UUID(subject), position=1, doc_type="decision",
+                                       title="Quyết định (đọc)")
+            document.subject = db.session.get(Subject, uuid.UUID(subject))
+            db.session.add(document)
+            item = add_scan(document, jpeg_scan(2402), "quyet-dinh.jpg", by=None)
+            db.session.commit()
+            return {"scan": str(item.id)}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
+        "scan": scan,
         "campaign": campaign, "guidance": guidance, "guidance_file": guidance,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
