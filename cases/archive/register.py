@@ -17,6 +17,7 @@ by editing it.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, fields
 from datetime import date
@@ -27,15 +28,18 @@ from sqlalchemy import func, select
 
 from audit.trail import record
 from cases.archive.models import ArchiveDocument, ArchiveScan
+from cases.archive.register_pdf import build_register_pdf, printable_register
 from cases.archive.scans import ScanRefused, add_scan
 from cases.archive.vocabulary import DOCUMENT_TYPES
 from cases.casework.operations import today
 from cases.models import Subject
-from cases.subjects.operations import SubjectError
+from cases.subjects.operations import SubjectError, load_subject
 from protection import policy
 from protection.blobs import max_upload_bytes
 from protection.db import db
 from protection.identity import Clearance, User
+
+log = logging.getLogger(__name__)
 
 MAX_NUMBER = 100
 MAX_ISSUER = 300
@@ -141,13 +145,22 @@ def load_document(subject: Subject, document_id: uuid.UUID, user: User, need: st
     return document
 
 
-def load_scan(subject: Subject, scan_id: uuid.UUID, user: User, need: str) -> ArchiveScan:
+def load_scan_by_id(scan_id: uuid.UUID, user: User, need: str = "subject.view") -> ArchiveScan:
+    """A scan, for whoever may read its dossier (scope, recusal: load_subject) and is cleared
+    for its document: 404 for an unknown scan or a dossier they may not know, 403 above their
+    clearance. (The scan reader loads its scans through this too.)"""
     scan = db.session.get(ArchiveScan, scan_id)
-    if scan is None or scan.subject_id != subject.id:
+    if scan is None:
         policy.deny(need, status=404)
+    load_subject(scan.subject_id, need)
     if not readable(user, scan.document):
         policy.deny(need)
     return scan
+
+
+def record_document_view(document: ArchiveDocument, *, by: User) -> None:
+    record("archive.document.view", target_type="subject", target_id=document.subject_id, actor=by,
+           document=str(document.id))
 
 
 def record_register_view(subject: Subject, documents: list[ArchiveDocument], user: User, *,
@@ -256,3 +269,36 @@ def attach_scan(document: ArchiveDocument, stream: IO[bytes], filename: str | No
 def record_scan_download(scan: ArchiveScan, *, by: User) -> None:
     record("archive.scan.download", target_type="subject", target_id=scan.subject_id, actor=by,
            document=str(scan.document_id), scan=str(scan.id))
+
+
+# --- printing ---------------------------------------------------------------------------------------
+
+class RegisterPrintFailed(RuntimeError):
+    """The PDF could not be built; the message never quotes the content."""
+
+
+def print_register(subject: Subject, *, by: User) -> bytes:
+    """The dossier's register as a PDF (cases/archive/register_pdf.py); audited with the rows
+    printed, withheld and the marking's level."""
+    documents = documents_of(subject)
+    printable = printable_register(subject, documents, by, today())
+    try:
+        pdf = build_register_pdf(printable)
+    except Exception as error:
+        # The type only: a message or a traceback could quote the content.
+        log.error("printing an archive register failed: %s", type(error).__name__)
+        raise RegisterPrintFailed() from None
+    record("archive.register.print", target_type="subject", target_id=subject.id, actor=by,
+           documents=len(documents), withheld=sum(1 for row in printable.rows if row.withheld),
+           marking=_marking_level(documents, by))
+    return pdf
+
+
+def _marking_level(documents: list[ArchiveDocument], user: User) -> str:
+    levels = [Clearance(document.classification) for document in documents if readable(user, document)]
+    return max(levels, key=lambda level: level.rank, default=Clearance.UNCLASSIFIED).value
+
+
+def print_file_name(subject: Subject) -> str:
+    """Names no one: the dossier's id."""
+    return f"muc-luc-van-ban-{subject.id.hex[:8]}.pdf"
