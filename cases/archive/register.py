@@ -163,10 +163,9 @@ def record_document_view(document: ArchiveDocument, *, by: User) -> None:
            document=str(document.id))
 
 
-def record_register_view(subject: Subject, documents: list[ArchiveDocument], user: User, *,
-                         action: str = "archive.register.view") -> None:
+def record_register_view(subject: Subject, documents: list[ArchiveDocument], user: User) -> None:
     withheld = sum(1 for document in documents if not readable(user, document))
-    record(action, target_type="subject", target_id=subject.id, actor=user, documents=len(documents),
+    record("archive.register.view", target_type="subject", target_id=subject.id, actor=user, documents=len(documents),
            withheld=withheld)
 
 
