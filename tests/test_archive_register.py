@@ -23,8 +23,12 @@ from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.register import DocumentData, add_document, next_position
 from cases.archive.scans import add_scan
 from cases.casework.operations import today
+from cases.demo.archive import seed_demo_archive
 from cases.models import Subject
 from cases.retention.operations import add_years
+from cases.subjects import operations as subjects_ops
+from cases.subjects.operations import SubjectData
+from protection.accounts import find_unit
 from protection.blobs import Blob
 from protection.db import db
 from protection.identity import Clearance
@@ -406,3 +410,24 @@ def test_a_classified_document_gets_its_protection_period_and_is_reviewed_when_d
     sign_in(other, target=other_client)
     assert document_id not in other_client.get("/retention/classified").get_data(as_text=True)
     assert other_client.get(decide).status_code == 404
+
+
+# --- the demo -------------------------------------------------------------------------------------------
+
+def test_the_demo_fills_two_registers_with_scans_once(app, make_unit):
+    make_unit("BTCTU")
+    with app.app_context():
+        for number, name in (("038078001234", "Trần Văn Hòa"), ("038185004567", "Lê Thị Mai")):
+            subjects_ops.create_subject(SubjectData(name, date(1980, 1, 1), number), owner_unit=find_unit("BTCTU"),
+                                        by=None)
+        assert seed_demo_archive() == ["Demo archive: 7 documents and 5 scans in 2 registers, 0 already there."]
+        db.session.commit()
+        assert seed_demo_archive() == ["Demo archive: 0 documents and 0 scans in 0 registers, 2 already there."]
+        db.session.commit()
+        documents = db.session.scalars(select(ArchiveDocument).order_by(ArchiveDocument.subject_id,
+                                                                        ArchiveDocument.position)).all()
+        assert len(documents) == 7 and {len(document.scans) for document in documents} == {0, 1}
+        assert any(document.classification == Clearance.CONFIDENTIAL and document.protection_ends_on
+                   for document in documents)
+        assert all(document.page_count for document in documents)  # typed, or counted from the scan
+        db.session.commit()
