@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from audit.trail import record
 from cases.archive.models import ArchiveDocument, ArchiveScan
@@ -121,7 +122,8 @@ def next_position(subject_id: uuid.UUID) -> int:
 def documents_of(subject: Subject) -> list[ArchiveDocument]:
     """The dossier's register in order, scans with their documents."""
     return list(db.session.scalars(select(ArchiveDocument).where(ArchiveDocument.subject_id == subject.id)
-                                   .order_by(ArchiveDocument.position)).unique())
+                                   .options(selectinload(ArchiveDocument.scans))
+                                   .order_by(ArchiveDocument.position)))
 
 
 def document_count(subject_id: uuid.UUID) -> int:
@@ -171,12 +173,20 @@ def record_register_view(subject: Subject, documents: list[ArchiveDocument], use
 
 # --- changes -------------------------------------------------------------------------------------
 
+def _lock_register(subject_id: uuid.UUID) -> None:
+    """One change to a dossier's register at a time: two editors (or an editor and a bulk
+    import) adding at once would both take the same next position. The dossier's row is the
+    lock on PostgreSQL; SQLite serialises writers already (BEGIN IMMEDIATE)."""
+    db.session.execute(select(Subject.id).where(Subject.id == subject_id).with_for_update())
+
+
 def add_document(subject: Subject, data: DocumentData, *, by: User | None,
                  position: int | None = None) -> ArchiveDocument:
     """A new document at the end of the dossier's register (or at `position`, which must be
     free: bulk import passes next_position's answer); RegisterRefused names the field to
     correct. Audited; flushed."""
     values = _validated(data, by)
+    _lock_register(subject.id)
     document = ArchiveDocument(id=uuid.uuid4(), subject=subject, position=position or next_position(subject.id),
                                created_by_id=by.id if by else None, **values)
     db.session.add(document)
@@ -217,6 +227,8 @@ def move_document(document: ArchiveDocument, direction: str, *, by: User) -> boo
     if direction not in ("up", "down"):
         raise RegisterRefused(_("Hướng di chuyển không hợp lệ."), None)
     step = -1 if direction == "up" else 1
+    _lock_register(document.subject_id)
+    db.session.refresh(document)  # its place as it is now, after any change that held the lock
     neighbour = db.session.scalars(select(ArchiveDocument).where(
         ArchiveDocument.subject_id == document.subject_id,
         ArchiveDocument.position == document.position + step)).first()
@@ -236,6 +248,8 @@ def remove_document(document: ArchiveDocument, *, by: User) -> None:
     move up one place, so the register stays numbered 1, 2, 3, ..."""
     if not readable(by, document):
         raise RegisterRefused(_("Bạn không được xóa văn bản có độ mật cao hơn mức bạn được tiếp cận."), None)
+    _lock_register(document.subject_id)
+    db.session.refresh(document)  # as it is now: a scan filed meanwhile counts
     if document.scans:
         raise RegisterRefused(_("Không xóa được văn bản đã có bản quét: bản quét là tài liệu lưu trữ, "
                                 "chỉ bị hủy cùng hồ sơ. Hãy sửa thông tin văn bản nếu ghi nhầm."), None)
@@ -259,6 +273,7 @@ def attach_scan(document: ArchiveDocument, stream: IO[bytes], filename: str | No
                               "file")
     limit = max_upload_bytes()
     data = stream.read(limit + 1)
+    _lock_register(document.subject_id)  # not removed while its scan is filed
     try:
         return add_scan(document, data, filename, by=by)
     except ScanRefused as refused:
