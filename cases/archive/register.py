@@ -194,7 +194,7 @@ def add_document(subject: Subject, data: DocumentData, *, by: User | None,
     record("archive.document.add", target_type="subject", target_id=subject.id, actor=by,
            document=str(document.id), position=document.position, doc_type=document.doc_type,
            classification=document.classification.value, pages=document.page_count,
-           fields=[name for name in DOCUMENT_FIELDS if values.get(name) not in (None, "")])
+           fields=[name for name in DOCUMENT_FIELDS if name != "paper_original" and values.get(name) is not None])
     return document
 
 
