@@ -21,6 +21,12 @@ from bench.scans import pdf_scan, tiff_scan
 from cases.access import operations as access
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.register import DocumentData, add_document, next_position
+from cases.archive.register_pdf import (
+    PrintableRegister,
+    RegisterRow,
+    build_register_pdf,
+    sheet_ranges,
+)
 from cases.archive.scans import add_scan
 from cases.casework.operations import today
 from cases.demo.archive import seed_demo_archive
@@ -431,3 +437,19 @@ def test_the_demo_fills_two_registers_with_scans_once(app, make_unit):
                    for document in documents)
         assert all(document.page_count for document in documents)  # typed, or counted from the scan
         db.session.commit()
+
+
+def test_a_long_register_prints_on_several_pages_each_headed_and_marked(app):
+    ranges = sheet_ranges([2, None, 3] * 10)
+    assert ranges[:4] == ["1–2", "", "3–5", "6–7"]
+    rows = tuple(RegisterRow(number + 1, ranges[number], "Mật", number=f"{number + 1}-QĐ/TU", doc_type="Quyết định",
+                             title="Trích yếu nội dung văn bản rất dài " * 4) for number in range(30))
+    with app.test_request_context():
+        pdf = build_register_pdf(PrintableRegister("Ban Tổ chức Tỉnh ủy", None, PERSON, None, "MẬT", date(2026, 1, 2),
+                                                   rows, 50))
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) > 1
+    for number, text_ in enumerate(pages, start=1):
+        assert "Tờ số" in text_ and text_.count("MẬT") >= 2 and f"Trang {number}/{len(pages)}" in text_
+    assert "30-QĐ/TU" in pages[-1] and "Mục lục này có 30 văn bản, 50 tờ." in pages[-1]
