@@ -150,7 +150,7 @@ def load_document(subject: Subject, document_id: uuid.UUID, user: User, need: st
 def load_scan_by_id(scan_id: uuid.UUID, user: User, need: str = "subject.view") -> ArchiveScan:
     """A scan, for whoever may read its dossier (scope, recusal: load_subject) and is cleared
     for its document: 404 for an unknown scan or a dossier they may not know, 403 above their
-    clearance. (The scan reader loads its scans through this too.)"""
+    clearance."""
     scan = db.session.get(ArchiveScan, scan_id)
     if scan is None:
         policy.deny(need, status=404)
