@@ -71,6 +71,16 @@ ACTION_LABELS: dict[str, Any] = {
     "relative.create": lazy_pgettext("audit action", "Thêm thân nhân"),
     "relative.update": lazy_pgettext("audit action", "Sửa thông tin thân nhân"),
     "relative.delete": lazy_pgettext("audit action", "Xóa thân nhân"),
+    # The archive register of a dossier (issue 24 B)
+    "archive.register.view": lazy_pgettext("audit action", "Xem mục lục văn bản của hồ sơ"),
+    "archive.register.print": lazy_pgettext("audit action", "In mục lục văn bản của hồ sơ"),
+    "archive.document.view": lazy_pgettext("audit action", "Xem văn bản trong mục lục"),
+    "archive.document.add": lazy_pgettext("audit action", "Thêm văn bản vào mục lục"),
+    "archive.document.update": lazy_pgettext("audit action", "Sửa văn bản trong mục lục"),
+    "archive.document.move": lazy_pgettext("audit action", "Đổi thứ tự văn bản trong mục lục"),
+    "archive.document.remove": lazy_pgettext("audit action", "Xóa văn bản khỏi mục lục"),
+    "archive.scan.add": lazy_pgettext("audit action", "Lưu bản quét văn bản"),
+    "archive.scan.download": lazy_pgettext("audit action", "Tải về bản quét văn bản"),
     # Cases
     "case.list": lazy_pgettext("audit action", "Xem danh sách hồ sơ"),
     "case.view": lazy_pgettext("audit action", "Xem hồ sơ"),
@@ -129,7 +139,6 @@ ACTION_LABELS: dict[str, Any] = {
     "guidance.withdraw": lazy_pgettext("audit action", "Bãi bỏ hướng dẫn nghiệp vụ"),
     "guidance.read": lazy_pgettext("audit action", "Xác nhận đã đọc hướng dẫn nghiệp vụ"),
     # The digital archive: filing, reading and recognising scans (issue 24 B)
-    "archive.scan.add": lazy_pgettext("audit action", "Thêm bản quét văn bản vào hồ sơ lưu trữ"),
     "archive.scan.view": lazy_pgettext("audit action", "Mở trang đọc bản quét"),
     "archive.scan.page_view": lazy_pgettext("audit action", "Xem một trang bản quét (có dấu người đọc)"),
     "archive.scan.recognise": lazy_pgettext("audit action", "Nhận dạng chữ bản quét"),

@@ -28,8 +28,9 @@ from sqlalchemy import func, select, text, update
 from app import create_app
 from audit.models import AuditEntry
 from audit.trail import detail_of
-from bench.scans import jpeg_scan
+from bench.scans import jpeg_scan, pdf_scan
 from cases.access import operations as access
+from cases.archive import register as archive
 from cases.archive.models import ArchiveDocument
 from cases.archive.scans import add_scan
 from cases.campaigns import operations as campaigns
@@ -93,7 +94,8 @@ OTHER_FILE = "ho-so-don-vi-khac.pdf"
 OTHER_PETITION_TITLE = "Đơn phản ánh của đơn vị khác"
 CAMPAIGN_TITLE = "Nhân sự Đại hội Đảng bộ huyện Sơn Hà nhiệm kỳ 2025–2030"
 GUIDANCE_TITLE = "Hướng dẫn nghiệp vụ thẩm định lý lịch năm 2027"
-SECRETS = (TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
+ARCHIVE_TITLE = "Quyết định kết nạp Đảng viên lưu trong hồ sơ giấy"
+SECRETS = (ARCHIVE_TITLE, TITLE, SUMMARY, FINDING, QUESTIONS, SHARED_FILE, UNSHARED_FILE, PETITION_TITLE, PETITION_SUMMARY,
            PETITIONER, SUBJECT_NAME, RELATIVE_NAME, OTHER_TITLE, OTHER_SUBJECT, OTHER_FINDING, OTHER_FILE,
            OTHER_PETITION_TITLE, CAMPAIGN_TITLE, GUIDANCE_TITLE)
 # The title of a confidential document of S's dossier whose scan the reader rows open (issue 24 B.3).
@@ -241,6 +243,16 @@ subjects.remove_relative     | 302   302    404   404   302   404   | 403    403
 archive.read_scan            | 200   200    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 archive.scan_page            | 200   200    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
 archive.recognise_scan       | 400   400    404   404   404   404   | 403    403   403   403   | 400    400   404   404   404   | 403 403 L
+# S's document register (issue 24 B): read and changed as S is (its one document is unclassified);
+# an allowed POST carrying only the tokens: the form again (200), or moved/removed and back (302)
+archive.register             | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.print_register       | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.download_scan        | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.add_document         | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.edit_document        | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.upload_scan          | 200   200    404   404   200   404   | 403    403   403   403   | 200    200   404   200   404   | 403 403 L
+archive.move_document        | 302   302    404   404   302   404   | 403    403   403   403   | 302    302   404   302   404   | 403 403 L
+archive.remove_document      | 302   302    404   404   302   404   | 403    403   403   403   | 302    302   404   302   404   | 403 403 L
 # paper copies of R's approved conclusion and their register: the assigned officer and the
 # supervisors of the scope (an emergency reader, a liaison, auditor or admin never print)
 prints.print_conclusion      | 200   403    404   404   404   404   | 403    403   403   403   | 200    200   404   404   404   | 403 403 L
@@ -384,6 +396,16 @@ def _fresh_relative(scene, _who):
         db.session.commit()
         relative_id = relative.id
     return f"/subjects/{scene.subject}/relatives/{relative_id}/delete"
+
+
+def _fresh_archive_document(scene, _who):
+    """remove_document really removes when allowed: each request gets a document of its own."""
+    with scene.app.app_context():
+        subject = db.session.get(Subject, uuid.UUID(scene.subject))
+        document = archive.add_document(subject, archive.DocumentData("minutes", "Biên bản để xóa"), by=None)
+        db.session.commit()
+        document_id = document.id
+    return f"/archive/subjects/{scene.subject}/register/{document_id}/delete"
 
 
 def _approved_conclusion(page):
@@ -623,6 +645,14 @@ URLS = {
     "subjects.edit_relative": "/subjects/{subject}/relatives/{relative}",
     "subjects.remove_relative": _fresh_relative,
     "subjects.export": "/subjects/export.csv",
+    "archive.register": "/archive/subjects/{subject}/register",
+    "archive.print_register": "/archive/subjects/{subject}/register.pdf",
+    "archive.download_scan": "/archive/scans/{archive_scan}/download",
+    "archive.add_document": "/archive/subjects/{subject}/register/new",
+    "archive.edit_document": "/archive/subjects/{subject}/register/{archive_document}/edit",
+    "archive.upload_scan": "/archive/subjects/{subject}/register/{archive_document}/scans/new",
+    "archive.move_document": "/archive/subjects/{subject}/register/{archive_document}/move/down",
+    "archive.remove_document": _fresh_archive_document,
     "reports.index": "/reports/",
     "reports.download": "/reports/export.csv",
     "retention.index": "/retention/",
@@ -737,6 +767,9 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
         subject = subjects.create_subject(SubjectData(SUBJECT_NAME, date(1979, 3, 4), SUBJECT_ID),
                                           owner_unit=huyen, by=opener)
         relative = subjects.add_relative(subject, RelativeData("father", RELATIVE_NAME, 1950), by=opener)
+        archive_document = archive.add_document(subject, archive.DocumentData("decision", ARCHIVE_TITLE, page_count=1),
+                                                by=opener)
+        archive_scan = add_scan(archive_document, pdf_scan(1), "quyet-dinh.pdf", by=opener)
         review = reviews.open_review(ReviewData(subject.id, "appointment", "confidential", title=TITLE,
                                                    summary=SUMMARY, due_on=today + timedelta(days=1)), by=opener)
         finding = operations.add_finding(review, FindingData("subject", "political_history", FINDING, "unclassified"),
@@ -784,7 +817,8 @@ def build_scene(app, make_unit, make_user, sign_in) -> Scene:
                "other_review": str(other.id), "other_ref": other.reference, "other_subject": str(other_subject.id),
                "other_finding": str(other_finding.id), "other_file": str(other_file.id),
                "other_request": str(other_request.id), "other_petition_ref": other_petition.reference,
-               "access": str(emergency.id), "target_user": str(bystander.id), "release": str(release.id)}
+               "access": str(emergency.id), "target_user": str(bystander.id), "release": str(release.id),
+               "archive_document": str(archive_document.id), "archive_scan": str(archive_scan.id)}
         db.session.commit()
     return Scene(app, ids, {who: user.id for who, user in made.items()}, made, sign_in)
 

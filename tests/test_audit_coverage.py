@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from audit.models import AuditEntry
-from bench.scans import jpeg_scan
+from bench.scans import jpeg_scan, pdf_scan
 from cases.archive.models import ArchiveDocument
 from cases.archive.scans import add_scan
 from cases.models import Subject
@@ -229,6 +229,17 @@ PERSONAL_READS = {
     "subjects.edit_relative": Read("officer", "/subjects/{subject}/relatives/{relative}", "relative.view",
                                    "subject", target="subject"),
     "subjects.export": Read("supervisor", "/subjects/export.csv", "subject.export", "subject"),
+    # A dossier's document register (issue 24 B): its pages show the documents' sealed fields.
+    "archive.register": Read("officer", "/archive/subjects/{subject}/register", "archive.register.view", "subject",
+                             target="subject"),
+    "archive.print_register": Read("officer", "/archive/subjects/{subject}/register.pdf", "archive.register.print",
+                                   "subject", target="subject"),
+    "archive.edit_document": Read("officer", "/archive/subjects/{subject}/register/{archive_document}/edit",
+                                  "archive.document.view", "subject", target="subject"),
+    "archive.upload_scan": Read("officer", "/archive/subjects/{subject}/register/{archive_document}/scans/new",
+                                "archive.document.view", "subject", target="subject"),
+    "archive.download_scan": Read("officer", "/archive/scans/{archive_scan}/download", "archive.scan.download",
+                                  "subject", target="subject"),
     "coordination.inbox": Read("liaison", "/requests/", "coordination.list", "coordination_request"),
     "partners.index": Read("admin", "/admin/partners/", "api_client.list", "api_client"),
     # Case work: supervisors see every case of their scope; officers work the cases they are assigned.
@@ -339,6 +350,18 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         conclusion = re.search(rf"/cases/{case}/conclusions/([0-9a-f-]{{36}})/print", page).group(1)
         return {"approved": case, "approved_conclusion": conclusion}
 
+    def archived():
+        register = f"/archive/subjects/{subject}/register"
+        assert pages.page_post(creator, f"{register}/new", data={
+            "doc_type": "decision", "title": "Quyết định kết nạp (đọc)", "classification": "unclassified"}
+        ).status_code == 302
+        document = re.search(r"/register/([0-9a-f-]{36})/edit", creator.get(register).get_data(as_text=True)).group(1)
+        assert pages.page_post(creator, f"{register}/{document}/scans/new",
+                               data={"file": (io.BytesIO(pdf_scan(5)), "quyet-dinh.pdf")},
+                               content_type="multipart/form-data").status_code == 302
+        scan = re.search(r"/archive/scans/([0-9a-f-]{36})/download", creator.get(register).get_data(as_text=True))
+        return {"archive_document": document, "archive_scan": scan.group(1)}
+
     def campaign():
         with app.app_context():
             owner_unit_id = str(find_unit("BTCTU").id)
@@ -375,7 +398,7 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
             return {"scan": str(item.id)}
 
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
-        "scan": scan,
+        "scan": scan, "archive_document": archived, "archive_scan": archived,
         "campaign": campaign, "guidance": guidance, "guidance_file": guidance,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
@@ -405,6 +428,7 @@ NOT_PERSONAL = {
     "campaigns.create": "an empty form (its unit list names units, no person)",
     "oversight.guidance_new": "an empty form (publishing guidance of one's own unit)",
     "subjects.add_relative": "an empty form for a new relative",
+    "archive.add_document": "an empty form for a new document of a register (it names no one)",
     # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
     "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",
     "coordination.officer_view": "covered by tests/test_coordination.py (records coordination.view)",

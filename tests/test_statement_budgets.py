@@ -59,7 +59,7 @@ BUDGETS = {
     # comments, the timeline (with deadline extensions), emergency accesses, coordination
     # requests, and a petition's repeats. None is per row: the page shows eight lists.
     "case page": 10,      # was 18, of which 4 to 6 lazy loads
-    "dossier": 5,         # was 11, with 1 to 3 lazy loads
+    "dossier": 6,         # was 11, with 1 to 3 lazy loads; +1 (issue 24): its register's document count
     "liaison inbox": 2,   # was 6, a lazy load per row
     "request page": 4,    # was 7, with 1 or 2 lazy loads
     "audit view": 7,      # was 11

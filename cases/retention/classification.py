@@ -9,6 +9,12 @@ their scope whose period ends within HOSO_CLASSIFICATION_REVIEW_DAYS (or has end
 decide: extend (a new end date), downgrade (a lower level, a new period from today) or
 declassify. Each decision is a ClassificationReview row and a `classification.review`
 audit entry (item type and id, decision, levels, dates: never content).
+
+A dossier's archived documents (issue 24 B.5: cases/archive) follow the same periods. They
+belong to a dossier, not a case: they are listed for the supervisors whose scope holds the
+dossier (not recused from it), link to the dossier's register, and a decision on one is its
+`classification.review` audit entry (target an archive_document, with the dossier's id) —
+no ClassificationReview row, whose case_id is required.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from flask_babel import gettext as _
 from sqlalchemy import event, inspect, select
 
 from audit.trail import record
+from cases.archive.models import ArchiveDocument
 from cases.casework.operations import CaseError, today
-from cases.models import Attachment, Case, ClassificationReview, Finding
+from cases.models import Attachment, Case, ClassificationReview, Finding, Subject
 from cases.retention.operations import add_years
 from protection import policy
 from protection.db import db
@@ -35,7 +42,9 @@ YEARS_SETTINGS = {
     Clearance.SECRET: "HOSO_CLASSIFICATION_YEARS_SECRET",
     Clearance.TOP_SECRET: "HOSO_CLASSIFICATION_YEARS_TOP_SECRET",
 }
-ITEM_MODELS = {"case": Case, "attachment": Attachment, "finding": Finding}
+ITEM_MODELS = {"case": Case, "attachment": Attachment, "finding": Finding, "archive_document": ArchiveDocument}
+# Items of a dossier rather than a case (see the module docstring).
+DOSSIER_ITEMS = frozenset({"archive_document"})
 DECISIONS = ("extend", "downgrade", "declassify")
 
 
@@ -74,10 +83,12 @@ for _model in ITEM_MODELS.values():
 class DueItem:
     item_type: str
     item_id: uuid.UUID
-    case_id: uuid.UUID
-    reference: str
+    case_id: uuid.UUID | None  # None for a dossier's item
+    reference: str  # "" for a dossier's item: it is named by its place in the register
     classification: Clearance
     ends_on: date
+    subject_id: uuid.UUID | None = None  # a dossier's item: whose register it is in
+    position: int | None = None  # ... and where
 
 
 def due_items(user: User, on: date | None = None) -> list[DueItem]:
@@ -87,6 +98,8 @@ def due_items(user: User, on: date | None = None) -> list[DueItem]:
     scope = policy.unit_scope(user)
     items: list[DueItem] = []
     for item_type, model in ITEM_MODELS.items():
+        if item_type in DOSSIER_ITEMS:
+            continue
         case_id = Case.id if model is Case else model.case_id
         statement = select(model.id, case_id.label("case_id"), Case.reference, model.classification,
                            model.protection_ends_on, Case.classification.label("case_level"))
@@ -98,11 +111,31 @@ def due_items(user: User, on: date | None = None) -> list[DueItem]:
         items += [DueItem(item_type, row.id, row.case_id, row.reference, row.classification, row.protection_ends_on)
                   for row in rows
                   if policy.cleared_for(user, row.classification) and policy.cleared_for(user, row.case_level)]
-    return sorted(items, key=lambda item: (item.ends_on, item.reference, item.item_type))
+    items += _due_archive_documents(user, scope, horizon)
+    return sorted(items, key=lambda item: (item.ends_on, item.reference, item.item_type, item.position or 0))
+
+
+def _due_archive_documents(user: User, scope, horizon: date) -> list[DueItem]:
+    """A dossier's classified documents whose period ends; a dossier whose key was destroyed
+    has nothing left to protect, and nobody reviews their own or their family's dossier."""
+    rows = db.session.execute(select(ArchiveDocument.id, ArchiveDocument.subject_id, ArchiveDocument.position,
+                                     ArchiveDocument.classification, ArchiveDocument.protection_ends_on)
+                              .join(Subject, Subject.id == ArchiveDocument.subject_id).where(
+        Subject.owner_unit_id.in_(scope), ArchiveDocument.data_key_id.is_not(None),
+        ArchiveDocument.classification != Clearance.UNCLASSIFIED,
+        ArchiveDocument.protection_ends_on.is_not(None), ArchiveDocument.protection_ends_on <= horizon)).all()
+    recused = {subject_id for subject_id in {row.subject_id for row in rows}
+               if policy.is_recused(user, db.session.get(Subject, subject_id))}
+    return [DueItem("archive_document", row.id, None, "", row.classification, row.protection_ends_on,
+                    subject_id=row.subject_id, position=row.position)
+            for row in rows if policy.cleared_for(user, row.classification) and row.subject_id not in recused]
 
 
 def load_item(item_type: str, item_id: uuid.UUID, user: User):
-    """The item and its case, if the supervisor's scope and clearance reach both; 404 else."""
+    """The item and its case, if the supervisor's scope and clearance reach both; 404 else.
+    A dossier's item comes with None for its case."""
+    if item_type in DOSSIER_ITEMS:
+        return _load_archive_document(item_id, user), None
     model = ITEM_MODELS.get(item_type)
     item = db.session.get(model, item_id) if model else None
     case = item if isinstance(item, Case) else (db.session.get(Case, item.case_id) if item is not None else None)
@@ -113,13 +146,23 @@ def load_item(item_type: str, item_id: uuid.UUID, user: User):
     return item, case
 
 
+def _load_archive_document(item_id: uuid.UUID, user: User) -> ArchiveDocument:
+    item = db.session.get(ArchiveDocument, item_id)
+    subject = db.session.get(Subject, item.subject_id) if item is not None else None
+    if (item is None or subject.owner_unit_id not in policy.unit_scope(user) or item.data_key_id is None
+            or not policy.cleared_for(user, item.classification) or item.classification == Clearance.UNCLASSIFIED
+            or policy.is_recused(user, subject)):
+        policy.deny("classification.review", status=404)
+    return item
+
+
 @dataclass(frozen=True)
 class Decided:
-    review: ClassificationReview
+    review: ClassificationReview | None  # None for a dossier's item (the audit entry is its record)
     lowered: int  # the case's items lowered with it (see _lower_items_with_case)
 
 
-def decide(item_type: str, item, case: Case, *, decision: str, by: User, new_end: date | None = None,
+def decide(item_type: str, item, case: Case | None, *, decision: str, by: User, new_end: date | None = None,
            to_level: str | None = None) -> Decided:
     """Record one decision; refusals name the field to correct. Flushes, the caller commits."""
     if decision not in DECISIONS:
@@ -149,11 +192,18 @@ def decide(item_type: str, item, case: Case, *, decision: str, by: User, new_end
     return Decided(review, lowered)
 
 
-def _change_level(item_type: str, item, case: Case, *, decision: str, level: Clearance, end: date | None,
-                  by: User, with_case: bool = False) -> ClassificationReview:
+def _change_level(item_type: str, item, case: Case | None, *, decision: str, level: Clearance, end: date | None,
+                  by: User, with_case: bool = False) -> ClassificationReview | None:
     from_level, previous_end = Clearance(item.classification), item.protection_ends_on
     item.classification = level
     item.protection_ends_on = end
+    if case is None:  # a dossier's item
+        db.session.flush()
+        record("classification.review", target_type=item_type, target_id=item.id, actor=by,
+               subject_id=str(item.subject_id), decision=decision, from_level=from_level.value,
+               to_level=level.value, previous_end=previous_end.isoformat() if previous_end else None,
+               new_end=end.isoformat() if end else None)
+        return None
     review = ClassificationReview(case_id=case.id, item_type=item_type, item_id=item.id, decision=decision,
                                   from_level=from_level, to_level=level, previous_end=previous_end, new_end=end,
                                   decided_by_id=by.id)

@@ -75,7 +75,7 @@ def classified():
                            levels=labels.translated_levels(), today=today())
 
 
-@retention_bp.route("/classified/<any(case, attachment, finding):item_type>/<uuid:item_id>",
+@retention_bp.route("/classified/<any(case, attachment, finding, archive_document):item_type>/<uuid:item_id>",
                     methods=["GET", "POST"])
 @permission("classification.review")
 def decide(item_type: str, item_id: uuid.UUID):
