@@ -76,7 +76,7 @@ def world(app, make_unit, make_user):
         today = operations.today()
         officer_a, officer_a1, officer_b = (user_row(users[key]) for key in ("officer_a", "officer_a1", "officer_b"))
 
-        fresh = factories.open_review(officer_a, factories.make_subject(officer_a, SUBJECT_NAMES[0]),
+        factories.open_review(officer_a, factories.make_subject(officer_a, SUBJECT_NAMES[0]),
                                       title=TITLES[0], classification="unclassified")
         late = factories.open_review(officer_a, factories.make_subject(officer_a, SUBJECT_NAMES[1]),
                                      title=TITLES[1], classification="confidential")
