@@ -1,15 +1,15 @@
 """Work in the two districts of the demo organisation, so that the unit board (issue 24 A.1)
 of lanhdao.minh (BTCTU) has figures for both of them: HU-SONHA already has two reviews
-(cases/demo/seed.py); Thị ủy Bình Minh (TU-BINHMINH) had no officer and no case.
+(cases/demo/seed.py); Thị ủy Bình Minh (TU-BINHMINH) had none.
 
 Everything invented, done through the services by demo accounts, with the same liberties as
 cases/demo/seed.py (plain dates moved into the past; approvals without the prompt):
-- TU-BINHMINH gets an officer, canbo.phuong (a demo account like the others: the demo password,
-  a TOTP secret, `flask --app app demo code canbo.phuong`), two dossiers, a review concluded
-  after a month whose conclusion expires within 90 days, a review past its due date in
-  verification with a request to the police committee past its due date, a petition accepted
-  four days after it arrived, and one just received;
-- HU-SONHA gets a review concluded after 25 days and a petition accepted six days after it arrived.
+- TU-BINHMINH (its officer canbo.phuong is a demo account of protection/demo.py, its two people
+  are dossiers of cases/demo/seed.py): a review concluded after a month whose conclusion expires
+  within 90 days, a review past its due date in verification with a request to the police
+  committee past its due date, a petition accepted four days after it arrived, and one just
+  received;
+- HU-SONHA: a review concluded after 25 days and a petition accepted six days after it arrived.
 
 Idempotent: each scenario leaves a one-time token, as the case-work scenarios do.
 """
@@ -17,7 +17,7 @@ Idempotent: each scenario leaves a one-time token, as the case-work scenarios do
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import current_app
 
@@ -41,47 +41,12 @@ from cases.petitions.operations import Decision, PetitionData
 from cases.reviews import operations as reviews
 from cases.reviews.operations import ReviewData
 from cases.subjects import operations as subjects
-from cases.subjects.operations import SubjectData
-from protection import accounts, totp
-from protection.accounts import NewUser, find_unit, find_user
-from protection.clock import utcnow
+from protection.accounts import find_unit, find_user
 from protection.db import db
-from protection.demo import DEMO_PASSWORD
 from protection.identity import User
 
 MARK = "demo-board:"  # the FormSubmission token prefix of each scenario
-OFFICER = ("canbo.phuong", "Lê Thị Phương", "TU-BINHMINH", "officer", "confidential")
-
-PEOPLE = (
-    ("TU-BINHMINH", SubjectData("Tạ Văn Khánh", date(1980, 8, 17), "038080090123", sex="male",
-                                native_place="Phường Bình Minh", current_unit="UBND phường Bình Minh",
-                                position="Phó Chủ tịch", ethnicity="Kinh")),
-    ("TU-BINHMINH", SubjectData("Kiều Thị Loan", date(1988, 5, 6), "038188091234", sex="female",
-                                native_place="Xã Minh Tân", current_unit="Thị đoàn Bình Minh", position="Bí thư",
-                                ethnicity="Kinh")),
-    ("HU-SONHA", SubjectData("Lò Văn Pha", date(1985, 12, 20), "038085092345", sex="male",
-                             native_place="Xã Sơn Lư", current_unit="UBND xã Sơn Lư", position="Chủ tịch",
-                             ethnicity="Thái")),
-)
-
-
-def _officer() -> tuple[User | None, bool]:
-    """The district officer, created when missing (as protection/demo.py creates the others:
-    the demo password, a second factor if the role needs one); whether it was created now."""
-    username, display_name, unit, role, clearance = OFFICER
-    user = find_user(username)
-    if user is not None:
-        return (user if user.demo_account else None), False
-    if find_unit(unit) is None:
-        return None, False
-    user, _password = accounts.create_user(NewUser(username, display_name, unit, role, clearance),
-                                           password=DEMO_PASSWORD, by=None, must_change_password=False)
-    user.demo_account = True
-    if user.role.requires_second_factor:
-        user.totp_secret = totp.new_secret()
-        user.totp_enabled_at = utcnow()
-    db.session.flush()
-    return user, True
+OFFICER = "canbo.phuong"  # Thị ủy Bình Minh
 
 
 def _person(id_number: str, unit_code: str) -> Subject:
@@ -187,18 +152,9 @@ SCENARIOS: tuple[tuple[str, Callable[[_Cast, User], Case]], ...] = (
 def seed_demo_board() -> list[str]:
     """The district work of the unit board; skipped without the demo accounts it needs."""
     cast = _Cast()
-    phuong, created_now = _officer()
-    if cast.missing or phuong is None or find_unit("DUCA") is None:
+    phuong = find_user(OFFICER)
+    if cast.missing or phuong is None or not phuong.demo_account or find_unit("DUCA") is None:
         return ["Demo unit board: skipped (demo accounts or units missing)."]
-    lines = []
-    if created_now:
-        factor = f", TOTP secret {phuong.totp_secret}" if phuong.totp_secret else ""
-        lines.append(f"Demo unit board: account {phuong.username} ({phuong.role.value}, {OFFICER[2]}) "
-                     f"created{factor}.")
-    for unit_code, data in PEOPLE:
-        unit = find_unit(unit_code)
-        if subjects.find_in_unit(data.id_number, unit.id) is None:
-            subjects.create_subject(data, owner_unit=unit, by=None)
     created = 0
     for key, scenario in SCENARIOS:
         token = MARK + key
@@ -208,4 +164,4 @@ def seed_demo_board() -> list[str]:
         operations.remember_submission(token, phuong, "case", case.id)
         db.session.flush()
         created += 1
-    return [*lines, f"Demo unit board: {created} district scenarios created, {len(SCENARIOS) - created} already there."]
+    return [f"Demo unit board: {created} district scenarios created, {len(SCENARIOS) - created} already there."]
