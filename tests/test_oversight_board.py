@@ -27,7 +27,7 @@ from audit.trail import detail_of
 from cases.casework import operations
 from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
-from cases.models import Conclusion
+from cases.models import Conclusion, Subject
 from cases.oversight.models import InspectionVisit, Recommendation
 from cases.petitions import operations as petitions
 from cases.petitions.operations import Decision
@@ -116,7 +116,7 @@ def world(app, make_unit, make_user):
         db.session.commit()
         valid_until = db.session.scalar(select(Conclusion.valid_until).where(Conclusion.case_id == concluded.id))
         db.session.commit()
-    return {"users": users, "today": today, "valid_until": valid_until}
+    return {"users": users, "today": today, "valid_until": valid_until, "concluded_subject": concluded.subject_id}
 
 
 def signed_in(app, sign_in, made):
@@ -224,6 +224,22 @@ def test_the_board_counts_each_sub_unit_and_the_xlsx_agrees(app, sign_in, world)
                         for cell in line if cell is not None))
     exported = audit_entries(app, "oversight.board.export")
     assert len(exported) == 1 and detail_of(exported[0])["format"] == "xlsx"
+
+
+def test_a_person_reviewed_again_no_longer_counts_as_expiring(app, sign_in, world):
+    app.config["HOSO_CONCLUSION_VALIDITY_MONTHS"] = 12  # the new conclusion runs past the 90 days
+    with app.app_context():
+        officer = user_row(world["users"]["officer_a"])
+        again = factories.open_review(officer, db.session.get(Subject, world["concluded_subject"]),
+                                      classification="unclassified")
+        factories.to_conclusion(again, by=officer)
+        factories.submit_conclusion(again, by=officer)
+        factories.approve_conclusion(again, by=user_row(world["users"]["approver_a"]))
+        db.session.commit()
+    client = signed_in(app, sign_in, world["users"]["minh"])
+    district = page_table(text_of(client.get("/oversight/board")), "summary")["Huyện ủy An Phú"]
+    assert district[3] == "2"  # two reviews concluded in the period
+    assert district[7] == "0"  # the first conclusion, expiring, is replaced by one valid for a year
 
 
 def test_the_period_and_what_it_leaves_out(app, sign_in, world):
