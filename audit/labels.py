@@ -165,6 +165,8 @@ ACTION_LABELS: dict[str, Any] = {
     # Reports, the trail itself, backups and keys
     "report.view": lazy_pgettext("audit action", "Xem báo cáo thống kê"),
     "report.export": lazy_pgettext("audit action", "Xuất báo cáo thống kê"),
+    "oversight.board.view": lazy_pgettext("audit action", "Xem bảng theo dõi đơn vị trực thuộc"),
+    "oversight.board.export": lazy_pgettext("audit action", "Xuất bảng theo dõi đơn vị trực thuộc"),
     "audit.search": lazy_pgettext("audit action", "Tra cứu nhật ký kiểm toán"),
     "audit.export": lazy_pgettext("audit action", "Xuất nhật ký kiểm toán"),
     "audit.verify": lazy_pgettext("audit action", "Kiểm tra toàn vẹn nhật ký"),

@@ -30,6 +30,7 @@ from cases.coordination import exchange_views as _exchange_views  # noqa: F401 -
 from cases.coordination.views import coordination_bp
 from cases.dashboard.views import home
 from cases.demo.archive import seed_demo_archive
+from cases.demo.board import seed_demo_board
 from cases.demo.campaign import seed_demo_campaign
 from cases.demo.guidance import seed_demo_guidance
 from cases.demo.notifications import seed_demo_notifications
@@ -80,6 +81,7 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_campaign)  # after the case work it reuses
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_guidance)
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_archive)  # registers of two of its dossiers
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_board)  # the districts' work for the unit board
     configure_audit_targets(app)  # the trail shows and accepts case references
     # The bell: its unread count is asked in the sign-in query (protection/sessions.py).
     hooks.register(app, hooks.UNREAD_COUNT, unread_filter)

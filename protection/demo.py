@@ -38,6 +38,7 @@ DEMO_USERS = (
     ("canbo.an", "Nguyễn Văn An", "BTCTU", "officer", "secret"),
     ("canbo.binh", "Trần Thị Bình", "BTCTU", "officer", "confidential"),
     ("canbo.son", "Lê Văn Sơn", "HU-SONHA", "officer", "confidential"),
+    ("canbo.phuong", "Lê Thị Phương", "TU-BINHMINH", "officer", "confidential"),
     ("lanhdao.minh", "Phạm Quang Minh", "BTCTU", "supervisor", "top_secret"),
     # A deputy head: a denouncer's identity is released only by two supervisors (issue 23).
     ("lanhdao.tuan", "Vũ Anh Tuấn", "BTCTU", "supervisor", "secret"),

@@ -71,6 +71,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # The periodic statistics report (numbers only) is sent upward by the committee's
     # leadership: supervisors, over their scope.
     "report.view": frozenset({Role.SUPERVISOR}),
+    # The unit board (issue 24 A.1): numbers on the units below a supervisor's, for its
+    # supervisors (a unit without sub-units gets a page saying so).
+    "oversight.board": frozenset({Role.SUPERVISOR}),
     # Lifetime of records (issue 8): purging cases past retention, reviewing classified items.
     "retention.manage": frozenset({Role.SUPERVISOR}),
     "classification.review": frozenset({Role.SUPERVISOR}),

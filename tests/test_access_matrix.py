@@ -346,6 +346,9 @@ partners.exchange_bodies     | 403     403     403        403     200   L
 partners.exchange_key        | 403     403     403        403     200   L
 reports.index                | 403     403     200        403     403   L
 reports.download             | 403     403     200        403     403   L
+# the unit board (issue 24 A.1): supervisors; one whose unit has no sub-unit is told so (200)
+oversight.board              | 403     403     200        403     403   L
+oversight.board_xlsx         | 403     403     200        403     403   L
 retention.index              | 403     403     200        403     403   L
 retention.classified         | 403     403     200        403     403   L
 campaigns.index              | 200     403     200        403     403   L
@@ -655,6 +658,8 @@ URLS = {
     "archive.remove_document": _fresh_archive_document,
     "reports.index": "/reports/",
     "reports.download": "/reports/export.csv",
+    "oversight.board": "/oversight/board",
+    "oversight.board_xlsx": "/oversight/board.xlsx",
     "retention.index": "/retention/",
     "retention.classified": "/retention/classified",
     "notifications.index": "/notifications/",

@@ -458,6 +458,10 @@ NOT_PERSONAL = {
     "retention.purge": "the purge confirmation: reference, kind and dates; the purge itself is audited",
     "retention.classified": "references, levels and end dates of classified items; no content",
     "retention.decide": "an item's level and end date; the decision is audited (classification.review)",
+    # The unit board (issue 24 A.1): counts per unit, no person or case; still every view and download is
+    # recorded, as the periodic report's are (the walk's supervisor has no sub-unit: the board needs a tree).
+    "oversight.board": "covered by tests/test_oversight_board.py (records oversight.board.view, target the unit)",
+    "oversight.board_xlsx": "covered by tests/test_oversight_board.py (records oversight.board.export)",
 }
 
 

@@ -63,6 +63,10 @@ BUDGETS = {
     "liaison inbox": 2,   # was 6, a lazy load per row
     "request page": 4,    # was 7, with 1 or 2 lazy loads
     "audit view": 7,      # was 11
+    # The unit board (issue 24 A.1): the sign-in, the unit scope, the unit tree (codes and names),
+    # then one GROUP BY per kind of figure (open cases by unit and state, durations, expiring
+    # conclusions, overdue requests by body, overdue recommendations), whatever the number of units.
+    "unit board": 8,
 }
 
 _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
@@ -199,10 +203,12 @@ def test_main_pages_stay_within_their_statement_budgets_without_lazy_loads(still
         ("liaison", "liaison inbox"): ["/requests/"],
         ("liaison", "request page"): paths["requests"],
         ("auditor", "audit view"): ["/audit/"],
+        ("supervisor", "unit board"): ["/oversight/board"],
     }
     clients = {"officer": _signed_in(app, officer),
                "liaison": _signed_in(app, _demo_user(app, "phoihop.ubkt")),
-               "auditor": _signed_in(app, _demo_user(app, "kiemtra.ha"))}
+               "auditor": _signed_in(app, _demo_user(app, "kiemtra.ha")),
+               "supervisor": _signed_in(app, _demo_user(app, "lanhdao.minh"))}
 
     worst: dict[str, tuple[int, str, list[str]]] = {}
     lazy: dict[str, list[str]] = {}

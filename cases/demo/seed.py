@@ -103,6 +103,15 @@ DEMO_CASE_SUBJECTS = (
                              native_place="Xã Sơn Điện", current_unit="Trường THCS Sơn Điện", position="Giáo viên",
                              ethnicity="Thái"),
      (RelativeData("father", "Hà Văn Pấng", 1966, "Xã Sơn Điện", "Làm nương", False),)),
+    # The districts' people of the unit board's work (cases/demo/board.py).
+    ("TU-BINHMINH", SubjectData("Tạ Văn Khánh", date(1980, 8, 17), "038080090123", sex="male",
+                                native_place="Phường Bình Minh", current_unit="UBND phường Bình Minh",
+                                position="Phó Chủ tịch", ethnicity="Kinh"), ()),
+    ("TU-BINHMINH", SubjectData("Kiều Thị Loan", date(1988, 5, 6), "038188091234", sex="female",
+                                native_place="Xã Minh Tân", current_unit="Thị đoàn Bình Minh", position="Bí thư",
+                                ethnicity="Kinh"), ()),
+    ("HU-SONHA", SubjectData("Lò Văn Pha", date(1985, 12, 20), "038085092345", sex="male", native_place="Xã Sơn Lư",
+                             current_unit="UBND xã Sơn Lư", position="Chủ tịch", ethnicity="Thái"), ()),
 )
 
 
