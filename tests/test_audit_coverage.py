@@ -266,6 +266,15 @@ PERSONAL_READS = {
                                     "campaign", target="campaign"),
     "campaigns.prints": Read("supervisor", "/campaigns/{campaign}/prints", "campaign.print_register.view",
                              "campaign", target="campaign"),
+    # Inspection visits (issue 24 A.2): what a visit found and recommends, the sub-unit's reports and files.
+    "oversight.view_visit": Read("supervisor", "/oversight/visits/{visit}", "oversight.visit.view", "inspection_visit",
+                                 target="visit"),
+    "oversight.decide": Read("supervisor", "/oversight/visits/{visit}/recommendations/{visit_rec}",
+                             "oversight.visit.view", "inspection_visit", target="visit"),
+    "oversight.edit_recommendation": Read("supervisor", "/oversight/visits/{visit}/recommendations/{visit_rec}/edit",
+                                          "oversight.visit.view", "inspection_visit", target="visit"),
+    "oversight.download_file": Read("supervisor", "/oversight/visits/{visit}/files/{visit_file}",
+                                    "oversight.file.download", "inspection_visit", target="visit"),
 }
 
 
@@ -330,7 +339,35 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
         assert response.status_code == 302, response.status_code
         return {"campaign": response.headers["Location"].rsplit("/", 1)[1]}
 
+    def visit():
+        factories.make_unit(app, "HUYEN", "Ban Tổ chức Huyện ủy", "district", "BTCTU")
+        with app.app_context():
+            huyen = str(find_unit("HUYEN").id)
+            db.session.commit()
+        inspector = app.test_client()
+        assert sign_in(make_user("supervisor"), target=inspector).status_code == 302
+        response = pages.page_post(inspector, "/oversight/visits/new", data={
+            "sub_unit_id": huyen, "visited_on": pages.day_text(-3), "team": "Đoàn kiểm tra (đọc)",
+            "scope": "Phạm vi (đọc)", "classification": "unclassified"})
+        assert response.status_code == 302, response.status_code
+        visit_id = response.headers["Location"].rsplit("/", 1)[1]
+        response = pages.page_post(inspector, f"/oversight/visits/{visit_id}/recommendations/new", data={
+            "text": "Khuyến nghị (đọc)", "due_on": pages.day_text(5), "responsible_unit_id": huyen})
+        assert response.status_code == 302, response.status_code
+        reporter = app.test_client()
+        assert sign_in(make_user("officer", unit="HUYEN"), target=reporter).status_code == 302
+        page = reporter.get(f"/oversight/visits/{visit_id}").get_data(as_text=True)
+        rec = re.search(rf"/oversight/visits/{visit_id}/recommendations/([0-9a-f-]{{36}})/report", page).group(1)
+        response = pages.page_post(reporter, f"/oversight/visits/{visit_id}/recommendations/{rec}/report", data={
+            "body": "Đã làm (đọc)", "files": (io.BytesIO(pages.PDF), "bao-cao.pdf")},
+            content_type="multipart/form-data")
+        assert response.status_code == 302, response.status_code
+        page = reporter.get(f"/oversight/visits/{visit_id}").get_data(as_text=True)
+        found = re.search(rf"/oversight/visits/{visit_id}/files/([0-9a-f-]{{36}})", page).group(1)
+        return {"visit": visit_id, "visit_rec": rec, "visit_file": found}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
+        "visit": visit, "visit_rec": visit, "visit_file": visit,
         "campaign": campaign,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
@@ -359,6 +396,12 @@ NOT_PERSONAL = {
     "subjects.create": "an empty form",
     "campaigns.create": "an empty form (its unit list names units, no person)",
     "subjects.add_relative": "an empty form for a new relative",
+    # Inspection visits (issue 24 A.2)
+    "oversight.visits_index": "visits' dates, units, states and counts of recommendations; nothing sealed",
+    "oversight.new_visit": "an empty form (its unit list names units, no person)",
+    "oversight.new_recommendation": "an empty form under the visit's date and units; nothing sealed",
+    "oversight.report": "covered by tests/test_oversight_visits.py (records oversight.visit.view, part report_form): "
+                        "only the sub-unit's own users open it",
     # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
     "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",
     "coordination.officer_view": "covered by tests/test_coordination.py (records coordination.view)",

@@ -234,6 +234,7 @@ def test_the_whole_journey(app, world, runner):
         actions = [(entry.action, entry.outcome) for entry in entries]
         details = " ".join(entry.detail for entry in entries)
         closes = [detail_of(entry) for entry in entries if entry.action == "oversight.visit.close"]
+        parts = {detail_of(entry).get("part") for entry in entries if entry.action == "oversight.visit.view"}
         db.session.commit()
     for action in ("oversight.visit.create", "oversight.recommendation.add", "oversight.recommendation.report",
                    "oversight.recommendation.accept", "oversight.recommendation.waive",
@@ -241,6 +242,7 @@ def test_the_whole_journey(app, world, runner):
         assert (action, "success") in actions, action
     assert ("oversight.visit.close", "denied") in actions and ("oversight.visit.close", "success") in actions
     assert closes[0] == {"reason": "unsettled", "unsettled": 3}
+    assert parts == {"visit", "report_form", "decision"}  # the visit page, the report form, the decision page
     assert not [secret for secret in SECRETS if secret in details]
 
     # The database holds none of it in the clear.
