@@ -141,7 +141,7 @@ def test_the_whole_journey(app, world, runner):
     assert "trễ 2 ngày" in page and "còn 20 ngày" in page
     # The commune sees the visit and only the recommendation addressed to it.
     page = text_of(client("commune").get(f"/oversight/visits/{visit}"))
-    assert TEXTS[2] in page and TEXTS[0] not in page and TEXTS[1] not in page
+    assert TEXTS[2] in page and TEXTS[0] not in page and TEXTS[1] not in page and FINDINGS not in page
     # Both sides list it.
     assert visit in officer.get("/oversight/visits").get_data(as_text=True)
     assert visit in inspector.get("/oversight/visits?state=open").get_data(as_text=True)

@@ -85,6 +85,8 @@ def view_visit(visit_id: uuid.UUID):
     mark_page_classification(visit.classification)
     return render_template("oversight/visits/view.html", visit=visit, recommendations=shown,
                            inspects=policy.inspects_visit(user, visit),
+                           # A unit below the visited one sees the recommendations addressed to it, not the findings.
+                           whole_visit=policy.inspects_visit(user, visit) or policy.is_visited(user, visit),
                            can_report=lambda item: policy.can_report_recommendation(user, visit, item),
                            is_overdue=visits.is_overdue, counts=visits.counts(visit), button=VisitButtonForm(),
                            labels=visits)
