@@ -286,6 +286,20 @@ def test_form_errors_beside_their_fields_with_the_input_kept(app, world):
     # A refused file refuses the whole report: nothing half-written.
     assert _recommend(inspector, visit, TEXTS[0], day_text(5), units["HUYEN"]).status_code == 302
     rec = _recommendations(app, visit)[1][0]
+    # Editing keeps the same rules, and the form opens with what is there.
+    edit = f"/oversight/visits/{visit}/recommendations/{rec}/edit"
+    assert TEXTS[0] in text_of(inspector.get(edit))
+    response = page_post(inspector, edit, data={"text": TEXTS[1], "due_on": day_text(-20),
+                                                "responsible_unit_id": units["HUYEN"]})
+    assert "trước ngày kiểm tra" in field_errors(response.get_data(as_text=True), "due_on")
+    assert TEXTS[1] in text_of(response)
+    assert page_post(inspector, edit, data={"text": TEXTS[0], "due_on": day_text(7),
+                                            "responsible_unit_id": units["XA"]}).status_code == 302
+    with app.app_context():
+        edited = db.session.get(Recommendation, uuid.UUID(rec))
+        assert (edited.due_on.strftime("%d/%m/%Y"), str(edited.responsible_unit_id)) == (day_text(7), units["XA"])
+        edited.responsible_unit_id = uuid.UUID(units["HUYEN"])
+        db.session.commit()
     response = page_post(client("officer"), f"/oversight/visits/{visit}/recommendations/{rec}/report",
                          data={"body": REPORT, "files": [(io.BytesIO(PDF), FILE_NAME),
                                                          (io.BytesIO(b"<html>not a pdf"), "trang.pdf")]},
@@ -311,6 +325,14 @@ def test_scope_and_clearance(app, world):
         assert client(who).get(page).status_code == 404, who
         assert client(who).get(f"{page}/recommendations/{rec}/report").status_code == 404, who
     assert client("other_leader").get(f"{page}/recommendations/{rec}").status_code == 404
+    # Another visit's recommendation or file under this visit's address: not found.
+    other = page_post(client("inspector"), "/oversight/visits/new", data=_visit_form(units, sub_unit_id=units["KHAC"]))
+    other_visit = other.headers["Location"].rsplit("/", 1)[1]
+    assert _recommend(client("inspector"), other_visit, TEXTS[1], day_text(5), units["KHAC"]).status_code == 302
+    other_rec = _recommendations(app, other_visit)[1][0]
+    assert client("inspector").get(f"{page}/recommendations/{other_rec}").status_code == 404
+    assert client("officer").get(f"{page}/recommendations/{other_rec}/report").status_code == 404
+    assert client("inspector").get(f"{page}/files/{uuid.uuid4()}").status_code == 404
     # The visited district's supervisor sees the visit, and decides nothing.
     assert client("leader").get(page).status_code == 200
     assert client("leader").get(f"{page}/recommendations/{rec}").status_code == 403
