@@ -165,6 +165,15 @@ def test_the_whole_journey(app, world, runner):
         db.session.commit()
     page = text_of(client("inspector2").get("/notifications/"))
     assert f"Khuyến nghị số 2 của đợt kiểm tra ngày {visit_day} đã quá hạn" in page
+    assert not [secret for secret in SECRETS if secret in page]
+    # Opening it leads to the recommendation on the visit's page.
+    with app.app_context():
+        note = db.session.scalars(select(Notification.id).where(
+            Notification.user_id == people["inspector2"].id, Notification.kind == "recommendation_overdue")).one()
+        db.session.commit()
+    response = page_post(client("inspector2"), "/notifications/", f"/notifications/{note}/open")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/oversight/visits/{visit}#recommendation-2"
 
     # The district reports on recommendation 1 with a file; the inspectors are told.
     response = page_post(officer, f"/oversight/visits/{visit}/recommendations/{recs[1][0]}/report",
