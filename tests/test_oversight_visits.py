@@ -143,7 +143,9 @@ def test_the_whole_journey(app, world, runner):
     page = text_of(client("commune").get(f"/oversight/visits/{visit}"))
     assert TEXTS[2] in page and TEXTS[0] not in page and TEXTS[1] not in page and FINDINGS not in page
     # Both sides list it.
-    assert visit in officer.get("/oversight/visits").get_data(as_text=True)
+    listed = officer.get("/oversight/visits").get_data(as_text=True)
+    assert visit in listed and '<span class="badge text-bg-danger">1</span>' in listed  # one overdue
+    assert not [secret for secret in SECRETS if secret in text_of(officer.get("/oversight/visits"))]
     assert visit in inspector.get("/oversight/visits?state=open").get_data(as_text=True)
     assert visit not in inspector.get("/oversight/visits?state=closed").get_data(as_text=True)
 

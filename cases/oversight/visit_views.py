@@ -55,7 +55,8 @@ def visits_index():
     form = VisitFilterForm(request.args)
     state = form.state.data if form.validate() else None
     found = visits.list_visits(user, state=state or None)
-    return render_template("oversight/visits/index.html", form=form, found=found, counts=visits.counts,
+    tallies = visits.tallies(visit.id for rows in found.values() for visit in rows)
+    return render_template("oversight/visits/index.html", form=form, found=found, tallies=tallies,
                            can_create=bool(visits.sub_units_of(user)), labels=visits)
 
 

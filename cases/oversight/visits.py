@@ -400,16 +400,26 @@ def list_visits(user: User, *, state: str | None = None) -> dict[str, list[Inspe
     return {"by_my_unit": by_unit, "to_my_unit": to_unit}
 
 
-def counts(visit: InspectionVisit, today: date | None = None) -> dict[str, int]:
-    """Recommendations by state, and how many are overdue (open past their due date)."""
+def tallies(visit_ids: Iterable[uuid.UUID], today: date | None = None) -> dict[uuid.UUID, dict[str, int]]:
+    """Per visit: its recommendations by state, how many are overdue (open past their due
+    date) and in all. One statement for a whole list, plain columns only."""
     today = today or local_today()
-    found = {state: 0 for state in RECOMMENDATION_STATES}
-    overdue = 0
-    for state, due_on in db.session.execute(select(Recommendation.state, Recommendation.due_on)
-                                            .where(Recommendation.visit_id == visit.id)):
-        found[state] = found.get(state, 0) + 1
-        overdue += state == "open" and due_on < today
-    return {**found, "overdue": overdue, "total": sum(found.values())}
+    found = {visit_id: {**{state: 0 for state in RECOMMENDATION_STATES}, "overdue": 0, "total": 0}
+             for visit_id in visit_ids}
+    if not found:
+        return found
+    for visit_id, state, due_on in db.session.execute(
+            select(Recommendation.visit_id, Recommendation.state, Recommendation.due_on)
+            .where(Recommendation.visit_id.in_(list(found)))):
+        tally = found[visit_id]
+        tally[state] = tally.get(state, 0) + 1
+        tally["overdue"] += state == "open" and due_on < today
+        tally["total"] += 1
+    return found
+
+
+def counts(visit: InspectionVisit, today: date | None = None) -> dict[str, int]:
+    return tallies([visit.id], today)[visit.id]
 
 
 def is_overdue(recommendation: Recommendation, today: date | None = None) -> bool:
