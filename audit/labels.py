@@ -103,6 +103,17 @@ ACTION_LABELS: dict[str, Any] = {
     "conclusion.approve": lazy_pgettext("audit action", "Phê duyệt kết luận"),
     "conclusion.print": lazy_pgettext("audit action", "In kết luận"),
     "print_register.view": lazy_pgettext("audit action", "Xem sổ theo dõi bản in"),
+    # Inspection visits (issue 24 A.2, cases/oversight/visits.py)
+    "oversight.visit.create": lazy_pgettext("audit action", "Ghi nhận đợt kiểm tra chuyên đề"),
+    "oversight.visit.view": lazy_pgettext("audit action", "Xem đợt kiểm tra chuyên đề"),
+    "oversight.visit.close": lazy_pgettext("audit action", "Kết thúc đợt kiểm tra chuyên đề"),
+    "oversight.recommendation.add": lazy_pgettext("audit action", "Thêm khuyến nghị kiểm tra"),
+    "oversight.recommendation.edit": lazy_pgettext("audit action", "Sửa khuyến nghị kiểm tra"),
+    "oversight.recommendation.report": lazy_pgettext("audit action", "Báo cáo thực hiện khuyến nghị kiểm tra"),
+    "oversight.recommendation.accept": lazy_pgettext("audit action", "Chấp nhận kết quả thực hiện khuyến nghị"),
+    "oversight.recommendation.send_back": lazy_pgettext("audit action", "Trả lại khuyến nghị để thực hiện tiếp"),
+    "oversight.recommendation.waive": lazy_pgettext("audit action", "Miễn thực hiện khuyến nghị kiểm tra"),
+    "oversight.file.download": lazy_pgettext("audit action", "Tải tệp báo cáo thực hiện khuyến nghị"),
     # Review campaigns: the pages and the summary for the standing committee
     "campaign.list": lazy_pgettext("audit action", "Xem danh sách đợt thẩm định"),
     "campaign.print": lazy_pgettext("audit action", "In danh sách tổng hợp của đợt thẩm định"),

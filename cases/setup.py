@@ -34,6 +34,7 @@ from cases.demo.board import seed_demo_board
 from cases.demo.campaign import seed_demo_campaign
 from cases.demo.guidance import seed_demo_guidance
 from cases.demo.notifications import seed_demo_notifications
+from cases.demo.oversight_visits import seed_demo_oversight_visits
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
@@ -82,6 +83,7 @@ def configure_cases(app: Flask) -> None:
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_guidance)
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_archive)  # registers of two of its dossiers
     hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_board)  # the districts' work for the unit board
+    hooks.register(app, hooks.DEMO_SEEDERS, seed_demo_oversight_visits)
     configure_audit_targets(app)  # the trail shows and accepts case references
     # The bell: its unread count is asked in the sign-in query (protection/sessions.py).
     hooks.register(app, hooks.UNREAD_COUNT, unread_filter)

@@ -93,6 +93,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # the units above it publish; a unit's supervisors publish to the units below it.
     "guidance.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
     "guidance.publish": frozenset({Role.SUPERVISOR}),
+    # Inspection visits (issue 24 A.2): supervisors record visits by their unit to the units
+    # below it and decide on the recommendations; the visited units' officers and supervisors
+    # see them and report what they did. Object rules: the visit predicates below.
+    "visit.view": frozenset({Role.OFFICER, Role.SUPERVISOR}),
+    "visit.manage": frozenset({Role.SUPERVISOR}),
+    "visit.report": frozenset({Role.OFFICER, Role.SUPERVISOR}),
 }
 
 # Endpoints we do not write ourselves (static files): anyone may fetch them.
@@ -353,6 +359,42 @@ def can_read_scan(user: Any, subject: Any, classification: Any, need: str = "sub
     `need` "subject.edit" for recognising its text."""
     return (can_reach_unit_record(user, need, subject.owner_unit_id) and cleared_for(user, classification)
             and not is_recused(user, subject))
+
+
+# --- inspection visits (issue 24 A.2) -------------------------------------------------------
+#
+# Two sides: the inspecting unit's supervisors (and those above them) record and decide; the
+# visited unit's users, and those of a unit below it that a recommendation is addressed to,
+# see and report. Nobody opens a visit classified above their clearance.
+
+def inspects_visit(user: Any, visit: Any) -> bool:
+    """Record recommendations, accept, send back, waive, close: a supervisor whose scope holds
+    the inspecting unit, cleared for the visit."""
+    return can_reach_unit_record(user, "visit.manage", visit.unit_id) and cleared_for(user, visit.classification)
+
+
+def is_visited(user: Any, visit: Any, responsible_unit_ids: Any = ()) -> bool:
+    """The visited unit's officers and supervisors, and those of a unit a recommendation of
+    the visit is addressed to, cleared for the visit."""
+    return (can(user, "visit.view") and cleared_for(user, visit.classification)
+            and (user.unit_id == visit.sub_unit_id or user.unit_id in responsible_unit_ids))
+
+
+def can_view_visit(user: Any, visit: Any, responsible_unit_ids: Any = ()) -> bool:
+    return inspects_visit(user, visit) or is_visited(user, visit, responsible_unit_ids)
+
+
+def can_see_recommendation(user: Any, visit: Any, recommendation: Any) -> bool:
+    """The inspectors and the visited unit see every recommendation; a unit below it, those
+    addressed to it."""
+    return (inspects_visit(user, visit) or is_visited(user, visit)
+            or is_visited(user, visit, (recommendation.responsible_unit_id,)))
+
+
+def can_report_recommendation(user: Any, visit: Any, recommendation: Any) -> bool:
+    """Say what was done about a recommendation: the users of the unit it is addressed to."""
+    return (can(user, "visit.report") and cleared_for(user, visit.classification)
+            and user.unit_id == recommendation.responsible_unit_id)
 
 
 def can_change_user_status(actor: User, target: User) -> bool:

@@ -52,6 +52,8 @@ from cases.models import (
 from cases.notifications import service
 from cases.notifications.models import Notification
 from cases.oversight import guidance as guidance_ops
+from cases.oversight import visits
+from cases.oversight.models import OversightFile
 from cases.partners import clients
 from cases.partners.models import ExchangePackage
 from cases.petitions import operations as petitions
@@ -287,6 +289,20 @@ oversight.guidance_read      | 302   302    302   404   302   302   | 403    403
 oversight.guidance_new_version | 403 403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
 oversight.guidance_withdraw  | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
 oversight.guidance_readers   | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   403   403   | 403 403 L
+# an inspection visit V by BTCTU to HUYEN (confidential; issue 24 A.2), recommendation 1 open
+# and addressed to HUYEN, recommendation 2 reported with a file: HUYEN's users see it and report,
+# BTCTU's supervisors (s.sub) decide. Empty forms: the page again; closing with a recommendation
+# open is refused and flashed (302); accepting an open one is refused beside the form (200)
+oversight.view_visit         | 200   200    404   404   404   200   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+oversight.download_file      | 200   200    404   404   404   200   | 403    403   403   403   | 200    200   404   404   200   | 403 403 L
+oversight.report             | 200   200    404   404   404   200   | 403    403   403   403   | 200    403   404   404   200   | 403 403 L
+oversight.new_recommendation | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.edit_recommendation| 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.decide             | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.accept             | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.send_back          | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.waive              | 403   403    403   403   403   403   | 403    403   403   403   | 403    200   404   404   403   | 403 403 L
+oversight.close_visit        | 403   403    403   403   403   403   | 403    403   403   403   | 403    302   404   404   403   | 403 403 L
 """
 
 # Routes on no particular case: one row per role (relation "-"). The officer is the assigned
@@ -355,6 +371,9 @@ campaigns.index              | 200     403     200        403     403   L
 campaigns.create             | 403     403     200        403     403   L
 oversight.guidance_library   | 200     403     200        403     403   L
 oversight.guidance_new       | 403     403     200        403     403   L
+# inspection visits (issue 24 A.2): the list for the units' users; recording one for supervisors
+oversight.visits_index       | 200     403     200        403     403   L
+oversight.new_visit          | 403     403     200        403     403   L
 # everyone's own notifications; opening one of theirs about R: its page for the officer, back
 # to the list ("no longer in your scope") for whoever may not see R
 notifications.index          | 200     200     200        200     200   L
@@ -556,6 +575,32 @@ def _guidance(page: str = ""):
     return url
 
 
+def _visit(page: str = ""):
+    """An inspection visit V by BTCTU to HUYEN (confidential): recommendation 1 open, 2 reported
+    with a file, both addressed to HUYEN; made on first use. `page` may name {rec} and {file}."""
+    def url(scene, _who):
+        if "visit" not in scene.ids:
+            with scene.app.app_context():
+                inspector = db.session.get(User, scene.user_ids[("supervisor", "sub_unit")])
+                officer = db.session.get(User, scene.user_ids[("officer", "assigned")])
+                huyen = accounts.find_unit("HUYEN")
+                visit = visits.create_visit(visits.VisitData(huyen.id, org_today() - timedelta(days=5), "Đoàn",
+                                                             "Phạm vi", None, "confidential"), by=inspector)
+                first = visits.add_recommendation(visit, visits.RecommendationData(
+                    "Khuyến nghị một", org_today() + timedelta(days=10), huyen.id), by=inspector)
+                second = visits.add_recommendation(visit, visits.RecommendationData(
+                    "Khuyến nghị hai", org_today() + timedelta(days=10), huyen.id), by=inspector)
+                entry = visits.report(second, "Đã làm", [visits.Upload(io.BytesIO(PDF), "bao-cao.pdf")], by=officer)
+                db.session.commit()
+                scene.ids.update(visit=str(visit.id), visit_rec=str(first.id),
+                                 visit_file=str(db.session.scalars(select(OversightFile.id).where(
+                                     OversightFile.report_id == entry.id)).one()))
+                db.session.commit()
+        return f"/oversight/visits/{scene.ids['visit']}" + page.format(rec=scene.ids["visit_rec"],
+                                                                       file=scene.ids["visit_file"])
+    return url
+
+
 URLS = {
     "home": "/",
     "auth.login": "/login",
@@ -694,6 +739,18 @@ URLS = {
     "oversight.guidance_new_version": _guidance("/versions/new"),
     "oversight.guidance_withdraw": _guidance("/withdraw"),
     "oversight.guidance_readers": _guidance("/readers"),
+    "oversight.visits_index": "/oversight/visits",
+    "oversight.new_visit": "/oversight/visits/new",
+    "oversight.view_visit": _visit(),
+    "oversight.download_file": _visit("/files/{file}"),
+    "oversight.report": _visit("/recommendations/{rec}/report"),
+    "oversight.new_recommendation": _visit("/recommendations/new"),
+    "oversight.edit_recommendation": _visit("/recommendations/{rec}/edit"),
+    "oversight.decide": _visit("/recommendations/{rec}"),
+    "oversight.accept": _visit("/recommendations/{rec}/accept"),
+    "oversight.send_back": _visit("/recommendations/{rec}/send-back"),
+    "oversight.waive": _visit("/recommendations/{rec}/waive"),
+    "oversight.close_visit": _visit("/close"),
 }
 
 # Prefixed forms (coordination pages) read their token under their prefix.

@@ -298,6 +298,15 @@ PERSONAL_READS = {
     "archive.read_scan": Read("officer", "/archive/scans/{scan}", "archive.scan.view", "subject", target="subject"),
     "archive.scan_page": Read("officer", "/archive/scans/{scan}/pages/1.png", "archive.scan.page_view", "subject",
                               target="subject"),
+    # Inspection visits (issue 24 A.2): what a visit found and recommends, the sub-unit's reports and files.
+    "oversight.view_visit": Read("supervisor", "/oversight/visits/{visit}", "oversight.visit.view", "inspection_visit",
+                                 target="visit"),
+    "oversight.decide": Read("supervisor", "/oversight/visits/{visit}/recommendations/{visit_rec}",
+                             "oversight.visit.view", "inspection_visit", target="visit"),
+    "oversight.edit_recommendation": Read("supervisor", "/oversight/visits/{visit}/recommendations/{visit_rec}/edit",
+                                          "oversight.visit.view", "inspection_visit", target="visit"),
+    "oversight.download_file": Read("supervisor", "/oversight/visits/{visit}/files/{visit_file}",
+                                    "oversight.file.download", "inspection_visit", target="visit"),
 }
 
 
@@ -397,8 +406,36 @@ def read_targets(app, make_user, sign_in) -> dict[str, object]:
             db.session.commit()
             return {"scan": str(item.id)}
 
+    def visit():
+        factories.make_unit(app, "HUYEN", "Ban Tổ chức Huyện ủy", "district", "BTCTU")
+        with app.app_context():
+            huyen = str(find_unit("HUYEN").id)
+            db.session.commit()
+        inspector = app.test_client()
+        assert sign_in(make_user("supervisor"), target=inspector).status_code == 302
+        response = pages.page_post(inspector, "/oversight/visits/new", data={
+            "sub_unit_id": huyen, "visited_on": pages.day_text(-3), "team": "Đoàn kiểm tra (đọc)",
+            "scope": "Phạm vi (đọc)", "classification": "unclassified"})
+        assert response.status_code == 302, response.status_code
+        visit_id = response.headers["Location"].rsplit("/", 1)[1]
+        response = pages.page_post(inspector, f"/oversight/visits/{visit_id}/recommendations/new", data={
+            "text": "Khuyến nghị (đọc)", "due_on": pages.day_text(5), "responsible_unit_id": huyen})
+        assert response.status_code == 302, response.status_code
+        reporter = app.test_client()
+        assert sign_in(make_user("officer", unit="HUYEN"), target=reporter).status_code == 302
+        page = reporter.get(f"/oversight/visits/{visit_id}").get_data(as_text=True)
+        rec = re.search(rf"/oversight/visits/{visit_id}/recommendations/([0-9a-f-]{{36}})/report", page).group(1)
+        response = pages.page_post(reporter, f"/oversight/visits/{visit_id}/recommendations/{rec}/report", data={
+            "body": "Đã làm (đọc)", "files": (io.BytesIO(pages.PDF), "bao-cao.pdf")},
+            content_type="multipart/form-data")
+        assert response.status_code == 302, response.status_code
+        page = reporter.get(f"/oversight/visits/{visit_id}").get_data(as_text=True)
+        found = re.search(rf"/oversight/visits/{visit_id}/files/([0-9a-f-]{{36}})", page).group(1)
+        return {"visit": visit_id, "visit_rec": rec, "visit_file": found}
+
     return LazyTargets({"person": person.id, "subject": subject, "relative": relative}, {
         "scan": scan, "archive_document": archived, "archive_scan": archived,
+        "visit": visit, "visit_rec": visit, "visit_file": visit,
         "campaign": campaign, "guidance": guidance, "guidance_file": guidance,
         "case": review_at_conclusion, "attachment": review_at_conclusion, "submitted": submitted,
         "approved": approved, "approved_conclusion": approved,
@@ -429,6 +466,12 @@ NOT_PERSONAL = {
     "oversight.guidance_new": "an empty form (publishing guidance of one's own unit)",
     "subjects.add_relative": "an empty form for a new relative",
     "archive.add_document": "an empty form for a new document of a register (it names no one)",
+    # Inspection visits (issue 24 A.2)
+    "oversight.visits_index": "visits' dates, units, states and counts of recommendations; nothing sealed",
+    "oversight.new_visit": "an empty form (its unit list names units, no person)",
+    "oversight.new_recommendation": "an empty form under the visit's date and units; nothing sealed",
+    "oversight.report": "covered by tests/test_oversight_visits.py (records oversight.visit.view, part report_form): "
+                        "only the sub-unit's own users open it",
     # Coordination pages need a case in verification; tests/test_coordination.py asserts their reads.
     "coordination.new_request": "covered by tests/test_coordination.py (records case.view)",
     "coordination.officer_view": "covered by tests/test_coordination.py (records coordination.view)",

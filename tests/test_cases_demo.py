@@ -23,6 +23,8 @@ from cases.models import (
     Subject,
     TimelineEvent,
 )
+from cases.notifications.models import Notification
+from cases.oversight.models import InspectionVisit
 from cases.reviews import operations as reviews
 from protection.accounts import find_user
 from protection.db import db
@@ -123,3 +125,26 @@ def test_the_demo_campaign_has_nominees_in_every_state_once(app, runner):
     assert second.exit_code == 0, second.output
     assert "Demo campaign: already there." in second.output
     assert count_rows(app, Campaign) == 1 and count_rows(app, CampaignNominee) == nominees
+
+
+def test_the_demo_inspection_visits_one_closed_one_open_once(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo inspection visits: 2 visits to HU-SONHA" in first.output
+    with app.app_context():
+        found = db.session.scalars(select(InspectionVisit).order_by(InspectionVisit.visited_on)).all()
+        assert [(visit.unit.code, visit.sub_unit.code, visit.state) for visit in found] == [
+            ("BTCTU", "HU-SONHA", "closed"), ("BTCTU", "HU-SONHA", "open")]
+        assert sorted(item.state for item in found[0].recommendations) == ["resolved", "waived"]
+        today = operations.today()
+        open_ones = found[1].recommendations
+        assert sorted(item.state for item in open_ones) == ["open", "open", "reported"]
+        assert sum(item.state == "open" and item.due_on < today for item in open_ones) == 1
+        # The district's officer was told of the recommendations addressed to the district.
+        son = find_user("canbo.son")
+        assert db.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == son.id, Notification.kind == "recommendation_issued")) == 5
+        db.session.commit()
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0 and "Demo inspection visits: already there." in second.output
+    assert count_rows(app, InspectionVisit) == 2

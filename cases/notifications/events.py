@@ -23,6 +23,7 @@ from cases.models import (
     CoordinationRequest,
     IdentityRelease,
 )
+from cases.oversight.models import InspectionVisit, Recommendation, RecommendationReport
 from protection import policy
 from protection.clock import utcnow
 from protection.db import db
@@ -136,6 +137,32 @@ def identity_release_decided(release: IdentityRelease, case: Case, *, by: User) 
     return service.notify([release.requested_by_id], service.IDENTITY_RELEASE_DECIDED,
                           target_type="identity_release", target_id=release.id, reference=case.reference,
                           dedupe_key=f"{service.IDENTITY_RELEASE_DECIDED}:{release.id}")
+
+
+def recommendation_issued(visit: InspectionVisit, recommendation: Recommendation, *, by: User) -> int:
+    """The officers and supervisors of the unit a recommendation is addressed to, cleared for
+    the visit. Keyed by the recommendation and its unit: given to another unit, that one hears."""
+    candidates = db.session.scalars(select(User).where(
+        User.role.in_((Role.OFFICER, Role.SUPERVISOR)), User.active.is_(True), User.id != by.id,
+        User.unit_id == recommendation.responsible_unit_id)).all()
+    told = [user.id for user in candidates if policy.can_report_recommendation(user, visit, recommendation)]
+    return service.notify(told, service.RECOMMENDATION_ISSUED, target_type="recommendation",
+                          target_id=recommendation.id, reference=service.recommendation_reference(visit, recommendation),
+                          due_on=recommendation.due_on,
+                          dedupe_key=f"{service.RECOMMENDATION_ISSUED}:{recommendation.id}:"
+                                     f"{recommendation.responsible_unit_id}")
+
+
+def recommendation_reported(visit: InspectionVisit, recommendation: Recommendation, report: RecommendationReport,
+                            *, by: User) -> int:
+    """The supervisors of the inspecting unit, cleared for the visit; each report is an event."""
+    candidates = db.session.scalars(select(User).where(
+        User.role == Role.SUPERVISOR, User.active.is_(True), User.id != by.id, User.unit_id == visit.unit_id)).all()
+    told = [user.id for user in candidates if policy.inspects_visit(user, visit)]
+    return service.notify(told, service.RECOMMENDATION_REPORTED, target_type="recommendation",
+                          target_id=recommendation.id, reference=service.recommendation_reference(visit, recommendation),
+                          due_on=recommendation.due_on,
+                          dedupe_key=f"{service.RECOMMENDATION_REPORTED}:{report.id}")
 
 
 def _officers_of(case: Case, by: User) -> Iterable[uuid.UUID]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cases import workflow
@@ -31,9 +31,10 @@ from cases.models import (
     CoordinationRequest,
     subjects_about,
 )
+from cases.oversight.models import InspectionVisit, Recommendation
 from protection.clock import utcnow
 from protection.db import db
-from protection.identity import Role, Unit, User
+from protection.identity import Clearance, Role, Unit, User
 
 from . import service
 from .models import MailAddress, Notification, NotificationPreference
@@ -157,7 +158,41 @@ def campaigns_overdue(today: date) -> list[Reminder]:
     return reminders
 
 
-REMINDERS = (due_soon, overdue, requests_overdue, campaigns_overdue)
+def recommendations_overdue(today: date) -> list[Reminder]:
+    """Open recommendations of open inspection visits past their due date: to the officers
+    and supervisors of the unit responsible and to the inspecting unit's supervisors, each
+    cleared for the visit; daily (the key carries the day). Plain columns only: the
+    recommendation's text is never read. Each one reminded today is marked (reminded_on)."""
+    rows = db.session.execute(
+        select(Recommendation.id, Recommendation.number, Recommendation.due_on, Recommendation.responsible_unit_id,
+               InspectionVisit.unit_id, InspectionVisit.visited_on, InspectionVisit.classification)
+        .join(InspectionVisit, InspectionVisit.id == Recommendation.visit_id)
+        .where(Recommendation.state == "open", Recommendation.due_on < today, InspectionVisit.state == "open")).all()
+    if not rows:
+        return []
+    units = {row.responsible_unit_id for row in rows} | {row.unit_id for row in rows}
+    people: dict[uuid.UUID, list[tuple[uuid.UUID, Role, object]]] = {}
+    for user_id, unit_id, role, clearance in db.session.execute(
+            select(User.id, User.unit_id, User.role, User.clearance).where(
+                User.active.is_(True), User.unit_id.in_(units), User.role.in_((Role.OFFICER, Role.SUPERVISOR)))):
+        people.setdefault(unit_id, []).append((user_id, role, clearance))
+    reminders = []
+    for row in rows:
+        level = Clearance(row.classification)
+        told = {user_id for user_id, _role, clearance in people.get(row.responsible_unit_id, ())
+                if Clearance(clearance).covers(level)}
+        told |= {user_id for user_id, role, clearance in people.get(row.unit_id, ())
+                 if role == Role.SUPERVISOR and Clearance(clearance).covers(level)}
+        reference = f"KT-{row.visited_on.isoformat()}/{row.number}"
+        reminders.extend(Reminder(user_id, service.RECOMMENDATION_OVERDUE,
+                                  f"{service.RECOMMENDATION_OVERDUE}:{row.id}:{today}", "recommendation", row.id,
+                                  reference, row.due_on) for user_id in sorted(told))
+    db.session.execute(update(Recommendation).where(Recommendation.id.in_([row.id for row in rows]))
+                       .values(reminded_on=today).execution_options(synchronize_session=False))
+    return reminders
+
+
+REMINDERS = (due_soon, overdue, requests_overdue, campaigns_overdue, recommendations_overdue)
 
 
 def _mail_states(user_ids: set[uuid.UUID], kinds: set[str]) -> dict[tuple[uuid.UUID, str], str]:

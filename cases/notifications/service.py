@@ -32,10 +32,11 @@ from cases.models import (
     Petition,
     Subject,
 )
-from cases.oversight.models import GuidanceVersion
+from cases.oversight.models import GuidanceVersion, InspectionVisit, Recommendation
 from protection import paging, policy
 from protection.clock import utcnow
 from protection.db import db
+from protection.i18n import format_day
 from protection.identity import Role, User
 
 from .models import MailAddress, Notification, NotificationPreference
@@ -63,17 +64,26 @@ IDENTITY_RELEASE_DECIDED = "identity_release_decided"
 # published. The reference is the publishing unit's code: the title is sealed, never told.
 GUIDANCE_TO_READ = "guidance_to_read"
 
+# Inspection visits (issue 24 A.2): the unit a recommendation is addressed to (its officers and
+# supervisors) when it is issued; the inspecting unit's supervisors when that unit reports;
+# both, daily, while it is overdue (reminder run).
+RECOMMENDATION_ISSUED = "recommendation_issued"
+RECOMMENDATION_REPORTED = "recommendation_reported"
+RECOMMENDATION_OVERDUE = "recommendation_overdue"
+
 KINDS = (CASE_ASSIGNED, APPROVAL_AWAITING, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_RECEIVED,
          REQUEST_ANSWERED, REQUEST_OVERDUE, DUE_SOON, OVERDUE, CAMPAIGN_OVERDUE, BREAK_GLASS_REVIEW,
-         EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ)
+         EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ,
+         RECOMMENDATION_ISSUED, RECOMMENDATION_REPORTED, RECOMMENDATION_OVERDUE)
 
 # The kinds each role can receive (who gets what, above): the preferences page offers only
 # these, so an officer is not asked how to hear of approvals they will never be asked for.
 KINDS_BY_ROLE = {
     Role.OFFICER: (CASE_ASSIGNED, CONCLUSION_RETURNED, CONCLUSION_APPROVED, REQUEST_ANSWERED, REQUEST_OVERDUE,
-                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ),
+                   DUE_SOON, OVERDUE, EXCHANGE_KEY_CHANGED, IDENTITY_RELEASE_DECIDED, GUIDANCE_TO_READ,
+                   RECOMMENDATION_ISSUED, RECOMMENDATION_OVERDUE),
     Role.SUPERVISOR: (APPROVAL_AWAITING, CAMPAIGN_OVERDUE, IDENTITY_RELEASE_AWAITING, IDENTITY_RELEASE_DECIDED,
-                      GUIDANCE_TO_READ),
+                      GUIDANCE_TO_READ, RECOMMENDATION_ISSUED, RECOMMENDATION_REPORTED, RECOMMENDATION_OVERDUE),
     Role.LIAISON: (REQUEST_RECEIVED,),
     Role.AUDITOR: (BREAK_GLASS_REVIEW,),
     Role.ADMIN: (EXCHANGE_KEY_CHANGED,),
@@ -104,6 +114,18 @@ KIND_LABELS = {
     IDENTITY_RELEASE_AWAITING: _l("Đề nghị mở danh tính người gửi đơn chờ bạn phê duyệt"),
     IDENTITY_RELEASE_DECIDED: _l("Đề nghị mở danh tính người gửi đơn của bạn đã có kết quả"),
     GUIDANCE_TO_READ: _l("Đơn vị đã ban hành hướng dẫn nghiệp vụ mới cần đọc"),
+    RECOMMENDATION_ISSUED: _l("Khuyến nghị kiểm tra giao cho đơn vị bạn"),
+    RECOMMENDATION_REPORTED: _l("Đơn vị được kiểm tra đã báo cáo thực hiện khuyến nghị"),
+    RECOMMENDATION_OVERDUE: _l("Khuyến nghị kiểm tra đã quá hạn"),
+}
+
+# A recommendation's line says which one in words (its number and its visit's date: no text of
+# it, which is sealed), in the reader's language, drawn when it is shown.
+RECOMMENDATION_LINES = {
+    RECOMMENDATION_ISSUED: _l("Khuyến nghị số %(number)d của đợt kiểm tra ngày %(day)s đã được giao cho đơn vị "
+                              "bạn thực hiện"),
+    RECOMMENDATION_REPORTED: _l("Khuyến nghị số %(number)d của đợt kiểm tra ngày %(day)s đã có báo cáo thực hiện"),
+    RECOMMENDATION_OVERDUE: _l("Khuyến nghị số %(number)d của đợt kiểm tra ngày %(day)s đã quá hạn"),
 }
 
 DELIVERY_LABELS = {
@@ -213,9 +235,9 @@ def visible_item(user: User, notification: Notification) -> Item | None:
     seen = found(user, notification)
     if seen is None:
         return None
-    reference, url = seen
-    return Item(notification=notification, label=kind_label(notification.kind), reference=reference,
-                due_on=notification.due_on, url=url)
+    reference, url, *line = seen  # a target may say its own line (a recommendation: which one, in words)
+    return Item(notification=notification, label=line[0] if line else kind_label(notification.kind),
+                reference=reference, due_on=notification.due_on, url=url)
 
 
 def _case_target(user: User, notification: Notification) -> tuple[str, str] | None:
@@ -297,6 +319,24 @@ def _guidance_target(user: User, notification: Notification) -> tuple[str, str] 
     return notification.reference, url_for("oversight.guidance_view", guidance_id=version.guidance_id)
 
 
+def recommendation_reference(visit: InspectionVisit, recommendation: Recommendation) -> str:
+    """The plain marker kept with a notification (the command line's list): the visit's date
+    and the recommendation's number, e.g. KT-2026-12-01/2."""
+    return f"KT-{visit.visited_on.isoformat()}/{recommendation.number}"
+
+
+def _recommendation_target(user: User, notification: Notification) -> tuple[str | None, str, str] | None:
+    """A recommendation of an inspection visit: the visit's page, for whoever may still see
+    the recommendation (the inspectors; the unit it is addressed to), cleared for the visit."""
+    recommendation = db.session.get(Recommendation, notification.target_id)
+    if recommendation is None or not policy.can_see_recommendation(user, recommendation.visit, recommendation):
+        return None
+    visit = recommendation.visit
+    line = RECOMMENDATION_LINES.get(notification.kind, RECOMMENDATION_LINES[RECOMMENDATION_OVERDUE])
+    text = str(line) % {"number": recommendation.number, "day": format_day(visit.visited_on)}
+    return None, url_for("oversight.view_visit", visit_id=visit.id, _anchor=f"recommendation-{recommendation.number}"), text
+
+
 _TARGETS = {
     "case": _case_target,
     "request": _request_target,
@@ -305,6 +345,7 @@ _TARGETS = {
     "exchange_key": _exchange_key_target,
     "identity_release": _identity_release_target,
     "guidance": _guidance_target,
+    "recommendation": _recommendation_target,
 }
 
 
