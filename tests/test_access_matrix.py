@@ -487,7 +487,7 @@ def _api_client(page: str):
 def _archive_scan(page: str = ""):
     """A scan (JPEG) of a confidential document in S's register: made on first use."""
     def url(scene, _who):
-        if "archive_scan" not in scene.ids:
+        if "reader_scan" not in scene.ids:
             with scene.app.app_context():
                 subject = db.session.get(Subject, uuid.UUID(scene.subject))
                 document = ArchiveDocument(subject=subject, position=901, doc_type="decision", title=SCAN_TITLE,
@@ -495,8 +495,8 @@ def _archive_scan(page: str = ""):
                 db.session.add(document)
                 scan = add_scan(document, jpeg_scan(2401), "quyet-dinh.jpg", by=None)
                 db.session.commit()
-                scene.ids["archive_scan"] = str(scan.id)
-        return f"/archive/scans/{scene.ids['archive_scan']}{page}"
+                scene.ids["reader_scan"] = str(scan.id)
+        return f"/archive/scans/{scene.ids['reader_scan']}{page}"
     return url
 
 
