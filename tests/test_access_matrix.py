@@ -369,6 +369,8 @@ retention.index              | 403     403     200        403     403   L
 retention.classified         | 403     403     200        403     403   L
 campaigns.index              | 200     403     200        403     403   L
 campaigns.create             | 403     403     200        403     403   L
+# the menu's entry for oversight (issue 24 A): to the board or the guidance library
+oversight.index              | 302     403     302        403     403   L
 oversight.guidance_library   | 200     403     200        403     403   L
 oversight.guidance_new       | 403     403     200        403     403   L
 # inspection visits (issue 24 A.2): the list for the units' users; recording one for supervisors
@@ -731,6 +733,7 @@ URLS = {
     "campaigns.print_summary": _campaign("/print"),
     "campaigns.prints": _campaign("/prints"),
     "campaigns.close": _campaign("/close"),
+    "oversight.index": "/oversight/",
     "oversight.guidance_library": "/oversight/guidance/",
     "oversight.guidance_new": "/oversight/guidance/new",
     "oversight.guidance_view": _guidance(),

@@ -467,6 +467,7 @@ NOT_PERSONAL = {
     "subjects.add_relative": "an empty form for a new relative",
     "archive.add_document": "an empty form for a new document of a register (it names no one)",
     # Inspection visits (issue 24 A.2)
+    "oversight.index": "a redirect to the board or the guidance library",
     "oversight.visits_index": "visits' dates, units, states and counts of recommendations; nothing sealed",
     "oversight.new_visit": "an empty form (its unit list names units, no person)",
     "oversight.new_recommendation": "an empty form under the visit's date and units; nothing sealed",

@@ -329,3 +329,25 @@ def test_the_cells_of_the_workbook_never_become_formulas(app, sign_in, world):
     labels = [line[0] for line in workbook["Tổng hợp"].iter_rows(values_only=True)]
     assert "'=HYPERLINK(\"http://x.invalid\",\"xem\")" in labels
     assert not any(isinstance(label, str) and label.startswith("=") for label in labels)
+
+
+def test_the_menu_entry_leads_each_user_to_their_oversight_page_with_tabs(app, client, make_unit, make_user,
+                                                                         login_as, sign_in):
+    """/oversight/: a supervisor with sub-units lands on the board, an officer on the guidance
+    library; the tabs offer only the pages the user may open."""
+    make_unit()
+    make_unit("HU-TEST", "Huyện ủy Thử", "district", parent="BTCTU")
+    login_as("supervisor")
+    response = client.get("/oversight/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/oversight/board")
+    page = client.get("/oversight/board").get_data(as_text=True)
+    for path in ("/oversight/board", "/oversight/visits", "/oversight/guidance/"):
+        assert f'href="{path}"' in page
+    assert 'href="/oversight/"' in client.get("/").get_data(as_text=True)
+
+    other = app.test_client()
+    assert sign_in(make_user("officer"), target=other).status_code == 302
+    response = other.get("/oversight/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/oversight/guidance/")
+    page = other.get("/oversight/guidance/").get_data(as_text=True)
+    assert 'href="/oversight/visits"' in page and 'href="/oversight/board"' not in page

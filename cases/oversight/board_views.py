@@ -5,7 +5,7 @@ and how many sub-units were shown), like the periodic report's."""
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import Response, redirect, render_template, request, url_for
 
 from audit.trail import record
 from cases.casework.operations import today
@@ -13,6 +13,7 @@ from cases.oversight import board as boards
 from cases.oversight import board_tables
 from cases.oversight.blueprint import oversight_bp
 from cases.oversight.board_forms import BoardPeriodForm
+from protection import policy
 from protection.policy import permission
 from protection.web import signed_in_user
 
@@ -66,3 +67,14 @@ def board_xlsx():
     _audit("oversight.board.export", found, "xlsx")
     return Response(body, mimetype=board_tables.XLSX_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{board_tables.file_name(found)}"'})
+
+
+@oversight_bp.route("/")
+@permission("guidance.view")
+def index():
+    """The menu's one entry for oversight: a supervisor with sub-units lands on their board,
+    everyone else on the guidance their units publish; the three pages share tabs."""
+    user = signed_in_user()
+    if policy.can(user, "oversight.board") and boards.has_sub_units(user):
+        return redirect(url_for("oversight.board"))
+    return redirect(url_for("oversight.guidance_library"))
