@@ -20,7 +20,7 @@ from bench.scans import jpeg_scan, pdf_scan, tiff_scan
 from cases.access.operations import citizen_index
 from cases.archive import ocr, rendering
 from cases.archive.models import ArchiveDocument, ArchiveScan
-from cases.archive.scans import add_scan
+from cases.archive.scans import ScanRefused, add_scan, scan_mac
 from protection.clock import utcnow
 from protection.db import db
 from protection.settings import ConfigurationError
@@ -150,7 +150,8 @@ def test_pages_out_of_range_and_oversized_pages_are_refused(app, client, archive
         assert TITLE not in text_of(response)
     assert _page_views(app) == []
     # A frame declaring more pixels than the renderer takes is refused before it is decoded;
-    # so is a PDF page holding such an image (filing counts a PDF's pages, not its pixels).
+    # so is a PDF page holding such an image: filing refuses it, and were one filed before that
+    # check existed (filed here past it), the reader refuses to draw it.
     buffer = io.BytesIO()
     Image.new("1", (9000, 9000), 1).save(buffer, "PNG")
     with pytest.raises(rendering.PageTooLarge):
@@ -158,7 +159,11 @@ def test_pages_out_of_range_and_oversized_pages_are_refused(app, client, archive
     buffer = io.BytesIO()
     Image.new("1", (9000, 9000), 1).save(buffer, "PDF", resolution=600)
     with app.app_context():
-        bomb = add_scan(db.session.get(ArchiveDocument, archive["document"]), buffer.getvalue(), "x.pdf", by=None).id
+        document = db.session.get(ArchiveDocument, archive["document"])
+        with pytest.raises(ScanRefused, match="quá lớn"):
+            add_scan(document, buffer.getvalue(), "x.pdf", by=None)
+        bomb = add_scan(document, buffer.getvalue(), "x.pdf", by=None,
+                        checked=(rendering.PDF, 1, scan_mac(buffer.getvalue()))).id
         db.session.commit()
     response = client.get(f"/archive/scans/{bomb}/pages/1.png")
     assert response.status_code == 400 and "Trang quét quá lớn để hiển thị" in text_of(response)

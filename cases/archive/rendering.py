@@ -98,7 +98,7 @@ def _pdf_page(data: bytes, page: int, *, dpi: float | None, max_width: int, max_
             width, height = pdf_page.get_size()
             if width <= 0 or height <= 0:
                 raise UnreadableScan()
-            _check_pdf_images(pdf_page)
+            check_pdf_images(pdf_page)
             scale = _fit_scale(width, height, max_width, max_height, MAX_SCALE)
             if dpi:
                 scale = min(scale, dpi / 72)
@@ -115,7 +115,7 @@ def _pdf_page(data: bytes, page: int, *, dpi: float | None, max_width: int, max_
     return image.convert("L" if grey or image.mode == "L" else "RGB")
 
 
-def _check_pdf_images(pdf_page) -> None:
+def check_pdf_images(pdf_page) -> None:
     """PDFium decodes an embedded image whole before it scales it: a page holding images of
     more than MAX_SOURCE_PIXELS in all (a decompression bomb in a PDF) is refused unrendered."""
     pixels = 0

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from audit.trail import record
+from cases.archive import rendering
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from protection.blobs import (
     JPEG,
@@ -69,6 +70,13 @@ def count_pages(data: bytes, content_type: str) -> int:
             raise unreadable from None
         try:
             pages = len(document)
+            if pages <= MAX_PAGES:
+                for index in range(pages):
+                    # A page whose embedded images would exhaust memory when drawn: refused
+                    # here, not only when someone opens it in the reader.
+                    rendering.check_pdf_images(document[index])
+        except rendering.PageTooLarge:
+            raise ScanRefused(_("Trang quét quá lớn để hiển thị.")) from None
         finally:
             document.close()
     else:
