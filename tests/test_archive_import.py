@@ -8,6 +8,7 @@ audit trail with counts only."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,7 +27,7 @@ from protection.blobs import Blob
 from protection.db import db
 from protection.identity import Clearance
 from tests.conftest import audit_entries
-from tests.factories import make_subject, user_row
+from tests.factories import make_subject
 
 AN_ID = "001080000001"
 BINH_ID = "001185004567"
@@ -45,15 +46,14 @@ class Scene:
 
 
 @pytest.fixture
-def scene(app, make_unit, make_user) -> Scene:
+def scene(app, make_unit) -> Scene:
     make_unit("BTCTU")
     make_unit("HUYEN-A", name="Huyện ủy A", parent="BTCTU")
-    officer = make_user("officer")
-    district = make_user("officer", unit="HUYEN-A")
     with app.app_context():
-        an = make_subject(user_row(officer), "Nguyễn Văn An", id_number=AN_ID)
-        binh = make_subject(user_row(officer), "Trần Thị Bình", id_number=BINH_ID)
-        other = make_subject(user_row(district), "Lê Văn Cường", id_number=OTHER_ID)
+        province, district = find_unit("BTCTU"), find_unit("HUYEN-A")
+        an = make_subject(None, "Nguyễn Văn An", id_number=AN_ID, owner_unit=province)
+        binh = make_subject(None, "Trần Thị Bình", id_number=BINH_ID, owner_unit=province)
+        other = make_subject(None, "Lê Văn Cường", id_number=OTHER_ID, owner_unit=district)
         # An's register already holds one document, with a scan: new ones come after it.
         existing = ArchiveDocument(subject=an, position=1, doc_type="decision", title="Quyết định kết nạp")
         db.session.add(existing)
@@ -164,7 +164,7 @@ def test_a_manifest_names_register_fields_and_groups_files_into_one_document(app
         f"{AN_ID},lo-1/a.pdf,QD,Quyết định,123-QĐ/TU,05/03/2001,Tỉnh ủy Hà Sơn,Quyết định kết nạp,mật,Tủ số 3\n"
         f"{AN_ID},lo-1/b.jpg,QD,,,,,,,\n"
         "\n"
-        f"{BINH_ID.replace('001', '001 ', 1)},lo-2/c.tiff,,report,,2010-01-02,,,secret,\n",
+        f"{BINH_ID.replace('001', '001 ', 1)},lo-2\\c.tiff,,report,,2010-01-02,,,secret,\n",  # a Windows path
         encoding="utf-8")
 
     result = run(runner, folder, "--manifest", str(manifest))
@@ -224,6 +224,19 @@ def test_a_refused_file_or_folder_is_reported_and_nothing_at_all_is_filed(app, r
     assert import_entries(app) == [{"outcome": "refused", "dossiers": 0, "documents": 0, "scans": 0, "pages": 0,
                                     "refused": 1, "dry_run": False}]
     assert audit_entries(app, "archive.document.add") == []
+
+
+def test_a_link_out_of_the_folder_or_a_pipe_is_never_read(app, runner, scene, tmp_path):
+    (tmp_path / "ngoai.pdf").write_bytes(pdf_scan(28))
+    folder = write(tmp_path / "scans", GOOD)
+    (folder / AN_ID / "lien-ket.pdf").symlink_to(tmp_path / "ngoai.pdf")
+    os.mkfifo(folder / AN_ID / "ong")
+    before = counts(app)
+    result = run(runner, folder)
+    assert result.exit_code == 1
+    assert f"  {AN_ID}/lien-ket.pdf: liên kết trỏ ra ngoài thư mục nhập: không đọc." in result.stderr
+    assert f"  {AN_ID}/ong: không phải tệp thông thường: không đọc." in result.stderr
+    assert counts(app) == before
 
 
 MANIFEST_HEADER = "citizen_id,file,document,doc_type,issued_on,classification,title"

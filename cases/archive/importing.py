@@ -276,6 +276,9 @@ def gather_folders(folder: Path) -> ImportPlan:
         if _ignored(entry):
             continue
         shown = _shown(folder, entry)
+        if not _inside(folder, entry):
+            plan.problems.append(Problem(shown, _("liên kết trỏ ra ngoài thư mục nhập: không đọc.")))
+            continue
         if not entry.is_dir():
             plan.problems.append(Problem(shown, _(
                 "tệp nằm ngoài thư mục của một người: mỗi người một thư mục con đặt tên theo số định danh.")))
@@ -296,10 +299,18 @@ def gather_folders(folder: Path) -> ImportPlan:
             if _ignored(path):
                 continue
             file_shown = _shown(folder, path)
+            if not _inside(folder, path):
+                plan.problems.append(Problem(file_shown, _("liên kết trỏ ra ngoài thư mục nhập: không đọc.")))
+                dossier.refused = True
+                continue
             if path.is_dir():
                 plan.problems.append(Problem(f"{file_shown}/", _(
                     "thư mục lồng trong thư mục của một người không được nhận: đặt các tệp ngay trong "
                     "thư mục mang số định danh.")))
+                dossier.refused = True
+                continue
+            if not path.is_file():  # a pipe or a device: reading it could wait forever
+                plan.problems.append(Problem(file_shown, _("không phải tệp thông thường: không đọc.")))
                 dossier.refused = True
                 continue
             scan = ScanFile(path, file_shown, file_shown)
@@ -363,7 +374,7 @@ def _row_values(folder: Path, line: int, row: dict[str, str], problems: list[Pro
     if id_number is None:
         found.append(_("số định danh không hợp lệ (12 chữ số CCCD hoặc 9 chữ số CMND)."))
     values: dict[str, object] = {}
-    relative = row["file"]
+    relative = row["file"].replace("\\", "/")  # a path written on Windows
     path = None
     if not relative:
         found.append(_("thiếu tên tệp (cột file)."))
