@@ -354,3 +354,25 @@ def test_a_dossier_that_fails_while_filing_is_rolled_back_whole_and_the_others_a
     assert len(register(app, scene.binh)) == 1
     assert counts(app) == (2, 2, 2)
     assert import_entries(app)[-1]["refused"] == 1
+
+
+def test_a_scan_filed_meanwhile_by_another_run_rolls_its_dossier_back_whole(app, scene, tmp_path):
+    """Two runs racing: the scan's keyed MAC is unique, so the second to file the same bytes
+    fails at the database, and its whole dossier is rolled back and reported."""
+    same = png_scan(80)
+    folder = write(tmp_path / "scans", {f"{AN_ID}/1.pdf": pdf_scan(81), f"{AN_ID}/2.png": same,
+                                        f"{BINH_ID}/1.pdf": pdf_scan(82)})
+    with app.app_context():
+        unit = find_unit("BTCTU")
+        plan = importing.check(importing.gather_folders(folder), unit)
+        db.session.commit()
+        other_run = ArchiveDocument(subject_id=scene.binh, position=1, doc_type="other", title="Khác")
+        db.session.add(other_run)
+        add_scan(other_run, same, "2.png", by=None)
+        db.session.commit()
+        filed, failed = importing.file_plan(plan, unit)
+    assert [problem.where for problem in failed] == [f"{AN_ID}/"]
+    assert "một lần chạy hoặc người dùng khác vừa ghi vào hồ sơ này" in failed[0].reason
+    assert len(register(app, scene.an)) == 1
+    assert [item["title"] for item in register(app, scene.binh)] == ["Khác", "1"]  # after the other run's
+    assert (filed.dossiers, filed.scans) == (1, 1)

@@ -53,6 +53,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload, load_only
 
 from audit.trail import record
 from cases.archive.models import ArchiveDocument
@@ -137,10 +138,11 @@ def _next_position(subject_id: uuid.UUID) -> int:
     return (last or 0) + 1
 
 
-def _add_document(subject: Subject, data: DocumentData, *, by: User | None) -> ArchiveDocument:
+def _add_document(subject: Subject, data: DocumentData, *, by: User | None,
+                  position: int | None = None) -> ArchiveDocument:
     """cases/archive/register.py add_document, for data already checked."""
     document = ArchiveDocument(
-        id=uuid.uuid4(), subject=subject, position=_next_position(subject.id), doc_type=data.doc_type,
+        id=uuid.uuid4(), subject=subject, position=position or _next_position(subject.id), doc_type=data.doc_type,
         title=data.title, number=data.number, issued_on=data.issued_on, issuer=data.issuer,
         page_count=data.page_count, classification=data.classification, paper_original=data.paper_original,
         paper_location=data.paper_location, created_by_id=by.id if by else None)
@@ -589,9 +591,13 @@ def _reread(scan: ScanFile) -> bytes:
 
 def _file_dossier(dossier: PlannedDossier, documents: list[PlannedDocument], *, by: User | None,
                   progress: Progress | None) -> None:
-    subject = db.session.get(Subject, dossier.subject_id)
-    for planned in documents:
-        document = _add_document(subject, replace(planned.data, page_count=planned.pages), by=by)
+    # Its key is all the filing needs of the dossier: none of its sealed fields is opened.
+    subject = db.session.scalars(select(Subject).where(Subject.id == dossier.subject_id).options(
+        load_only(Subject.id, Subject.data_key_id, Subject.owner_unit_id), lazyload(Subject.owner_unit))).one()
+    first = _next_position(subject.id)
+    for offset, planned in enumerate(documents):
+        document = _add_document(subject, replace(planned.data, page_count=planned.pages), by=by,
+                                 position=first + offset)
         for scan in planned.files:
             data = _reread(scan)
             add_scan(document, data, scan.path.name, by=by, checked=(scan.content_type, scan.pages, scan.mac))
@@ -621,7 +627,8 @@ def file_plan(plan: ImportPlan, unit: Unit, *, by: User | None = None,
         except IntegrityError:
             db.session.rollback()
             failed.append(Problem(dossier.where, _(
-                "một bản quét vừa được nạp vào kho bởi lần chạy khác: hồ sơ này không được nạp.")))
+                "một lần chạy hoặc người dùng khác vừa ghi vào hồ sơ này (bản quét trùng hoặc vị trí trong "
+                "mục lục): hồ sơ này không được nạp.")))
         except BaseException:
             db.session.rollback()
             raise
