@@ -72,9 +72,9 @@ ACTION_LABELS: dict[str, Any] = {
     "relative.update": lazy_pgettext("audit action", "Sửa thông tin thân nhân"),
     "relative.delete": lazy_pgettext("audit action", "Xóa thân nhân"),
     # The digital archive: bulk digitisation (issue 24 B.2). The first two are the register's
-    # too (branch i24-register): keep one line of each at merge.
-    "archive.document.add": lazy_pgettext("audit action", "Thêm văn bản vào mục lục hồ sơ"),
-    "archive.scan.add": lazy_pgettext("audit action", "Thêm bản quét của văn bản"),
+    # too, worded as there (branch i24-register): keep one line of each at merge.
+    "archive.document.add": lazy_pgettext("audit action", "Thêm văn bản vào mục lục"),
+    "archive.scan.add": lazy_pgettext("audit action", "Lưu bản quét văn bản"),
     "archive.import": lazy_pgettext("audit action", "Số hóa hàng loạt hồ sơ giấy"),
     # Cases
     "case.list": lazy_pgettext("audit action", "Xem danh sách hồ sơ"),

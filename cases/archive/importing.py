@@ -591,9 +591,12 @@ def _reread(scan: ScanFile) -> bytes:
 
 def _file_dossier(dossier: PlannedDossier, documents: list[PlannedDocument], *, by: User | None,
                   progress: Progress | None) -> None:
-    # Its key is all the filing needs of the dossier: none of its sealed fields is opened.
+    # Its key is all the filing needs of the dossier: none of its sealed fields is opened. Its
+    # row is locked (PostgreSQL; SQLite has one writer anyway), as the register's own changes
+    # lock it, so the positions taken below are not taken meanwhile by an editor.
     subject = db.session.scalars(select(Subject).where(Subject.id == dossier.subject_id).options(
-        load_only(Subject.id, Subject.data_key_id, Subject.owner_unit_id), lazyload(Subject.owner_unit))).one()
+        load_only(Subject.id, Subject.data_key_id, Subject.owner_unit_id), lazyload(Subject.owner_unit))
+        .with_for_update()).one()
     first = _next_position(subject.id)
     for offset, planned in enumerate(documents):
         document = _add_document(subject, replace(planned.data, page_count=planned.pages), by=by,
