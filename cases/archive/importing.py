@@ -56,12 +56,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, load_only
 
 from audit.trail import record
-from cases.archive.models import ArchiveDocument
+from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.scans import (
     ScanRefused,
     add_scan,
     count_pages,
-    duplicate_of,
     scan_mac,
     scan_type,
 )
@@ -548,7 +547,7 @@ def check(plan: ImportPlan, unit: Unit, *, progress: Progress | None = None) -> 
     """Look every dossier up in `unit` and check every file (content, size, pages, duplicates
     in the archive and in this folder); refused documents are marked and their problems added.
     Reads only: the caller ends the transaction."""
-    first_of: dict[str, ScanFile] = {}
+    first_of: dict[str, tuple[ScanFile, PlannedDocument]] = {}
     for dossier in plan.dossiers:
         problem = _find_dossier(dossier, unit)
         if problem is not None:
@@ -559,10 +558,8 @@ def check(plan: ImportPlan, unit: Unit, *, progress: Progress | None = None) -> 
                 try:
                     _check_file(scan)
                     if scan.mac in first_of:
-                        raise ScanRefused(_("trùng nội dung với %(other)s.", other=first_of[scan.mac].where))
-                    first_of[scan.mac] = scan
-                    if duplicate_of(scan.mac) is not None:
-                        raise ScanRefused(_("Bản quét này đã có trong kho lưu trữ (trùng nội dung)."))
+                        raise ScanRefused(_("trùng nội dung với %(other)s.", other=first_of[scan.mac][0].where))
+                    first_of[scan.mac] = scan, document
                 except ScanRefused as refused:
                     plan.problems.append(Problem(scan.where, refused.message))
                     document.refused = True
@@ -570,7 +567,21 @@ def check(plan: ImportPlan, unit: Unit, *, progress: Progress | None = None) -> 
                     progress(1)
         # Lookups decrypt a few candidates each: let a big run's keys go as it moves on.
         current_keyring().forget_all()
+    for scan, document in _already_filed(first_of):
+        plan.problems.append(Problem(scan.where, _("Bản quét này đã có trong kho lưu trữ (trùng nội dung).")))
+        document.refused = True
     return plan
+
+
+def _already_filed(checked: dict[str, tuple[ScanFile, PlannedDocument]], chunk: int = 500):
+    """The checked files whose bytes the archive already holds (by their keyed MAC), in the
+    folder's order: a query per `chunk` files, not one per file."""
+    macs = list(checked)
+    filed: set[str] = set()
+    for start in range(0, len(macs), chunk):
+        filed.update(db.session.scalars(select(ArchiveScan.content_mac)
+                                        .where(ArchiveScan.content_mac.in_(macs[start:start + chunk]))))
+    return [checked[mac] for mac in macs if mac in filed]
 
 
 # --- filing: one transaction per dossier ----------------------------------------------------------
