@@ -44,7 +44,7 @@ def _report_problems(problems: list[importing.Problem]) -> None:
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--unit", "unit_code", required=True, help="Code of the unit whose dossiers receive the scans.")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A UTF-8 CSV naming each file's dossier and register fields (see below).")
+              help="A UTF-8 CSV naming each file's dossier and register fields (see above).")
 @click.option("--dry-run", is_flag=True, help="Check and report only; file nothing.")
 @click.option("--skip-refused", is_flag=True,
               help="File the acceptable documents and report the refused ones (exit 0).")
@@ -61,7 +61,10 @@ def import_scans(folder: Path, unit_code: str, manifest: Path | None, dry_run: b
     \b
     With --manifest FILE.csv (UTF-8, header row), one line per file:
       citizen_id, file           required; file is a path relative to FOLDER
-      doc_type                   a type code or its Vietnamese name (default: other)
+      doc_type                   a type code or its Vietnamese name (default: other):
+                                 party_biography, decision, assessment,
+                                 self_criticism, application, minutes,
+                                 official_letter, report, certificate, other
       number, issuer, title      text (title default: the file name without extension)
       issued_on                  YYYY-MM-DD or DD/MM/YYYY, not in the future
       classification             unclassified/confidential/secret/top_secret or

@@ -80,6 +80,7 @@ MAX_FIELD_LENGTH = 500
 # What file managers and scanners leave beside the scans; never a scan.
 IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 DEFAULT_TYPE = "other"
+READ_PIECE = 1024 * 1024
 
 Progress = Callable[[int], None]
 
@@ -514,13 +515,16 @@ def read_scan(path: Path) -> bytes:
     try:
         if path.stat().st_size > limit:
             raise too_large
+        # In pieces: read(limit + 1) would allocate the whole limit up front for every file.
+        data = bytearray()
         with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+            while piece := handle.read(READ_PIECE):
+                data += piece
+                if len(data) > limit:  # it grew since stat()
+                    raise too_large
     except OSError as error:
         raise ScanRefused(_("không đọc được tệp (%(error)s).", error=error.strerror or type(error).__name__)) from None
-    if len(data) > limit:
-        raise too_large
-    return data
+    return bytes(data)
 
 
 def _check_file(scan: ScanFile) -> None:
@@ -614,7 +618,11 @@ def _file_dossier(dossier: PlannedDossier, documents: list[PlannedDocument], *, 
                                  position=first + offset)
         for scan in planned.files:
             data = _reread(scan)
-            add_scan(document, data, scan.path.name, by=by, checked=(scan.content_type, scan.pages, scan.mac))
+            filed = add_scan(document, data, scan.path.name, by=by,
+                             checked=(scan.content_type, scan.pages, scan.mac))
+            # Written (add_scan flushed): its bytes need not stay in the session until the
+            # dossier commits, so a dossier of many large scans holds one at a time.
+            db.session.expire(filed.blob, ["content"])
             if progress is not None:
                 progress(1)
     db.session.flush()
