@@ -81,6 +81,7 @@ ACTION_LABELS: dict[str, Any] = {
     "archive.document.remove": lazy_pgettext("audit action", "Xóa văn bản khỏi mục lục"),
     "archive.scan.add": lazy_pgettext("audit action", "Lưu bản quét văn bản"),
     "archive.scan.download": lazy_pgettext("audit action", "Tải về bản quét văn bản"),
+    "archive.import": lazy_pgettext("audit action", "Số hóa hàng loạt hồ sơ giấy"),
     # Cases
     "case.list": lazy_pgettext("audit action", "Xem danh sách hồ sơ"),
     "case.view": lazy_pgettext("audit action", "Xem hồ sơ"),

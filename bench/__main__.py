@@ -9,7 +9,9 @@ subjects) and verifies 1M audit entries. `python -m bench.cases` runs the case l
 30 s, 10 s with --quick. --pages adds the page bench (bench/pages.py, `python -m bench.pages`
 alone): the case page, case list and dossier under wrk beside a bare Flask page, on SQLite and
 PostgreSQL. --workload adds issue 20's benches (campaign import at 100k dossiers, the campaign
-board at 2,000 nominees, `notify send-due` for 500 users at 100k cases), each also alone.
+board at 2,000 nominees, `notify send-due` for 500 users at 100k cases) and issue 24's
+`archive import` of 1,000 scanned pages at 100k dossiers beside a plain copy of the files, each
+also alone.
 --api adds issue 21's partner API bench (bench/api.py, `python -m bench.api` alone): API reads
 and writes per second at 16 clients beside the liaison's pages and a bare page, under gunicorn.
 
@@ -81,7 +83,8 @@ def main() -> None:
                         help="then the load test against gunicorn (scratch PostgreSQL database, SQLite fallback)")
     parser.add_argument("--workload", action="store_true",
                         help="then issue 20's benches: campaign import at 100k dossiers, the campaign board at "
-                             "2,000 nominees, notify send-due for 500 users at 100k cases (each alone too)")
+                             "2,000 nominees, notify send-due for 500 users at 100k cases, archive import "
+                             "of 1,000 scanned pages at 100k dossiers (each alone too)")
     parser.add_argument("--api", action="store_true",
                         help="then the partner API bench: reads and writes per second at 16 clients beside the "
                              "liaison's web pages (gunicorn on loopback; its own process)")
@@ -146,6 +149,8 @@ WORKLOAD = (
     ("bench.notify", ["--users", "500", "--cases", "100000"], ["--users", "50", "--cases", "2000"]),
     # Issue 24 B.3: rendering a scan page (PDF and TIFF, A4 at 200 dpi) beside a bare render.
     ("bench.archive_reading", ["--dpi", "200", "--requests", "40"], ["--dpi", "150", "--requests", "10"]),
+    # Issue 24: digitising 1,000 scanned pages at 100k dossiers, beside a plain copy of the files.
+    ("bench.archive_import", ["--dossiers", "100000", "--pages", "1000"], ["--dossiers", "2000", "--pages", "100"]),
 )
 
 
