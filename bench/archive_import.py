@@ -40,8 +40,8 @@ from sqlalchemy import func, select
 
 from bench import cases as cases_bench
 from bench.instance import build_hoso
-from bench.scans import pdf_scan
 from cases.archive.models import ArchiveDocument, ArchiveScan
+from cases.demo.scans import pdf_scan
 from cases.models import Subject
 from protection import accounts
 from protection.crypto import current_keyring

@@ -28,7 +28,6 @@ from sqlalchemy import func, select, text, update
 from app import create_app
 from audit.models import AuditEntry
 from audit.trail import detail_of
-from bench.scans import jpeg_scan, pdf_scan
 from cases.access import operations as access
 from cases.archive import register as archive
 from cases.archive.models import ArchiveDocument
@@ -40,6 +39,7 @@ from cases.casework.operations import FindingData
 from cases.conclusions import signing
 from cases.coordination import operations as coordination
 from cases.coordination.operations import RequestData
+from cases.demo.scans import jpeg_scan, pdf_scan
 from cases.models import (
     Assignment,
     BreakGlassAccess,

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.trail import detail_of
-from bench.scans import jpeg_scan, pdf_scan, png_scan, tiff_scan
 from cases.archive import importing
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.scans import add_scan
+from cases.demo.scans import jpeg_scan, pdf_scan, png_scan, tiff_scan
 from protection.accounts import find_unit
 from protection.blobs import Blob
 from protection.db import db

@@ -16,11 +16,11 @@ from sqlalchemy import text
 
 from app import create_app
 from audit.trail import detail_of
-from bench.scans import jpeg_scan, pdf_scan, tiff_scan
 from cases.access.operations import citizen_index
 from cases.archive import ocr, rendering
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.scans import ScanRefused, add_scan, scan_mac
+from cases.demo.scans import jpeg_scan, pdf_scan, tiff_scan
 from protection.clock import utcnow
 from protection.db import db
 from protection.settings import ConfigurationError

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import select, text, update
 
 from audit.models import AuditEntry
-from bench.scans import pdf_scan, tiff_scan
 from cases.access import operations as access
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.register import DocumentData, add_document, next_position
@@ -30,6 +29,7 @@ from cases.archive.register_pdf import (
 from cases.archive.scans import add_scan
 from cases.casework.operations import today
 from cases.demo.archive import seed_demo_archive
+from cases.demo.scans import pdf_scan, tiff_scan
 from cases.models import Subject
 from cases.retention.operations import add_years
 from cases.subjects import operations as subjects_ops

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from bench.scans import jpeg_scan, pdf_scan, png_scan, tiff_scan
 from cases.archive.models import ArchiveDocument, ArchiveScan
 from cases.archive.scans import ScanRefused, add_scan, check_scan
+from cases.demo.scans import jpeg_scan, pdf_scan, png_scan, tiff_scan
 from protection.db import db
 from tests.factories import make_subject, user_row
 

@@ -15,9 +15,9 @@ import pyotp
 import pytest
 
 from audit.models import AuditEntry
-from bench.scans import jpeg_scan, pdf_scan
 from cases.archive.models import ArchiveDocument
 from cases.archive.scans import add_scan
+from cases.demo.scans import jpeg_scan, pdf_scan
 from cases.models import Subject
 from protection.accounts import find_unit
 from protection.db import db

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bench.scans import pdf_scan, tiff_scan
 from cases.archive import register
 from cases.archive.register import DocumentData
 from cases.archive.scans import add_scan
+from cases.demo.scans import pdf_scan, tiff_scan
 from cases.demo.seed import _Cast, _subject
 
 # (citizen ID, documents): each (data, scan kind, pages) — kind None: no scan yet.

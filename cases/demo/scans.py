@@ -1,7 +1,8 @@
 """Generated scans, like a document scanner's output: grey A4 pages at a low resolution with
 a few lines of printed text and some speckle, as PDF (one image per page, as scanners write
 them), multi-page TIFF, JPEG or PNG. Each seed gives different bytes, so generated scans are
-never duplicates of one another unless asked to be. Used by the archive tests and bench."""
+never duplicates of one another unless asked to be. Used by the demo archive, the archive
+tests and bench."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ PAGE_SIZE = (413, 585)
 
 
 def page_image(seed: int, page: int = 1, text: str | None = None) -> Image.Image:
-    rng = random.Random(seed * 10_007 + page)
+    rng = random.Random(seed * 10_007 + page)  # noqa: S311 - speckle on a fictional page, seeded to repeat
     image = Image.new("L", PAGE_SIZE, 250)
     draw = ImageDraw.Draw(image)
     draw.text((30, 30), text or f"SCAN {seed} PAGE {page}", fill=0)
