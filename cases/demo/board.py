@@ -86,8 +86,8 @@ def binhminh_overdue(cast: _Cast, phuong: User) -> Case:
     _walk(case, ("start_examination", "start_verification"), phuong)
     _backdate(case, 48, due_in_days=-6)
     sent = coordination.send_request(case, RequestData(
-        find_unit("DUCA").id, "Đề nghị cho biết quần chúng Kiều Thị Loan có liên quan đến vụ việc nào đang "
-                              "được cơ quan công an xem xét hay không.", operations.today() + timedelta(days=10),
+        find_unit("DUBP").id, "Đề nghị cho biết quần chúng Kiều Thị Loan có liên quan đến vụ việc nào đang "
+                              "được Bộ đội Biên phòng tỉnh xem xét hay không.", operations.today() + timedelta(days=10),
         ["full_name", "date_of_birth", "current_unit"]), by=phuong)
     sent.sent_on, sent.due_on = _days_ago(30), _days_ago(3)
     return case
@@ -153,7 +153,7 @@ def seed_demo_board() -> list[str]:
     """The district work of the unit board; skipped without the demo accounts it needs."""
     cast = _Cast()
     phuong = find_user(OFFICER)
-    if cast.missing or phuong is None or not phuong.demo_account or find_unit("DUCA") is None:
+    if cast.missing or phuong is None or not phuong.demo_account or find_unit("DUBP") is None:
         return ["Demo unit board: skipped (demo accounts or units missing)."]
     created = 0
     for key, scenario in SCENARIOS:
