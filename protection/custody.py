@@ -106,6 +106,8 @@ def rebuild_key(mnemonics: list[str]) -> bytes:
     if any(share.identifier != first.identifier for share in described):
         raise CustodyError("these shares belong to different sets (another key, or another split): "
                            "use shares printed by the same `keys split`")
+    if first.group_count != 1:
+        raise CustodyError("these shares were made with several groups, not by `keys split` (one group of M of N)")
     needed = first.member_threshold
     distinct = {share.index for share in described}
     if len(distinct) < needed:

@@ -1,4 +1,13 @@
-"""`flask --app app keys status | rotate-master | rekey | reindex`, and the keys `init` creates.
+"""`flask --app app keys status | rotate-master | rekey | reindex | split | combine`, and the keys
+`init` creates.
+
+split / combine (custody of the master key; the scheme is in protection/custody.py)
+    split prints the master key as N SLIP-39 paper shares, any M of which rebuild it, each
+    with its number and the key's fingerprint; it is recorded (N, M, fingerprint) and
+    committed before a word is printed. combine rebuilds the key from M shares (typed, or
+    one per line in a file), checks it against the fingerprint (given, or the database's
+    pin when it can be reached) and writes keys/master.key as init would; it is recorded
+    when the database can be reached (a recovery on a new server may come first).
 
 rotate-master (the master key changes; content and data keys do not)
     1. writes the new key to instance/keys/master.key.new (0600);
@@ -749,5 +758,5 @@ def combine_command(file: Path | None, fingerprint: str | None, force: bool) -> 
                   replaced=written.retired is not None)
         db.session.commit()
     else:
-        click.echo("The database is not reachable: this recovery is not in the audit trail. Note it in the "
-                   "key register, and tell the auditors once the instance runs.")
+        click.echo("The database is not reachable (or not initialised yet): this recovery is not in the "
+                   "audit trail. Note it in the key register, and tell the auditors once the instance runs.")
