@@ -27,7 +27,7 @@ from protection.backup.format import (
     open_content,
 )
 from protection.db import Base, db
-from tests.conftest import _config
+from tests.conftest import _config, sequenced_all
 
 CANARY = "Nguyễn Thị Kiểm-Tra-Sao-Lưu 4471"
 
@@ -98,6 +98,7 @@ def test_a_backup_verifies_without_any_database(app, tmp_path, verifier):
         case.title = CANARY
         record("test.canary", target_type="case", target_id=case.id)
         db.session.commit()
+    sequenced_all(app)  # PostgreSQL: every entry linked, so the whole trail is chained
     assert run(app, "audit", "checkpoint").exit_code == 0
     with app.app_context():
         entries = db.session.scalar(select(func.count()).select_from(AuditEntry))
@@ -146,6 +147,7 @@ def test_bad_files_are_refused_and_recorded(app, tmp_path, verifier, make_user):
         for number in range(3):
             record("test.backup_drill", target_type="case", target_id=str(number))
         db.session.commit()
+    sequenced_all(app)
     path = backup_of(app, tmp_path / "good.bak")
     other, connections, _absent = verifier(app)
     assert run(other, "backup", "verify", str(path)).exit_code == 0

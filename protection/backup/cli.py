@@ -180,7 +180,8 @@ def verify_command(file: Path) -> None:
     click.echo(f"{name} verifies: schema {drill.revision}, {len(drill.counts)} tables, {drill.rows} rows, "
                f"{drill.data_keys} data keys unwrapped, {drill.foreign_keys} references resolved.")
     for check in drill.checks:
-        click.echo(f"  {check.label}: {check.count} {check.counted.replace('_', ' ')} verified")
+        click.echo(f"  {check.label}: {check.count} {check.counted.replace('_', ' ')} verified"
+                   + (f" ({check.note})" if check.note else ""))
     for table_name, count in sorted(drill.counts.items()):
         click.echo(f"  {table_name:<40} {count:>10}")
     click.echo(f"Recorded in {written}.")

@@ -53,6 +53,7 @@ class BackupCheck:
     counted: str
     count: int
     problem: str | None = None
+    note: str | None = None  # printed after the count (e.g. entries not chained yet)
 
 
 class BackupChecker(Protocol):
