@@ -177,7 +177,7 @@ def verify_command(file: Path) -> None:
         raise click.ClickException(f"cannot write {instance}/backup-verify.json: {error.strerror}") from None
     if not drill.ok:
         raise click.ClickException(drill.problem or f"{name} does not verify")
-    click.echo(f"{name} verifies: schema {drill.revision}, {len(drill.counts)} tables, {drill.rows} rows, "
+    click.echo(f"{name} verifies: schema {drill.revision}, {drill.tables} tables, {drill.rows} rows, "
                f"{drill.data_keys} data keys unwrapped, {drill.foreign_keys} references resolved.")
     for check in drill.checks:
         click.echo(f"  {check.label}: {check.count} {check.counted.replace('_', ' ')} verified"

@@ -70,7 +70,8 @@ class Drill:
     ok: bool = False
     problem: str | None = None
     revision: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    tables: int = 0  # tables the backup describes (the schema's, empty ones included)
+    counts: dict[str, int] = field(default_factory=dict)  # rows of each table that has any
     data_keys: int = 0
     foreign_keys: int = 0
     checks: list[BackupCheck] = field(default_factory=list)
@@ -84,7 +85,7 @@ class Drill:
             "file": self.file,
             "verified_at": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "ok": self.ok,
-            "tables": len(self.counts),
+            "tables": self.tables,
             "rows": self.rows,
             "audit_entries": 0,
         }
@@ -136,6 +137,7 @@ def verify_backup(source: Callable[[], BinaryIO], raw_key: bytes, name: str,
         content = snapshot.check_file(source, raw_key, name)
         drill.revision = content.revision
         drill.counts = dict(content.counts)
+        drill.tables = len(snapshot.tables())  # check_file refuses a file that describes others
         keyring = current_keyring()
         # The keys this instance holds must be the backup's (as `backup restore` checks).
         keyring.check_pins(content.pins)
