@@ -191,6 +191,8 @@ ACTION_LABELS: dict[str, Any] = {
     "keys.reindex.start": lazy_pgettext("audit action", "Bắt đầu dựng lại chỉ mục tìm kiếm"),
     "keys.reindex.batch": lazy_pgettext("audit action", "Dựng lại chỉ mục tìm kiếm (một đợt)"),
     "keys.reindex.finish": lazy_pgettext("audit action", "Hoàn tất dựng lại chỉ mục tìm kiếm"),
+    "keys.split": lazy_pgettext("audit action", "In khóa chủ thành các phần giữ khóa"),
+    "keys.combine": lazy_pgettext("audit action", "Khôi phục khóa chủ từ các phần giữ khóa"),
 }
 
 def action_label(code: str) -> Any:

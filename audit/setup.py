@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from protection import hooks
+
 from . import models  # noqa: F401 - registers the audit tables on the metadata
+from .backup_check import TrailCheck
 from .cli import audit_cli
 from .listeners import connect_listeners
 from .targets import configure_target_kinds
@@ -14,5 +17,6 @@ from .views import audit_bp
 def configure_audit(app: Flask) -> None:
     connect_listeners(app)
     configure_target_kinds(app)
+    hooks.register(app, hooks.BACKUP_CHECKS, TrailCheck)
     app.register_blueprint(audit_bp)
     app.cli.add_command(audit_cli)

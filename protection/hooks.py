@@ -13,6 +13,10 @@ or ``hooks.every(app, NAME)`` (a hook that takes many: the functions, in order).
 =================  ======  ===================================  =================================
 hook               takes   called by                            registered by
 =================  ======  ===================================  =================================
+BACKUP_CHECKS      many    backup.verify (`backup verify`): ()  audit/setup.py:
+                           -> a checker fed the rows of the     audit.backup_check.TrailCheck
+                           tables it names, answering with a
+                           backup.verify.BackupCheck
 CITIZEN_INDEX      one     accounts.set_citizen_id: a citizen   cases/setup.py:
                            ID number -> the dossiers' blind     cases.access.operations
                            index of it (ValueError if invalid)  .citizen_index
@@ -68,6 +72,7 @@ class Hook:
     many: bool = False
 
 
+BACKUP_CHECKS = Hook("backup_checks", many=True)
 CITIZEN_INDEX = Hook("citizen_index")
 DEMO_SEEDERS = Hook("demo_seeders", many=True)
 UNREAD_COUNT = Hook("unread_count")

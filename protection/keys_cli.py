@@ -1,4 +1,13 @@
-"""`flask --app app keys status | rotate-master | rekey | reindex`, and the keys `init` creates.
+"""`flask --app app keys status | rotate-master | rekey | reindex | split | combine`, and the keys
+`init` creates.
+
+split / combine (custody of the master key; the scheme is in protection/custody.py)
+    split prints the master key as N SLIP-39 paper shares, any M of which rebuild it, each
+    with its number and the key's fingerprint; it is recorded (N, M, fingerprint) and
+    committed before a word is printed. combine rebuilds the key from M shares (typed, or
+    one per line in a file), checks it against the fingerprint (given, or the database's
+    pin when it can be reached) and writes keys/master.key as init would; it is recorded
+    when the database can be reached (a recovery on a new server may come first).
 
 rotate-master (the master key changes; content and data keys do not)
     1. writes the new key to instance/keys/master.key.new (0600);
@@ -35,9 +44,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import (
     blobs,  # noqa: F401 - every Protected model must be mapped before rekey/status walk them
+    custody,
     index_plans,
     reindex,
     signals,
@@ -588,3 +599,164 @@ def reindex_command(rows: int | None, only: str | None, batch_size: int) -> None
     except (CryptoError, OSError) as error:
         db.session.rollback()
         raise click.ClickException(f"re-indexing stopped ({error}); run it again to continue") from None
+
+
+# --- custody: split / combine (SLIP-39 paper shares; see protection/custody.py) ------------
+
+def _pinned_master_id() -> str | None:
+    """The master key id the database pins, or None when the database cannot be reached
+    (a recovery on a new server may come before the database). A SQLite file that does not
+    exist is not created by asking."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        return None
+    try:
+        with db.engine.connect() as connection:
+            value = connection.execute(
+                select(KeyringEntry.value).where(KeyringEntry.name == PIN_MASTER)).scalar()
+            connection.rollback()
+    except SQLAlchemyError:
+        return None
+    return value
+
+
+def _database_ready() -> bool:
+    try:
+        ensure_schema_current()
+        return True
+    except (SchemaNotReady, SQLAlchemyError):
+        db.session.rollback()
+        return False
+
+
+@keys_cli.command("split")
+@click.option("--shares", "shares", required=True, type=click.IntRange(1, custody.MAX_SHARES),
+              help="How many paper shares to print (N).")
+@click.option("--threshold", "threshold", required=True, type=click.IntRange(1, custody.MAX_SHARES),
+              help="How many of them rebuild the key (M).")
+@click.option("--yes", is_flag=True, help="Do not ask before printing the shares.")
+def split_command(shares: int, threshold: int, yes: bool) -> None:
+    """Print the master key as N SLIP-39 paper shares, any M of which rebuild it; audited."""
+    if threshold > shares:
+        raise click.ClickException(f"the threshold ({threshold}) cannot exceed the number of shares ({shares})")
+    keyring = _ready()
+    sources = key_sources(current_app)
+    try:
+        if sources.pending_master() is not None:
+            raise click.ClickException("a master key rotation is unfinished (master.key.new exists): finish "
+                                       "`keys rotate-master`, then split the new key")
+        found = sources.master()
+        pins = keyring.pins(db.session)
+    except KeyConfigurationError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    if found is None:
+        raise click.ClickException("no master key to split")
+    raw, where = found
+    fingerprint = key_id(raw)
+    if pins.get(PIN_MASTER) != fingerprint:
+        db.session.rollback()
+        raise click.ClickException(f"the master key in {where} (id {fingerprint}) is not the one this database "
+                                   f"pins (id {pins.get(PIN_MASTER)}): nothing was printed")
+    try:
+        paper = custody.split_key(raw, shares=shares, threshold=threshold)
+    except custody.CustodyError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    click.echo(f"About to print the master key {fingerprint} (from {where}) as {shares} shares, any "
+               f"{threshold} of which rebuild it. Anyone holding {threshold} of them holds every record: "
+               "print on a trusted terminal, nothing else recording it, and hand each share to its keeper "
+               "at once. They are shown this once.", err=True)
+    if not yes and not click.confirm("Print the shares now?", default=False, err=True):
+        db.session.rollback()
+        raise click.ClickException("nothing was printed")
+    # Recorded (and committed) before a word is shown: shares never exist unaudited.
+    _announce("split", master_key=fingerprint, shares=shares, threshold=threshold)
+    db.session.commit()
+    for share in paper:
+        click.echo("")
+        click.echo(f"=== Hoso master key: share {share.number} of {share.of} (Phần {share.number}/{share.of}) ===")
+        click.echo(f"Key fingerprint (mã nhận dạng khóa): {share.fingerprint}")
+        click.echo(f"Any {share.threshold} of the {share.of} shares rebuild the key: "
+                   "flask --app app keys combine")
+        for start in range(0, len(share.words), 4):
+            click.echo("  " + "".join(f"{number:>2}. {word:<11}" for number, word in
+                                      enumerate(share.words[start:start + 4], start=start + 1)).rstrip())
+    click.echo("")
+    click.echo(f"Printed {shares} shares of master key {fingerprint}. Split again after every "
+               "`keys rotate-master`: these shares rebuild only this key.", err=True)
+
+
+def _read_shares(file: Path | None) -> list[str]:
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as error:
+            raise custody.CustodyError(f"cannot read {file}: {getattr(error, 'strerror', None) or 'not text'}") \
+                from None
+        return [share for share in (custody.normalise_share(line) for line in text.splitlines()
+                                    if not line.lstrip().startswith("#")) if share]
+    typed: list[str] = []
+    needed = None
+    while needed is None or len(typed) < needed:
+        # Echoed on the operator's terminal only: click.prompt writes nowhere else.
+        share = custody.normalise_share(click.prompt(
+            f"Share {len(typed) + 1}" + (f" of {needed}" if needed else "") + " (its words, in order)",
+            prompt_suffix=": ", err=True))
+        if not share:
+            raise custody.CustodyError(f"share {len(typed) + 1} is empty")
+        described = custody.describe_share(share, len(typed) + 1)
+        needed = needed or described.member_threshold
+        typed.append(share)
+    return typed
+
+
+@keys_cli.command("combine")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--fingerprint", default=None, help="The key fingerprint printed on the shares.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing master.key (kept as master.key.old-<time>).")
+def combine_command(file: Path | None, fingerprint: str | None, force: bool) -> None:
+    """Rebuild the master key from M shares (typed, or one per line in FILE) into keys/master.key."""
+    sources = key_sources(current_app)
+    target = sources.keys_dir / MASTER_KEY_FILE
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} already exists: move it away, or pass --force to keep it as "
+                                   f"{RETIRED_MASTER_KEY_PREFIX}<time> and write the rebuilt key")
+    try:
+        raw = custody.rebuild_key(_read_shares(file))
+    except custody.CustodyError as error:
+        raise click.ClickException(str(error)) from None
+    rebuilt = key_id(raw)
+    pinned = _pinned_master_id()
+    expected = (fingerprint or "").strip().lower() or None
+    if expected is None and pinned is None:
+        expected = click.prompt("Key fingerprint printed on the shares", err=True).strip().lower()
+    if expected is not None and expected != rebuilt:
+        raise click.ClickException(f"the shares rebuild key {rebuilt}, not {expected}: nothing was written")
+    if pinned is not None and pinned != rebuilt:
+        raise click.ClickException(f"the shares rebuild key {rebuilt}, but this database is protected by key "
+                                   f"{pinned} (shares made before a rotation?): nothing was written")
+    try:
+        written = custody.write_master_key(sources.keys_dir, raw, force=force)
+    except custody.CustodyError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {target}: {error.strerror}") from None
+    if written.unchanged:
+        click.echo(f"{written.path} already holds key {rebuilt}: nothing to write.")
+    else:
+        click.echo(f"Wrote {written.path} (mode 0600): master key {rebuilt}"
+                   + (" (matches the database's pin)." if pinned else "."))
+    if written.retired is not None:
+        click.echo(f"The key it replaced is kept as {written.retired}.")
+    if not sources.master_from_file():
+        click.echo("HOSO_MASTER_KEY is set and takes precedence over this file: put the key there, or unset it.")
+    if pinned is not None and _database_ready():
+        _announce("combine", master_key=rebuilt, written=not written.unchanged,
+                  replaced=written.retired is not None)
+        db.session.commit()
+    else:
+        click.echo("The database is not reachable (or not initialised yet): this recovery is not in the "
+                   "audit trail. Note it in the key register, and tell the auditors once the instance runs.")

@@ -7,5 +7,8 @@ Read top-down:
 * ``snapshot.py`` what goes into that content: every table in one consistent snapshot, values
   as their column types write them (so SQLite and PostgreSQL restore each other's), and the
   restore into an empty database; the layers above take part through ``protection.signals``.
+* ``verify.py``   the restore drill (``backup verify``): the file read as a restore reads it,
+  its keys, references and audit chain checked, nothing connected to; the outcome in
+  ``<instance>/backup-verify.json``.
 * ``cli.py``      the ``backup`` command group that the factory registers (protection/cli.py).
 """
