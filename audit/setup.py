@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from protection import hooks
+
 from . import models  # noqa: F401 - registers the audit tables on the metadata
 from .cli import audit_cli
+from .health import checkpoint, ready, sequencing
 from .listeners import connect_listeners
 from .targets import configure_target_kinds
 from .views import audit_bp
@@ -16,3 +19,6 @@ def configure_audit(app: Flask) -> None:
     configure_target_kinds(app)
     app.register_blueprint(audit_bp)
     app.cli.add_command(audit_cli)
+    hooks.register(app, hooks.DOCTOR_CHECKS, sequencing)
+    hooks.register(app, hooks.DOCTOR_CHECKS, checkpoint)
+    hooks.register(app, hooks.READINESS_CHECKS, ready)
