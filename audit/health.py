@@ -50,7 +50,7 @@ def checkpoint(app: Flask) -> Result:
         return Result("audit_checkpoint", FAIL, "the audit chain has no head row: run `flask --app app init`")
     if last is None:
         if head.seq == 0:
-            return Result("audit_checkpoint", OK, "no entries yet, so no checkpoint")
+            return Result("audit_checkpoint", OK, "no entry linked into the chain yet, so no checkpoint")
         return Result("audit_checkpoint", WARN, f"{head.seq} entries and no signed checkpoint yet")
     age = (utcnow() - last.signed_at).total_seconds()
     unsealed = head.seq - last.seq

@@ -186,7 +186,7 @@ def check_clock(app: Flask) -> Result:
     try:
         with db.engine.connect() as connection:
             before = utcnow()
-            database = connection.execute(text("SELECT now()")).scalar_one()
+            database = connection.execute(text("SELECT clock_timestamp()")).scalar_one()
             after = utcnow()
     except Exception as error:  # noqa: BLE001 - the database check names the cause
         return Result("clock", FAIL, f"could not ask the database's clock ({type(error).__name__})")
