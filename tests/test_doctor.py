@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask_migrate import downgrade
 from sqlalchemy import event
 
@@ -22,6 +23,7 @@ from protection.db import db
 from protection.doctor import (
     DISK_FAIL_BYTES,
     check_backups,
+    check_clock,
     check_redis,
     check_restore_drill,
     clock_result,
@@ -286,6 +288,19 @@ def test_redis_when_configured(app):
         server.close()
     app.config["HOSO_RATELIMIT_STORAGE_URI"] = "memory://"
     assert check_redis(app).status == "SKIP"
+
+
+def test_a_machine_clock_a_minute_off_the_database_refuses_to_serve(app):
+    """PostgreSQL has a clock of its own to compare with; SQLite has not (the check says so)."""
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=60), tick=True), app.app_context():
+        result = check_clock(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert result.status == "FAIL" and "ahead of the database server" in result.detail
+        with time_machine.travel(datetime.now(UTC) + timedelta(seconds=60), tick=True):
+            assert startup_refusal(app).startswith("Hoso refuses to start: clock: this machine is 6")
+    else:
+        assert result.status == "SKIP" and "SQLite" in result.detail
+        assert startup_refusal(app) is None
 
 
 def test_clock_and_disk_thresholds():
