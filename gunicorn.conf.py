@@ -12,7 +12,7 @@ import gunicorn.http.wsgi
 from gunicorn.arbiter import Arbiter
 
 from audit.embedded import EmbeddedSequencer
-from protection.serving import sign_in_lines
+from protection.serving import key_file_problems, served_instance_path, sign_in_lines
 
 # No version banner: gunicorn otherwise sends "Server: gunicorn" on every response.
 gunicorn.http.wsgi.SERVER = "Hoso"
@@ -39,6 +39,16 @@ control_socket_disable = True
 # One audit sequencer beside the workers (PostgreSQL; see audit/embedded.py). A larger
 # installation runs it as a service of its own and sets HOSO_AUDIT_SEQUENCER=external.
 audit_sequencer = EmbeddedSequencer(Path(__file__).resolve().parent)
+
+
+def on_starting(server):
+    """Before anything binds or loads the app: a missing key, or a key file or folder open to
+    others, stops the server with one line (the worker would otherwise die with a traceback)."""
+    problems, _found = key_file_problems(served_instance_path(Path(__file__).resolve().parent) / "keys",
+                                         os.environ)
+    if problems:
+        server.log.error("Hoso refuses to start: keys: %s", "; ".join(problems))
+        sys.exit(1)
 
 
 def when_ready(server):

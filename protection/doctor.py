@@ -43,9 +43,9 @@ from sqlalchemy.engine import make_url
 from . import hooks
 from .clock import utcnow
 from .db import db
-from .keystore import INDEX_KEY_ENV, INDEX_KEY_FILE, MASTER_KEY_ENV, MASTER_KEY_FILE
 from .policy import public
 from .schema import current_revision, head_revision
+from .serving import key_file_problems
 
 log = logging.getLogger(__name__)
 
@@ -98,29 +98,10 @@ def _mode(path: Path) -> int:
 def check_keys(app: Flask) -> Result:
     """The master and index keys: from the environment, or owner-only files in an owner-only folder."""
     sources = app.extensions.get("hoso_key_sources")
-    injected = sources.injected if sources is not None else {}
-    keys_dir = Path(app.instance_path) / "keys"
-    found, problems, from_files = [], [], False
-    for env, filename in ((MASTER_KEY_ENV, MASTER_KEY_FILE), (INDEX_KEY_ENV, INDEX_KEY_FILE)):
-        kind = filename.split(".")[0]
-        if env in injected:
-            found.append(f"{kind} key injected by the tests")
-            continue
-        if env in os.environ:
-            found.append(f"{kind} key from the environment ({env})")
-            continue
-        path = keys_dir / filename
-        from_files = True
-        if not path.is_file():
-            problems.append(f"{path} is missing and {env} is not set")
-            continue
-        mode = _mode(path)
-        if mode & 0o077:
-            problems.append(f"{path} has mode {mode:o}: run `chmod 600 {path}`")
-        else:
-            found.append(f"{path} ({mode:o})")
-    if from_files and keys_dir.is_dir() and _mode(keys_dir) & 0o077:
-        problems.append(f"{keys_dir} has mode {_mode(keys_dir):o}: run `chmod 700 {keys_dir}`")
+    injected = dict(sources.injected) if sources is not None else {}
+    problems, found = key_file_problems(Path(app.instance_path) / "keys", {**os.environ, **injected})
+    found = [item.replace("from the environment", "injected by the tests") if any(name in item for name in injected)
+             else item for item in found]
     if problems:
         return Result("keys", FAIL, "; ".join(problems))
     refused = app.extensions.get("hoso_keyring_error")

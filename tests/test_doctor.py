@@ -30,7 +30,9 @@ from protection.doctor import (
     disk_result,
     startup_refusal,
 )
+from protection.keystore import INDEX_KEY_ENV, INDEX_KEY_FILE, MASTER_KEY_ENV, MASTER_KEY_FILE
 from protection.schema import MIGRATIONS, upgrade_schema
+from protection.serving import KEY_FILES
 from tests.conftest import TEST_INDEX_KEY, TEST_MASTER_KEY, audit_entries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,18 +170,8 @@ def test_a_database_behind_the_code_fails_refuses_and_is_not_ready(one_migration
     assert client.get("/healthz").status_code == 200
 
 
-def test_gunicorn_refuses_to_serve_a_database_behind_the_code(one_migration_behind, tmp_path):
-    """The serving path (gunicorn.conf.py's post_worker_init): one line, and the master stops
-    with gunicorn's boot-error status instead of serving."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HOSO_")},
-        "HOSO_SECRET_KEY": "doctor-test-secret",
-        "HOSO_DATABASE_URL": one_migration_behind.config["SQLALCHEMY_DATABASE_URI"],
-        "HOSO_INSTANCE_PATH": str(tmp_path / "served-instance"),
-        "HOSO_MASTER_KEY": TEST_MASTER_KEY,
-        "HOSO_INDEX_KEY": TEST_INDEX_KEY,
-    }
-    log_path = tmp_path / "gunicorn.log"
+def _serve(env: dict, log_path: Path) -> int:
+    """gunicorn as a deployment starts it, until it exits (it must refuse, not serve)."""
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
             [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", "127.0.0.1:0", "--workers", "1"],
@@ -190,11 +182,45 @@ def test_gunicorn_refuses_to_serve_a_database_behind_the_code(one_migration_behi
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=20)
+    return code
+
+
+def _served_environment(database_url: str, instance: Path, **keys: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("HOSO_")},
+            "HOSO_SECRET_KEY": "doctor-test-secret", "HOSO_DATABASE_URL": database_url,
+            "HOSO_INSTANCE_PATH": str(instance), **keys}
+
+
+def test_gunicorn_refuses_to_serve_a_database_behind_the_code(one_migration_behind, tmp_path):
+    """The serving path (gunicorn.conf.py's post_worker_init): one line, and the master stops
+    with gunicorn's boot-error status instead of serving."""
+    env = _served_environment(one_migration_behind.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "served",
+                              HOSO_MASTER_KEY=TEST_MASTER_KEY, HOSO_INDEX_KEY=TEST_INDEX_KEY)
+    log_path = tmp_path / "gunicorn.log"
+    code = _serve(env, log_path)
     log = log_path.read_text()
     assert code == 3, log
     refusals = [line for line in log.splitlines() if "Hoso refuses to start: schema: at migration" in line]
     assert len(refusals) == 1, log
     assert "Traceback" not in log
+
+
+def test_gunicorn_refuses_a_missing_or_exposed_key_file_before_loading_the_app(database_url, tmp_path):
+    """gunicorn.conf.py's on_starting, in the master: one line, before any worker loads the app."""
+    assert {(MASTER_KEY_ENV, MASTER_KEY_FILE), (INDEX_KEY_ENV, INDEX_KEY_FILE)} == set(KEY_FILES)
+    instance = tmp_path / "instance"
+    keys = instance / "keys"
+    keys.mkdir(parents=True, mode=0o700)
+    (keys / "master.key").write_text(TEST_MASTER_KEY + "\n")
+    os.chmod(keys / "master.key", 0o644)  # noqa: S103 - the misconfiguration under test
+    env = _served_environment(database_url, instance)  # the keys from files: index.key is missing
+    code = _serve(env, tmp_path / "gunicorn.log")
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert code != 0, log
+    [refusal] = [line for line in log.splitlines() if "Hoso refuses to start" in line]
+    assert f"keys: {keys / 'master.key'} has mode 644: run `chmod 600" in refusal
+    assert f"{keys / 'index.key'} is missing and HOSO_INDEX_KEY is not set" in refusal
+    assert "Booting worker" not in log and "Traceback" not in log and TEST_MASTER_KEY not in log
 
 
 def test_backups_and_the_restore_drill(app, tmp_path):
