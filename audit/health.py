@@ -26,7 +26,7 @@ def _minutes(seconds: float) -> str:
         else f"{seconds / 60:.0f} min"
 
 
-def sequencing(app: Flask) -> Result:
+def audit_sequencing(app: Flask) -> Result:
     if db.engine.dialect.name != "postgresql":
         return Result("audit_sequencing", SKIP, "SQLite links each entry as it is recorded")
     status = chain_status()
@@ -43,7 +43,7 @@ def sequencing(app: Flask) -> Result:
     return Result("audit_sequencing", OK, detail)
 
 
-def checkpoint(app: Flask) -> Result:
+def audit_checkpoint(app: Flask) -> Result:
     status = chain_status()
     head, last = status["head"], status["last_checkpoint"]
     if head is None:

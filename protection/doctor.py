@@ -193,6 +193,8 @@ def check_disk(app: Flask) -> list[Result]:
         folders["disk_backups"] = Path(app.config["HOSO_BACKUP_DIR"])  # a missing one: the backups check says so
     results = []
     for name, folder in folders.items():
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent  # not made yet (before `init`): the disk it will be on
         try:
             usage = shutil.disk_usage(folder)
         except OSError as error:

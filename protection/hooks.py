@@ -20,8 +20,8 @@ DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py, 
                            demo`): () -> lines to print         cases.demo.notifications,
                                                                 cases.demo.seed, cases.demo.campaign
 DOCTOR_CHECKS      many    doctor.run_checks (`flask doctor`):  audit/setup.py:
-                           (app) -> a doctor.Result or a list   audit.health.sequencing,
-                           of them                              audit.health.checkpoint
+                           (app) -> a doctor.Result or a list   audit.health.audit_sequencing,
+                           of them                              audit.health.audit_checkpoint
 READINESS_CHECKS   many    doctor.readiness (/readyz): (app)    audit/setup.py:
                            -> {check name: ready?}              audit.health.ready
 UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
