@@ -390,3 +390,22 @@ def test_readyz_answers_503_when_the_database_is_unreachable(app_config, tmp_pat
     finally:
         with application.app_context():
             db.engine.dispose()
+
+
+def test_audit_entries_waiting_too_long_for_the_sequencer_fail_and_are_not_ready(app, client, make_user):
+    """PostgreSQL: entries recorded with no sequencer running wait; two minutes later (over
+    HOSO_AUDIT_PENDING_WARN_SECONDS=60) the doctor fails and /readyz says not ready. SQLite
+    links each entry as it is recorded."""
+    make_user("officer")  # its creation is audited
+    postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2), tick=True):
+        result = app.test_cli_runner().invoke(args=["doctor", "--format", "json"])
+        ready = client.get("/readyz")
+    checks = {check["name"]: check for check in json.loads(result.output)["checks"]}
+    if postgresql:
+        assert checks["audit_sequencing"]["status"] == "FAIL", checks["audit_sequencing"]
+        assert "entries waiting, the oldest for " in checks["audit_sequencing"]["detail"]
+        assert ready.status_code == 503 and ready.get_json()["checks"]["audit_sequencing"] == "fail"
+    else:
+        assert checks["audit_sequencing"]["status"] == "SKIP"
+        assert ready.status_code == 200 and "audit_sequencing" not in ready.get_json()["checks"]
