@@ -20,6 +20,7 @@ from protection.cli import configure_cli
 from protection.crypto import configure_crypto
 from protection.db import configure_postgresql, configure_request_transactions, configure_sqlite, db
 from protection.demo import configure_demo
+from protection.doctor import configure_health
 from protection.errors import configure_errors, configure_logging, handle_unexpected
 from protection.headers import configure_security_headers
 from protection.i18n import configure_i18n
@@ -122,6 +123,7 @@ def configure_policy(app: Flask) -> None:
 
 def configure_views(app: Flask) -> None:
     app.register_blueprint(admin)
+    configure_health(app)
     configure_cases(app)
 
 

@@ -5,12 +5,14 @@ Override anything on the command line (e.g. `--bind 0.0.0.0:8000 --workers 4`).
 
 import gc
 import os
+import sys
 from pathlib import Path
 
 import gunicorn.http.wsgi
+from gunicorn.arbiter import Arbiter
 
 from audit.embedded import EmbeddedSequencer
-from protection.serving import sign_in_lines
+from protection.serving import key_file_problems, served_instance_path, sign_in_lines
 
 # No version banner: gunicorn otherwise sends "Server: gunicorn" on every response.
 gunicorn.http.wsgi.SERVER = "Hoso"
@@ -39,6 +41,16 @@ control_socket_disable = True
 audit_sequencer = EmbeddedSequencer(Path(__file__).resolve().parent)
 
 
+def on_starting(server):
+    """Before anything binds or loads the app: a missing key, or a key file or folder open to
+    others, stops the server with one line (the worker would otherwise die with a traceback)."""
+    problems, _found = key_file_problems(served_instance_path(Path(__file__).resolve().parent) / "keys",
+                                         os.environ)
+    if problems:
+        server.log.error("Hoso refuses to start: keys: %s", "; ".join(problems))
+        sys.exit(1)
+
+
 def when_ready(server):
     """Say where to sign in once the sockets are bound: the real address, whatever --bind said."""
     for line in sign_in_lines([str(listener) for listener in server.LISTENERS]):
@@ -50,13 +62,32 @@ def on_exit(server):
     audit_sequencer.stop()
 
 
+def refuse_half_configured(worker):
+    """Issue 25's bad input: a key open to others, the database unreachable or at another
+    migration, the clock over 30 s off the database's, a configured Redis that does not
+    answer. The worker says so in one line and exits with gunicorn's boot-error status, on
+    which the master stops every worker and exits (3): nothing serves half-configured.
+    Checked here, in the serving path, and not in create_app: `flask db upgrade` must load
+    the app that it repairs."""
+    # Imported here: the master never imports the app (see audit/embedded.py); a worker
+    # has just loaded it.
+    from protection.doctor import startup_refusal
+
+    refusal = startup_refusal(worker.wsgi)
+    if refusal is not None:
+        worker.log.error(refusal)
+        sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
 def post_worker_init(worker):
-    """Once the worker has loaded the app, move everything loaded so far (modules, templates,
-    mappers, key rings: ~200,000 objects) out of the garbage collector's sight: they live as
+    """Refuse to serve when half-configured (refuse_half_configured). Then, once the worker
+    has loaded the app, move everything loaded so far (modules, templates, mappers, key rings: ~200,000 objects) out of the garbage collector's sight: they live as
     long as the worker. Each full collection otherwise walks them all, ~0.2 s that some
     request waits for; collecting cost ~0.8 ms a request against ~0.2 ms frozen (in-process,
     demo pages). HOSO_GC_FREEZE=0 (or off) leaves the collector as Python sets it, so
     `python -m bench.pages --gc-freeze compare` can measure both in one run."""
+    if worker is not None:  # tests/test_serving.py calls this hook without a worker
+        refuse_half_configured(worker)
     if os.environ.get("HOSO_GC_FREEZE", "on").strip().lower() in ("0", "off"):
         return
     gc.collect()  # what start-up left unreachable goes now, not frozen forever

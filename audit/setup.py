@@ -9,6 +9,7 @@ from protection import hooks
 from . import models  # noqa: F401 - registers the audit tables on the metadata
 from .backup_check import TrailCheck
 from .cli import audit_cli
+from .health import audit_checkpoint, audit_sequencing, ready
 from .listeners import connect_listeners
 from .targets import configure_target_kinds
 from .views import audit_bp
@@ -20,3 +21,6 @@ def configure_audit(app: Flask) -> None:
     hooks.register(app, hooks.BACKUP_CHECKS, TrailCheck)
     app.register_blueprint(audit_bp)
     app.cli.add_command(audit_cli)
+    hooks.register(app, hooks.DOCTOR_CHECKS, audit_sequencing)
+    hooks.register(app, hooks.DOCTOR_CHECKS, audit_checkpoint)
+    hooks.register(app, hooks.READINESS_CHECKS, ready)

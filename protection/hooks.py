@@ -23,6 +23,11 @@ CITIZEN_INDEX      one     accounts.set_citizen_id: a citizen   cases/setup.py:
 DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py, in order:
                            demo`): () -> lines to print         cases.demo.notifications,
                                                                 cases.demo.seed, cases.demo.campaign
+DOCTOR_CHECKS      many    doctor.run_checks (`flask doctor`):  audit/setup.py:
+                           (app) -> a doctor.Result or a list   audit.health.audit_sequencing,
+                           of them                              audit.health.audit_checkpoint
+READINESS_CHECKS   many    doctor.readiness (/readyz): (app)    audit/setup.py:
+                           -> {check name: ready?}              audit.health.ready
 UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
                            id column -> SQL counting their      cases.notifications.service
                            unread notifications (asked in the   .unread_filter
@@ -75,6 +80,8 @@ class Hook:
 BACKUP_CHECKS = Hook("backup_checks", many=True)
 CITIZEN_INDEX = Hook("citizen_index")
 DEMO_SEEDERS = Hook("demo_seeders", many=True)
+DOCTOR_CHECKS = Hook("doctor_checks", many=True)
+READINESS_CHECKS = Hook("readiness_checks", many=True)
 UNREAD_COUNT = Hook("unread_count")
 
 

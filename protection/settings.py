@@ -404,6 +404,9 @@ SETTINGS: tuple[Setting, ...] = (
             "largest page of requests an API list answers"),
     Setting("HOSO_API_IDEMPOTENCY_HOURS", 48, _positive_int,
             "how long an Idempotency-Key is remembered (a retry after that writes again)"),
+    Setting("HOSO_BACKUP_DIR", None, _text,
+            "the folder the backup timer writes hoso-*.hosobak files to: `flask doctor` reports the newest one's "
+            "age and the free space there; unset: `doctor` warns that backups are not configured"),
     Setting("HOSO_OCR", "auto", _choice("auto", "off"),
             "text recognition of archive scans: auto = where Debian's tesseract-ocr with its Vietnamese data "
             "(tesseract-ocr-vie) is installed; off = never"),

@@ -312,6 +312,8 @@ ROLE_TABLE = """
 endpoint                     | officer liaison supervisor auditor admin anon
 home                         | 200     200     200        200     200   L
 auth.login                   | 302     302     302        302     302   200
+# the process answers (issue 25): public, no detail, the same for everyone
+health.healthz               | 200     200     200        200     200   200
 auth.second_factor           | 302     302     302        302     302   L
 auth.enrol                   | 200     200     200        200     200   L
 auth.enrol_qr                | 200     200     200        200     200   L
@@ -407,8 +409,10 @@ MATRIX: dict[str, dict[tuple[str, str], str]] = {**_parse(OBJECT_TABLE, OBJECT_C
 # Public files, and the partner API (issue 21 §A): it takes a bearer token, never a browser
 # session, so every column here would be the same 401; tests/test_api_*.py cover it by token
 # and scope instead, and its OpenAPI document and reference are public, with no record in them.
+# /readyz is public too, and its 200 or 503 depends on the database's state (on PostgreSQL,
+# on the audit sequencer's lag over the class's minutes): tests/test_doctor.py covers it.
 NOT_CHECKED = frozenset({"static", "bootstrap.static", "api-docs.openapi_json", "api_reference.reference",
-                         "api.list_requests", "api.get_request", "api.download_file", "api.acknowledge",
+                         "health.readyz", "api.list_requests", "api.get_request", "api.download_file", "api.acknowledge",
                          "api.log_finding", "api.upload_file", "api.answer"})
 
 
@@ -606,6 +610,7 @@ def _visit(page: str = ""):
 URLS = {
     "home": "/",
     "auth.login": "/login",
+    "health.healthz": "/healthz",
     "auth.second_factor": "/login/second-factor",
     "auth.enrol": "/account/two-factor/enrol",
     "auth.enrol_qr": "/account/two-factor/qr.svg",

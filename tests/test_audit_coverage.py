@@ -447,6 +447,9 @@ NOT_PERSONAL = {
     "static": "our css, js and images",
     "bootstrap.static": "Bootstrap's files",
     "auth.login": "the sign-in form",
+    # Health (issue 25): public, never audited; tests/test_doctor.py.
+    "health.healthz": "the process answers \"ok\": nothing else",
+    "health.readyz": "check names and ok/fail: no record, no version, path or count",
     "auth.second_factor": "the code form during one's own sign-in",
     "auth.enrol": "one's own second-factor set-up",
     "auth.enrol_qr": "one's own second-factor set-up",
