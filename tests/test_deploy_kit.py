@@ -6,12 +6,16 @@ run); the access log never holds a query string; the scripts behave as their com
 from __future__ import annotations
 
 import ast
+import http.client
 import os
 import pwd
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -381,3 +385,127 @@ def test_hoso_command_reads_the_env_file_as_data(tmp_path):
                   env={"PATH": os.environ["PATH"], "HOSO_ENV_FILE": str(env_file),
                        "HOSO_ACCOUNT": account, "HOSO_FLASK": str(printer)})
     assert result.returncode == 1 and "line 1 is not KEY=value" in result.stderr
+
+
+# --- the site in front of a real gunicorn -------------------------------------------------
+
+def _site_for_test(tmp_path: Path, https_port: int, http_port: int, app_port: int) -> Path:
+    """The shipped site with a throwaway certificate, loopback ports, the logs in tmp_path and
+    the upstream at the test's gunicorn; everything else as shipped."""
+    key, cert = tmp_path / "test.key", tmp_path / "test.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",  # noqa: S603, S607 - Debian's openssl, fixed arguments
+                    "-nodes", "-days", "1", "-subj", "/CN=hoso.example.vn", "-keyout", str(key), "-out", str(cert)],
+                   capture_output=True, check=True, timeout=30)
+    site = SITE.read_text(encoding="utf-8")
+    replacements = [
+        (r"ssl_certificate\s+[^;]+;", f"ssl_certificate {cert};"),
+        (r"ssl_certificate_key\s+[^;]+;", f"ssl_certificate_key {key};"),
+        (r"/var/log/nginx/", f"{tmp_path}/"),
+        (r"listen \[::\]:\d+[^;]*;", ""),
+        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
+        (r"server 127\.0\.0\.1:8000 ", f"server 127.0.0.1:{app_port} "),
+    ]
+    for pattern, replacement in replacements:
+        site, count = re.subn(pattern, replacement, site)
+        assert count, f"the site no longer has {pattern}"
+    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        ("user root root;\n" if os.geteuid() == 0 else "")  # workers may write the temp folders below
+        + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+        + "".join(f"    {kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"    include {tmp_path}/site.conf;\n}}\n", encoding="utf-8")
+    return conf
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, process: subprocess.Popen, what: str, log: Path) -> None:
+    deadline = time.monotonic() + 90  # gunicorn's workers import the app: slow on a loaded machine
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not come up: {log.read_text(errors='replace')}") from None
+            time.sleep(0.1)
+
+
+def _https(port: int, method: str, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the throwaway certificate
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=60)
+    connection.request(method, path, headers={"Host": "hoso.example.vn", **(headers or {})})
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    return answer
+
+
+def test_the_site_serves_the_app_over_tls_without_logging_query_strings(database_url, tmp_path):
+    if NGINX is None:
+        reason = "the site test needs Debian's nginx (apt-get install nginx)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true, so it must run", pytrace=False)
+        pytest.skip(reason)
+    # Imported here: tests/servers.py takes the test keys from conftest.
+    from tests.servers import gunicorn_environment
+
+    https_port, http_port, app_port = _free_port(), _free_port(), _free_port()
+    conf = _site_for_test(tmp_path, https_port, http_port, app_port)
+    environment = {**gunicorn_environment(database_url, tmp_path / "instance"),
+                   **{key: value for key, value in _env_example().items()
+                      if key in {"HOSO_HTTPS", "HOSO_PROXY_HOPS", "HOSO_MAX_REQUEST_MB"}}}
+    app_log = tmp_path / "gunicorn.log"
+    with open(app_log, "wb") as log_file:
+        gunicorn = subprocess.Popen(  # noqa: S603 - our own gunicorn, the unit's arguments
+            [sys.executable, "-m", "gunicorn", "app:create_app()", "-c", str(ROOT / "gunicorn.conf.py"),
+             "--bind", f"127.0.0.1:{app_port}", "--workers", "1"],
+            cwd=ROOT, env=environment, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    nginx = None
+    try:
+        nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),  # noqa: S603 - Debian's nginx
+                                  "-c", str(conf), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait_for(https_port, nginx, "nginx", tmp_path / "error.log")
+        _wait_for(app_port, gunicorn, "gunicorn", app_log)
+
+        secret = "Nguyen-Van-Bi-Mat-079123456789"
+        page = _https(https_port, "GET", f"/login?q={secret}&next=/cases", {"X-Forwarded-For": "203.0.113.9"})
+        assert page.status == 200
+        # HSTS once (the app's; nginx adds none to it), and the app knows it is behind HTTPS:
+        # its session cookie is the Secure __Host- one.
+        assert page.headers.get_all("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]
+        cookies = page.headers.get_all("Set-Cookie") or []
+        assert any(cookie.startswith("__Host-hoso=") and "Secure" in cookie for cookie in cookies), cookies
+        assert page.headers.get_all("Content-Security-Policy") and len(page.headers.get_all("X-Frame-Options")) == 1
+
+        # A body over HOSO_MAX_REQUEST_MB: nginx refuses it from the header alone, with HSTS.
+        too_big = _https(https_port, "POST", "/login", {"Content-Length": str(27 * 1024 * 1024)})
+        assert too_big.status == 413
+        assert too_big.headers.get_all("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]
+
+        # Plain HTTP redirects to the fixed name, keeping the path and query.
+        connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+        connection.request("GET", "/cases?page=2", headers={"Host": "evil.example"})
+        redirect = connection.getresponse()
+        connection.close()
+        assert redirect.status == 301
+        assert redirect.getheader("Location") == "https://hoso.example.vn/cases?page=2"
+    finally:
+        for process in (nginx, gunicorn):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
+    access_log = (tmp_path / "hoso.access.log").read_text(encoding="utf-8")
+    assert '"GET /login HTTP/1.1" 200' in access_log
+    assert '"GET /cases HTTP/1.1" 301' in access_log
+    assert secret not in access_log and "q=" not in access_log and "page=2" not in access_log
+    assert secret not in app_log.read_text(encoding="utf-8", errors="replace")
