@@ -162,7 +162,8 @@ def test_proxy_headers_are_the_ones_proxy_hops_trusts():
     assert all(value.startswith("http://hoso_app") for value in _directives(site, "proxy_pass"))
     assert _directives(site, "server") == ["127.0.0.1:8000 max_fails=3 fail_timeout=10s"]
     # TLS 1.2 and 1.3 only; the monitoring endpoints closed to everyone else.
-    assert _directives(site, "ssl_protocols") == ["TLSv1.2 TLSv1.3"]
+    assert set(_directives(site, "ssl_protocols")) == {"TLSv1.2 TLSv1.3"}
+    assert len(set(_directives(site, "ssl_ciphers"))) == 1
     for endpoint in ("/metrics", "/readyz"):
         block = re.search(rf"location = {endpoint} \{{(.*?)\}}", site, re.S).group(1)
         assert "deny  all;" in block and "allow" in block
@@ -402,7 +403,7 @@ def _site_for_test(tmp_path: Path, https_port: int, http_port: int, app_port: in
         (r"ssl_certificate_key\s+[^;]+;", f"ssl_certificate_key {key};"),
         (r"/var/log/nginx/", f"{tmp_path}/"),
         (r"listen \[::\]:\d+[^;]*;", ""),
-        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
+        (r"listen 443 ", f"listen 127.0.0.1:{https_port} "),
         (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
         (r"server 127\.0\.0\.1:8000 ", f"server 127.0.0.1:{app_port} "),
     ]
@@ -437,11 +438,29 @@ def _wait_for(port: int, process: subprocess.Popen, what: str, log: Path) -> Non
             time.sleep(0.1)
 
 
-def _https(port: int, method: str, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
+class _NamedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to 127.0.0.1 but names `server_name` in the TLS handshake (SNI), as a browser
+    opening https://hoso.example.vn/ would."""
+
+    def __init__(self, port: int, server_name: str | None, context: ssl.SSLContext):
+        super().__init__("127.0.0.1", port, context=context, timeout=60)
+        self.server_name = server_name
+        self.tls_context = context
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=self.server_name)
+
+
+def _https(port: int, method: str, path: str, headers: dict | None = None,
+           server_name: str | None = "hoso.example.vn", ciphers: str | None = None) -> http.client.HTTPResponse:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # the throwaway certificate
-    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=60)
+    if ciphers:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(ciphers)
+    connection = _NamedHTTPSConnection(port, server_name, context)
     connection.request(method, path, headers={"Host": "hoso.example.vn", **(headers or {})})
     answer = connection.getresponse()
     answer.read()
@@ -491,6 +510,19 @@ def test_the_site_serves_the_app_over_tls_without_logging_query_strings(database
         too_big = _https(https_port, "POST", "/login", {"Content-Length": str(27 * 1024 * 1024)})
         assert too_big.status == 413
         assert too_big.headers.get_all("Strict-Transport-Security") == ["max-age=31536000; includeSubDomains"]
+
+        # TLS 1.2 only with the forward-secret AEAD suites: a CBC suite nginx's defaults
+        # would take is refused.
+        assert _https(https_port, "GET", "/login", ciphers="ECDHE-ECDSA-AES128-GCM-SHA256").status == 200
+        with pytest.raises(ssl.SSLError):
+            _https(https_port, "GET", "/login", ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384")
+
+        # Any other name (or none, as with an IP address) is refused at the TLS handshake, and
+        # the right name in the handshake with another Host header never reaches the app.
+        for other in ("evil.example", None):
+            with pytest.raises(ssl.SSLError):
+                _https(https_port, "GET", "/login", server_name=other)
+        assert _https(https_port, "GET", "/login", {"Host": "evil.example"}).status == 421
 
         # Plain HTTP redirects to the fixed name, keeping the path and query.
         connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
