@@ -126,6 +126,17 @@ def test_deploy_check_accepts_the_kit_and_refuses_a_broken_site_or_unit(tmp_path
     assert refused.returncode == 1
     assert "Unknown key 'PrivateTemp'" in refused.stderr
     assert "FAIL: systemd-analyze verify complains" in refused.stderr
+    if "OK: systemd-analyze security" not in good.stdout:
+        assert "SKIP: this systemd-analyze cannot score" in good.stdout
+        return
+    # Hardening dropped (still valid syntax): the exposure score fails the check.
+    dropped = {"NoNewPrivileges", "ProtectSystem", "CapabilityBoundingSet", "SystemCallFilter", "PrivateDevices",
+               "ProtectHome", "RestrictAddressFamilies"}
+    service.write_text("".join(line for line in (UNITS / "hoso.service").read_text(encoding="utf-8").splitlines(True)
+                               if line.split("=", 1)[0] not in dropped), encoding="utf-8")
+    refused = _run([*check, "--units", str(units)])
+    assert refused.returncode == 1
+    assert "hardening scores above 2.5" in refused.stderr
 
 
 # --- the site agrees with the app ---------------------------------------------------------
