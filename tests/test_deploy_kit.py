@@ -19,7 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from audit.models import AuditEntry
+from protection.db import db
+from protection.identity import Unit
 from protection.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -552,3 +556,30 @@ def test_the_site_serves_the_app_over_tls_without_logging_query_strings(database
     assert '"GET /cases HTTP/1.1" 301' in access_log
     assert secret not in access_log and "q=" not in access_log and "page=2" not in access_log
     assert secret not in app_log.read_text(encoding="utf-8", errors="replace")
+
+
+# --- a new installation's first unit and admin (the README's install steps) ---------------
+
+def test_a_new_installation_gets_its_first_unit_and_admin_from_the_cli(app, runner):
+    created = runner.invoke(args=["units", "create", "btctu", "--name", "Ban Tổ chức Tỉnh ủy"])
+    assert created.exit_code == 0, created.output
+    assert "Created unit BTCTU (organisation)." in created.output
+    district = runner.invoke(args=["units", "create", "HU-SONHA", "--name", "Huyện ủy Sơn Hà",
+                                   "--kind", "district", "--parent", "BTCTU"])
+    assert district.exit_code == 0, district.output
+    admin = runner.invoke(args=["users", "create", "quantri", "--role", "admin", "--unit", "BTCTU",
+                                "--password-stdin"], input="Hoso-Quan-Tri-Lam-Son-2026\n")
+    assert admin.exit_code == 0, admin.output
+
+    # Refusals: one line, non-zero, nothing written.
+    for args, message in ((["BTCTU", "--name", "Lặp lại"], "Mã đơn vị đã tồn tại."),
+                          (["X", "--name", "Quá ngắn"], "Mã đơn vị dài 2–32 ký tự"),
+                          (["HU-KHAC", "--name", "Khác", "--parent", "NONE"], "Không có đơn vị cấp trên"),
+                          (["HU-TRONG", "--name", "  "], "Hãy nhập tên đơn vị.")):
+        refused = runner.invoke(args=["units", "create", *args])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+        assert len(refused.output.strip().splitlines()) == 1
+    with app.app_context():
+        assert sorted(unit.code for unit in db.session.scalars(select(Unit))) == ["BTCTU", "HU-SONHA"]
+        created_entries = [entry for entry in db.session.scalars(select(AuditEntry)) if entry.action.startswith("unit.")]
+        assert len(created_entries) == 2
