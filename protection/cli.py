@@ -21,7 +21,7 @@ from . import accounts, signals
 from .accounts import AccountError, NewUser
 from .backup.cli import backup_cli
 from .db import db
-from .identity import CLEARANCE_ORDER, Role, User
+from .identity import CLEARANCE_ORDER, Role, UnitKind, User
 from .keys_cli import keys_cli, provision_keys
 from .schema import SchemaNotReady, ensure_schema_current, upgrade_schema
 
@@ -151,8 +151,31 @@ def disable_user_command(username):
     click.echo(f"Disabled {user.username}; its sessions have ended.")
 
 
+units_cli = AppGroup("units", help="Create the first units of a new installation (later: Quản trị → Đơn vị).")
+
+
+@units_cli.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="The unit's full name, e.g. 'Ban Tổ chức Tỉnh ủy'.")
+@click.option("--kind", default=UnitKind.ORGANISATION.value, show_default=True,
+              type=click.Choice([kind.value for kind in UnitKind]))
+@click.option("--parent", "parent_code", help="Code of the unit above it.")
+def create_unit_command(code, name, kind, parent_code):
+    """Create unit CODE: a new installation's first unit, which its first admin belongs to
+    (`users create` needs one); audited like the admin page's."""
+    _ready()
+    try:
+        unit = accounts.create_unit(code=code, name=name, kind=kind, parent_code=parent_code, by=None)
+        db.session.commit()
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    click.echo(f"Created unit {unit.code} ({unit.kind.value}).")
+
+
 def configure_cli(app: Flask) -> None:
     app.cli.add_command(init_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(units_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(backup_cli)
