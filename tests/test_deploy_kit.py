@@ -36,7 +36,6 @@ DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 # Read by app.py before the settings, and by the kit's own scripts (deploy/hoso-backup).
 OTHER_SETTINGS = {"HOSO_INSTANCE_PATH", "HOSO_BACKUP_DIR", "HOSO_BACKUP_KEEP"}
 # Commands the kit runs that another branch of issue 25 brings; remove a line once merged.
-COMING_WITH = {("backup", "verify"): "i25-keys"}
 
 
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -289,9 +288,7 @@ def test_every_command_the_kit_runs_exists(runner):
         result = runner.invoke(args=[*command, "--help"])
         if result.exit_code != 0:
             missing.append(command)
-    assert [command for command in missing if command not in COMING_WITH] == []
-    if missing:
-        pytest.skip(f"{missing} come with {sorted({COMING_WITH[c] for c in missing})}, not merged here")
+    assert missing == []
 
 
 def test_env_example_holds_valid_settings():
