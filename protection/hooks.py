@@ -19,6 +19,10 @@ CITIZEN_INDEX      one     accounts.set_citizen_id: a citizen   cases/setup.py:
 DEMO_SEEDERS       many    demo.run_domain_seeders (`flask      cases/setup.py, in order:
                            demo`): () -> lines to print         cases.demo.notifications,
                                                                 cases.demo.seed, cases.demo.campaign
+METRIC_READINGS    many    metrics (/metrics, when scraped):    audit/setup.py: audit.metrics
+                           () -> protection.metrics.Reading     .audit_readings; cases/setup.py:
+                           gauges (fixed-vocabulary labels)     cases.notifications.service
+                                                                .mail_readings
 UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
                            id column -> SQL counting their      cases.notifications.service
                            unread notifications (asked in the   .unread_filter
@@ -70,6 +74,7 @@ class Hook:
 
 CITIZEN_INDEX = Hook("citizen_index")
 DEMO_SEEDERS = Hook("demo_seeders", many=True)
+METRIC_READINGS = Hook("metric_readings", many=True)
 UNREAD_COUNT = Hook("unread_count")
 
 
