@@ -17,7 +17,7 @@ from app import create_app
 from cases.notifications.metrics import WATCHED_STATES
 from protection.metrics import METHODS, UNMATCHED
 from protection.settings import ConfigurationError
-from tests.conftest import audit_entries
+from tests.conftest import audit_entries, sequenced_all
 from tests.journeys import demo_journey, normal, protected_values
 from tests.pages import post_form
 
@@ -156,26 +156,28 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(database_url, tmp_path
             except urllib.error.HTTPError as error:
                 return error.code, ""
 
-        def logins() -> float:
+        def unmatched() -> float:
+            # Not /login's count: start_gunicorn's readiness probes ask for /login, and a probe
+            # that gave up waiting for a booting worker may still be answered later.
             status, body = fetch("/metrics", AUTH)
             assert status == 200
             families = {family.name: family.samples for family in text_string_to_metric_families(body)}
-            return requests_of(families, "auth.login")
+            return requests_of(families, UNMATCHED, status="4xx")
 
         assert fetch("/metrics")[0] == 401
-        before = logins()
+        assert unmatched() == 0
         # One worker is kept busy with a request whose headers are not finished (sync workers
         # take one connection at a time, in the order they came), so the next requests are
         # other workers' to answer: the counts of at least two processes must add up.
         host, port = base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=30) as held:
-            held.sendall(b"GET /login HTTP/1.1\r\nHost: hoso\r\n")
+            held.sendall(b"GET /no-such-page HTTP/1.1\r\nHost: hoso\r\n")
             for _ in range(6):
-                assert fetch("/login")[0] == 200
+                assert fetch("/no-such-page")[0] == 404
             held.sendall(b"\r\n")
             answer = held.makefile("rb").readline()
-        assert answer.startswith(b"HTTP/1.1 200"), answer
-        assert logins() - before == 7  # whichever worker answered each
+        assert answer.startswith(b"HTTP/1.1 404"), answer
+        assert unmatched() == 7  # whichever worker answered each
         files = {path.name for path in folder.iterdir()}
         assert "counter_999999.db" not in files
         assert len({name for name in files if name.startswith("counter_")}) >= 2, files  # several workers counted
@@ -185,5 +187,20 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(database_url, tmp_path
     # HOSO_LOG_FORMAT=json: gunicorn's own lines and the app's, one JSON object each.
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
-    assert any(record.get("logger") == "hoso.access" and record.get("endpoint") == "auth.login" for record in records)
+    assert any(record.get("logger") == "hoso.access" and record.get("status") == 404 for record in records)
     assert any(record.get("logger") == "gunicorn.error" for record in records)
+
+
+def test_the_audit_gauges_follow_the_sequencer(with_token, app, client, login_as):
+    login_as("officer")  # its sign-in records entries
+    families = scrape(client)
+    pending = families["hoso_audit_entries_pending"][0].value
+    lag = families["hoso_audit_sequencing_lag_seconds"][0].value
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert pending >= 1 and lag >= 0  # waiting for the sequencer, which no test server runs
+    else:
+        assert (pending, lag) == (0, 0)  # SQLite links each entry as it is recorded
+    sequenced_all(app)
+    families = scrape(client)
+    assert families["hoso_audit_entries_pending"][0].value == 0
+    assert families["hoso_audit_sequencing_lag_seconds"][0].value == 0
