@@ -186,6 +186,8 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(database_url, tmp_path
         process.wait(timeout=20)
     # HOSO_LOG_FORMAT=json: gunicorn's own lines and the app's, one JSON object each.
     lines = [line for line in log.read_text().splitlines() if line.strip()]
+    not_json = [line for line in lines if not line.startswith("{")]
+    assert not not_json, not_json[:5]
     records = [json.loads(line) for line in lines]
     assert any(record.get("logger") == "hoso.access" and record.get("status") == 404 for record in records)
     assert any(record.get("logger") == "gunicorn.error" for record in records)
