@@ -24,6 +24,7 @@ from protection.doctor import configure_health
 from protection.errors import configure_errors, configure_logging, handle_unexpected
 from protection.headers import configure_security_headers
 from protection.i18n import configure_i18n
+from protection.metrics import configure_metrics
 from protection.policy import can, enforce_request
 from protection.rendering import configure_rendering
 from protection.schema import migrate
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         configure_audit(app)
         configure_policy(app)
         configure_security_headers(app)
+        configure_metrics(app)
         configure_views(app)
         configure_commands(app)
     except BaseException:

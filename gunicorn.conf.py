@@ -28,6 +28,19 @@ limit_request_fields = 100
 accesslog = "-"
 # Method and path only, never the query string: a search term can be a protected value.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss'
+# HOSO_LOG_FORMAT=json in the service's environment (protection/errors.py): the app writes a
+# JSON line per request itself (with the endpoint's name, the user and the duration), so
+# gunicorn's text access line goes, and gunicorn's own lines (start, workers) are JSON too.
+if os.environ.get("HOSO_LOG_FORMAT", "").strip() == "json":
+    accesslog = None
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "protection.errors.JsonLineFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
+                                 "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+    }
 forwarded_allow_ips = "127.0.0.1"
 # Recent gunicorns (27 here) open a control socket (~/.gunicorn/gunicorn.ctl) through which `gunicornc`
 # can stop and scale workers. Hoso is run by systemd or the README's command, never through
@@ -43,12 +56,27 @@ audit_sequencer = EmbeddedSequencer(Path(__file__).resolve().parent)
 
 def on_starting(server):
     """Before anything binds or loads the app: a missing key, or a key file or folder open to
-    others, stops the server with one line (the worker would otherwise die with a traceback)."""
+    others, stops the server with one line (the worker would otherwise die with a traceback).
+    Then Prometheus multiprocess mode (protection/metrics.py): PROMETHEUS_MULTIPROC_DIR holds the
+    workers' counters; what a previous run left there would be counted again, so it goes."""
     problems, _found = key_file_problems(served_instance_path(Path(__file__).resolve().parent) / "keys",
                                          os.environ)
     if problems:
         server.log.error("Hoso refuses to start: keys: %s", "; ".join(problems))
         sys.exit(1)
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker gone: its live gauges leave the sum (prometheus_client's multiprocess docs)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess  # only in multiprocess mode: it reads the folder
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def when_ready(server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -121,16 +122,27 @@ def sequence_command(once: bool, embedded: bool) -> None:
     runner = sequencer.Runner(
         engine, batch=config["HOSO_AUDIT_SEQUENCE_BATCH"], poll_seconds=config["HOSO_AUDIT_SEQUENCE_POLL_MS"] / 1000,
         once=once, stopping=lambda: stop["asked"],
-        on_wait=lambda: click.echo("another audit sequencer is running" + ("; it links the entries" if once else
-                                   ": waiting until it stops"), err=True),
-        on_pass=(lambda result: click.echo(f"generation {result.new_generation} started: the database's "
-                                           "transaction ids are behind the trail", err=True)
+        on_wait=lambda: _status("another audit sequencer is running" + ("; it links the entries" if once else
+                                ": waiting until it stops")),
+        on_pass=(lambda result: _status(f"generation {result.new_generation} started: the database's "
+                                        "transaction ids are behind the trail")
                  if result.new_generation else None))
     if not once:
-        click.echo(f"audit sequencer running: batches of {runner.batch}, polling every "
-                   f"{config['HOSO_AUDIT_SEQUENCE_POLL_MS']} ms", err=True)
+        _status(f"audit sequencer running: batches of {runner.batch}, polling every "
+                f"{config['HOSO_AUDIT_SEQUENCE_POLL_MS']} ms")
     try:
         linked = runner.run()
     except SQLAlchemyError as error:
         raise click.ClickException(f"the audit sequencer stopped: {type(error).__name__}") from None
     click.echo(f"linked {linked} audit entries")
+
+
+def _status(text: str) -> None:
+    """A status line of the sequencer on stderr; with HOSO_LOG_FORMAT=json a log record
+    instead, so that the service's output stays one JSON object per line (issue 25)."""
+    from flask import current_app  # the config of the app the command runs in
+
+    if current_app.config["HOSO_LOG_FORMAT"] == "json":
+        logging.getLogger(sequencer.__name__).info("%s", text)
+    else:
+        click.echo(text, err=True)

@@ -11,6 +11,7 @@ from .backup_check import TrailCheck
 from .cli import audit_cli
 from .health import audit_checkpoint, audit_sequencing, ready
 from .listeners import connect_listeners
+from .metrics import audit_readings
 from .targets import configure_target_kinds
 from .views import audit_bp
 
@@ -24,3 +25,4 @@ def configure_audit(app: Flask) -> None:
     hooks.register(app, hooks.DOCTOR_CHECKS, audit_sequencing)
     hooks.register(app, hooks.DOCTOR_CHECKS, audit_checkpoint)
     hooks.register(app, hooks.READINESS_CHECKS, ready)
+    hooks.register(app, hooks.METRIC_READINGS, audit_readings)

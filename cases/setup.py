@@ -38,6 +38,7 @@ from cases.demo.oversight_visits import seed_demo_oversight_visits
 from cases.demo.seed import seed_demo_subjects
 from cases.notifications import models as _notification_models  # noqa: F401 - registers the notification tables
 from cases.notifications.cli import notify_cli
+from cases.notifications.metrics import mail_readings
 from cases.notifications.service import unread_filter
 from cases.notifications.views import bell, notifications_bp
 from cases.oversight import board_views as _board_views  # noqa: F401 - these views join the oversight blueprint
@@ -74,6 +75,7 @@ def configure_cases(app: Flask) -> None:
 
     # The admin's user form records a citizen ID as the dossiers' blind index (recusal).
     hooks.register(app, hooks.CITIZEN_INDEX, citizen_index)
+    hooks.register(app, hooks.METRIC_READINGS, mail_readings)  # /metrics: mails waiting
     app.add_url_rule("/", "home", home)
     app.jinja_env.filters["relative_due"] = deadlines.relative_due_filter  # "còn 3 ngày", "trễ 5 ngày"
     # Mail addresses and choices first: the case work seeded next raises events that find them.

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
+from datetime import UTC, datetime
 
-from flask import Flask, abort, g, has_request_context, render_template, request
+from flask import (
+    Flask,
+    abort,
+    g,
+    has_request_context,
+    render_template,
+    request,
+    request_finished,
+    request_started,
+)
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .db import database_busy, db, reading_first
@@ -41,19 +53,72 @@ ERROR_TEXT = {
 
 
 class RequestIdFilter(logging.Filter):
-    """Every log line carries the request's reference id, the one shown on error pages."""
+    """Every log line carries the request's reference id, the one shown on error pages, and
+    (for the JSON format) the endpoint's name and the signed-in user's id. The user is the one
+    already loaded for the request, never loaded here: a log line must not query the database."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not has_request_context():
+            record.request_id = "-"
+            return True
+        record.request_id = g.get("request_id", "-")
+        if not hasattr(record, "endpoint"):
+            record.endpoint = request.endpoint
+        user = g.get("_login_user")
+        if not hasattr(record, "user_id"):
+            record.user_id = str(user.id) if getattr(user, "is_authenticated", False) else None
         return True
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+ACCESS_LOGGER = "hoso.access"
+
+
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object per line for a log collector (python-json-logger): time (ISO 8601,
+    UTC, milliseconds), level, logger and message, then what the filter and the record's
+    `extra` add (request_id, user_id, endpoint; on the access lines method, status and
+    duration_ms), and a traceback as exc_info."""
+
+    def __init__(self) -> None:
+        super().__init__(["asctime", "levelname", "name", "message"],
+                         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+def _start_timer(sender: Flask, **_extra) -> None:
+    g.hoso_request_started = time.perf_counter()
+
+
+def request_duration() -> float | None:
+    """Seconds since the request started (Flask's request_started), or None outside one."""
+    started = g.get("hoso_request_started") if has_request_context() else None
+    return None if started is None else time.perf_counter() - started
+
+
+def _log_access(sender: Flask, response, **_extra) -> None:
+    """The JSON format's line per request. The endpoint's name stands for the address: no
+    path (it holds ids), no query string and no form value (a search term can be a name)."""
+    duration = request_duration()
+    logging.getLogger(ACCESS_LOGGER).info(
+        "%s %s %s", request.method, request.endpoint or "-", response.status_code,
+        extra={"method": request.method, "status": response.status_code,
+               "duration_ms": None if duration is None else round(duration * 1000, 1)})
 
 
 def configure_logging(app: Flask) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
-    ))
+    if app.config["HOSO_LOG_FORMAT"] == "json":
+        handler.setFormatter(JsonLineFormatter())
+        # gunicorn's own access line is text (gunicorn.conf.py turns it off for JSON): the
+        # app writes one instead, which knows the endpoint and the user.
+        request_finished.connect(_log_access, app)
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RequestIdFilter())
+    request_started.connect(_start_timer, app)
     for name in ("hoso", "protection", "audit", "cases"):
         logger = logging.getLogger(name)
         logger.handlers = [handler]

@@ -28,6 +28,10 @@ DOCTOR_CHECKS      many    doctor.run_checks (`flask doctor`):  audit/setup.py:
                            of them                              audit.health.audit_checkpoint
 READINESS_CHECKS   many    doctor.readiness (/readyz): (app)    audit/setup.py:
                            -> {check name: ready?}              audit.health.ready
+METRIC_READINGS    many    metrics (/metrics, when scraped):    audit/setup.py: audit.metrics
+                           () -> protection.metrics.Reading     .audit_readings; cases/setup.py:
+                           gauges (fixed-vocabulary labels)     cases.notifications.service
+                                                                .mail_readings
 UNREAD_COUNT       one     sessions.resolve_session: the user   cases/setup.py:
                            id column -> SQL counting their      cases.notifications.service
                            unread notifications (asked in the   .unread_filter
@@ -82,6 +86,7 @@ CITIZEN_INDEX = Hook("citizen_index")
 DEMO_SEEDERS = Hook("demo_seeders", many=True)
 DOCTOR_CHECKS = Hook("doctor_checks", many=True)
 READINESS_CHECKS = Hook("readiness_checks", many=True)
+METRIC_READINGS = Hook("metric_readings", many=True)
 UNREAD_COUNT = Hook("unread_count")
 
 

@@ -45,10 +45,13 @@ def locked_until(user: User):
     """When the current lock ends, or None. A lock starts at the failure that makes
     THRESHOLD failures within one window and lasts one full window from then, however the
     earlier failures were spread (issue 2: "5 failures in 15 minutes")."""
+    return _lock_end(_failure_times(user), utcnow())
+
+
+def _lock_end(times: list, now):
+    """The end of the lock the failure times (in order) hold at `now`, or None."""
     threshold = current_app.config["HOSO_LOCKOUT_THRESHOLD"]
     window = _window()
-    times = _failure_times(user)
-    now = utcnow()
     until = None
     for index in range(threshold - 1, len(times)):
         if times[index] - times[index - threshold + 1] < window:
@@ -56,6 +59,20 @@ def locked_until(user: User):
             if end > now and (until is None or end > until):
                 until = end
     return until
+
+
+def active_lockouts() -> int:
+    """How many accounts are locked now (for the metrics): one statement over the failures
+    of the last two windows, the same rule as locked_until."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(LoginFailure.user_id, LoginFailure.failed_at)
+        .where(LoginFailure.failed_at > now - 2 * _window())
+        .order_by(LoginFailure.user_id, LoginFailure.failed_at)).all()
+    by_user: dict = {}
+    for user_id, failed_at in rows:
+        by_user.setdefault(user_id, []).append(failed_at)
+    return sum(1 for times in by_user.values() if _lock_end(times, now) is not None)
 
 
 def is_locked(user: User) -> bool:

@@ -146,6 +146,15 @@ def _hour(name: str, raw: Any) -> int:
     return value
 
 
+def _metrics_token(name: str, raw: Any) -> str:
+    """A bearer token: long, and printable without spaces (the message never shows it)."""
+    text = str(raw).strip()
+    if len(text) < 32 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", text):
+        raise ConfigurationError(f"{name} must be at least 32 letters, digits or -._~+/= "
+                                 "(e.g. the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return text
+
+
 def _existing_file(name: str, raw: Any) -> str:
     text = str(raw).strip()
     if not Path(text).is_file():
@@ -364,6 +373,12 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a sign-in waits for the directory"),
     Setting("HOSO_LOG_LEVEL", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"),
             "server log level"),
+    Setting("HOSO_LOG_FORMAT", "text", _choice("text", "json"),
+            "server log lines: text for people to read, or json (one object per line, with a line per "
+            "request) for a log collector"),
+    Setting("HOSO_METRICS_TOKEN", None, _metrics_token,
+            "the bearer token a Prometheus server sends to /metrics (at least 32 characters); unset: "
+            "/metrics answers 404"),
     Setting("HOSO_ARCHIVE_AFTER_DAYS", 365, _non_negative_int,
             "days after closing before `retention archive` makes a case read-only"),
     Setting("HOSO_RETENTION_YEARS_REVIEW", 20, _positive_int,

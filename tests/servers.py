@@ -42,14 +42,19 @@ def gunicorn_environment(database_url: str, instance_path: Path) -> dict[str, st
     }
 
 
-def start_gunicorn(database_url: str, instance_path: Path, log_file, workers: int = 3) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(database_url: str, instance_path: Path, log_file, workers: int = 3, *,
+                   environment: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """gunicorn on a free loopback port, answering /login when this returns. The master
-    leads a process group of its own, so a test can kill it and its workers at once."""
+    leads a process group of its own, so a test can kill it and its workers at once.
+    `environment`: more variables for it (HOSO_LOG_FORMAT=json: gunicorn.conf.py's own
+    access log setting then holds, not the text one asked for here)."""
     port = _free_port()
+    environment = {**gunicorn_environment(database_url, instance_path), **(environment or {})}
+    access_log = [] if environment.get("HOSO_LOG_FORMAT") == "json" else ["--access-logfile", "-"]
     process = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
         [sys.executable, "-m", "gunicorn", "app:create_app()", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--access-logfile", "-"],
-        cwd=ROOT, env=gunicorn_environment(database_url, instance_path), stdout=log_file,
+         "--workers", str(workers), *access_log],
+        cwd=ROOT, env=environment, stdout=log_file,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

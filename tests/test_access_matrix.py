@@ -384,6 +384,9 @@ notifications.index          | 200     200     200        200     200   L
 notifications.open_item      | 303     303     303        303     303   L
 notifications.read_all       | 303     303     303        303     303   L
 notifications.preferences    | 200/303 200/303 200/303    200/303 200/303 L
+# Prometheus metrics (issue 25): public to the gate, refused by their own bearer-token check
+# (no session counts, signed in or not: 401, no record); tests/test_metrics.py covers the token
+metrics.scrape               | 401     401     401        401     401   401
 auth.logout                  | 302     302     302        302     302   L
 """
 ROLE_STAND_IN = {"officer": ("officer", "assigned"), "liaison": ("liaison", "addressed_body"),
@@ -611,6 +614,7 @@ URLS = {
     "home": "/",
     "auth.login": "/login",
     "health.healthz": "/healthz",
+    "metrics.scrape": "/metrics",
     "auth.second_factor": "/login/second-factor",
     "auth.enrol": "/account/two-factor/enrol",
     "auth.enrol_qr": "/account/two-factor/qr.svg",
@@ -1016,7 +1020,7 @@ def matrix_scene(database_url, tmp_path_factory):
     """The scenario for the matrix, on an app of its own that lives for the class; every
     table is emptied afterwards, as the `app` fixture does."""
     config = {**_config(database_url, tmp_path_factory.mktemp("instance")),
-              "HOSO_LOGIN_RATE_LIMIT": "1000 per minute"}
+              "HOSO_LOGIN_RATE_LIMIT": "1000 per minute", "HOSO_METRICS_TOKEN": "m" * 40}
     app = create_app(config)
     counter = iter(range(1, 10_000))
 

@@ -490,6 +490,8 @@ NOT_PERSONAL = {
     "api.download_file": "covered by tests/test_api_requests.py (records attachment.download, via=api)",
     "api-docs.openapi_json": "the partner API's OpenAPI document: no record",
     "api_reference.reference": "the API's HTML reference, built from that document: no record",
+    # Monitoring (issue 25): counts, ages and durations by endpoint name; no person, no case.
+    "metrics.scrape": "Prometheus metrics behind their own bearer token: figures by endpoint name, no record",
     "partners.create": "an empty form (its list names units)",
     "partners.rotate": "a form naming one API client; no person",
     # Partner bodies' exchange keys (issue 21 §B.4): public keys of units, no person or case.
