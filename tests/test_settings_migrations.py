@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Uuid, bindparam, inspect, text
+from sqlalchemy import Uuid, bindparam, func, inspect, select, table, text
 
 from app import create_app
 from protection.db import SQLITE_CACHE_KIB, Base, db
@@ -255,5 +255,53 @@ def test_a_database_with_accounts_in_it_migrates_down_and_up_across_issue_23(app
             if empty_database_url.startswith("sqlite"):
                 # Enforced again on the app's connections after the migration.
                 assert db.session.scalar(text("PRAGMA foreign_keys")) == 1
+    finally:
+        dispose(application)
+
+
+PREVIOUS_RELEASE = "ff5a84eefac1"  # the migration head of the release before issue 24 (issue 23)
+
+
+def _row_counts(names) -> dict[str, int]:
+    return {name: db.session.scalar(select(func.count()).select_from(table(name))) for name in names}
+
+
+def test_a_demo_database_of_the_previous_release_upgrades_and_keeps_its_trail(app_config, empty_database_url):
+    """The README's upgrade procedure on a database holding the demo organisation at the
+    previous release's migration head: `db upgrade` brings it to head without losing a row,
+    the trail verifies, the new release's demo data seeds on top, and the old dossiers open.
+    (The demo is seeded with this code, then the schema is taken back to the previous head —
+    which drops only this release's tables — so the database is what that release had.)"""
+    application = create_app({**app_config, "HOSO_DATABASE_URL": empty_database_url})
+    runner = application.test_cli_runner()
+    old_tables = ("users", "units", "subjects", "cases", "audit_entries", "blobs", "data_keys")
+    try:
+        with application.app_context():
+            upgrade_schema()
+        assert runner.invoke(args=["demo"]).exit_code == 0
+        with application.app_context():
+            downgrade(directory=str(MIGRATIONS), revision=PREVIOUS_RELEASE)
+            assert current_revision() == PREVIOUS_RELEASE
+            assert "archive_documents" not in table_names(application)
+            before = _row_counts(old_tables)
+            db.session.commit()
+        assert all(before.values()), before
+
+        upgraded = runner.invoke(args=["db", "upgrade"])
+        assert upgraded.exit_code == 0, upgraded.output
+        with application.app_context():
+            assert current_revision() == head_revision()
+            after = _row_counts(old_tables)
+            db.session.commit()
+        assert after == before
+        assert schema_differences(application) == []
+
+        reseeded = runner.invoke(args=["demo"])
+        assert reseeded.exit_code == 0, reseeded.output
+        verified = runner.invoke(args=["audit", "verify"])
+        assert verified.exit_code == 0 and "OK" in verified.output, verified.output
+        with application.app_context():
+            assert db.session.scalar(text("SELECT count(*) FROM archive_documents")) > 0
+            db.session.commit()
     finally:
         dispose(application)
