@@ -99,8 +99,11 @@ def refuse_half_configured(worker):
     the app that it repairs."""
     # Imported here: the master never imports the app (see audit/embedded.py); a worker
     # has just loaded it.
+    from protection.db import db
     from protection.doctor import startup_refusal
 
+    if getattr(worker.wsgi, "extensions", {}).get("sqlalchemy") is not db:
+        return  # another app served with this file (bench/bare_page.py's baseline): not Hoso
     refusal = startup_refusal(worker.wsgi)
     if refusal is not None:
         worker.log.error(refusal)

@@ -299,8 +299,11 @@ KERNEL_CHECKS: tuple[Callable[[Flask], Result | list[Result]], ...] = (
     check_settings, check_keys, check_instance, check_database, check_schema, check_clock,
     check_disk, check_backups, check_restore_drill, check_redis,
 )
-# What the serving path refuses to start with (gunicorn.conf.py's post_worker_init).
-STARTUP_CHECKS = (check_keys, check_instance, check_database, check_schema, check_clock, check_redis)
+# What the serving path refuses to start with (gunicorn.conf.py's post_worker_init): a key file
+# missing or open to others, the database unreachable or at another migration, the clock off,
+# a configured Redis silent. The instance folder's own mode is the doctor's to report, not a
+# reason to stop serving: the key files and keys/ carry their own modes, checked here.
+STARTUP_CHECKS = (check_keys, check_database, check_schema, check_clock, check_redis)
 
 
 def _flatten(answers: Iterable[Result | list[Result]]) -> list[Result]:
