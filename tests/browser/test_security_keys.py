@@ -47,6 +47,7 @@ def test_a_key_registers_signs_in_and_approves_and_a_stranger_key_does_not(pages
     page.goto("/account/security-keys")
     page.get_by_label("Tên khóa").fill("Khóa thử nghiệm")
     page.get_by_label("Mật khẩu hiện tại").fill(DEMO_PASSWORD)
+    page.wait_for_load_state()  # security-keys.js has bound its buttons (a click before does nothing)
     with page.expect_navigation():
         page.get_by_role("button", name="Thêm khóa bảo mật").click()
     expect(page.get_by_role("status").filter(has_text="Đã thêm khóa bảo mật")).to_be_visible()
@@ -54,6 +55,7 @@ def test_a_key_registers_signs_in_and_approves_and_a_stranger_key_does_not(pages
 
     _sign_out(page)
     _password_step(page)
+    page.wait_for_load_state()  # security-keys.js has bound its buttons (a click before does nothing)
     with page.expect_navigation():
         page.get_by_role("button", name="Đăng nhập bằng khóa bảo mật").click()
     expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
@@ -61,6 +63,7 @@ def test_a_key_registers_signs_in_and_approves_and_a_stranger_key_does_not(pages
     page.goto("/cases/?view=approval")
     page.get_by_role("row").filter(has_text=PETITION).get_by_role("link").first.click()
     page.get_by_role("link", name="Xem xét, phê duyệt").click()
+    page.wait_for_load_state()  # security-keys.js has bound its buttons (a click before does nothing)
     with page.expect_navigation():
         page.get_by_role("button", name="Dùng khóa bảo mật").click()  # the confirmation is accepted
     expect(page.get_by_role("status").filter(has_text="Đã phê duyệt kết luận số")).to_be_visible()
@@ -72,6 +75,7 @@ def test_a_key_registers_signs_in_and_approves_and_a_stranger_key_does_not(pages
     devtools.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
     _sign_out(page)
     _password_step(page)
+    page.wait_for_load_state()  # security-keys.js has bound its buttons (a click before does nothing)
     page.get_by_role("button", name="Đăng nhập bằng khóa bảo mật").click()
     expect(page.locator("[data-security-key-status]")).to_have_text(
         "Không xác nhận được bằng khóa bảo mật. Hãy thử lại, hoặc dùng cách khác.")
