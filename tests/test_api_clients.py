@@ -138,7 +138,7 @@ def test_a_revoked_client_is_refused_with_its_id_in_the_trail(app, client, polic
     [entry] = audit_entries(app, "api_client.refused")
     assert entry.outcome == "failure" and entry.actor_id == user_id
     # Nothing in the trail holds the token or its secret.
-    assert all(token not in (entry.detail or "") and token.rsplit("_", 1)[1] not in (entry.detail or "")
+    assert all(token not in (entry.detail or "") and token.split("_", 2)[2] not in (entry.detail or "")
                for entry in audit_entries(app))
     with app.app_context():
         assert db.session.get(User, user_id).active is False
