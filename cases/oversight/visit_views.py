@@ -190,41 +190,37 @@ def decide(visit_id: uuid.UUID, recommendation_id: uuid.UUID):
     return _decision_page(visit, item)
 
 
-def _decided(visit, item):
-    return lambda _item: _to_visit(visit, f"recommendation-{item.number}")
+def _decide(visit_id: uuid.UUID, recommendation_id: uuid.UUID, form_class, field: str, operation, message: str,
+            page_form: str):
+    """One inspectors' decision on a recommendation (accept, send back, waive): load and
+    authorise, run `operation(item, the form's `field`, by=...)`, flash `message` (with the
+    recommendation's number) and go back to the visit; a refused form shows the decision
+    page again with this form's errors."""
+    visit = visits.load_visit(visit_id, need="manage")
+    item = visits.load_recommendation(visit, recommendation_id, need="manage")
+    form = form_class()
+    done = submit(form, lambda: operation(item, getattr(form, field).data, by=current_user),
+                  message % {"number": item.number},
+                  lambda _item: _to_visit(visit, f"recommendation-{item.number}"))
+    return done or _decision_page(visit, item, **{page_form: form})
 
 
 @oversight_bp.route("/visits/<uuid:visit_id>/recommendations/<uuid:recommendation_id>/accept", methods=["POST"])
 @permission("visit.manage")
 def accept(visit_id: uuid.UUID, recommendation_id: uuid.UUID):
-    visit = visits.load_visit(visit_id, need="manage")
-    item = visits.load_recommendation(visit, recommendation_id, need="manage")
-    form = AcceptForm()
-    done = submit(form, lambda: visits.accept(item, form.accept_note.data, by=current_user),
-                  _("Đã chấp nhận kết quả thực hiện khuyến nghị số %(number)d.", number=item.number),
-                  _decided(visit, item))
-    return done or _decision_page(visit, item, accept_form=form)
+    return _decide(visit_id, recommendation_id, AcceptForm, "accept_note", visits.accept,
+                   _("Đã chấp nhận kết quả thực hiện khuyến nghị số %(number)d."), "accept_form")
 
 
 @oversight_bp.route("/visits/<uuid:visit_id>/recommendations/<uuid:recommendation_id>/send-back", methods=["POST"])
 @permission("visit.manage")
 def send_back(visit_id: uuid.UUID, recommendation_id: uuid.UUID):
-    visit = visits.load_visit(visit_id, need="manage")
-    item = visits.load_recommendation(visit, recommendation_id, need="manage")
-    form = SendBackForm()
-    done = submit(form, lambda: visits.send_back(item, form.note.data, by=current_user),
-                  _("Đã trả lại khuyến nghị số %(number)d để đơn vị thực hiện tiếp.", number=item.number),
-                  _decided(visit, item))
-    return done or _decision_page(visit, item, send_back_form=form)
+    return _decide(visit_id, recommendation_id, SendBackForm, "note", visits.send_back,
+                   _("Đã trả lại khuyến nghị số %(number)d để đơn vị thực hiện tiếp."), "send_back_form")
 
 
 @oversight_bp.route("/visits/<uuid:visit_id>/recommendations/<uuid:recommendation_id>/waive", methods=["POST"])
 @permission("visit.manage")
 def waive(visit_id: uuid.UUID, recommendation_id: uuid.UUID):
-    visit = visits.load_visit(visit_id, need="manage")
-    item = visits.load_recommendation(visit, recommendation_id, need="manage")
-    form = WaiveForm()
-    done = submit(form, lambda: visits.waive(item, form.reason.data, by=current_user),
-                  _("Đã miễn thực hiện khuyến nghị số %(number)d.", number=item.number),
-                  _decided(visit, item))
-    return done or _decision_page(visit, item, waive_form=form)
+    return _decide(visit_id, recommendation_id, WaiveForm, "reason", visits.waive,
+                   _("Đã miễn thực hiện khuyến nghị số %(number)d."), "waive_form")
